@@ -1,0 +1,92 @@
+"""The shared rich console, progress bars and one-line error rendering.
+
+Library code never prints; it accepts a ``progress`` callback. The CLI builds those callbacks
+here so every long job shows the same kind of progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+#: progress callback signature: (completed, total, description-or-None, extra fields)
+ProgressCallback = Callable[..., None]
+
+
+def _quiet() -> bool:
+    return os.environ.get("EMOTIONKD_NO_PROGRESS", "") not in ("", "0")
+
+
+def make_progress(transient: bool = False) -> Progress:
+    """A rich Progress with the house columns (spinner, text, bar, n/m, elapsed, remaining)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=err_console,
+        transient=transient,
+        disable=_quiet() or not err_console.is_terminal and bool(os.environ.get("CI")),
+    )
+
+
+@contextlib.contextmanager
+def progress_task(description: str, total: int | None = None) -> Iterator[ProgressCallback]:
+    """Context manager yielding a callback ``cb(completed, total=None, info='')``.
+
+    The callback is what library functions accept as ``progress``. The bar appears at the
+    first call, so a command that fails during validation prints only its error line.
+    """
+    state: dict[str, Any] = {}
+
+    def callback(completed: float, total_: float | None = None, info: str = "", **_: Any) -> None:
+        if "prog" not in state:
+            prog = make_progress()
+            prog.start()
+            state["prog"] = prog
+            state["task"] = prog.add_task(description, total=total, info="")
+        kwargs: dict[str, Any] = {"completed": completed, "info": info}
+        if total_ is not None:
+            kwargs["total"] = total_
+        state["prog"].update(state["task"], **kwargs)
+
+    try:
+        yield callback
+    finally:
+        if "prog" in state:
+            state["prog"].stop()
+
+
+def print_error(message: str) -> None:
+    """Render an error as a single line on stderr."""
+    text = " ".join(str(message).split())
+    err_console.print(f"[bold red]error:[/] {text}", markup=True, highlight=False, soft_wrap=True)
+
+
+def print_warning(message: str) -> None:
+    text = " ".join(str(message).split())
+    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+
+
+def is_debug() -> bool:
+    return os.environ.get("EMOTIONKD_DEBUG", "") not in ("", "0") or "--debug" in sys.argv

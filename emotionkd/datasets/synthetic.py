@@ -1,0 +1,390 @@
+"""Synthetic physiology for the embedded default, tests and benchmarks.
+
+The generator makes EEG and skin conductance whose properties depend on a latent emotional
+state, so that models can learn from them, and writes them *in the real raw layouts* (DEAP's
+``data_preprocessed_python``/``_matlab`` here; MAHNOB-HCI's Sessions/ tree in ``hci``), so
+that everything downstream runs exactly the code path real data takes.
+
+The signal model (documented in docs/synthetic-data.md):
+
+* Each trial has a latent valence and arousal in [-1, 1]; the self-reports are the latent
+  state mapped to the 1–9 scale plus rating noise (so labels are imperfect, as in real data).
+* EEG (µV, 32 channels in DEAP order): 1/f^β background, band-limited rhythms (theta, alpha at
+  the subject's own peak frequency, beta, gamma) with scalp topographies, a shared component
+  (volume conduction), a slow multiplicative envelope, then the DEAP pipeline's 4–45 Hz band
+  and common average reference. During the stimulus, arousal raises beta and gamma power and
+  lowers alpha; valence shifts frontal alpha asymmetry (left frontal alpha falls, right rises,
+  with positive valence). The pre-stimulus baseline uses the neutral state.
+* GSR (µS): a subject-specific tonic level with a slow drift, an arousal-dependent tonic rise
+  after onset, and phasic skin-conductance responses (bi-exponential shapes with latency) whose
+  rate and amplitude grow with arousal; plus sensor noise. It carries weaker, noisier emotion
+  information than the EEG.
+* Subjects differ in channel gains, alpha frequency, 1/f slope, tonic level, SCR
+  responsiveness and the strength (sometimes near zero) of their EEG and GSR emotion effects,
+  so cross-subject generalisation is not trivial.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emotionkd.datasets.records import DEAP_CHANNELS, DEAP_EEG_CHANNELS
+from emotionkd.errors import ConfigError
+
+_LEFT_FRONTAL = ["Fp1", "AF3", "F3", "F7", "FC5", "FC1"]
+_RIGHT_FRONTAL = ["Fp2", "AF4", "F4", "F8", "FC6", "FC2"]
+_POSTERIOR = ["P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2"]
+_IDX = {c: i for i, c in enumerate(DEAP_EEG_CHANNELS)}
+
+
+@dataclass
+class SubjectParams:
+    """Per-subject physiology (drawn once per subject from its seed)."""
+
+    channel_gain: np.ndarray  # (32,) background amplitude per channel, µV
+    slope: float  # 1/f exponent
+    alpha_freq: float  # Hz
+    alpha_gain: float
+    eeg_strength: float  # scales all EEG emotion effects (can be near 0)
+    valence_strength: float  # frontal-asymmetry effect
+    scl: float  # tonic skin conductance, µS
+    scr_rate: float  # phasic responses per minute at neutral arousal
+    scr_amp: float  # mean SCR amplitude at neutral arousal, µS
+    gsr_strength: float  # scales GSR arousal effects (non-responders ≈ 0)
+    tau_decay: float  # SCR recovery time constant, s
+
+
+def subject_params(rng: np.random.Generator) -> SubjectParams:
+    """Draw one subject's physiology."""
+    responder = rng.random() > 0.15
+    return SubjectParams(
+        channel_gain=rng.lognormal(np.log(9.0), 0.25, size=32) * rng.lognormal(0.0, 0.3),
+        slope=float(rng.uniform(0.8, 1.6)),
+        alpha_freq=float(np.clip(rng.normal(10.0, 0.8), 8.5, 12.0)),
+        alpha_gain=float(rng.lognormal(np.log(1.4), 0.3)),
+        eeg_strength=float(rng.uniform(0.35, 1.2)),
+        valence_strength=float(rng.uniform(0.2, 1.0)),
+        scl=float(rng.lognormal(np.log(5.0), 0.6)),
+        scr_rate=float(rng.uniform(2.0, 5.0)),
+        scr_amp=float(rng.uniform(0.05, 0.35)),
+        gsr_strength=float(rng.uniform(0.5, 1.1) if responder else rng.uniform(0.0, 0.15)),
+        tau_decay=float(rng.uniform(2.5, 4.5)),
+    )
+
+
+def latent_emotion(rng: np.random.Generator, n_trials: int) -> np.ndarray:
+    """Latent (valence, arousal) per trial in [-1, 1], spread like DEAP's stimulus set."""
+    v = np.clip(rng.normal(0.08, 0.5, n_trials), -1, 1)
+    a = np.clip(rng.normal(0.05, 0.5, n_trials) + 0.15 * np.abs(v), -1, 1)
+    return np.stack([v, a], axis=1)
+
+
+def ratings_from_latent(
+    rng: np.random.Generator, latent: np.ndarray, integer: bool = False
+) -> np.ndarray:
+    """Self-reports (valence, arousal, dominance, liking) on the 1–9 scale with rating noise."""
+    n = latent.shape[0]
+    v, a = latent[:, 0], latent[:, 1]
+    dom = 0.5 * v + 0.2 * a + rng.normal(0, 0.35, n)
+    lik = 0.7 * v + rng.normal(0, 0.35, n)
+    scaled = 5.0 + 4.0 * np.stack([v, a, np.clip(dom, -1, 1), np.clip(lik, -1, 1)], axis=1)
+    noisy = scaled + rng.normal(0, 0.6, scaled.shape)
+    out = np.clip(noisy, 1.0, 9.0)
+    return np.rint(out) if integer else np.round(out, 2)
+
+
+def _shaped_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], n: int, amp: np.ndarray
+) -> np.ndarray:
+    """Gaussian noise of length ``n`` with amplitude spectrum ``amp`` (last axis: rfft bins).
+
+    Scaled so that the variance of the output equals the mean of ``amp**2`` over the bins.
+    """
+    nf = n // 2 + 1
+    spec = rng.standard_normal(shape + (nf,)) + 1j * rng.standard_normal(shape + (nf,))
+    spec *= amp
+    spec[..., 0] = 0.0
+    return np.fft.irfft(spec, n=n, axis=-1) * (n / np.sqrt(4.0 * nf))
+
+
+def _fft_filter(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Causal linear convolution of each row of ``x`` with ``kernel``, truncated to len(x)."""
+    n = x.shape[-1]
+    m = n + len(kernel) - 1
+    nfft = 1 << (m - 1).bit_length()
+    y = np.fft.irfft(np.fft.rfft(x, nfft, axis=-1) * np.fft.rfft(kernel, nfft), nfft, axis=-1)
+    return y[..., :n]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _stimulus_weight(n: int, fs: float, onset: int, stop: int | None) -> np.ndarray:
+    """0 before the stimulus, 1 during it (0.5-s ramps), back to 0 after ``stop``."""
+    t = np.arange(n, dtype=np.float64)
+    ramp = 0.125 * fs
+    w = _sigmoid((t - onset - 2 * ramp) / ramp)
+    if stop is not None and stop < n:
+        w *= _sigmoid((stop - t) / ramp)
+    return w
+
+
+def _topographies() -> dict[str, np.ndarray]:
+    alpha = np.full(32, 0.6)
+    alpha[[_IDX[c] for c in _POSTERIOR]] = 1.3
+    theta = np.full(32, 0.5)
+    theta[[_IDX[c] for c in ("Fz", "FC1", "FC2", "AF3", "AF4", "F3", "F4", "Cz")]] = 0.9
+    gamma = np.full(32, 0.8)
+    gamma[[_IDX[c] for c in ("T7", "T8", "F7", "F8", "Fp1", "Fp2", "P7", "P8")]] = 1.2
+    return {"alpha": alpha, "theta": theta, "beta": np.ones(32), "gamma": gamma}
+
+
+def synth_eeg(
+    rng: np.random.Generator,
+    sp: SubjectParams,
+    latent: np.ndarray,
+    fs: float,
+    n: int,
+    onset: int,
+    stop: int | None = None,
+) -> np.ndarray:
+    """EEG in µV, shape (trials, 32, n), channels in DEAP order (see module docstring)."""
+    n_trials = latent.shape[0]
+    f = np.fft.rfftfreq(n, d=1.0 / fs)
+    band = _sigmoid((f - 4.0) / 0.5) * _sigmoid((45.0 - f) / 1.0)  # DEAP's 4-45 Hz band
+    topo = _topographies()
+    shapes = {
+        "theta": np.exp(-0.5 * ((f - 6.0) / 1.2) ** 2),
+        "alpha": np.exp(-0.5 * ((f - sp.alpha_freq) / 1.0) ** 2),
+        "beta": _sigmoid((f - 14.0) / 1.0) * _sigmoid((29.0 - f) / 1.0),
+        "gamma": _sigmoid((f - 31.0) / 1.0) * _sigmoid((44.0 - f) / 1.0),
+    }
+    base_gain = {"theta": 6.0, "alpha": 13.0 * sp.alpha_gain, "beta": 3.2, "gamma": 2.0}
+    background = 3.0 * sp.channel_gain[None, :, None] / (1.0 + f) ** (sp.slope / 2.0)
+    asym = np.zeros(32)
+    asym[[_IDX[c] for c in _LEFT_FRONTAL]] = -1.0
+    asym[[_IDX[c] for c in _RIGHT_FRONTAL]] = 1.0
+
+    def gains(v: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
+        s, sv = sp.eeg_strength, sp.valence_strength
+        arousal = {"theta": 0.0, "alpha": -0.3, "beta": 0.45, "gamma": 0.55}
+        out = {}
+        for b, k in arousal.items():
+            g = base_gain[b] * topo[b][None, :] * np.exp(k * a[:, None] * s)
+            if b == "alpha":
+                g = g * np.exp(0.45 * v[:, None] * sv * asym[None, :])
+            out[b] = g
+        return out
+
+    jitter = {b: rng.lognormal(0.0, 0.12, size=(n_trials, 1)) for b in shapes}
+
+    def amp(g: dict[str, np.ndarray]) -> np.ndarray:
+        power = background**2 * np.ones((n_trials, 1, 1))
+        for b, shp in shapes.items():
+            power = power + (g[b] * jitter[b])[:, :, None] ** 2 * shp[None, None, :] * 12.0
+        return np.sqrt(power) * band
+
+    neutral = gains(np.zeros(n_trials), np.zeros(n_trials))
+    emotional = gains(latent[:, 0], latent[:, 1])
+    w = _stimulus_weight(n, fs, onset, stop)
+    x = _shaped_noise(rng, (n_trials, 32), n, amp(neutral)) * (1.0 - w)
+    x += _shaped_noise(rng, (n_trials, 32), n, amp(emotional)) * w
+    # slow, emotion-independent non-stationarity (envelope below ~0.1 Hz)
+    env_amp = np.exp(-0.5 * (f / 0.05) ** 2)
+    env = _shaped_noise(rng, (n_trials, 1), n, env_amp)
+    env /= env.std(axis=-1, keepdims=True) + 1e-12
+    x *= np.exp(0.12 * env)
+    x -= x.mean(axis=1, keepdims=True)  # common average reference
+    return x
+
+
+def synth_gsr(
+    rng: np.random.Generator,
+    sp: SubjectParams,
+    latent: np.ndarray,
+    fs: float,
+    n: int,
+    onset: int,
+    stop: int | None = None,
+) -> np.ndarray:
+    """Skin conductance in µS, shape (trials, n) (see module docstring)."""
+    n_trials = latent.shape[0]
+    a = latent[:, 1]
+    s = sp.gsr_strength
+    t = np.arange(n) / fs
+    w = _stimulus_weight(n, fs, onset, stop)
+    f = np.fft.rfftfreq(n, d=1.0 / fs)
+    drift = _shaped_noise(rng, (n_trials,), n, 1.0 / (1.0 + (f / 0.01) ** 2))
+    drift /= drift.std(axis=-1, keepdims=True) + 1e-12
+    level = sp.scl * rng.lognormal(0.0, 0.08, size=(n_trials, 1))
+    tonic = level * (1.0 + 0.03 * drift)
+    t_on = onset / fs
+    rise = np.clip(1.0 - np.exp(-np.clip(t - t_on, 0, None) / 8.0), 0, 1) * (t >= t_on)
+    if stop is not None:
+        rise = rise * np.exp(-np.clip(t - stop / fs, 0, None) / 15.0)
+    tonic += 0.10 * a[:, None] * s * level * rise[None, :]
+    # phasic responses: Poisson events, rate and amplitude growing with arousal in the stimulus
+    rate_scale = np.exp(0.9 * a[:, None] * s * w[None, :])  # (trials, n)
+    p_event = np.clip(sp.scr_rate / 60.0 / fs * rate_scale, 0, 1)
+    events = rng.random((n_trials, n)) < p_event
+    amp_scale = sp.scr_amp * np.exp(0.5 * a[:, None] * s * w[None, :])
+    impulses = events * rng.exponential(1.0, size=(n_trials, n)) * amp_scale
+    tk = np.arange(int(np.ceil(8 * sp.tau_decay * fs))) / fs
+    kernel = np.exp(-tk / sp.tau_decay) - np.exp(-tk / 0.75)
+    kernel /= kernel.max()
+    delay = int(round(1.5 * fs))  # response latency
+    kernel = np.concatenate([np.zeros(delay), kernel])
+    phasic = _fft_filter(impulses, kernel)
+    gsr = tonic + phasic + rng.normal(0.0, 0.004, size=(n_trials, n))
+    return np.clip(gsr, 0.05, None)
+
+
+def synth_peripheral(
+    rng: np.random.Generator, latent: np.ndarray, fs: float, n: int
+) -> dict[str, np.ndarray]:
+    """Plausible EOG, EMG, respiration, plethysmograph and temperature rows, shape (trials, n)."""
+    n_trials = latent.shape[0]
+    t = np.arange(n) / fs
+    a = latent[:, 1:2]
+    blinks = (rng.random((n_trials, n)) < 0.25 / fs).astype(np.float64)
+    kt = np.arange(-int(0.3 * fs), int(0.3 * fs) + 1) / fs
+    blink_shape = 150.0 * np.exp(-0.5 * (kt / 0.07) ** 2)
+    veog = _fft_filter(blinks, blink_shape)
+    veog = np.roll(veog, -(len(blink_shape) // 2), axis=-1)
+    jumps = rng.normal(0, 1, (n_trials, n)) * (rng.random((n_trials, n)) < 0.5 / fs)
+    saccades = np.cumsum(jumps, axis=-1)
+    heog = 40.0 * (saccades - saccades.mean(-1, keepdims=True))
+    f_resp = 0.25 * (1.0 + 0.1 * a) + rng.normal(0, 0.01, (n_trials, 1))
+    f_heart = 1.1 * (1.0 + 0.05 * a) + rng.normal(0, 0.03, (n_trials, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n_trials, 2))
+    resp = 800.0 * np.sin(2 * np.pi * f_resp * t + phase[:, :1]) + rng.normal(0, 20, (n_trials, n))
+    heart = 2 * np.pi * f_heart * t + phase[:, 1:]
+    plet = 1500.0 * (np.sin(heart) + 0.4 * np.sin(2 * heart)) + rng.normal(0, 30, (n_trials, n))
+    temp = 32.0 + rng.normal(0, 1.0, (n_trials, 1)) + 0.002 * t + rng.normal(0, 0.01, (n_trials, n))
+    return {
+        "hEOG": heog + rng.normal(0, 5, (n_trials, n)),
+        "vEOG": veog + rng.normal(0, 5, (n_trials, n)),
+        "zEMG": rng.normal(0, 8.0, (n_trials, n)),
+        "tEMG": rng.normal(0, 12.0, (n_trials, n)),
+        "Respiration": resp,
+        "Plethysmograph": plet,
+        "Temperature": temp,
+    }
+
+
+@dataclass
+class SyntheticSubject:
+    """All trials of one synthetic subject: physiology plus ratings."""
+
+    subject: int
+    fs: float
+    onset: int
+    eeg: np.ndarray  # (trials, 32, n) µV
+    gsr_us: np.ndarray  # (trials, n) µS
+    peripheral: dict[str, np.ndarray]
+    ratings: np.ndarray  # (trials, 4): valence, arousal, dominance, liking
+    latent: np.ndarray  # (trials, 2)
+    params: SubjectParams
+
+
+def subject_rng(seed: int, subject: int, stream: str = "") -> np.random.Generator:
+    """Independent, reproducible random stream per (seed, subject): a subject's data does not
+    depend on how many other subjects are generated."""
+    extra = [int.from_bytes(stream.encode(), "little") % (2**32)] if stream else []
+    return np.random.default_rng([int(seed) % (2**32), int(subject), *extra])
+
+
+def generate_subject(
+    subject: int,
+    n_trials: int = 40,
+    stimulus_s: float = 60.0,
+    baseline_s: float = 3.0,
+    fs: float = 128.0,
+    seed: int = 0,
+    integer_ratings: bool = False,
+    peripheral: bool = True,
+) -> SyntheticSubject:
+    """One DEAP-like subject: ``baseline_s`` of pre-trial baseline then ``stimulus_s`` of video."""
+    if n_trials < 1 or stimulus_s <= 0 or baseline_s < 0 or fs <= 0:
+        raise ConfigError("synthetic data needs trials >= 1, seconds > 0 and fs > 0")
+    rng = subject_rng(seed, subject)
+    sp = subject_params(rng)
+    latent = latent_emotion(rng, n_trials)
+    ratings = ratings_from_latent(rng, latent, integer=integer_ratings)
+    onset = int(round(baseline_s * fs))
+    n = onset + int(round(stimulus_s * fs))
+    eeg = synth_eeg(rng, sp, latent, fs, n, onset)
+    gsr = synth_gsr(rng, sp, latent, fs, n, onset)
+    per = synth_peripheral(rng, latent, fs, n) if peripheral else {}
+    return SyntheticSubject(subject, fs, onset, eeg, gsr, per, ratings, latent, sp)
+
+
+def deap_arrays(subj: SyntheticSubject) -> dict[str, np.ndarray]:
+    """The ``{'data', 'labels'}`` dict of a DEAP ``sXX.dat``: (trials, 40, samples) float64 with
+    GSR in row 36 as skin resistance in Ohm, and (trials, 4) ratings."""
+    n_trials, _, n = subj.eeg.shape
+    data = np.empty((n_trials, 40, n), dtype=np.float64)
+    data[:, :32] = subj.eeg
+    for row, name in enumerate(DEAP_CHANNELS[32:], start=32):
+        if name == "GSR":
+            data[:, row] = 1e6 / subj.gsr_us  # µS -> Ohm
+        elif name in subj.peripheral:
+            data[:, row] = subj.peripheral[name]
+        else:
+            data[:, row] = 0.0
+    return {"data": data, "labels": subj.ratings.astype(np.float64)}
+
+
+def write_deap(
+    out_dir: str | os.PathLike,
+    n_subjects: int = 4,
+    n_trials: int = 40,
+    seconds: float = 60.0,
+    seed: int = 0,
+    fmt: str = "dat",
+    overwrite: bool = False,
+    progress: Callable[..., None] | None = None,
+) -> list[Path]:
+    """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
+    pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout. Returns the paths."""
+    from emotionkd.datasets.py2pickle import dump_py2
+
+    if fmt not in ("dat", "mat"):
+        raise ConfigError(f"--format must be 'dat' or 'mat', not {fmt!r}")
+    if not 1 <= n_subjects <= 99:
+        raise ConfigError(f"--subjects must be between 1 and 99, got {n_subjects}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
+    names = [out / f"s{k:02d}.{fmt}" for k in range(1, n_subjects + 1)]
+    clash = [p.name for p in names if p.exists()]
+    if clash and not overwrite:
+        raise ConfigError(
+            f"{out}: already holds {', '.join(clash[:3])}{'…' if len(clash) > 3 else ''}; "
+            "pass --overwrite or choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for k, path in enumerate(names, start=1):
+        arrays = deap_arrays(generate_subject(k, n_trials, seconds, seed=seed))
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            if fmt == "dat":
+                with open(tmp, "wb") as fh:
+                    dump_py2({"labels": arrays["labels"], "data": arrays["data"]}, fh)
+            else:
+                from scipy.io import savemat
+
+                savemat(tmp, arrays, format="5", do_compression=False)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        if progress is not None:
+            progress(k, n_subjects)
+    return names

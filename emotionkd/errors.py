@@ -1,0 +1,49 @@
+"""Errors a user can cause. The CLI prints them on one line and exits non-zero.
+
+Every message should name the file or option, say what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+
+class EmotionKDError(Exception):
+    """Base class of all user-facing errors raised by emotionkd."""
+
+    exit_code = 1
+
+
+class DataFormatError(EmotionKDError):
+    """A raw recording, store or input file is missing, malformed or inconsistent."""
+
+
+class UnsafePickleError(DataFormatError):
+    """A pickle asked to reconstruct something other than numpy arrays and plain containers."""
+
+
+class CheckpointError(EmotionKDError):
+    """A checkpoint is missing, malformed, or does not match the data or model it is used with."""
+
+
+class ConfigError(EmotionKDError):
+    """An option or configuration value is invalid or inconsistent with another one."""
+
+
+class DependencyError(EmotionKDError):
+    """An optional dependency needed for this feature is not installed."""
+
+
+class OutputExistsError(EmotionKDError):
+    """The output path exists and --overwrite was not given."""
+
+
+def require_module(module: str, extra: str, feature: str):
+    """Import an optional dependency or raise DependencyError with the install command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise DependencyError(
+            f"{feature} needs the optional package '{module}', which is not installed: "
+            f"run  pip install 'emotionkd[{extra}]'"
+        ) from exc

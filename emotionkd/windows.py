@@ -1,0 +1,275 @@
+"""Windows over stored trials: labels, per-subject normalisation, and batches as tensors.
+
+Signals of the chosen subjects are read once into memory (float32). Windows are never
+materialised: a window is a start offset, and a batch is gathered with one indexing operation
+on an ``unfold`` view of the signal, so there is no per-window Python work on the hot path.
+Normalisation (per subject and channel, or with statistics of the training subjects) is applied
+to the gathered batch, which lets one loaded dataset serve every fold of a protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from emotionkd.errors import ConfigError
+from emotionkd.store import Store, open_store
+
+NORM_MODES = ("subject", "train", "none")
+TIE_RULES = ("low", "high")
+
+
+def binarise(ratings: np.ndarray, threshold: float = 5.0, tie: str = "low") -> np.ndarray:
+    """High (1) / low (0) labels: ``rating > threshold`` (tie="low", the default) or
+    ``rating >= threshold`` (tie="high", torcheeg's rule)."""
+    if tie not in TIE_RULES:
+        raise ConfigError(f"--tie must be 'low' or 'high', not {tie!r}")
+    r = np.asarray(ratings)
+    return (r >= threshold if tie == "high" else r > threshold).astype(np.int64)
+
+
+def window_starts(
+    begin: np.ndarray, end: np.ndarray, window: int, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start offsets of all windows of length ``window`` every ``step`` samples inside each
+    ``[begin[k], end[k])``. Returns (starts, owner) where owner[i] is the segment of window i.
+    Vectorised: no loop over segments."""
+    length = np.asarray(end, dtype=np.int64) - np.asarray(begin, dtype=np.int64)
+    counts = np.where(length >= window, (length - window) // step + 1, 0)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(int(counts.sum())) - np.repeat(first, counts)
+    starts = np.asarray(begin, dtype=np.int64)[owner] + rank * step
+    return starts, owner
+
+
+@dataclass
+class NormStats:
+    """Per-group channel statistics: group g uses eeg_mean[g] (C,), gsr_mean[g] (1,), …"""
+
+    eeg_mean: np.ndarray  # (G, C)
+    eeg_std: np.ndarray
+    gsr_mean: np.ndarray  # (G, 1)
+    gsr_std: np.ndarray
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Windows of a store as ``(eeg, gsr, label)`` float32/float32/int64 tensors.
+
+    Args:
+        store: an opened :class:`~emotionkd.store.Store` or a path to one.
+        window_s, step_s: window length and step in seconds (step < window overlaps).
+        target: rating to predict (e.g. "arousal", "valence").
+        threshold, tie: label high = rating > threshold (tie="low") or >= (tie="high").
+        norm: "subject" (z-score per subject and channel from that subject's own signal; for
+            a held-out subject this is unsupervised calibration), "train" (one set of
+            statistics pooled over ``norm_subjects``, the strict choice), or "none".
+        subjects: subjects to load (None: all).
+        eeg_channels: EEG channel names to use (None: all in the store).
+        load_eeg: False loads only GSR (students need no EEG); batches then have eeg=None.
+        norm_subjects: the training subjects whose statistics "train" uses.
+    """
+
+    def __init__(
+        self,
+        store: Store | str | os.PathLike,
+        window_s: float = 4.0,
+        step_s: float = 4.0,
+        target: str = "arousal",
+        threshold: float = 5.0,
+        norm: str = "subject",
+        subjects: Sequence[int] | None = None,
+        eeg_channels: Sequence[str] | None = None,
+        tie: str = "low",
+        load_eeg: bool = True,
+        norm_subjects: Sequence[int] | None = None,
+    ) -> None:
+        self.store = store if isinstance(store, Store) else open_store(store)
+        s = self.store
+        if norm not in NORM_MODES:
+            raise ConfigError(f"--norm must be one of {', '.join(NORM_MODES)}, not {norm!r}")
+        if tie not in TIE_RULES:
+            raise ConfigError(f"--tie must be 'low' or 'high', not {tie!r}")
+        self.fs = float(s.sampling_rate)
+        self.window = int(round(window_s * self.fs))
+        self.step = int(round(step_s * self.fs))
+        if self.window < 1 or self.step < 1:
+            raise ConfigError(
+                f"window ({window_s} s) and step ({step_s} s) must each be at least one sample "
+                f"at {self.fs:g} Hz"
+            )
+        self.window_s, self.step_s = self.window / self.fs, self.step / self.fs
+        self.target, self.threshold, self.tie, self.norm = target, float(threshold), tie, norm
+        col = s.rating_index(target)
+        self.channel_idx = s.channel_indices(eeg_channels)
+        self.eeg_channels = [s.eeg_channels[i] for i in self.channel_idx]
+        trial_idx = np.flatnonzero(s.trial_mask(subjects))
+        self.trial_index = trial_idx  # rows of the store's trial table that are loaded
+        eeg, gsr, offsets = s.load_signals(trial_idx, self.channel_idx, load_eeg=load_eeg)
+        self._eeg = torch.from_numpy(eeg) if eeg is not None else None
+        self._gsr = torch.from_numpy(gsr)
+        # stimulus part of each loaded trial, in loaded-array coordinates
+        begin = offsets[:-1] + (s.onset[trial_idx] - s.start[trial_idx])
+        end = offsets[1:]
+        self._segments = (begin, end)
+        starts, owner = window_starts(begin, end, self.window, self.step)
+        self.starts = starts
+        self.window_trial = owner  # index into self.trial_index
+        self.subjects = s.subject[trial_idx][owner].astype(np.int64)
+        self.trials = s.trial[trial_idx][owner].astype(np.int64)
+        self.ratings = s.ratings[trial_idx, col][owner]
+        self.labels = binarise(self.ratings, self.threshold, tie)
+        self.subject_ids = np.unique(s.subject[trial_idx]).astype(np.int64)
+        self._group_of_subject = {int(x): g for g, x in enumerate(self.subject_ids)}
+        self._stats = self._compute_stats(norm, norm_subjects)
+        self._group = self._window_groups()
+        self._labels_t = torch.from_numpy(self.labels)
+        self._starts_t = torch.from_numpy(self.starts)
+        self._group_t = torch.from_numpy(self._group)
+        self._prepare_stats()
+
+    # -- normalisation ------------------------------------------------------------------------
+    def _subject_moments(self) -> dict[int, tuple[np.ndarray, ...]]:
+        """Per subject: (n, eeg_sum, eeg_sumsq, gsr_sum, gsr_sumsq) over stimulus samples."""
+        s = self.store
+        subj_of_trial = s.subject[self.trial_index]
+        out: dict[int, list[Any]] = {}
+        begin, end = self._segments
+        c = 0 if self._eeg is None else self._eeg.shape[0]
+        for k in range(len(begin)):
+            a, b = int(begin[k]), int(end[k])
+            acc = out.setdefault(int(subj_of_trial[k]),
+                                 [0, np.zeros(c), np.zeros(c), np.zeros(1), np.zeros(1)])
+            acc[0] += b - a
+            if self._eeg is not None:
+                x = self._eeg[:, a:b].numpy().astype(np.float64)
+                acc[1] += x.sum(axis=1)
+                acc[2] += np.square(x).sum(axis=1)
+            g = self._gsr[:, a:b].numpy().astype(np.float64)
+            acc[3] += g.sum(axis=1)
+            acc[4] += np.square(g).sum(axis=1)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def _compute_stats(self, norm: str, norm_subjects: Sequence[int] | None) -> NormStats:
+        c = 0 if self._eeg is None else self._eeg.shape[0]
+        n_groups = len(self.subject_ids)
+        if norm == "none":
+            z = np.zeros((n_groups, c)), np.ones((n_groups, c))
+            return NormStats(z[0], z[1], np.zeros((n_groups, 1)), np.ones((n_groups, 1)))
+        moments = self._subject_moments()
+
+        def finish(m: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+            n = max(int(m[0]), 1)
+            em, gm = m[1] / n, m[3] / n
+            es = np.sqrt(np.maximum(m[2] / n - em**2, 0.0))
+            gs = np.sqrt(np.maximum(m[4] / n - gm**2, 0.0))
+            return em, np.where(es > 1e-8, es, 1.0), gm, np.where(gs > 1e-8, gs, 1.0)
+
+        if norm == "subject":
+            rows = [finish(moments[int(sid)]) for sid in self.subject_ids]
+        else:  # "train": pooled over the training subjects, same for every group
+            if not norm_subjects:
+                raise ConfigError("--norm train needs the training subjects (norm_subjects)")
+            missing = sorted(set(int(x) for x in norm_subjects) - set(moments))
+            if missing:
+                raise ConfigError(f"norm_subjects {missing} are not loaded in this dataset")
+            pooled = [sum(moments[int(x)][i] for x in norm_subjects) for i in range(5)]
+            rows = [finish(tuple(pooled))] * n_groups
+        em, es, gm, gs = (np.stack([r[i] for r in rows]) for i in range(4))
+        return NormStats(em, es, gm, gs)
+
+    def _window_groups(self) -> np.ndarray:
+        lookup = np.vectorize(self._group_of_subject.__getitem__, otypes=[np.int64])
+        return lookup(self.subjects) if len(self.subjects) else np.zeros(0, dtype=np.int64)
+
+    def with_norm(self, norm: str, norm_subjects: Sequence[int] | None = None) -> WindowDataset:
+        """A view of the same windows with other normalisation statistics (no reload)."""
+        view = self.subset(np.arange(len(self)))
+        view.norm = norm
+        view._stats = self._compute_stats(norm, norm_subjects)
+        view._prepare_stats()
+        return view
+
+    def _prepare_stats(self) -> None:
+        st = self._stats
+        self._eeg_mu = torch.from_numpy(st.eeg_mean.astype(np.float32))
+        self._eeg_inv = torch.from_numpy((1.0 / st.eeg_std).astype(np.float32))
+        self._gsr_mu = torch.from_numpy(st.gsr_mean.astype(np.float32))
+        self._gsr_inv = torch.from_numpy((1.0 / st.gsr_std).astype(np.float32))
+
+    # -- access -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    @property
+    def n_eeg(self) -> int:
+        return len(self.channel_idx)
+
+    @property
+    def has_eeg(self) -> bool:
+        return self._eeg is not None
+
+    def batch(
+        self, idx: np.ndarray | torch.Tensor | Sequence[int]
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """Gather windows ``idx`` as (eeg (B,C,W) or None, gsr (B,1,W), labels (B,))."""
+        i = torch.as_tensor(np.asarray(idx), dtype=torch.long)
+        starts = self._starts_t[i]
+        groups = self._group_t[i]
+        gsr = self._gsr.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
+        gsr = (gsr - self._gsr_mu[groups][:, :, None]) * self._gsr_inv[groups][:, :, None]
+        eeg = None
+        if self._eeg is not None:
+            eeg = self._eeg.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
+            eeg = (eeg - self._eeg_mu[groups][:, :, None]) * self._eeg_inv[groups][:, :, None]
+        return eeg, gsr.contiguous(), self._labels_t[i]
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        eeg, gsr, y = self.batch([k])
+        return (eeg[0] if eeg is not None else torch.empty(0)), gsr[0], y[0]
+
+    def subset(self, idx: np.ndarray | Sequence[int]) -> WindowDataset:
+        """A view over some windows, sharing the loaded signals (no copy of the data)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        view = object.__new__(WindowDataset)
+        view.__dict__.update(self.__dict__)
+        for name in ("starts", "window_trial", "subjects", "trials", "ratings", "labels", "_group"):
+            setattr(view, name, getattr(self, name)[idx])
+        view._labels_t = torch.from_numpy(view.labels)
+        view._starts_t = torch.from_numpy(view.starts)
+        view._group_t = torch.from_numpy(view._group)
+        return view
+
+    def select_subjects(self, subjects: Sequence[int]) -> WindowDataset:
+        """Windows of the given subjects only."""
+        return self.subset(np.flatnonzero(np.isin(self.subjects, np.asarray(list(subjects)))))
+
+    def trial_keys(self) -> np.ndarray:
+        """A unique key per (subject, trial) for every window, for trial-grouped splits."""
+        return self.subjects * 100000 + self.trials
+
+    def class_balance(self) -> dict[str, float]:
+        n = len(self)
+        high = int(self.labels.sum())
+        return {"n": n, "high": high, "low": n - high,
+                "majority": max(high, n - high) / n if n else float("nan")}
+
+    def spec(self) -> dict[str, Any]:
+        """The data specification stored in checkpoints (everything needed to rebuild inputs)."""
+        return {
+            "sampling_rate": self.fs,
+            "window_s": self.window_s,
+            "step_s": self.step_s,
+            "window": self.window,
+            "eeg_channels": list(self.eeg_channels),
+            "target": self.target,
+            "threshold": self.threshold,
+            "tie": self.tie,
+            "norm": self.norm,
+            "source": self.store.source,
+        }

@@ -1,0 +1,98 @@
+"""Command line: start-up cost, version, one-line errors with non-zero exit, main commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from emotionkd import __version__
+from emotionkd.cli import main
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys; sys.argv=['emotionkd','--help']\n"
+        "from emotionkd.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy=[m for m in ('torch','h5py','scipy','sklearn','numpy','mne') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in res.stdout
+    assert "preprocess" in res.stdout
+
+
+def test_python_dash_m_and_version():
+    res = subprocess.run([sys.executable, "-m", "emotionkd", "--version"],
+                         capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == f"emotionkd {__version__}"
+
+
+def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
+    code, out, err = run(["info", str(tmp_path / "missing.h5")], capsys)
+    assert code == 1
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "missing.h5" in lines[0]
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    code, _, err = run(["info", str(bad)], capsys)
+    assert code == 1 and "bad.h5: not a readable HDF5 file" in err
+    code, _, err = run(["preprocess", "deap", "--raw", str(tmp_path), "--out",
+                        str(tmp_path / "o.h5")], capsys)
+    assert code == 1 and "no DEAP subject files" in err and "Traceback" not in err
+    assert not (tmp_path / "o.h5").exists()
+    code, _, err = run(["preprocess", "deap", "--raw", str(tmp_path), "--out",
+                        str(tmp_path / "o.h5"), "--eeg-channels", "Fp1,Q7"], capsys)
+    assert code == 1 and "unknown channel(s) Q7" in err
+
+
+def test_synth_preprocess_info_pipeline(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    code, out, _ = run(["synth", "deap", "--out", str(raw), "--subjects", "2", "--trials", "3",
+                        "--seconds", "5", "--seed", "3"], capsys)
+    assert code == 0 and "wrote 2 subject files" in out
+    assert sorted(p.name for p in raw.iterdir()) == ["s01.dat", "s02.dat"]
+    (raw / "README.txt").write_text("stray")
+    store = tmp_path / "d.h5"
+    code, out, _ = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store),
+                        "--eeg-channels", "tsception28"], capsys)
+    assert code == 0 and "2 subjects, 6 trials" in out and "README.txt" in out
+    code, out, _ = run(["info", str(store), "--json"], capsys)
+    info = json.loads(out)
+    assert info["source"] == "deap" and len(info["eeg_channels"]) == 28
+    assert info["n_trials"] == 6 and set(info["ratings"]) == {"valence", "arousal", "dominance",
+                                                              "liking"}
+    code, out, _ = run(["info", str(store)], capsys)
+    assert code == 0 and "arousal" in out and "majority" in out
+    # existing output is kept
+    code, _, err = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store)], capsys)
+    assert code == 1 and "--overwrite" in err
+
+
+@pytest.mark.parametrize("args", [["synth", "deap", "--out", "x", "--subjects", "0"],
+                                  ["preprocess", "deap", "--raw", "x"]])
+def test_usage_errors_exit_2(args, capsys):
+    code, _, _ = run(args, capsys)
+    assert code == 2
+
+
+def test_quickstart_example_runs(tmp_path):
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    res = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
+                         capture_output=True, text=True, check=True)
+    assert "windows; a batch: eeg (8, 32, 512)" in res.stdout
