@@ -142,17 +142,92 @@ def info_cmd(
     path: Path = typer.Argument(..., help="An HDF5 store or a checkpoint (.pt)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
-    """Summarise a store (source, rate, channels, subjects, ratings, class balance)."""
+    """Summarise a store (source, rate, channels, subjects, ratings, class balance) or a
+    checkpoint (role, model, parameters, data specification, training)."""
     import json
 
     from emotionkd.console import console
+
+    if path.suffix.lower() in (".pt", ".pth", ".ckpt"):
+        from emotionkd.checkpoint import load_checkpoint, summary
+
+        info = summary(load_checkpoint(path))
+        if as_json:
+            typer.echo(json.dumps(info, indent=2, default=str))
+        else:
+            _print_checkpoint_summary(info, console)
+        return
     from emotionkd.store import open_store
 
-    summary = open_store(path).summary()
+    info = open_store(path).summary()
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(info, indent=2))
         return
-    _print_store_summary(summary, console)
+    _print_store_summary(info, console)
+
+
+def _print_checkpoint_summary(s: dict, console) -> None:  # noqa: ANN001
+    d = s["data"]
+    console.print(f"[bold]{s['path']}[/]  ({s['format']}, {s['created_with']}, {s['created']})")
+    console.print(f"{s['role']}: {s['model']}, {s['parameters']:,} parameters")
+    cfg = s["model_config"]
+    knobs = ("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim", "classifier_dim")
+    console.print("model: " + ", ".join(f"{k}={cfg[k]}" for k in knobs if k in cfg))
+    console.print(f"data: target {d.get('target')} (high = rating "
+                  f"{'>=' if d.get('tie') == 'high' else '>'} {d.get('threshold')}), "
+                  f"{d.get('window_s')}-s windows every {d.get('step_s')} s at "
+                  f"{d.get('sampling_rate')} Hz, norm {d.get('norm')}, "
+                  f"{len(d.get('eeg_channels') or [])} EEG channels, source {d.get('source')}")
+    console.print(f"subjects: train {d.get('train_subjects')}, validation "
+                  f"{d.get('val_subjects')}, test {d.get('test_subjects')}")
+    tr = s["training"]
+    best = tr.get("best") or {}
+    line = f"training: seed {tr.get('seed')}, {tr.get('epochs_run')} epochs, best epoch " \
+           f"{tr.get('best_epoch')}"
+    if best:
+        line += (f", validation loss {best.get('loss', float('nan')):.3f}, balanced accuracy "
+                 f"{best.get('balanced_accuracy', float('nan')):.3f}")
+    console.print(line)
+    if "distillation" in s:
+        dist = s["distillation"]
+        console.print(f"distillation: method {dist.get('method')}, feedback "
+                      f"{'on' if dist.get('feedback') else 'off'}, teacher "
+                      f"{(dist.get('teacher') or {}).get('path')}")
+
+
+@app.command("models")
+def models_cmd(
+    fs: float = typer.Option(128.0, "--fs", help="Sampling rate (Hz)."),
+    window: float = typer.Option(4.0, "--window", help="Window length (s)."),
+    eeg_channels: int = typer.Option(28, "--n-eeg", help="Number of EEG channels."),
+    size: str = typer.Option("paper", "--size", help="paper, small or tiny."),
+) -> None:
+    """List the registered models with their parameter counts at a data shape."""
+    from rich.table import Table
+
+    from emotionkd.config import model_overrides
+    from emotionkd.console import console
+    from emotionkd.models.registry import (
+        build_model,
+        count_parameters,
+        default_config,
+        model_names,
+        model_spec,
+    )
+
+    over = model_overrides({"size": size})
+    table = Table(title=f"models at {window:g} s × {fs:g} Hz, {eeg_channels} EEG channels "
+                        f"(size {size}; parameters include BatchNorm statistics)")
+    for col in ("name", "role", "inputs", "parameters", "description"):
+        table.add_column(col, justify="right" if col == "parameters" else "left",
+                         no_wrap=col == "name")
+    for name in model_names():
+        spec = model_spec(name)
+        extra = over if name != "deepconvnet" else {}
+        m = build_model(name, default_config(name, fs, window, eeg_channels, extra))
+        table.add_row(name, spec["role"], spec["inputs"], f"{count_parameters(m):,}",
+                      spec["description"])
+    console.print(table)
 
 
 def _print_store_summary(s: dict, console) -> None:  # noqa: ANN001
@@ -180,6 +255,195 @@ def _print_store_summary(s: dict, console) -> None:  # noqa: ANN001
                       " ".join(map(str, r["histogram_1_to_9"])),
                       f"{r['high_gt5']}/{r['equal5']}/{r['low_lt5']}", f"{100 * maj:.1f}%")
     console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared options of the training commands (None = not given: the config file or default rules)
+
+DATA_DEFAULTS: dict = {"window": 4.0, "step": 4.0, "target": "arousal", "threshold": 5.0,
+                       "tie": "low", "eeg_channels": None, "norm": "subject"}
+TRAIN_DEFAULTS: dict = {"epochs": 30, "lr": 1e-4, "batch_size": 64, "weight_decay": 0.0,
+                        "patience": 8, "seed": 0, "device": "auto", "monitor": "loss",
+                        "class_weight": "balanced", "grad_clip": 1.0}
+SPLIT_DEFAULTS: dict = {"train_subjects": None, "val_subjects": None, "test_subjects": None,
+                        "val_fraction": 0.2}
+
+O_CONFIG = typer.Option(None, "--config", help="TOML file of options (flags override it).")
+O_WINDOW = typer.Option(None, "--window", help="Window length in seconds [default: 4].")
+O_STEP = typer.Option(None, "--step", help="Window step in seconds [default: 4, no overlap].")
+O_TARGET = typer.Option(None, "--target",
+                        help="Rating to predict: arousal, valence, dominance, liking "
+                             "[default: arousal].")
+O_THRESHOLD = typer.Option(None, "--threshold", help="High = rating > threshold [default: 5].")
+O_TIE = typer.Option(None, "--tie", help="Rating equal to the threshold is 'low' (> rule) or "
+                                         "'high' (>= rule) [default: low].")
+O_CHANNELS = typer.Option(None, "--eeg-channels",
+                          help="EEG channels: all, tsception28 or names [default: all in the "
+                               "store].")
+O_NORM = typer.Option(None, "--norm",
+                      help="subject (z-score per subject, unsupervised), train (statistics of "
+                           "the training subjects), none [default: subject].")
+O_TRAIN_SUBJ = typer.Option(None, "--train-subjects",
+                            help="Training subjects, e.g. 1-20 [default: all others].")
+O_VAL_SUBJ = typer.Option(None, "--val-subjects",
+                          help="Early-stopping validation subjects [default: --val-fraction of "
+                               "the training subjects].")
+O_TEST_SUBJ = typer.Option(None, "--test-subjects",
+                           help="Held-out test subjects, reported at the end [default: none].")
+O_VAL_FRAC = typer.Option(None, "--val-fraction",
+                          help="Fraction of training subjects held out for validation "
+                               "[default: 0.2].")
+O_EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs [default: 30].")
+O_LR = typer.Option(None, "--lr", help="Adam learning rate [default: 1e-4].")
+O_BATCH = typer.Option(None, "--batch-size", help="Batch size [default: 64].")
+O_WD = typer.Option(None, "--weight-decay", help="Adam weight decay [default: 0].")
+O_PATIENCE = typer.Option(None, "--patience",
+                          help="Early stopping: epochs without improvement [default: 8].")
+O_SEED = typer.Option(None, "--seed", help="Random seed [default: 0].")
+O_DEVICE = typer.Option(None, "--device", help="auto (CUDA when present), cpu, cuda, cuda:1 "
+                                               "[default: auto].")
+O_MONITOR = typer.Option(None, "--monitor", help="Validation quantity for early stopping: loss, "
+                                                 "balanced_accuracy, accuracy, macro_f1 "
+                                                 "[default: loss].")
+O_SIZE = typer.Option(None, "--size", help="Model size: paper, small, tiny [default: paper].")
+O_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
+
+
+def _resolve(given: dict, config: Optional[Path], defaults: dict,  # noqa: UP045
+             extra_keys: tuple = ()) -> dict:
+    from emotionkd.config import MODEL_KEYS, resolve
+
+    return resolve(given, defaults, config, extra_keys=tuple(extra_keys) + MODEL_KEYS)
+
+
+def _data_spec(opts: dict, store):  # noqa: ANN001, ANN202
+    from emotionkd.datasets.records import resolve_eeg_channels
+    from emotionkd.runs import DataSpec
+
+    chans = opts["eeg_channels"]
+    names = None if chans in (None, "", "store") else resolve_eeg_channels(chans)
+    if names is not None:
+        store.channel_indices(names)  # clear error if the store lacks one
+    return DataSpec(window_s=float(opts["window"]), step_s=float(opts["step"]),
+                    target=str(opts["target"]), threshold=float(opts["threshold"]),
+                    tie=str(opts["tie"]), eeg_channels=names, norm=str(opts["norm"]))
+
+
+def _train_config(opts: dict):  # noqa: ANN202
+    from emotionkd.training import TrainConfig
+
+    return TrainConfig(epochs=int(opts["epochs"]), batch_size=int(opts["batch_size"]),
+                       lr=float(opts["lr"]), weight_decay=float(opts["weight_decay"]),
+                       patience=int(opts["patience"]), seed=int(opts["seed"]),
+                       device=str(opts["device"]), monitor=str(opts["monitor"]),
+                       class_weight=str(opts["class_weight"]), grad_clip=float(opts["grad_clip"]))
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    from emotionkd.errors import OutputExistsError
+
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise OutputExistsError(f"{out}: the folder {out.parent} does not exist; create it first")
+
+
+def _print_metrics_table(title: str, rows: dict) -> None:
+    from rich.table import Table
+
+    from emotionkd.console import console
+
+    table = Table(title=title)
+    for col in ("split", "windows", "accuracy", "balanced acc.", "macro-F1", "majority"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for name, m in rows.items():
+        if not m:
+            continue
+        table.add_row(name, str(int(m.get("n", 0))), f"{m['accuracy']:.3f}",
+                      f"{m['balanced_accuracy']:.3f}", f"{m['macro_f1']:.3f}",
+                      f"{m['majority_baseline']:.3f}" if "majority_baseline" in m else "")
+    console.print(table)
+
+
+@app.command("train-teacher")
+def train_teacher_cmd(
+    data: Path = typer.Option(..., "--data", help="HDF5 store from 'emotionkd preprocess'."),
+    out: Path = typer.Option(..., "--out", help="Teacher checkpoint to write, e.g. t.pt."),
+    model: Optional[str] = typer.Option(None, "--model",  # noqa: UP045
+                                        help="emotionnet-teacher or concat "
+                                             "[default: emotionnet-teacher]."),
+    size: Optional[str] = O_SIZE,  # noqa: UP045
+    target: Optional[str] = O_TARGET,  # noqa: UP045
+    window: Optional[float] = O_WINDOW,  # noqa: UP045
+    step: Optional[float] = O_STEP,  # noqa: UP045
+    threshold: Optional[float] = O_THRESHOLD,  # noqa: UP045
+    tie: Optional[str] = O_TIE,  # noqa: UP045
+    eeg_channels: Optional[str] = O_CHANNELS,  # noqa: UP045
+    norm: Optional[str] = O_NORM,  # noqa: UP045
+    train_subjects: Optional[str] = O_TRAIN_SUBJ,  # noqa: UP045
+    val_subjects: Optional[str] = O_VAL_SUBJ,  # noqa: UP045
+    test_subjects: Optional[str] = O_TEST_SUBJ,  # noqa: UP045
+    val_fraction: Optional[float] = O_VAL_FRAC,  # noqa: UP045
+    epochs: Optional[int] = O_EPOCHS,  # noqa: UP045
+    lr: Optional[float] = O_LR,  # noqa: UP045
+    batch_size: Optional[int] = O_BATCH,  # noqa: UP045
+    weight_decay: Optional[float] = O_WD,  # noqa: UP045
+    patience: Optional[int] = O_PATIENCE,  # noqa: UP045
+    seed: Optional[int] = O_SEED,  # noqa: UP045
+    device: Optional[str] = O_DEVICE,  # noqa: UP045
+    monitor: Optional[str] = O_MONITOR,  # noqa: UP045
+    config: Optional[Path] = O_CONFIG,  # noqa: UP045
+    overwrite: bool = O_OVERWRITE,
+) -> None:
+    """Train the EEG+GSR teacher; early stopping on validation subjects; write a checkpoint."""
+    from emotionkd.config import model_overrides, parse_subjects
+    from emotionkd.console import console, progress_task
+    from emotionkd.runs import open_data, train_teacher
+
+    given = dict(model=model, size=size, target=target, window=window, step=step,
+                 threshold=threshold, tie=tie, eeg_channels=eeg_channels, norm=norm,
+                 train_subjects=train_subjects, val_subjects=val_subjects,
+                 test_subjects=test_subjects, val_fraction=val_fraction, epochs=epochs, lr=lr,
+                 batch_size=batch_size, weight_decay=weight_decay, patience=patience, seed=seed,
+                 device=device, monitor=monitor)
+    defaults = {**DATA_DEFAULTS, **TRAIN_DEFAULTS, **SPLIT_DEFAULTS,
+                "model": "emotionnet-teacher", "size": "paper"}
+    opts = _resolve(given, config, defaults)
+    _check_out(out, overwrite)
+    store = open_data(data)
+    spec = _data_spec(opts, store)
+    cfg = _train_config(opts)
+    with progress_task(f"train-teacher {opts['model']}", total=cfg.epochs) as cb:
+        run = train_teacher(
+            store, spec, cfg, model_name=opts["model"], model_overrides=model_overrides(opts),
+            train_subjects=parse_subjects(opts["train_subjects"], "--train-subjects"),
+            val_subjects=parse_subjects(opts["val_subjects"], "--val-subjects"),
+            test_subjects=parse_subjects(opts["test_subjects"], "--test-subjects"),
+            val_fraction=float(opts["val_fraction"]), resolved=opts, progress=cb)
+    run.save(out)
+    d = run.data
+    console.print(f"wrote [bold]{out}[/]: {run.model_name} ({_n_params(run.model):,} parameters)"
+                  f", target {d['target']}, {d['window_s']:g}-s windows at "
+                  f"{d['sampling_rate']:g} Hz, {len(d['eeg_channels'])} EEG channels; "
+                  f"train subjects {d['train_subjects']}, validation {d['val_subjects']}")
+    fr = run.fit
+    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; best epoch "
+                  f"{fr.best_epoch}" + (" (early stop)" if fr.stopped_early else ""))
+    _print_metrics_table("teacher", {"validation": _val_row(fr.best, run),
+                                     "test": run.test_metrics or {}})
+
+
+def _val_row(best: dict, run) -> dict:  # noqa: ANN001
+    bal = run.data.get("val_balance")
+    if not best or not bal:
+        return {}
+    return {**best, "n": bal["n"], "majority_baseline": bal["majority"]}
+
+
+def _n_params(model) -> int:  # noqa: ANN001
+    from emotionkd.models.registry import count_parameters
+
+    return count_parameters(model)
 
 
 # ---------------------------------------------------------------------------------------------

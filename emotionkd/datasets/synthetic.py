@@ -77,11 +77,23 @@ def subject_params(rng: np.random.Generator) -> SubjectParams:
     )
 
 
-def latent_emotion(rng: np.random.Generator, n_trials: int) -> np.ndarray:
-    """Latent (valence, arousal) per trial in [-1, 1], spread like DEAP's stimulus set."""
-    v = np.clip(rng.normal(0.08, 0.5, n_trials), -1, 1)
-    a = np.clip(rng.normal(0.05, 0.5, n_trials) + 0.15 * np.abs(v), -1, 1)
-    return np.stack([v, a], axis=1)
+def stimulus_set(seed: int, n_trials: int) -> np.ndarray:
+    """Latent (valence, arousal) of the stimulus videos, shared by every subject.
+
+    Like DEAP's 40 music videos, the set is balanced over the four valence-arousal quadrants
+    (cycling HAHV, LAHV, LALV, HALV in video order), with magnitudes spread over (0.15, 0.95).
+    """
+    rng = np.random.default_rng([int(seed) % (2**32), 7777])
+    quad = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], dtype=np.float64)
+    signs = quad[np.arange(n_trials) % 4]
+    mags = rng.uniform(0.15, 0.95, size=(n_trials, 2))
+    return signs * mags
+
+
+def latent_emotion(rng: np.random.Generator, stimuli: np.ndarray) -> np.ndarray:
+    """A subject's latent (valence, arousal) per trial: the video's emotion plus the subject's
+    own reaction (SD 0.3), in [-1, 1]."""
+    return np.clip(stimuli + rng.normal(0.0, 0.3, stimuli.shape), -1, 1)
 
 
 def ratings_from_latent(
@@ -315,7 +327,7 @@ def generate_subject(
         raise ConfigError("synthetic data needs trials >= 1, seconds > 0 and fs > 0")
     rng = subject_rng(seed, subject)
     sp = subject_params(rng)
-    latent = latent_emotion(rng, n_trials)
+    latent = latent_emotion(rng, stimulus_set(seed, n_trials))
     ratings = ratings_from_latent(rng, latent, integer=integer_ratings)
     onset = int(round(baseline_s * fs))
     n = onset + int(round(stimulus_s * fs))

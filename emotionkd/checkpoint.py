@@ -1,0 +1,217 @@
+"""Checkpoints: a ``.pt`` file of tensors and plain values only.
+
+Loaded with ``torch.load(..., weights_only=True)``, so a checkpoint from an untrusted source
+cannot run code. Contents (format ``emotionkd-checkpoint``, version 1)::
+
+    format, format_version, emotionkd_version, created
+    role            "teacher" | "student"
+    model           registry name, e.g. "emotionnet-student"
+    model_config    plain dict: build_model(model, model_config) rebuilds the architecture
+    state_dict      the weights (BatchNorm statistics included)
+    data            sampling_rate, window_s, step_s, window, eeg_channels, target, threshold,
+                    tie, norm, source, train/val subjects, store path and class names
+    training        resolved configuration, seed, epochs run, best epoch, best validation
+                    metrics, history
+    distillation    (students) method, loss weights, feedback settings, teacher summary
+
+Everything needed to rebuild, evaluate, distil from or export the model is inside.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from emotionkd import __version__
+from emotionkd.errors import CheckpointError
+
+FORMAT = "emotionkd-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED = ("format", "format_version", "role", "model", "model_config", "state_dict", "data",
+            "training", "emotionkd_version")
+#: data-specification keys that must agree between a checkpoint and the data it is used with
+DATA_KEYS = ("sampling_rate", "window", "eeg_channels", "target", "threshold", "tie")
+
+
+def plain(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, paths and tuples into plain Python values recursively."""
+    import numpy as np
+
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    role: str,
+    model: str,
+    model_config: dict[str, Any],
+    state_dict: Mapping[str, Any],
+    data: dict[str, Any],
+    training: dict[str, Any],
+    overwrite: bool = True,
+    **extra: Any,
+) -> Path:
+    """Write a checkpoint atomically (``NAME.tmp`` then rename)."""
+    import torch
+
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise CheckpointError(f"{out}: already exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise CheckpointError(f"{out}: the folder {out.parent} does not exist; create it first")
+    if role not in ("teacher", "student"):
+        raise ValueError(f"role must be teacher or student, not {role!r}")
+    ckpt = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "emotionkd_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "role": role,
+        "model": model,
+        "model_config": plain(model_config),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
+        "data": plain(data),
+        "training": plain(training),
+        **{k: plain(v) for k, v in extra.items()},
+    }
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[str, Any]:
+    """Load and validate a checkpoint (weights only: no code can run). ``role`` checks the
+    checkpoint is a teacher or a student."""
+    import pickle
+
+    import torch
+
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such checkpoint; create one with 'emotionkd train-teacher'"
+                              " or 'emotionkd distill'")
+    if p.is_dir():
+        raise CheckpointError(f"{p}: is a directory, not a checkpoint file")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{p}: refused or unreadable: it holds objects other than tensors and plain values "
+            f"({str(exc).splitlines()[0][:160]}); only emotionkd checkpoints are accepted"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint ({str(exc).splitlines()[0][:160]}); the file may be "
+            "truncated or not a .pt file"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: is a torch file but not an emotionkd checkpoint")
+    if ckpt.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{p}: checkpoint format_version {ckpt.get('format_version')} is not supported by "
+            f"emotionkd {__version__} (expects {FORMAT_VERSION})"
+        )
+    missing = [k for k in REQUIRED if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{p}: checkpoint lacks {', '.join(missing)}; it is incomplete")
+    if role is not None and ckpt["role"] != role:
+        raise CheckpointError(
+            f"{p}: is a {ckpt['role']} checkpoint ({ckpt['model']}) but a {role} is needed here"
+        )
+    ckpt["_path"] = str(p)
+    return ckpt
+
+
+def build_from_checkpoint(ckpt: dict[str, Any]):  # noqa: ANN201 - returns torch.nn.Module
+    """Rebuild the model of a loaded checkpoint and load its weights (strictly)."""
+    from emotionkd.models.registry import build_model
+
+    src = ckpt.get("_path", "checkpoint")
+    try:
+        model = build_model(ckpt["model"], dict(ckpt["model_config"]))
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except CheckpointError:
+        raise
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{src}: weights do not match the {ckpt['model']} architecture it declares "
+            f"({str(exc).splitlines()[0][:200]}); the checkpoint is corrupt or from an "
+            "incompatible version"
+        ) from None
+    model.eval()
+    return model
+
+
+def check_data_compatible(ckpt: dict[str, Any], spec: Mapping[str, Any], what: str) -> None:
+    """Raise CheckpointError if ``spec`` (a data specification, e.g. WindowDataset.spec()) does
+    not match the checkpoint's data specification, naming both values."""
+    src = ckpt.get("_path", "checkpoint")
+    have = ckpt["data"]
+    for key in DATA_KEYS:
+        if key in have and key in spec and not _same(have[key], spec[key]):
+            raise CheckpointError(
+                f"{src}: {key} is {have[key]!r} in the checkpoint but {spec[key]!r} in {what}; "
+                "use data preprocessed the same way (or retrain)"
+            )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) < 1e-6
+        except (TypeError, ValueError):
+            return False
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def summary(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """Plain summary for ``emotionkd info`` on a checkpoint."""
+    n_params = int(sum(v.numel() for k, v in ckpt["state_dict"].items()
+                       if not k.endswith("num_batches_tracked")))
+    tr = ckpt.get("training", {})
+    out = {
+        "path": ckpt.get("_path"),
+        "format": f"{FORMAT} v{ckpt['format_version']}",
+        "created_with": f"emotionkd {ckpt['emotionkd_version']}",
+        "created": ckpt.get("created"),
+        "role": ckpt["role"],
+        "model": ckpt["model"],
+        "parameters": n_params,
+        "model_config": ckpt["model_config"],
+        "data": ckpt["data"],
+        "training": {k: tr[k] for k in ("seed", "epochs_run", "best_epoch", "best", "device")
+                     if k in tr},
+    }
+    if "distillation" in ckpt:
+        out["distillation"] = ckpt["distillation"]
+    return out

@@ -1,0 +1,94 @@
+"""Classification metrics and statistics for reports (scikit-learn and scipy).
+
+Binary tasks (high/low): accuracy, macro-F1, F1 of the positive (high) class, balanced
+accuracy, ROC-AUC; the class balance and the majority-class baseline; aggregation over folds
+(mean ± SD) and pooled over all test windows; a paired Wilcoxon signed-rank test across folds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+METRICS = ("accuracy", "macro_f1", "f1_high", "balanced_accuracy", "roc_auc")
+
+
+def binary_metrics(y: Sequence[int] | np.ndarray, p_high: Sequence[float] | np.ndarray,
+                   threshold: float = 0.5) -> dict[str, float]:
+    """Metrics of predicted probabilities of the high class against labels (0/1).
+
+    ROC-AUC is NaN when the labels hold a single class (it is undefined there).
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        f1_score,
+        roc_auc_score,
+    )
+
+    y = np.asarray(y, dtype=np.int64)
+    p = np.asarray(p_high, dtype=np.float64)
+    pred = (p >= threshold).astype(np.int64)
+    n = len(y)
+    high = int(y.sum())
+    out: dict[str, float] = {
+        "n": float(n),
+        "accuracy": float(accuracy_score(y, pred)) if n else math.nan,
+        "macro_f1": float(f1_score(y, pred, average="macro", labels=[0, 1], zero_division=0)),
+        "f1_high": float(f1_score(y, pred, pos_label=1, average="binary", zero_division=0)),
+        "balanced_accuracy": _balanced(y, pred, balanced_accuracy_score),
+        "roc_auc": float(roc_auc_score(y, p)) if 0 < high < n else math.nan,
+        "high_fraction": high / n if n else math.nan,
+        "majority_baseline": max(high, n - high) / n if n else math.nan,
+    }
+    return out
+
+
+def _balanced(y: np.ndarray, pred: np.ndarray, fn) -> float:  # noqa: ANN001
+    if len(y) == 0:
+        return math.nan
+    if len(np.unique(y)) < 2:  # sklearn warns and averages over present classes only
+        return float((pred == y).mean())
+    return float(fn(y, pred))
+
+
+def aggregate(per_fold: Sequence[dict[str, float]], keys: Sequence[str] = METRICS
+              ) -> dict[str, dict[str, float]]:
+    """Mean, SD (ddof=1) and count over folds for each metric (NaNs skipped)."""
+    out: dict[str, dict[str, float]] = {}
+    for k in keys:
+        vals = np.array([f[k] for f in per_fold if k in f and not math.isnan(f[k])], dtype=float)
+        out[k] = {
+            "mean": float(vals.mean()) if len(vals) else math.nan,
+            "std": float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else math.nan),
+            "n": int(len(vals)),
+        }
+    return out
+
+
+def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Two-sided paired Wilcoxon signed-rank test of ``a`` against ``b`` over folds.
+
+    Returns the statistic, p-value, number of pairs and the mean difference; with fewer than
+    two non-tied pairs the test is undefined (p = NaN) and ``note`` says why.
+    """
+    from scipy.stats import wilcoxon
+
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    d = x - y
+    res: dict[str, Any] = {"n": int(len(d)), "mean_difference": float(d.mean()) if len(d) else
+                           math.nan, "statistic": math.nan, "p_value": math.nan, "note": ""}
+    if int(np.sum(d != 0)) < 2:
+        res["note"] = "fewer than two folds with a non-zero difference: test undefined"
+        return res
+    st = wilcoxon(x, y, zero_method="wilcox", alternative="two-sided")
+    res["statistic"], res["p_value"] = float(st.statistic), float(st.pvalue)
+    if len(d) < 6:
+        res["note"] = f"only {len(d)} folds: the smallest attainable p-value is large"
+    return res

@@ -1,0 +1,342 @@
+"""One compact fit loop shared by teachers, students, baselines and distillation.
+
+What is trained is described by a :class:`Task` (its modules, its training loss, its
+evaluation logits, and an optional hook that runs before each optimiser step — the adaptive
+feedback uses it). :func:`fit` does the rest: seeded shuffling, batches gathered by indexing
+in-memory tensors, Adam, gradient clipping, mixed precision on CUDA, early stopping on a
+validation split with best-state restore, and progress reporting through a callback.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emotionkd.errors import ConfigError
+from emotionkd.windows import WindowDataset
+
+MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (CLI flags and TOML keys of the same names)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    patience: int = 8  # epochs without improvement before stopping (0: never stop early)
+    grad_clip: float = 1.0  # max gradient norm (0: off)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision, CUDA only
+    monitor: str = "loss"  # validation quantity for early stopping
+    class_weight: str = "balanced"  # balanced | none
+    adam_eps: float = 1e-7  # the reference (Keras) default
+    eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be >= 1")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.monitor not in MONITORS:
+            raise ConfigError(f"monitor must be one of {', '.join(MONITORS)}, not "
+                              f"{self.monitor!r}")
+        if self.class_weight not in ("balanced", "none"):
+            raise ConfigError(f"class_weight must be balanced or none, not {self.class_weight!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" → CUDA when available, else CPU; an unavailable explicit device is an error."""
+    if name in ("auto", "", None):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"--device {name!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: MPS is not available on this machine; use cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def forward(model: nn.Module, inputs: str, eeg: torch.Tensor | None, gsr: torch.Tensor):
+    """Call a registry model with the inputs it takes ("eeg+gsr" or "gsr")."""
+    return model(eeg, gsr) if inputs == "eeg+gsr" else model(gsr)
+
+
+def model_inputs(model: nn.Module) -> str:
+    """"eeg+gsr" or "gsr", from the model's registry entry."""
+    inputs = getattr(model, "inputs", None)
+    if inputs is None:
+        from emotionkd.models.registry import model_spec
+
+        inputs = model_spec(model.registry_name)["inputs"]
+    return inputs
+
+
+def class_weights(labels: np.ndarray, mode: str, n_classes: int = 2) -> torch.Tensor | None:
+    """Inverse-frequency weights (mean 1 over samples) so both classes count equally."""
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    if (counts == 0).any():
+        return None
+    w = counts.sum() / (n_classes * counts)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+class Task:
+    """What :func:`fit` trains. Subclasses set ``model`` (selected by early stopping),
+    implement :meth:`train_loss`, and may override the rest."""
+
+    model: nn.Module
+    inputs: str = "gsr"
+    supports_amp: bool = True
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Every module whose state belongs to a snapshot (moved to the device together)."""
+        return {"model": self.model}
+
+    def parameters(self) -> list[nn.Parameter]:
+        """Parameters the main optimiser updates."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def setup(self, device: torch.device, cfg: TrainConfig, train: WindowDataset) -> None:
+        self.device = device
+        w = class_weights(train.labels, cfg.class_weight)
+        self.class_weight = None if w is None else w.to(device)
+
+    def train_loss(self, eeg, gsr, y, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def before_step(self, eeg, gsr, y, step: int, epoch: int) -> dict[str, float]:
+        """Hook run before each optimiser step (e.g. the feedback teacher update)."""
+        return {}
+
+    def eval_logits(self, eeg, gsr) -> torch.Tensor:
+        out = forward(self.model, self.inputs, eeg, gsr)
+        return out[0] if isinstance(out, tuple) else out
+
+
+class SupervisedTask(Task):
+    """Plain supervised training: cross-entropy (+ the model's head L2 penalty)."""
+
+    def __init__(self, model: nn.Module, inputs: str | None = None) -> None:
+        self.model = model
+        self.inputs = inputs or model_inputs(model)
+
+    def train_loss(self, eeg, gsr, y, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        logits = self.eval_logits(eeg, gsr)
+        ce = F.cross_entropy(logits.float(), y, weight=self.class_weight)
+        loss = ce
+        terms = {"ce": float(ce.detach())}
+        penalty = getattr(self.model, "head_l2_penalty", None)
+        if penalty is not None:
+            l2 = penalty()
+            loss = loss + l2
+            terms["l2"] = float(l2.detach())
+        return loss, terms
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    epochs_run: int
+    best: dict[str, float]  # validation metrics at the best epoch
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+    device: str = "cpu"
+
+
+def basic_metrics(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy and macro-F1 of binary predictions (argmax of ``prob``)."""
+    pred = prob.argmax(axis=1)
+    out = {"accuracy": float((pred == y).mean()) if len(y) else float("nan")}
+    recalls, f1s = [], []
+    for c in (0, 1):
+        tp = np.sum((pred == c) & (y == c))
+        pos, npred = np.sum(y == c), np.sum(pred == c)
+        if pos:
+            recalls.append(tp / pos)
+        prec = tp / npred if npred else 0.0
+        rec = tp / pos if pos else 0.0
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    out["balanced_accuracy"] = float(np.mean(recalls)) if recalls else float("nan")
+    out["macro_f1"] = float(np.mean(f1s))
+    return out
+
+
+@torch.no_grad()
+def predict_proba(
+    task_or_model: Task | nn.Module,
+    ds: WindowDataset,
+    device: torch.device | None = None,
+    batch_size: int = 512,
+    inputs: str | None = None,
+) -> np.ndarray:
+    """Class probabilities (n_windows, 2) of a task's model or a bare model, in eval mode."""
+    if isinstance(task_or_model, Task):
+        task = task_or_model
+    else:
+        task = SupervisedTask(task_or_model, inputs)
+    dev = device or next(task.model.parameters()).device
+    was_training = task.model.training
+    task.model.eval()
+    out = []
+    for a in range(0, len(ds), batch_size):
+        eeg, gsr, _ = ds.batch(np.arange(a, min(a + batch_size, len(ds))))
+        eeg = eeg.to(dev) if eeg is not None and task.inputs == "eeg+gsr" else None
+        logits = task.eval_logits(eeg, gsr.to(dev))
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    task.model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def evaluate_task(task: Task, ds: WindowDataset, device: torch.device,
+                  batch_size: int) -> dict[str, float]:
+    prob = predict_proba(task, ds, device, batch_size)
+    y = ds.labels
+    eps = 1e-7
+    loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], eps, 1.0))))
+    return {"loss": loss, **basic_metrics(y, prob)}
+
+
+def _snapshot(task: Task) -> dict[str, dict[str, torch.Tensor]]:
+    return {name: {k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()}
+            for name, m in task.modules().items()}
+
+
+def _restore(task: Task, snap: dict[str, dict[str, torch.Tensor]]) -> None:
+    for name, m in task.modules().items():
+        m.load_state_dict(snap[name])
+
+
+def _better(monitor: str, new: float, best: float) -> bool:
+    if math.isnan(new):
+        return False
+    return new < best - 1e-6 if monitor == "loss" else new > best + 1e-6
+
+
+def fit(
+    task: Task,
+    train: WindowDataset,
+    val: WindowDataset | None,
+    cfg: TrainConfig,
+    progress: Callable[..., None] | None = None,
+    description: str = "train",
+) -> FitResult:
+    """Train ``task`` on ``train``; early-stop on ``val`` and restore the best state.
+
+    Deterministic on CPU for a given ``cfg.seed``. Returns the history and best metrics.
+    """
+    if len(train) == 0:
+        raise ConfigError("no training windows: check the subjects, window length and step")
+    if task.inputs == "eeg+gsr" and not train.has_eeg:
+        raise ConfigError("this model needs EEG but the dataset was loaded without it")
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    for m in task.modules().values():
+        m.to(device)
+    task.setup(device, cfg, train)
+    params = task.parameters()
+    opt = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+    use_amp = cfg.amp and device.type == "cuda" and task.supports_amp
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    rng = np.random.default_rng(cfg.seed)
+    use_val = val is not None and len(val) > 0
+    best_value = math.inf if cfg.monitor == "loss" else -math.inf
+    best_snap = _snapshot(task)
+    best_epoch, best_metrics, bad_epochs = 0, {}, 0
+    history: list[dict[str, float]] = []
+    n_batches = math.ceil(len(train) / cfg.batch_size)
+    step = 0
+    t0 = time.perf_counter()
+    stopped = False
+    for epoch in range(1, cfg.epochs + 1):
+        for m in task.modules().values():
+            m.train()
+        order = rng.permutation(len(train))
+        sums: dict[str, float] = {}
+        for b in range(n_batches):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            if len(idx) < 2:  # BatchNorm cannot train on a single window
+                continue
+            eeg, gsr, y = train.batch(idx)
+            eeg = eeg.to(device, non_blocking=True) if eeg is not None else None
+            gsr, y = gsr.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            extra = task.before_step(eeg, gsr, y, step, epoch)
+            with torch.autocast(device_type=device.type, enabled=use_amp):
+                loss, terms = task.train_loss(eeg, gsr, y, step)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.grad_clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            terms = {"loss": float(loss.detach()), **terms, **extra}
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if progress is not None and (b % 10 == 0 or b == n_batches - 1):
+                shown = " ".join(f"{k} {v / (b + 1):.3f}" for k, v in sums.items())
+                progress(epoch - 1 + (b + 1) / n_batches, cfg.epochs,
+                         info=f"epoch {epoch} {shown}")
+        record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}}
+        if use_val:
+            vm = evaluate_task(task, val, device, cfg.eval_batch_size)
+            record.update({f"val_{k}": v for k, v in vm.items()})
+            value = vm[cfg.monitor]
+            if _better(cfg.monitor, value, best_value):
+                best_value, best_epoch, best_metrics, bad_epochs = value, epoch, vm, 0
+                best_snap = _snapshot(task)
+            else:
+                bad_epochs += 1
+        else:
+            best_epoch, best_snap = epoch, None
+        history.append(record)
+        if progress is not None:
+            info = f"epoch {epoch}"
+            if use_val:
+                info += (f" val loss {record['val_loss']:.3f} "
+                         f"bacc {record['val_balanced_accuracy']:.3f} (best epoch {best_epoch})")
+            progress(epoch, cfg.epochs, info=info)
+        if use_val and cfg.patience and bad_epochs >= cfg.patience:
+            stopped = True
+            break
+    if best_snap is not None:
+        _restore(task, best_snap)
+    for m in task.modules().values():
+        m.eval()
+    return FitResult(best_epoch=best_epoch, epochs_run=len(history), best=best_metrics,
+                     history=history, seconds=time.perf_counter() - t0, stopped_early=stopped,
+                     device=str(device))
+
+
+def clone_module(m: nn.Module) -> nn.Module:
+    """A deep copy (used to keep an unmodified teacher next to an adapted one)."""
+    return copy.deepcopy(m)
