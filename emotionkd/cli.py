@@ -446,6 +446,125 @@ def _n_params(model) -> int:  # noqa: ANN001
     return count_parameters(model)
 
 
+DISTILL_DEFAULTS: dict = {"method": "emotionkd", "feedback": None, "ce_weight": None,
+                          "alpha": None, "beta": None, "temperature": None, "hint_map": None,
+                          "student_init": "scratch", "pilot_lr": 0.01, "teacher_lr": 1e-5,
+                          "warmup": 1, "feedback_every": 1, "feedback_teacher_ce": 1.0,
+                          "feedback_student_ce": 1.0, "quiz_fraction": 0.2}
+
+
+def _loss_weights(opts: dict):  # noqa: ANN202
+    from emotionkd.distill.losses import method_weights
+
+    return method_weights(opts["method"], ce=opts["ce_weight"], kl=opts["alpha"],
+                          hint=opts["beta"], temperature=opts["temperature"],
+                          hint_map=opts["hint_map"])
+
+
+def _feedback_config(opts: dict):  # noqa: ANN202
+    from emotionkd.distill.feedback import FeedbackConfig
+
+    enabled = opts["feedback"] if opts["feedback"] is not None else opts["method"] == "emotionkd"
+    return FeedbackConfig(enabled=bool(enabled), pilot_lr=float(opts["pilot_lr"]),
+                          teacher_lr=float(opts["teacher_lr"]),
+                          warmup_epochs=int(opts["warmup"]), every=int(opts["feedback_every"]),
+                          teacher_ce=float(opts["feedback_teacher_ce"]),
+                          student_ce=float(opts["feedback_student_ce"]))
+
+
+@app.command("distill")
+def distill_cmd(
+    teacher: Path = typer.Option(..., "--teacher", help="Teacher checkpoint (train-teacher)."),
+    data: Path = typer.Option(..., "--data", help="HDF5 store the teacher was trained on."),
+    out: Path = typer.Option(..., "--out", help="Student checkpoint to write, e.g. s.pt."),
+    method: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--method", help="emotionkd (CE + 0.1·KL + 1·hint), kd (Hinton, T=4), fitnets "
+                               "(CE + hint), none (student alone) [default: emotionkd]."),
+    feedback: Optional[bool] = typer.Option(  # noqa: UP045
+        None, "--feedback/--no-feedback",
+        help="Adaptive feedback: the teacher learns from a pilot student's quiz loss "
+             "[default: on for emotionkd, off otherwise]."),
+    ce_weight: Optional[float] = typer.Option(None, "--ce-weight",  # noqa: UP045
+                                              help="Weight of the student's CE."),
+    alpha: Optional[float] = typer.Option(None, "--alpha",  # noqa: UP045
+                                          help="Weight of the soft-label KL term."),
+    beta: Optional[float] = typer.Option(None, "--beta",  # noqa: UP045
+                                         help="Weight of the hint (feature MSE) term."),
+    temperature: Optional[float] = typer.Option(None, "--temperature",  # noqa: UP045
+                                                help="KD temperature T (KL scaled by T²)."),
+    hint_map: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--hint-map", help="Teacher tokens for the hint: fold (EEG half + GSR half), gsr, "
+                                 "eeg [default: fold]."),
+    student_init: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--student-init", help="scratch, or teacher-gsr (warm start from the teacher's "
+                                     "GSR stream) [default: scratch]."),
+    pilot_lr: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--pilot-lr", help="Step size of the pilot student's SGD step [default: 0.01]."),
+    teacher_lr: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--teacher-lr", help="Teacher learning rate during feedback [default: 1e-5]."),
+    warmup: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--warmup", help="Epochs of plain distillation before feedback [default: 1]."),
+    feedback_every: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--feedback-every", help="A feedback step every k student steps [default: 1]."),
+    quiz_fraction: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--quiz-fraction",
+        help="Share of training trials held out as the feedback quiz set [default: 0.2]."),
+    teacher_out: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--teacher-out",
+        help="Where to save the teacher adapted by feedback [default: OUT with .teacher.pt]."),
+    epochs: Optional[int] = O_EPOCHS,  # noqa: UP045
+    lr: Optional[float] = O_LR,  # noqa: UP045
+    batch_size: Optional[int] = O_BATCH,  # noqa: UP045
+    weight_decay: Optional[float] = O_WD,  # noqa: UP045
+    patience: Optional[int] = O_PATIENCE,  # noqa: UP045
+    seed: Optional[int] = O_SEED,  # noqa: UP045
+    device: Optional[str] = O_DEVICE,  # noqa: UP045
+    monitor: Optional[str] = O_MONITOR,  # noqa: UP045
+    config: Optional[Path] = O_CONFIG,  # noqa: UP045
+    overwrite: bool = O_OVERWRITE,
+) -> None:
+    """Distil a GSR-only student from a teacher (data spec and subjects come from the teacher)."""
+    from emotionkd.console import console, progress_task
+    from emotionkd.distill.trainer import run_distillation
+
+    given = dict(method=method, feedback=feedback, ce_weight=ce_weight, alpha=alpha, beta=beta,
+                 temperature=temperature, hint_map=hint_map, student_init=student_init,
+                 pilot_lr=pilot_lr, teacher_lr=teacher_lr, warmup=warmup,
+                 feedback_every=feedback_every, quiz_fraction=quiz_fraction, epochs=epochs,
+                 lr=lr, batch_size=batch_size, weight_decay=weight_decay, patience=patience,
+                 seed=seed, device=device, monitor=monitor)
+    opts = _resolve(given, config, {**TRAIN_DEFAULTS, **DISTILL_DEFAULTS})
+    _check_out(out, overwrite)
+    t_out = teacher_out or out.with_name(out.stem + ".teacher.pt")
+    weights = _loss_weights(opts)
+    fb = _feedback_config(opts)
+    if fb.enabled:
+        _check_out(t_out, overwrite)
+    cfg = _train_config(opts)
+    label = f"distill {opts['method']}" + (" + feedback" if fb.enabled else "")
+    with progress_task(label, total=cfg.epochs) as cb:
+        run, adapted = run_distillation(str(teacher), data, opts["method"], cfg, weights, fb,
+                                        student_init=str(opts["student_init"]),
+                                        quiz_fraction=float(opts["quiz_fraction"]),
+                                        resolved=opts, progress=cb)
+    run.save(out)
+    dist = run.distillation
+    console.print(f"wrote [bold]{out}[/]: emotionnet-student ({_n_params(run.model):,} "
+                  f"parameters), method {dist['method']} (CE {weights.ce:g}, KL {weights.kl:g} "
+                  f"at T={weights.temperature:g}, hint {weights.hint:g} [{weights.hint_map}]), "
+                  f"feedback {'on' if dist['feedback'] else 'off'}")
+    fr = run.fit
+    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; best epoch "
+                  f"{fr.best_epoch}" + (f"; {dist['feedback_steps']} feedback steps on "
+                                        f"{dist['quiz_windows']} quiz windows"
+                                        if dist["feedback_steps"] else ""))
+    if adapted is not None:
+        adapted.save(t_out)
+        console.print(f"wrote the teacher adapted by feedback to [bold]{t_out}[/]")
+    _print_metrics_table("student", {"validation": _val_row(fr.best, run),
+                                     "test": run.test_metrics or {}})
+
+
 # ---------------------------------------------------------------------------------------------
 # entry point
 

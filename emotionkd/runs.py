@@ -162,10 +162,13 @@ class ModelRun:
     data: dict[str, Any]
     training: dict[str, Any]
     test_metrics: dict[str, float] | None = None
+    distillation: dict[str, Any] | None = None
 
     def save(self, path: str | os.PathLike, overwrite: bool = True, **extra: Any):
         from emotionkd.checkpoint import save_checkpoint
 
+        if self.distillation is not None:
+            extra.setdefault("distillation", self.distillation)
         return save_checkpoint(path, role=self.role, model=self.model_name,
                                model_config=self.model_config,
                                state_dict=self.model.state_dict(), data=self.data,

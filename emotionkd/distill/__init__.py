@@ -1,0 +1,1 @@
+"""Knowledge distillation: losses (:mod:`.losses`) and the adaptive feedback (:mod:`.feedback`)."""

@@ -1,0 +1,129 @@
+"""Adaptive feedback: the teacher learns from how well the student learns.
+
+An exact (second-order) meta-gradient, MetaDistil-style (Zhou et al., ACL 2022), as the
+EmotionKD figure describes it ("Temporary Student" → "Feedback" → Teacher):
+
+1. a *pilot* copy of the student takes one differentiable SGD step of size ``pilot_lr`` on the
+   distillation loss, θ_s' = θ_s − λ ∇_θs L_S(x; θ_s, θ_t) (``torch.func.functional_call`` on
+   the real student's tensors; the real parameters are never modified and BatchNorm buffers
+   are cloned, so the real student is untouched);
+2. the pilot's cross-entropy on a *quiz* batch (from the training side, disjoint from the
+   early-stopping validation data) back-propagates through that step into the teacher, which
+   also keeps its own CE term: L_fb = teacher_ce·CE(T(x), y) + student_ce·CE(S'(x_q), y_q)
+   (EmotionKD's ``feedback_Loss`` with e1 = e2 = 1);
+3. the teacher takes an Adam step; the real student then steps with the updated teacher
+   (done by the training loop).
+
+The released reference code cannot pass this gradient: its feedback input is a constant, so
+only the teacher's own CE term acts. Here the gradient flows, and tests check it against
+central finite differences.
+
+During distillation the teacher runs in eval mode (BatchNorm statistics frozen, no dropout),
+both for its soft labels and features and for the feedback, which keeps the meta-gradient
+deterministic and the teacher's statistics stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from emotionkd.distill.losses import LossWeights, ce, student_objective
+from emotionkd.errors import ConfigError
+
+
+@dataclass
+class FeedbackConfig:
+    """Settings of the adaptive feedback (CLI: --feedback/--no-feedback, --pilot-lr, …)."""
+
+    enabled: bool = True
+    pilot_lr: float = 0.01  # λ of the differentiable pilot SGD step (not the student's lr)
+    teacher_lr: float = 1e-5
+    warmup_epochs: int = 1  # epochs of plain distillation before feedback starts
+    every: int = 1  # a feedback step every k student steps
+    teacher_ce: float = 1.0  # e1: the teacher's own CE term
+    student_ce: float = 1.0  # e2: the pilot student's quiz CE (the meta-gradient term)
+    grad_clip: float = 1.0  # max norm of the teacher's feedback gradient (0: off)
+
+    def __post_init__(self) -> None:
+        if self.pilot_lr <= 0 or self.teacher_lr < 0 or self.every < 1 or self.warmup_epochs < 0:
+            raise ConfigError("feedback needs pilot_lr > 0, teacher_lr >= 0, every >= 1 and "
+                              "warmup_epochs >= 0")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pilot_quiz_loss(
+    teacher: nn.Module,
+    student: nn.Module,
+    adapter: nn.Module | None,
+    weights: LossWeights,
+    eeg: torch.Tensor,
+    gsr: torch.Tensor,
+    y: torch.Tensor,
+    quiz_gsr: torch.Tensor,
+    quiz_y: torch.Tensor,
+    pilot_lr: float,
+    class_weight: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Quiz CE of the pilot student after one differentiable step, as a function of the teacher.
+
+    Returns ``(quiz_loss, teacher_logits, distill_loss)``; ``quiz_loss`` carries the graph back
+    to the teacher's parameters (through the pilot step), ``teacher_logits`` to the teacher
+    directly. The real student's parameters and buffers are not modified.
+    """
+    z_t, f_t = teacher(eeg, gsr)
+    params = dict(student.named_parameters())
+    buffers = {k: b.clone() for k, b in student.named_buffers()}
+    z_s, f_s = functional_call(student, (params, buffers), (gsr,))
+    loss_s, _ = student_objective(z_s, f_s, y, z_t, f_t, weights, adapter, class_weight)
+    names = [k for k, p in params.items() if p.requires_grad]
+    grads = torch.autograd.grad(loss_s, [params[k] for k in names], create_graph=True,
+                                allow_unused=True)
+    fast = dict(params)
+    for k, g in zip(names, grads):
+        if g is not None:
+            fast[k] = params[k] - pilot_lr * g
+    was_training = student.training
+    student.eval()  # the quiz measures the pilot as it would be used (dropout off)
+    try:
+        z_q, _ = functional_call(student, (fast, buffers), (quiz_gsr,))
+    finally:
+        student.train(was_training)
+    return ce(z_q, quiz_y), z_t, loss_s
+
+
+class FeedbackUpdater:
+    """Owns the teacher's optimiser and performs one feedback update per call."""
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, adapter: nn.Module | None,
+                 weights: LossWeights, cfg: FeedbackConfig,
+                 class_weight: torch.Tensor | None = None) -> None:
+        self.teacher, self.student, self.adapter = teacher, student, adapter
+        self.weights, self.cfg, self.class_weight = weights, cfg, class_weight
+        self.params = [p for p in teacher.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(self.params, lr=cfg.teacher_lr, eps=1e-7)
+        self.steps = 0
+
+    def step(self, eeg: torch.Tensor, gsr: torch.Tensor, y: torch.Tensor,
+             quiz_gsr: torch.Tensor, quiz_y: torch.Tensor) -> dict[str, float]:
+        """One teacher update from the pilot student's quiz loss (+ the teacher's own CE)."""
+        self.teacher.eval()
+        quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter, self.weights,
+                                       eeg, gsr, y, quiz_gsr, quiz_y, self.cfg.pilot_lr,
+                                       self.class_weight)
+        t_ce = ce(z_t, y, self.class_weight)
+        loss = self.cfg.teacher_ce * t_ce + self.cfg.student_ce * quiz
+        grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        for p, g in zip(self.params, grads):
+            p.grad = None if g is None else g.detach()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.steps += 1
+        return {"fb_quiz": float(quiz.detach()), "fb_teacher_ce": float(t_ce.detach())}

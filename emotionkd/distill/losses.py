@@ -1,0 +1,150 @@
+"""Distillation losses: CE, soft-label KL with temperature, hint MSE through an adapter, and the
+method presets (EmotionKD, Hinton KD, FitNets, none).
+
+Notation: ``z_s``/``z_t`` student/teacher logits (B, 2); ``f_s`` student fused tokens (B, L, D);
+``f_t`` teacher fused tokens (B, 2L, D) — the IMF output concatenates EEG and GSR tokens along
+the token axis, so its first L tokens come from EEG-first pairs and the last L from GSR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emotionkd.errors import ConfigError
+
+METHODS = ("emotionkd", "kd", "fitnets", "none")
+HINT_MAPS = ("fold", "gsr", "eeg")
+
+
+def ce(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy on logits (batch mean; class-weighted when ``weight`` is given)."""
+    return F.cross_entropy(logits.float(), y, weight=weight)
+
+
+def soft_kl(z_s: torch.Tensor, z_t: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """T² · mean_batch KL(softmax(z_t/T) ‖ softmax(z_s/T)).
+
+    With T = 1 this is the reference's Keras ``KLDivergence`` on softmax outputs (up to its
+    1e-7 clipping); the T² factor keeps soft-target gradients comparable across T (Hinton).
+    """
+    t = float(temperature)
+    log_p_s = F.log_softmax(z_s.float() / t, dim=1)
+    log_p_t = F.log_softmax(z_t.float() / t, dim=1)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1).mean()
+    return kl * t * t
+
+
+def map_teacher_tokens(f_t: torch.Tensor, n_student_tokens: int, mapping: str) -> torch.Tensor:
+    """Bring the teacher's (B, 2L, D) fused tokens to the student's L tokens.
+
+    ``fold``: EEG half + GSR half (default: keeps both modalities' knowledge); ``gsr``: the GSR
+    half only; ``eeg``: the EEG half only.
+    """
+    L = n_student_tokens
+    if f_t.shape[1] != 2 * L:
+        raise ConfigError(f"teacher feature has {f_t.shape[1]} tokens, expected 2 × {L} "
+                          "(student tokens): teacher and student windows differ")
+    if mapping == "fold":
+        return f_t[:, :L] + f_t[:, L:]
+    if mapping == "gsr":
+        return f_t[:, L:]
+    if mapping == "eeg":
+        return f_t[:, :L]
+    raise ConfigError(f"--hint-map must be one of {', '.join(HINT_MAPS)}, not {mapping!r}")
+
+
+class HintAdapter(nn.Module):
+    """Per-token linear regressor from the student's feature space to the teacher's.
+
+    The regressor sits on the student side (as in FitNets) so the target — the teacher's
+    mapped tokens — cannot shrink together with it; a teacher-side adapter would admit the
+    trivial solution of both features collapsing to zero. With equal widths it starts as the
+    identity, so at step 0 the hint is exactly MSE(f_t mapped, f_s) as in the reference.
+    It is trained with the student and discarded afterwards.
+    """
+
+    def __init__(self, d_student: int, d_teacher: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_student, d_teacher)
+        if d_student == d_teacher:
+            with torch.no_grad():
+                self.proj.weight.copy_(torch.eye(d_student))
+                self.proj.bias.zero_()
+
+    def forward(self, f_s: torch.Tensor) -> torch.Tensor:
+        return self.proj(f_s)
+
+
+def hint_mse(f_s: torch.Tensor, f_t: torch.Tensor, adapter: nn.Module | None,
+             mapping: str = "fold") -> torch.Tensor:
+    """Mean squared error between the adapted student tokens and the mapped teacher tokens."""
+    target = map_teacher_tokens(f_t, f_s.shape[1], mapping)
+    pred = adapter(f_s) if adapter is not None else f_s
+    return F.mse_loss(pred.float(), target.float())
+
+
+@dataclass
+class LossWeights:
+    """Weights of the student objective ``ce·CE + kl·T²·KL_T + hint·MSE``."""
+
+    ce: float = 1.0
+    kl: float = 0.1
+    hint: float = 1.0
+    temperature: float = 1.0
+    hint_map: str = "fold"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def method_weights(method: str, **overrides: float | str | None) -> LossWeights:
+    """Defaults per method; ``overrides`` with value None are ignored.
+
+    * emotionkd: CE + 0.1·KL + 1·hint, T = 1 (the reference ``MLKDLoss`` e2 = 0.1, e3 = 1);
+    * kd: Hinton, 0.1·CE + 0.9·T²·KL with T = 4 (RepDistiller defaults);
+    * fitnets: CE + 1·hint (hint only, no soft labels);
+    * none: CE only — the student alone, the baseline every KD number is compared with.
+    """
+    presets = {
+        "emotionkd": LossWeights(1.0, 0.1, 1.0, 1.0),
+        "kd": LossWeights(0.1, 0.9, 0.0, 4.0),
+        "fitnets": LossWeights(1.0, 0.0, 1.0, 1.0),
+        "none": LossWeights(1.0, 0.0, 0.0, 1.0),
+    }
+    if method not in presets:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    w = presets[method]
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(w, k, v)
+    if w.temperature <= 0:
+        raise ConfigError(f"--temperature must be positive, got {w.temperature}")
+    if w.hint_map not in HINT_MAPS:
+        raise ConfigError(f"--hint-map must be one of {', '.join(HINT_MAPS)}, not {w.hint_map!r}")
+    return w
+
+
+def student_objective(
+    z_s: torch.Tensor,
+    f_s: torch.Tensor,
+    y: torch.Tensor,
+    z_t: torch.Tensor | None,
+    f_t: torch.Tensor | None,
+    w: LossWeights,
+    adapter: nn.Module | None,
+    class_weight: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The distillation loss and its terms (terms with weight 0 are not computed)."""
+    terms: dict[str, torch.Tensor] = {"ce": ce(z_s, y, class_weight)}
+    total = w.ce * terms["ce"]
+    if w.kl and z_t is not None:
+        terms["kl"] = soft_kl(z_s, z_t, w.temperature)
+        total = total + w.kl * terms["kl"]
+    if w.hint and f_t is not None:
+        terms["hint"] = hint_mse(f_s, f_t, adapter, w.hint_map)
+        total = total + w.hint * terms["hint"]
+    return total, terms

@@ -1,0 +1,279 @@
+"""GSR recording (CSV/E4/EDF/BDF, any rate) → windows → per-window predictions.
+
+A *predictor* wraps a GSR-only model from a checkpoint (``.pt``), an ONNX file (``.onnx``, run
+with ONNX Runtime) or a TorchScript file (``.ts``), together with the data specification it
+was trained with (sampling rate, window, normalisation, target). The recording is converted
+to µS, resampled to the model's rate with an anti-aliasing polyphase filter, normalised the
+way the model was trained (per-recording z-score for per-subject normalisation — the same
+unsupervised calibration a held-out subject gets in evaluation — or the stored training
+statistics), cut into windows and classified.
+
+Windows where the sensor looks flat (no variation) or disconnected (conductance near zero) are
+still predicted but flagged, and a warning is returned.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
+from emotionkd.recordings import Recording
+
+FLAT_STD_US = 1e-3  # a window whose conductance varies less than this is flat
+DISCONNECTED_US = 0.02  # conductance below this means no skin contact
+
+
+@dataclass
+class ModelMeta:
+    """What a predictor needs to know about the model's inputs and outputs."""
+
+    sampling_rate: float
+    window: int
+    window_s: float
+    step_s: float
+    norm: str
+    target: str
+    threshold: float
+    tie: str
+    class_names: list[str]
+    gsr_mean: float | None = None  # training statistics for norm == "train"
+    gsr_std: float | None = None
+    model: str = ""
+    emotionkd_version: str = ""
+
+    @classmethod
+    def from_data_spec(cls, data: dict[str, Any], model: str = "", version: str = ""
+                       ) -> ModelMeta:
+        target = data.get("target", "arousal")
+        stats = data.get("norm_stats") or {}
+        return cls(
+            sampling_rate=float(data["sampling_rate"]), window=int(data["window"]),
+            window_s=float(data["window_s"]), step_s=float(data.get("step_s", data["window_s"])),
+            norm=str(data.get("norm", "subject")), target=target,
+            threshold=float(data.get("threshold", 5.0)), tie=str(data.get("tie", "low")),
+            class_names=list(data.get("class_names") or [f"low {target}", f"high {target}"]),
+            gsr_mean=stats.get("gsr_mean"), gsr_std=stats.get("gsr_std"), model=model,
+            emotionkd_version=version,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Predictor:
+    """Base: ``predict_proba(x)`` maps float32 (B, 1, window) to (B, 2) probabilities."""
+
+    meta: ModelMeta
+    kind: str = ""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TorchPredictor(Predictor):
+    kind = "checkpoint"
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+        from emotionkd.models.registry import model_spec
+
+        ckpt = load_checkpoint(path)
+        if model_spec(ckpt["model"])["inputs"] != "gsr":
+            raise CheckpointError(
+                f"{path}: is a {ckpt['model']} {ckpt['role']}, which needs EEG; predict runs "
+                "GSR-only models: pass a distilled student (emotionkd distill)"
+            )
+        self.model = build_from_checkpoint(ckpt)
+        self.meta = ModelMeta.from_data_spec(ckpt["data"], ckpt["model"],
+                                             ckpt["emotionkd_version"])
+        self._torch = torch
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            logits = self.model(torch.from_numpy(x))[0]
+            return torch.softmax(logits.float(), dim=1).numpy()
+
+
+class TorchScriptPredictor(Predictor):
+    kind = "torchscript"
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        extra = {"emotionkd.json": ""}
+        try:
+            self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path}: not a TorchScript model ({exc})") from None
+        if not extra["emotionkd.json"]:
+            raise CheckpointError(f"{path}: TorchScript file without emotionkd metadata; "
+                                  "export it with 'emotionkd export'")
+        meta = json.loads(extra["emotionkd.json"])
+        self.meta = ModelMeta(**meta["predict"])
+        self._torch = torch
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            logits = self.module(torch.from_numpy(x))
+            return torch.softmax(logits.float(), dim=1).numpy()
+
+
+class OnnxPredictor(Predictor):
+    kind = "onnx"
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        from emotionkd.errors import require_module
+
+        ort = require_module("onnxruntime", "export", "Running ONNX models")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise CheckpointError(f"{path}: not a loadable ONNX model ({exc})") from None
+        props = self.session.get_modelmeta().custom_metadata_map
+        if "emotionkd" not in props:
+            raise CheckpointError(f"{path}: ONNX file without emotionkd metadata; export it "
+                                  "with 'emotionkd export'")
+        self.meta = ModelMeta(**json.loads(props["emotionkd"])["predict"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        logits = self.session.run(None, {self.input_name: x})[0]
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def load_predictor(path: str | os.PathLike) -> Predictor:
+    """A predictor for a ``.pt`` checkpoint, ``.onnx`` or ``.ts`` (TorchScript) file."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such model file")
+    suffix = p.suffix.lower()
+    if suffix == ".onnx":
+        return OnnxPredictor(p)
+    if suffix in (".ts", ".torchscript", ".jit"):
+        return TorchScriptPredictor(p)
+    if suffix in (".pt", ".pth", ".ckpt"):
+        return TorchPredictor(p)
+    raise CheckpointError(f"{p}: unknown model format '{suffix}'; expected .pt (checkpoint), "
+                          ".onnx or .ts (TorchScript)")
+
+
+@dataclass
+class PredictionResult:
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def predict_recording(
+    predictor: Predictor,
+    rec: Recording,
+    step_s: float | None = None,
+    batch_size: int = 256,
+) -> PredictionResult:
+    """Classify every window of ``rec``; see the module docstring."""
+    from emotionkd.preprocess import resample_poly_to
+    from emotionkd.windows import window_starts
+
+    meta = predictor.meta
+    fs = meta.sampling_rate
+    x = np.asarray(rec.values, dtype=np.float64)
+    if rec.fs != fs:
+        x = resample_poly_to(x, rec.fs, fs)
+    window = meta.window
+    step = int(round((step_s if step_s is not None else meta.window_s) * fs))
+    if step < 1:
+        raise ConfigError(f"--step must be at least one sample at {fs:g} Hz")
+    if len(x) < window:
+        raise DataFormatError(
+            f"{rec.source}: recording is {len(x) / fs:.1f} s long, shorter than one "
+            f"{meta.window_s:g}-s window of the model; record longer"
+        )
+    starts, _ = window_starts(np.array([0]), np.array([len(x)]), window, step)
+    wins = np.lib.stride_tricks.sliding_window_view(x, window)[starts]
+    w_std = wins.std(axis=1)
+    w_min = wins.min(axis=1)
+    flags = np.where(w_min < DISCONNECTED_US, "disconnected",
+                     np.where(w_std < FLAT_STD_US, "flat", ""))
+    good = flags == ""
+    if meta.norm == "train":
+        if meta.gsr_mean is None or meta.gsr_std is None:
+            raise CheckpointError("the model was trained with --norm train but carries no "
+                                  "training statistics; re-export it")
+        mu, sd = meta.gsr_mean, meta.gsr_std
+    elif meta.norm == "none":
+        mu, sd = 0.0, 1.0
+    else:  # per-recording calibration from the usable part of the signal
+        ref = x if not good.any() else np.concatenate([wins[good].ravel()])
+        mu, sd = float(ref.mean()), float(ref.std()) or 1.0
+    xn = ((wins - mu) / sd).astype(np.float32)[:, None, :]
+    probs = np.concatenate([predictor.predict_proba(xn[a:a + batch_size])
+                            for a in range(0, len(xn), batch_size)])
+    p_high = probs[:, 1]
+    label = np.where(p_high >= 0.5, meta.class_names[1], meta.class_names[0])
+    rows = []
+    for i, s in enumerate(starts):
+        t0 = s / fs
+        row = {"window": i, "start_s": round(t0, 4), "end_s": round(t0 + window / fs, 4),
+               "p_high": float(p_high[i]), "label": str(label[i]), "quality": str(flags[i])}
+        if rec.start_time is not None:
+            row["start_unix"] = round(rec.start_time + t0, 3)
+        rows.append(row)
+    warnings = []
+    n_bad = int((~good).sum())
+    if n_bad:
+        kinds = ", ".join(sorted({f for f in flags if f}))
+        warnings.append(f"{rec.source}: {n_bad} of {len(rows)} windows look {kinds} "
+                        "(no usable skin-conductance signal); they are marked in 'quality'")
+    summary = {
+        "recording": rec.source, "format": rec.fmt, "channel": rec.channel,
+        "file_unit": rec.unit, "recording_fs": rec.fs, "model_fs": fs,
+        "duration_s": round(len(x) / fs, 3), "windows": len(rows), "flagged": n_bad,
+        "target": meta.target, "norm": meta.norm,
+        "mean_p_high": float(p_high[good].mean()) if good.any() else float("nan"),
+        "fraction_high": float((p_high[good] >= 0.5).mean()) if good.any() else float("nan"),
+    }
+    return PredictionResult(rows, summary, warnings)
+
+
+def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | None = None
+                      ) -> Path:
+    """Write rows as CSV or JSON (by ``fmt`` or the file extension), atomically."""
+    p = Path(out)
+    kind = (fmt or p.suffix.lstrip(".") or "csv").lower()
+    if kind not in ("csv", "json"):
+        raise ConfigError(f"--out-format must be csv or json, not {kind!r}")
+    if not p.parent.exists():
+        raise ConfigError(f"{p}: the folder {p.parent} does not exist")
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            if kind == "json":
+                json.dump({"summary": res.summary, "warnings": res.warnings,
+                           "windows": res.rows}, fh, indent=1)
+            else:
+                fields = list(res.rows[0].keys())
+                w = csv.DictWriter(fh, fieldnames=fields)
+                w.writeheader()
+                w.writerows(res.rows)
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p
