@@ -565,6 +565,191 @@ def distill_cmd(
                                      "test": run.test_metrics or {}})
 
 
+def _csv_list(value: Optional[str]) -> Optional[list[str]]:  # noqa: UP045
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _print_results_table(results: dict) -> None:
+    from rich.table import Table
+
+    from emotionkd.console import console
+
+    for target, t in results["targets"].items():
+        table = Table(title=f"{target}: mean ± SD over {t['folds_done']} of "
+                            f"{results['folds_total']} folds (majority baseline "
+                            f"{100 * t['majority_baseline']['mean']:.1f} %)")
+        table.add_column("model", no_wrap=True)
+        for col in ("acc.", "bal. acc.", "macro-F1", "AUC"):
+            table.add_column(col, justify="right", no_wrap=True)
+        for label, m in t["models"].items():
+            cells = []
+            for key in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc"):
+                v = m["mean_std"].get(key, {})
+                cells.append("–" if not v.get("n") else
+                             f"{100 * v['mean']:.1f}±{100 * v['std']:.1f}")
+            table.add_row(label + (f" ({len(m['errors'])} failed)" if m["errors"] else ""),
+                          *cells)
+        console.print(table)
+        for label, st in t["wilcoxon_vs_none"].items():
+            r = st["balanced_accuracy"]
+            p = "n/a" if r["p_value"] != r["p_value"] else f"{r['p_value']:.3g}"
+            console.print(f"  {label} vs student-none (balanced accuracy): "
+                          f"{100 * r['mean_difference']:+.1f} pp, Wilcoxon p = {p}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    data: Path = typer.Option(..., "--data", help="HDF5 store."),
+    loso: bool = typer.Option(False, "--loso", help="Leave-one-subject-out protocol."),
+    kfold: Optional[int] = typer.Option(None, "--kfold",  # noqa: UP045
+                                        help="K folds over groups of subjects."),
+    subject_dependent: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--subject-dependent", help="Per subject, K folds over its trials."),
+    target: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--target", help="Comma-separated ratings, e.g. arousal,valence "
+                               "[default: arousal]."),
+    methods: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--methods", help="Student methods: emotionkd, kd, fitnets, none "
+                                "[default: emotionkd,none]."),
+    baselines: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--baselines", help="Baselines: deepconvnet, concat [default: none]."),
+    feedback: Optional[bool] = typer.Option(  # noqa: UP045
+        None, "--feedback/--no-feedback",
+        help="Adaptive feedback for the emotionkd student [default: on]."),
+    out: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--out", help="Run folder [default: runs/<store>-<protocol>-<time>]."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run; skip finished folds."),
+    fold: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--fold", help="Run only fold I (0-based), e.g. one job of a cluster array."),
+    save_models: bool = typer.Option(False, "--save-models", help="Keep every fold's models."),
+    subjects: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--subjects", help="Restrict the run to these subjects, e.g. 1-10."),
+    model: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--model", help="Instead of a protocol: evaluate this checkpoint on --subjects."),
+    allow_train_subjects: bool = typer.Option(
+        False, "--allow-train-subjects",
+        help="With --model: allow subjects the model was trained on (leaks)."),
+    size: Optional[str] = O_SIZE,  # noqa: UP045
+    window: Optional[float] = O_WINDOW,  # noqa: UP045
+    step: Optional[float] = O_STEP,  # noqa: UP045
+    threshold: Optional[float] = O_THRESHOLD,  # noqa: UP045
+    tie: Optional[str] = O_TIE,  # noqa: UP045
+    eeg_channels: Optional[str] = O_CHANNELS,  # noqa: UP045
+    norm: Optional[str] = O_NORM,  # noqa: UP045
+    val_fraction: Optional[float] = O_VAL_FRAC,  # noqa: UP045
+    quiz_fraction: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--quiz-fraction", help="Share of training trials used as the feedback quiz "
+                                      "set [default: 0.2]."),
+    epochs: Optional[int] = O_EPOCHS,  # noqa: UP045
+    lr: Optional[float] = O_LR,  # noqa: UP045
+    batch_size: Optional[int] = O_BATCH,  # noqa: UP045
+    weight_decay: Optional[float] = O_WD,  # noqa: UP045
+    patience: Optional[int] = O_PATIENCE,  # noqa: UP045
+    seed: Optional[int] = O_SEED,  # noqa: UP045
+    device: Optional[str] = O_DEVICE,  # noqa: UP045
+    monitor: Optional[str] = O_MONITOR,  # noqa: UP045
+    config: Optional[Path] = O_CONFIG,  # noqa: UP045
+    as_json: bool = typer.Option(False, "--json", help="With --model: print JSON."),
+) -> None:
+    """Leakage-free evaluation (LOSO, k-fold, subject-dependent) of the teacher, students and
+    baselines, with per-fold results, resumable runs and reports; or one checkpoint."""
+    import json
+
+    from emotionkd.config import model_overrides, parse_subjects
+    from emotionkd.console import console, progress_task
+    from emotionkd.errors import ConfigError
+
+    if model is not None:
+        from emotionkd.evaluation import evaluate_checkpoint
+
+        res = evaluate_checkpoint(str(model), data, parse_subjects(subjects, "--subjects"),
+                                  allow_train_subjects)
+        if as_json:
+            typer.echo(json.dumps(res, indent=2))
+            return
+        console.print(f"{model} on subjects {res['subjects']} of {data} (target "
+                      f"{res['target']})")
+        rows = {"all": res["overall"], **{f"subject {s}": m
+                                          for s, m in res["per_subject"].items()}}
+        _print_metrics_table("checkpoint", rows)
+        return
+    chosen = [name for name, on in (("loso", loso), ("kfold", kfold is not None),
+                                    ("subject-dependent", subject_dependent is not None)) if on]
+    given = dict(target=target, methods=methods, baselines=baselines, feedback=feedback,
+                 size=size, window=window, step=step, threshold=threshold, tie=tie,
+                 eeg_channels=eeg_channels, norm=norm, val_fraction=val_fraction,
+                 quiz_fraction=quiz_fraction, epochs=epochs, lr=lr, batch_size=batch_size,
+                 weight_decay=weight_decay, patience=patience, seed=seed, device=device,
+                 monitor=monitor, protocol=chosen[0] if len(chosen) == 1 else None,
+                 k=kfold or subject_dependent, subjects=subjects)
+    defaults = {**DATA_DEFAULTS, **TRAIN_DEFAULTS, "val_fraction": 0.2, "quiz_fraction": 0.2,
+                "methods": "emotionkd,none", "baselines": "", "feedback": True,
+                "size": "paper", "protocol": None, "k": 0, "subjects": None,
+                **{k: None for k in DISTILL_DEFAULTS if k not in ("method", "feedback")}}
+    opts = _resolve(given, config, defaults)
+    if len(chosen) > 1:
+        raise ConfigError("choose one protocol: --loso, --kfold K or --subject-dependent K")
+    if opts["protocol"] is None:
+        raise ConfigError("choose a protocol: --loso, --kfold K or --subject-dependent K "
+                          "(or --model to evaluate one checkpoint)")
+    from emotionkd.evaluation import EvalConfig, evaluate_protocol
+    from emotionkd.runs import open_data
+
+    store = open_data(data)
+    spec = _data_spec({**opts, "target": "arousal"}, store)
+    tr = _train_config(opts)
+    fb_opts = {k: opts[k] for k in ("pilot_lr", "teacher_lr", "warmup", "feedback_every",
+                                    "feedback_teacher_ce", "feedback_student_ce")
+               if opts.get(k) is not None}
+    fb_cfg = {{"pilot_lr": "pilot_lr", "teacher_lr": "teacher_lr", "warmup": "warmup_epochs",
+               "feedback_every": "every", "feedback_teacher_ce": "teacher_ce",
+               "feedback_student_ce": "student_ce"}[k]: v for k, v in fb_opts.items()}
+    targets = _csv_list(opts["target"]) or ["arousal"]
+    for t in targets:
+        store.rating_index(t)
+    spec_d = spec.as_dict()
+    spec_d.pop("target")
+    cfg = EvalConfig(protocol=opts["protocol"], k=int(opts["k"] or 0), targets=targets,
+                     methods=_csv_list(opts["methods"]) or [],
+                     baselines=_csv_list(opts["baselines"]) or [],
+                     feedback=bool(opts["feedback"]), data=spec_d, train=tr.as_dict(),
+                     model=model_overrides(opts), feedback_cfg=fb_cfg,
+                     val_fraction=float(opts["val_fraction"]),
+                     quiz_fraction=float(opts["quiz_fraction"]), seed=tr.seed,
+                     save_models=save_models,
+                     subjects=parse_subjects(opts["subjects"], "--subjects"))
+    if out is None:
+        import time as _time
+
+        out = Path("runs") / f"{data.stem}-{cfg.protocol}-{_time.strftime('%Y%m%d-%H%M%S')}"
+    console.print(f"evaluation run: [bold]{out}[/] ({cfg.protocol}, targets "
+                  f"{', '.join(targets)}; models {', '.join(cfg.model_labels())})")
+    with progress_task(f"evaluate {cfg.protocol}") as cb:
+        results = evaluate_protocol(store.path, cfg, out, resume=resume, fold=fold,
+                                    progress=cb)
+    _print_results_table(results)
+    console.print(f"report: {out / 'report.md'}  results: {out / 'results.json'}, "
+                  f"{out / 'results.csv'}" + (f"  models: {out / 'models'}" if save_models
+                                              else ""))
+
+
+@app.command("report")
+def report_cmd(
+    run: Path = typer.Argument(..., help="Run folder written by 'emotionkd evaluate --out'."),
+) -> None:
+    """Merge whatever folds of a run exist into results.json, results.csv and report.md."""
+    from emotionkd.console import console
+    from emotionkd.evaluation import build_report
+
+    results = build_report(run)
+    _print_results_table(results)
+    console.print(f"report: {run / 'report.md'}")
+
+
 # ---------------------------------------------------------------------------------------------
 # entry point
 

@@ -1,14 +1,18 @@
-"""EmotionNet teacher/student, baselines and the registry."""
+"""EmotionNet teacher/student, their layers, the baselines and the registry."""
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from emotionkd.errors import ConfigError
 from emotionkd.models import (
+    DeepConvNetConfig,
     EmotionNetConfig,
     EmotionNetStudent,
     EmotionNetTeacher,
@@ -16,16 +20,39 @@ from emotionkd.models import (
     count_parameters,
     default_config,
     describe_models,
+    model_names,
     model_spec,
 )
-from emotionkd.models.layers import MultiHeadSelfAttention
+from emotionkd.models.layers import (
+    InterModalityFusion,
+    MultiHeadSelfAttention,
+    ScoreGenerationBlock,
+    TokenBatchNorm,
+)
 
+#: a tiny EmotionNet for tests that do not need the full size
 TINY = {"d_model": 16, "n_heads": 2, "head_dim": 8, "n_blocks": 3, "ff_dim": 16,
         "classifier_dim": 16}
 
 
+def _tokens(fs: float, window_s: float) -> int:
+    t = int(round(fs * window_s))
+    return (t - math.floor(fs / 4 + 0.5)) // 8 + 1
+
+
+def _inputs(name: str, cfg: dict, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    t = int(round(cfg["fs"] * cfg["window_s"]))
+    gsr = torch.randn(batch, 1, t)
+    if model_spec(name)["inputs"] == "eeg+gsr":
+        return torch.randn(batch, cfg["n_eeg"], t), gsr
+    return (gsr,)
+
+
+# ---------------------------------------------------------------- reference parameter counts
+
 def test_student_reference_parameter_count():
-    # the reference Keras student at 1 x 512 GSR (128 Hz, 4 s): 993,986 incl. BN statistics
+    # The reference Keras student at 1 x 512 GSR (4 s at 128 Hz): 993,986 parameters including
+    # BatchNorm statistics = 993,090 trainable + 896 moving means/variances (method.md §1.6).
     s = build_model("emotionnet-student", default_config("emotionnet-student", 128, 4, 28))
     assert count_parameters(s) == 993_986
     assert count_parameters(s, trainable_only=True) == 993_090
@@ -33,142 +60,360 @@ def test_student_reference_parameter_count():
 
 
 def test_teacher_reference_parameter_count():
-    # The reference Keras teacher reports 2,047,490 (2,046,210 trainable + 1,280 BN statistics).
-    # Keras builds the third EEG transformer block although its IMF bug never uses it, so the
-    # count is the same for our fixed teacher: the difference is that here all 141,248
-    # parameters of that block are used and trained (see test_teacher_gradients_*).
+    # Measured: 2,047,490 (2,046,210 trainable + 1,280 BN statistics) at 28 x 512 EEG + 1 x 512
+    # GSR — exactly the reference Keras teacher's count. Keras builds the third EEG transformer
+    # block although its IMF bug never reads it (its output is an input of the IMF layer node),
+    # so fixing the bug adds no parameters; the difference is that here all 141,248 parameters
+    # of that block are used and trained (see the gradient tests below), whereas the reference
+    # effectively trains 1,904,962 of its 2,046,210 trainable parameters.
     t = build_model("emotionnet-teacher", default_config("emotionnet-teacher", 128, 4, 28))
     assert count_parameters(t) == 2_047_490
     assert count_parameters(t, trainable_only=True) == 2_046_210
-    block3 = sum(p.numel() for p in t.eeg_encoder.blocks[2].parameters())
-    assert block3 == 141_248
+    assert sum(p.numel() for p in t.eeg_encoder.blocks[2].parameters()) == 141_248
+    rows = {r["name"]: r for r in describe_models(128, 4, 28)}
+    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490
+    assert rows["emotionnet-student"]["trainable"] == 993_090
 
 
-@pytest.mark.parametrize("fs, window_s, n_eeg", [(128, 4, 28), (128, 1, 32), (256, 4, 32),
-                                                 (128, 8, 5), (200, 2, 3)])
-def test_shapes_follow_data(fs, window_s, n_eeg):
-    cfg = default_config("emotionnet-teacher", fs, window_s, n_eeg, TINY)
-    t = build_model("emotionnet-teacher", cfg)
-    s = build_model("emotionnet-student", cfg)
-    T = int(round(fs * window_s))
-    k = round(fs / 4)
-    L = (T - k) // 8 + 1
-    z, f = t(torch.randn(2, n_eeg, T), torch.randn(2, 1, T))
-    assert z.shape == (2, 2) and f.shape == (2, 2 * L, 16)
-    z, f = s(torch.randn(2, 1, T))
-    assert z.shape == (2, 2) and f.shape == (2, L, 16)
-    assert t.config.pos_table >= L and t.config.pos_table % 64 == 0
-
-
-def test_reference_token_count_and_pos_table():
+def test_reference_shape_arithmetic():
     c = EmotionNetConfig()
-    assert (c.n_samples, c.kernel_size, c.n_tokens, c.pos_table) == (512, 32, 61, 64)
+    assert (c.n_samples, c.kernel_size, c.n_tokens, c.pos_rows) == (512, 32, 61, 64)
 
+
+# ---------------------------------------------------------------- shapes follow the data
+
+@pytest.mark.parametrize("fs, window_s, n_eeg", [
+    (128, 4, 28), (128, 4, 32), (256, 4, 32), (256, 1, 28), (128, 1, 32), (128, 8, 28),
+    (256, 8, 32), (200, 2, 3),
+])
+def test_emotionnet_shapes_follow_the_data(fs, window_s, n_eeg):
+    L = _tokens(fs, window_s)
+    for name, n_tok in (("emotionnet-teacher", 2 * L), ("emotionnet-student", L),
+                        ("concat", 2 * L)):
+        cfg = default_config(name, fs, window_s, n_eeg, TINY)
+        m = build_model(name, cfg)
+        z, f = m(*_inputs(name, cfg))
+        assert z.shape == (2, 2) and f.shape == (2, n_tok, 16), name
+        assert m.config.n_tokens == L
+        assert m.config.pos_rows >= L and m.config.pos_rows % 64 == 0
+
+
+def test_position_table_rule():
+    # tokens rounded up to a multiple of 64: 64 rows at the reference shape, as Keras builds
+    assert EmotionNetConfig(window_s=4).pos_rows == 64  # 61 tokens
+    assert EmotionNetConfig(window_s=8).pos_rows == 128  # 125 tokens
+    assert EmotionNetConfig(fs=256, window_s=8).pos_rows == 256  # 249 tokens
+    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, pos_table=20, **TINY))
+    assert s.gsr_encoder.pos.weight.shape == (20, 16)
+
+
+def test_kernel_scales_with_sampling_rate():
+    assert [EmotionNetConfig(fs=fs).kernel_size for fs in (128, 256, 250, 512)] == [32, 64, 63, 128]
+    s = EmotionNetStudent(EmotionNetConfig(fs=256, window_s=2, **TINY))
+    assert s.gsr_head.temporal.kernel_size == (1, 64) and s.gsr_head.temporal.stride == (1, 8)
+    t = EmotionNetTeacher(EmotionNetConfig(fs=128, window_s=2, n_eeg=32, **TINY))
+    assert t.eeg_head.spatial.kernel_size == (32, 1)  # every EEG channel at once
+
+
+# ---------------------------------------------------------------- layers
 
 def test_attention_heads_have_their_own_width():
     att = MultiHeadSelfAttention(d_model=64, n_heads=8, head_dim=64)
-    assert att.q.out_features == 512 and att.out.in_features == 512
-    assert att(torch.randn(2, 5, 64)).shape == (2, 5, 64)
+    assert att.inner_dim == 512 and att.q.weight.shape == (512, 64)
+    assert att.out.weight.shape == (64, 512)
+    assert sum(p.numel() for p in att.parameters()) == 132_672  # Keras MHA(8, key_dim=64)
     att = MultiHeadSelfAttention(d_model=16, n_heads=4, head_dim=32)
     assert att.q.weight.shape == (128, 16)
+    s = EmotionNetStudent(EmotionNetConfig())
+    assert s.gsr_encoder.blocks[0].attn.inner_dim == 512
 
 
-def _grads(model: torch.nn.Module) -> dict[str, float]:
-    model.train()
-    z, _ = model(torch.randn(4, 3, 256), torch.randn(4, 1, 256))
-    z.sum().backward()
-    return {k: (0.0 if p.grad is None else float(p.grad.abs().sum()))
-            for k, p in model.named_parameters()}
-
-
-def test_teacher_gradients_reach_every_parameter_with_the_fix():
+def test_attention_matches_per_head_formula():
     torch.manual_seed(0)
-    t = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=4, n_eeg=3, **TINY))
-    g = _grads(t)
-    assert all(v > 0 for v in g.values()), [k for k, v in g.items() if v == 0]
+    att = MultiHeadSelfAttention(d_model=6, n_heads=3, head_dim=4)
+    x = torch.randn(2, 5, 6)
+    q, k, v = att.q(x), att.k(x), att.v(x)
+    heads = []
+    for h in range(3):
+        sl = slice(4 * h, 4 * (h + 1))
+        a = torch.softmax(q[..., sl] @ k[..., sl].transpose(1, 2) / 2.0, dim=-1)  # 1/sqrt(4)
+        heads.append(a @ v[..., sl])
+    expected = att.out(torch.cat(heads, dim=-1))
+    torch.testing.assert_close(att(x), expected)
 
 
-def test_faithful_imf_bug_starves_the_last_eeg_block():
+def test_normalisation_hyperparameters_match_keras():
+    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, **TINY))
+    bns = [m for m in s.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(b.momentum == 0.01 and b.eps == 1e-3 for b in bns)
+    lns = [m for m in s.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert len(lns) == 2 * 3 and all(n.eps == 1e-6 for n in lns)
+
+
+def test_token_batchnorm_uses_batch_and_token_statistics():
+    bn = TokenBatchNorm(3).train()
+    x = torch.randn(4, 7, 3) * 5 + 2
+    y = bn(x)
+    torch.testing.assert_close(y.mean(dim=(0, 1)), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(bn.bn.running_mean, 0.01 * x.mean(dim=(0, 1)))
+
+
+@pytest.mark.parametrize("pool, score_shape", [("none", (3, 10, 8)), ("gap", (3, 1, 8))])
+def test_score_generation_block_pooling(pool, score_shape):
     torch.manual_seed(0)
-    t = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=4, n_eeg=3, faithful_imf_bug=True,
-                                           **TINY))
-    g = _grads(t)
-    last = [k for k in g if k.startswith("eeg_encoder.blocks.2.")]
-    assert last and all(g[k] == 0 for k in last)
-    assert all(g[k] > 0 for k in g if k.startswith("eeg_encoder.blocks.1."))
+    sgb = ScoreGenerationBlock(8, pool).train()
+    x = torch.randn(3, 10, 8)
+    score = sgb(x)
+    assert score.shape == score_shape
+    assert score.abs().max() < 1  # softsign
+    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, score_pool=pool, **TINY)).eval()
+    z, f = s(torch.randn(3, 1, 128))
+    assert z.shape == (3, 2) and f.shape == (3, s.config.n_tokens, 16)
 
 
-@pytest.mark.parametrize("pool", ["none", "gap"])
-def test_score_pool_options(pool):
-    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, score_pool=pool, **TINY))
-    s.eval()
-    assert s(torch.randn(3, 1, 128))[0].shape == (3, 2)
+def test_gap_gate_is_shared_by_all_tokens():
+    torch.manual_seed(0)
+    imf = InterModalityFusion(4, pool="gap").eval()
+    e, g = torch.randn(2, 5, 4), torch.randn(2, 5, 4)
+    x = torch.cat([e, g], dim=1)
+    out = imf(e, g, e, g)
+    ratio = out / x  # both branches see the same tokens: one per-channel gate per window
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
 
 
-def test_config_round_trip_and_determinism():
-    for name in ("emotionnet-teacher", "emotionnet-student", "concat", "deepconvnet"):
-        cfg = default_config(name, 64, 2, 4, TINY if "net" in name and name != "deepconvnet"
-                             else None)
-        torch.manual_seed(1)
-        a = build_model(name, cfg)
-        b = build_model(name, a.config_dict())
-        b.load_state_dict(a.state_dict())
-        a.eval()
-        b.eval()
-        x = (torch.randn(2, 4, 128), torch.randn(2, 1, 128))
-        args = x if model_spec(name)["inputs"] == "eeg+gsr" else x[1:]
-        za, fa = a(*args)
-        zb, fb = b(*args)
-        assert torch.equal(za, zb) and torch.equal(fa, fb)
-        assert torch.equal(a(*args)[0], za)  # eval mode is deterministic
+@pytest.mark.parametrize("bug", [False, True])
+def test_imf_formula_and_token_axis(bug):
+    torch.manual_seed(0)
+    imf = InterModalityFusion(4, faithful_bug=bug).eval()
+    eb, gb, ea, ga = (torch.randn(2, 5, 4) for _ in range(4))
+    before = torch.cat([eb, gb], dim=1)
+    after = torch.cat([eb if bug else ea, ga], dim=1)
+    expected = imf.sgb_before(before) * before + imf.sgb_after(after) * after
+    out = imf(eb, gb, ea, ga)
+    assert out.shape == (2, 10, 4)
+    torch.testing.assert_close(out, expected)
+
+
+# ---------------------------------------------------------------- gradients and the IMF bug
+
+def _teacher_grads(faithful_imf_bug: bool, n_blocks: int = 3) -> dict[str, float]:
+    torch.manual_seed(0)
+    cfg = {**TINY, "n_blocks": n_blocks}
+    t = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=4, n_eeg=3,
+                                           faithful_imf_bug=faithful_imf_bug, **cfg)).train()
+    z, _ = t(torch.randn(4, 3, 256), torch.randn(4, 1, 256))
+    F.cross_entropy(z, torch.tensor([0, 1, 1, 0])).backward()
+    return {k: 0.0 if p.grad is None else float(p.grad.abs().sum())
+            for k, p in t.named_parameters()}
+
+
+def test_every_teacher_parameter_gets_gradient_with_the_fix():
+    g = _teacher_grads(faithful_imf_bug=False)
+    assert [k for k, v in g.items() if v == 0] == []
+
+
+@pytest.mark.parametrize("n_blocks", [3, 2])
+def test_faithful_imf_bug_starves_the_last_eeg_block(n_blocks):
+    g = _teacher_grads(faithful_imf_bug=True, n_blocks=n_blocks)
+    last = [k for k in g if k.startswith(f"eeg_encoder.blocks.{n_blocks - 1}.")]
+    assert len(last) > 10 and all(g[k] == 0 for k in last)
+    assert [k for k, v in g.items() if v == 0 and k not in last] == []
+    assert [k for k, v in _teacher_grads(False, n_blocks).items() if v == 0] == []
+
+
+@pytest.mark.parametrize("name", ["emotionnet-student", "concat", "deepconvnet"])
+def test_gradients_flow(name):
+    torch.manual_seed(0)
+    cfg = default_config(name, 64, 4, 3, None if name == "deepconvnet" else TINY)
+    m = build_model(name, cfg).train()
+    z, _ = m(*_inputs(name, cfg, batch=4))
+    F.cross_entropy(z, torch.tensor([0, 1, 1, 0])).backward()
+    if hasattr(m, "head_l2_penalty"):
+        m.head_l2_penalty().backward()
+    assert [k for k, p in m.named_parameters() if p.grad is None or not p.grad.any()] == []
+
+
+def test_student_is_twice_differentiable():
+    # the adaptive feedback needs the gradient of a gradient (functional pilot step)
+    torch.manual_seed(0)
+    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, **TINY)).train()
+    params = dict(s.named_parameters())
+    z, _ = torch.func.functional_call(s, params, (torch.randn(3, 1, 128),))
+    g = torch.autograd.grad(F.cross_entropy(z, torch.tensor([0, 1, 0])), list(params.values()),
+                            create_graph=True)
+    q = params["gsr_encoder.blocks.0.attn.q.weight"]
+    (hv,) = torch.autograd.grad(sum((gi * gi).sum() for gi in g), q)
+    assert hv.abs().sum() > 0
+
+
+def test_tracing_is_exact_and_quiet():
+    # export (TorchScript trace) must not warn about the input checks
+    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, **TINY)).eval()
+    x = torch.randn(2, 1, 128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        traced = torch.jit.trace(s, (x,))
+    torch.testing.assert_close(traced(x)[0], s(x)[0])
+
+
+def test_head_l2_penalty():
+    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, head_l2=0.5, **TINY))
+    h = s.gsr_head
+    expected = 0.5 * ((h.temporal.weight ** 2).sum() + (h.spatial.weight ** 2).sum())
+    torch.testing.assert_close(s.head_l2_penalty(), expected)
+    t = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=2, n_eeg=3, **TINY))
+    kernels = [t.eeg_head.temporal.weight, t.eeg_head.spatial.weight,
+               t.gsr_head.temporal.weight, t.gsr_head.spatial.weight]
+    torch.testing.assert_close(t.head_l2_penalty(), 1e-3 * sum((w ** 2).sum() for w in kernels))
+    off = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, head_l2=0, **TINY))
+    assert off.head_l2_penalty().item() == 0
+
+
+def test_keras_initialisation_limits():
+    torch.manual_seed(0)
+    s = EmotionNetStudent(EmotionNetConfig())
+    q = s.gsr_encoder.blocks[0].attn.q.weight  # Keras kernel (64, 8, 64): fans 512 / 4096
+    assert 0.03 < q.abs().max() <= math.sqrt(6 / (512 + 4096))
+    o = s.gsr_encoder.blocks[0].attn.out.weight  # Keras kernel (8, 64, 64): fans 512 / 512
+    assert 0.9 * math.sqrt(6 / 1024) < o.abs().max() <= math.sqrt(6 / 1024)
+    conv = s.gsr_head.temporal.weight  # Keras kernel (1, 32, 1, 64): fans 32 / 2048
+    assert conv.abs().max() <= math.sqrt(6 / (32 + 2048))
+    pos = s.gsr_encoder.pos.weight
+    assert 0.045 < pos.abs().max() <= 0.05
+    assert s.gsr_encoder.blocks[0].attn.q.bias.abs().sum() == 0
+    torch_init = EmotionNetStudent(EmotionNetConfig(init="torch"))
+    assert torch_init.gsr_encoder.pos.weight.abs().max() > 1  # N(0, 1), nn.Embedding default
+
+
+# ---------------------------------------------------------------- configs and the registry
+
+@pytest.mark.parametrize("name", ["emotionnet-teacher", "emotionnet-student", "concat",
+                                  "deepconvnet"])
+def test_config_round_trip_and_eval_determinism(name):
+    over = None if name == "deepconvnet" else {**TINY, "score_pool": "gap", "init": "torch"}
+    cfg = default_config(name, 64, 2, 4, over)
+    torch.manual_seed(1)
+    a = build_model(name, cfg).eval()
+    plain = json.loads(json.dumps(a.config_dict()))  # JSON-serialisable
+    b = build_model(name, plain).eval()
+    assert b.config_dict() == a.config_dict() == cfg
+    assert {k: v.shape for k, v in a.state_dict().items()} == \
+        {k: v.shape for k, v in b.state_dict().items()}
+    b.load_state_dict(a.state_dict())
+    x = _inputs(name, cfg)
+    za, fa = a(*x)
+    zb, fb = b(*x)
+    assert torch.equal(za, zb) and torch.equal(fa, fb)
+    assert torch.equal(a(*x)[0], za)  # eval mode is deterministic
 
 
 def test_student_and_teacher_gsr_streams_match():
     cfg = EmotionNetConfig(fs=64, window_s=2, n_eeg=4, **TINY)
-    ts = {k: v.shape for k, v in EmotionNetTeacher(cfg).state_dict().items()
-          if k.startswith(("gsr_head.", "gsr_encoder."))}
-    ss = {k: v.shape for k, v in EmotionNetStudent(cfg).state_dict().items()
-          if k.startswith(("gsr_head.", "gsr_encoder."))}
-    assert ts == ss and len(ts) > 10
+    teacher, student = EmotionNetTeacher(cfg).eval(), EmotionNetStudent(cfg).eval()
+
+    def stream(m: torch.nn.Module) -> dict[str, torch.Size]:
+        return {k: v.shape for k, v in m.state_dict().items()
+                if k.startswith(("gsr_head.", "gsr_encoder."))}
+
+    assert stream(teacher) == stream(student) and len(stream(student)) > 20
+    # warm start: copying the teacher's stream makes the student's stream compute the same
+    state = {k: v for k, v in teacher.state_dict().items() if k in stream(student)}
+    student.load_state_dict(state, strict=False)
+    gsr = torch.randn(2, 1, 128)
+    torch.testing.assert_close(student.gsr_encoder(student.gsr_head(gsr))[-1],
+                               teacher.gsr_encoder(teacher.gsr_head(gsr))[-1])
+
+
+def test_registry_listing():
+    assert model_names() == ["emotionnet-teacher", "emotionnet-student", "concat",
+                             "deepconvnet"]
+    assert {n: (model_spec(n)["role"], model_spec(n)["inputs"]) for n in model_names()} == {
+        "emotionnet-teacher": ("teacher", "eeg+gsr"), "emotionnet-student": ("student", "gsr"),
+        "concat": ("teacher", "eeg+gsr"), "deepconvnet": ("student", "gsr")}
+    rows = describe_models(64, 2, 4, overrides=TINY)
+    assert [r["name"] for r in rows] == model_names()
+    assert all(r["parameters"] >= r["trainable"] > 0 for r in rows)
+    s = build_model("emotionnet-student", default_config("emotionnet-student", 64, 2, 4, TINY))
+    assert rows[1]["parameters"] == count_parameters(s)
+    json.dumps(rows)
 
 
 def test_bad_configs_are_clear_errors():
-    with pytest.raises(ConfigError, match="fewer than the conv kernel"):
+    with pytest.raises(ConfigError, match=r"0.2-s window at fs = 128 Hz .* fewer than"):
         EmotionNetConfig(fs=128, window_s=0.2)
-    with pytest.raises(ConfigError, match="unknown setting.*bogus"):
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) bogus; valid settings: fs, "):
         build_model("emotionnet-student", {"bogus": 1})
-    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) d_model.*filters"):
+        default_config("deepconvnet", 128, 4, 0, {"d_model": 8})
+    with pytest.raises(ConfigError, match="unknown model 'nope'; available models: emotionnet"):
         build_model("nope", {})
+    with pytest.raises(ConfigError, match="unknown model"):
+        model_spec("nope")
+    with pytest.raises(ConfigError, match="mapping"):
+        build_model("emotionnet-student", [("fs", 128)])
+    with pytest.raises(ConfigError, match="unknown model setting"):
+        describe_models(overrides={"nope": 1})
+    bad = [{"score_pool": "max"}, {"init": "xavier"}, {"dropout": 1.0}, {"n_heads": 0},
+           {"d_model": 2.5}, {"faithful_imf_bug": "yes"}, {"fs": -1}, {"window_s": "4"},
+           {"n_classes": 1}, {"head_l2": -1}, {"pos_table": 10}, {"n_blocks": True}]
+    for over in bad:
+        with pytest.raises(ConfigError, match="model: "):
+            EmotionNetConfig.from_dict(over)
     with pytest.raises(ConfigError, match="n_blocks >= 2"):
-        EmotionNetTeacher(EmotionNetConfig(n_blocks=1))
-    with pytest.raises(ConfigError, match="expects 28 EEG channels"):
-        EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=2, **TINY))(
-            torch.randn(1, 5, 128), torch.randn(1, 1, 128))
+        EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=2, **{**TINY, "n_blocks": 1}))
+    with pytest.raises(ConfigError, match="n_eeg >= 1"):
+        build_model("emotionnet-teacher", default_config("emotionnet-teacher", 64, 2, 0, TINY))
+    EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, n_eeg=0, **{**TINY, "n_blocks": 1}))
 
 
-@pytest.mark.parametrize("fs, window_s", [(128, 4), (128, 1), (256, 8), (4, 4)])
+def test_wrong_input_shapes_are_clear_errors():
+    t = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=2, n_eeg=4, **TINY)).eval()
+    with pytest.raises(ConfigError, match=r"EEG windows shaped \(batch, 4, 128\) .* got \(1, 5"):
+        t(torch.randn(1, 5, 128), torch.randn(1, 1, 128))
+    with pytest.raises(ConfigError, match=r"GSR windows shaped \(batch, 1, 128\) \(2 s at 64 Hz"):
+        t(torch.randn(1, 4, 128), torch.randn(1, 1, 100))
+    d = build_model("deepconvnet", default_config("deepconvnet", 64, 2, 0))
+    with pytest.raises(ConfigError, match="deepconvnet: expects GSR"):
+        d(torch.randn(2, 128))
+
+
+# ---------------------------------------------------------------- baselines
+
+@pytest.mark.parametrize("fs, window_s", [(128, 4), (128, 1), (256, 1), (256, 8), (32, 1)])
 def test_deepconvnet_shapes(fs, window_s):
-    m = build_model("deepconvnet", default_config("deepconvnet", fs, window_s, 0))
-    T = int(round(fs * window_s))
-    z, f = m(torch.randn(3, 1, T))
-    assert z.shape == (3, 2) and f.shape[0] == 3 and f.shape[1] >= 1
+    cfg = default_config("deepconvnet", fs, window_s, 32)
+    m = build_model("deepconvnet", cfg).train()
+    z, f = m(torch.randn(3, 1, int(round(fs * window_s))))
+    c = m.config
+    assert z.shape == (3, 2) and f.shape == (3, c.out_length(), 200) and c.out_length() >= 1
 
 
-def test_concat_teacher_and_registry_listing():
-    m = build_model("concat", default_config("concat", 64, 2, 3, TINY))
-    z, f = m(torch.randn(2, 3, 128), torch.randn(2, 1, 128))
-    assert z.shape == (2, 2) and f.shape[1] == 2 * m.config.n_tokens
-    rows = {r["name"]: r for r in describe_models(128, 4, 28)}
-    assert rows["emotionnet-student"]["parameters"] == 993_986
-    assert rows["deepconvnet"]["role"] == "student" and rows["concat"]["inputs"] == "eeg+gsr"
+def test_deepconvnet_architecture():
+    c = DeepConvNetConfig(fs=250, window_s=4)
+    assert c.kernel_size == 10 and c.pools() == [3, 3, 3, 3]  # the original's settings
+    assert DeepConvNetConfig(fs=128).kernel_size == 5
+    assert DeepConvNetConfig(fs=128, window_s=1).pools() == [3, 3, 1, 3]  # shrunk, not failed
+    for fs in (16, 50, 100, 128, 200, 256, 500, 1000, 2048):
+        assert DeepConvNetConfig(fs=fs, window_s=1).out_length() >= 1
+    m = build_model("deepconvnet", default_config("deepconvnet", 128, 4, 0))
+    convs = [mod for mod in m.modules() if isinstance(mod, torch.nn.Conv1d)]
+    assert [cv.out_channels for cv in convs] == [25, 25, 50, 100, 200]
+    assert any(isinstance(mod, torch.nn.ELU) for mod in m.modules())
+    with pytest.raises(ConfigError, match=r"deepconvnet: a 0.1-s window at fs = 128 Hz"):
+        DeepConvNetConfig(fs=128, window_s=0.1)
+    with pytest.raises(ConfigError, match="filters"):
+        DeepConvNetConfig(filters=(25, 50))
 
 
-def test_keras_initialisation_limits():
-    s = EmotionNetStudent(EmotionNetConfig())
-    q = s.gsr_encoder.blocks[0].attn.q.weight
-    assert q.abs().max() <= math.sqrt(6 / (512 + 4096)) + 1e-7  # ≈ 0.036
-    assert q.abs().max() > 0.03
-    conv = s.gsr_head.temporal.weight
-    assert conv.abs().max() <= math.sqrt(6 / (32 + 2048)) + 1e-7  # ≈ 0.054
-    assert s.gsr_encoder.pos.weight.abs().max() <= 0.05
-    assert s.head_l2_penalty().item() > 0
+def test_concat_teacher_fuses_last_blocks_by_concatenation():
+    torch.manual_seed(0)
+    m = build_model("concat", default_config("concat", 64, 2, 3, TINY)).eval()
+    eeg, gsr = torch.randn(2, 3, 128), torch.randn(2, 1, 128)
+    z, f = m(eeg, gsr)
+    L = m.config.n_tokens
+    assert z.shape == (2, 2) and f.shape == (2, 2 * L, 16)
+    torch.testing.assert_close(f[:, :L], m.eeg_encoder(m.eeg_head(eeg))[-1])
+    torch.testing.assert_close(f[:, L:], m.gsr_encoder(m.gsr_head(gsr))[-1])
+    assert {k for k in m.state_dict() if k.startswith("gsr_")} == {
+        k for k in EmotionNetStudent(m.config).state_dict() if k.startswith("gsr_")}

@@ -90,22 +90,27 @@ def stimulus_set(seed: int, n_trials: int) -> np.ndarray:
     return signs * mags
 
 
-def latent_emotion(rng: np.random.Generator, stimuli: np.ndarray) -> np.ndarray:
+def latent_emotion(rng: np.random.Generator, stimuli: np.ndarray | int) -> np.ndarray:
     """A subject's latent (valence, arousal) per trial: the video's emotion plus the subject's
-    own reaction (SD 0.3), in [-1, 1]."""
+    own reaction (SD 0.3), in [-1, 1]. ``stimuli`` is the stimulus set, or a trial count for
+    a random (seed-independent) set."""
+    if isinstance(stimuli, (int, np.integer)):
+        stimuli = rng.uniform(-0.95, 0.95, size=(int(stimuli), 2))
     return np.clip(stimuli + rng.normal(0.0, 0.3, stimuli.shape), -1, 1)
 
 
 def ratings_from_latent(
-    rng: np.random.Generator, latent: np.ndarray, integer: bool = False
+    rng: np.random.Generator, latent: np.ndarray, integer: bool = False,
+    noise: float = 1.0,
 ) -> np.ndarray:
-    """Self-reports (valence, arousal, dominance, liking) on the 1–9 scale with rating noise."""
+    """Self-reports (valence, arousal, dominance, liking) on the 1–9 scale with rating noise
+    (SD ``noise`` scale points)."""
     n = latent.shape[0]
     v, a = latent[:, 0], latent[:, 1]
     dom = 0.5 * v + 0.2 * a + rng.normal(0, 0.35, n)
     lik = 0.7 * v + rng.normal(0, 0.35, n)
     scaled = 5.0 + 4.0 * np.stack([v, a, np.clip(dom, -1, 1), np.clip(lik, -1, 1)], axis=1)
-    noisy = scaled + rng.normal(0, 0.6, scaled.shape)
+    noisy = scaled + rng.normal(0, noise, scaled.shape)
     out = np.clip(noisy, 1.0, 9.0)
     return np.rint(out) if integer else np.round(out, 2)
 
@@ -157,6 +162,30 @@ def _topographies() -> dict[str, np.ndarray]:
     return {"alpha": alpha, "theta": theta, "beta": np.ones(32), "gamma": gamma}
 
 
+def latent_trajectory(
+    rng: np.random.Generator,
+    latent: np.ndarray,
+    fs: float,
+    n: int,
+    onset: int,
+    stop: int | None = None,
+    sd: float = 0.35,
+) -> np.ndarray:
+    """Moment-to-moment (valence, arousal), shape (trials, 2, n).
+
+    Emotion is not constant during a video: the trial's latent state plus a slow fluctuation
+    (SD ``sd``, timescale ≈ 10 s), clipped to [-1, 1], and 0 (neutral) outside the stimulus
+    with 0.5-s transitions. EEG and GSR both follow this trajectory; the self-report only
+    reflects the trial as a whole.
+    """
+    n_trials = latent.shape[0]
+    f = np.fft.rfftfreq(n, d=1.0 / fs)
+    fluct = _shaped_noise(rng, (n_trials, 2), n, np.exp(-0.5 * (f / 0.05) ** 2))
+    fluct *= sd / (fluct.std(axis=-1, keepdims=True) + 1e-12)
+    w = _stimulus_weight(n, fs, onset, stop)
+    return np.clip(latent[:, :, None] + fluct, -1.0, 1.0) * w[None, None, :]
+
+
 def synth_eeg(
     rng: np.random.Generator,
     sp: SubjectParams,
@@ -165,9 +194,17 @@ def synth_eeg(
     n: int,
     onset: int,
     stop: int | None = None,
+    trajectory: np.ndarray | None = None,
 ) -> np.ndarray:
-    """EEG in µV, shape (trials, 32, n), channels in DEAP order (see module docstring)."""
+    """EEG in µV, shape (trials, 32, n), channels in DEAP order (see module docstring).
+
+    ``trajectory`` (trials, 2, n) is the moment-to-moment (valence, arousal); by default it is
+    drawn with :func:`latent_trajectory` from ``latent``.
+    """
     n_trials = latent.shape[0]
+    traj = trajectory if trajectory is not None else latent_trajectory(rng, latent, fs, n,
+                                                                       onset, stop)
+    v, a = traj[:, 0:1, :], traj[:, 1:2, :]  # (trials, 1, n)
     f = np.fft.rfftfreq(n, d=1.0 / fs)
     band = _sigmoid((f - 4.0) / 0.5) * _sigmoid((45.0 - f) / 1.0)  # DEAP's 4-45 Hz band
     topo = _topographies()
@@ -178,38 +215,24 @@ def synth_eeg(
         "gamma": _sigmoid((f - 31.0) / 1.0) * _sigmoid((44.0 - f) / 1.0),
     }
     base_gain = {"theta": 6.0, "alpha": 13.0 * sp.alpha_gain, "beta": 3.2, "gamma": 2.0}
-    background = 3.0 * sp.channel_gain[None, :, None] / (1.0 + f) ** (sp.slope / 2.0)
+    arousal_k = {"theta": 0.0, "alpha": -0.3, "beta": 0.45, "gamma": 0.55}
     asym = np.zeros(32)
     asym[[_IDX[c] for c in _LEFT_FRONTAL]] = -1.0
     asym[[_IDX[c] for c in _RIGHT_FRONTAL]] = 1.0
-
-    def gains(v: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
-        s, sv = sp.eeg_strength, sp.valence_strength
-        arousal = {"theta": 0.0, "alpha": -0.3, "beta": 0.45, "gamma": 0.55}
-        out = {}
-        for b, k in arousal.items():
-            g = base_gain[b] * topo[b][None, :] * np.exp(k * a[:, None] * s)
-            if b == "alpha":
-                g = g * np.exp(0.45 * v[:, None] * sv * asym[None, :])
-            out[b] = g
-        return out
-
-    jitter = {b: rng.lognormal(0.0, 0.12, size=(n_trials, 1)) for b in shapes}
-
-    def amp(g: dict[str, np.ndarray]) -> np.ndarray:
-        power = background**2 * np.ones((n_trials, 1, 1))
-        for b, shp in shapes.items():
-            power = power + (g[b] * jitter[b])[:, :, None] ** 2 * shp[None, None, :] * 12.0
-        return np.sqrt(power) * band
-
-    neutral = gains(np.zeros(n_trials), np.zeros(n_trials))
-    emotional = gains(latent[:, 0], latent[:, 1])
-    w = _stimulus_weight(n, fs, onset, stop)
-    x = _shaped_noise(rng, (n_trials, 32), n, amp(neutral)) * (1.0 - w)
-    x += _shaped_noise(rng, (n_trials, 32), n, amp(emotional)) * w
+    background = 3.0 * sp.channel_gain[None, :, None] / (1.0 + f) ** (sp.slope / 2.0)
+    x = _shaped_noise(rng, (n_trials, 32), n, background * band)
+    s_e, s_v = sp.eeg_strength, sp.valence_strength
+    for b, shp in shapes.items():
+        rhythm = _shaped_noise(rng, (n_trials, 32), n, np.sqrt(12.0 * shp) * band)
+        jitter = rng.lognormal(0.0, 0.12, size=(n_trials, 1, 1))  # emotion-independent
+        gain = base_gain[b] * topo[b][None, :, None] * jitter
+        if arousal_k[b]:
+            gain = gain * np.exp(arousal_k[b] * s_e * a)
+        if b == "alpha":  # frontal asymmetry: left alpha falls, right rises with valence
+            gain = gain * np.exp(0.45 * s_v * v * asym[None, :, None])
+        x += rhythm * gain
     # slow, emotion-independent non-stationarity (envelope below ~0.1 Hz)
-    env_amp = np.exp(-0.5 * (f / 0.05) ** 2)
-    env = _shaped_noise(rng, (n_trials, 1), n, env_amp)
+    env = _shaped_noise(rng, (n_trials, 1), n, np.exp(-0.5 * (f / 0.05) ** 2))
     env /= env.std(axis=-1, keepdims=True) + 1e-12
     x *= np.exp(0.12 * env)
     x -= x.mean(axis=1, keepdims=True)  # common average reference
@@ -224,29 +247,28 @@ def synth_gsr(
     n: int,
     onset: int,
     stop: int | None = None,
+    trajectory: np.ndarray | None = None,
 ) -> np.ndarray:
     """Skin conductance in µS, shape (trials, n) (see module docstring)."""
     n_trials = latent.shape[0]
-    a = latent[:, 1]
+    traj = trajectory if trajectory is not None else latent_trajectory(rng, latent, fs, n,
+                                                                       onset, stop)
+    a = traj[:, 1, :]  # (trials, n), 0 outside the stimulus
     s = sp.gsr_strength
-    t = np.arange(n) / fs
-    w = _stimulus_weight(n, fs, onset, stop)
     f = np.fft.rfftfreq(n, d=1.0 / fs)
     drift = _shaped_noise(rng, (n_trials,), n, 1.0 / (1.0 + (f / 0.01) ** 2))
     drift /= drift.std(axis=-1, keepdims=True) + 1e-12
     level = sp.scl * rng.lognormal(0.0, 0.08, size=(n_trials, 1))
     tonic = level * (1.0 + 0.03 * drift)
-    t_on = onset / fs
-    rise = np.clip(1.0 - np.exp(-np.clip(t - t_on, 0, None) / 8.0), 0, 1) * (t >= t_on)
-    if stop is not None:
-        rise = rise * np.exp(-np.clip(t - stop / fs, 0, None) / 15.0)
-    tonic += 0.10 * a[:, None] * s * level * rise[None, :]
-    # phasic responses: Poisson events, rate and amplitude growing with arousal in the stimulus
-    rate_scale = np.exp(0.9 * a[:, None] * s * w[None, :])  # (trials, n)
-    p_event = np.clip(sp.scr_rate / 60.0 / fs * rate_scale, 0, 1)
+    # slow tonic change following arousal (first-order response, time constant 8 s)
+    tk = np.arange(int(40 * fs)) / fs
+    smooth = np.exp(-tk / 8.0)
+    tonic += 0.10 * s * level * _fft_filter(a, smooth / smooth.sum())
+    # phasic responses: Poisson events whose rate and amplitude grow with momentary arousal
+    p_event = np.clip(sp.scr_rate / 60.0 / fs * np.exp(0.9 * s * a), 0, 1)
     events = rng.random((n_trials, n)) < p_event
-    amp_scale = sp.scr_amp * np.exp(0.5 * a[:, None] * s * w[None, :])
-    impulses = events * rng.exponential(1.0, size=(n_trials, n)) * amp_scale
+    impulses = events * rng.exponential(1.0, size=(n_trials, n)) * sp.scr_amp * np.exp(
+        0.5 * s * a)
     tk = np.arange(int(np.ceil(8 * sp.tau_decay * fs))) / fs
     kernel = np.exp(-tk / sp.tau_decay) - np.exp(-tk / 0.75)
     kernel /= kernel.max()
@@ -321,6 +343,7 @@ def generate_subject(
     seed: int = 0,
     integer_ratings: bool = False,
     peripheral: bool = True,
+    rating_noise: float = 1.0,
 ) -> SyntheticSubject:
     """One DEAP-like subject: ``baseline_s`` of pre-trial baseline then ``stimulus_s`` of video."""
     if n_trials < 1 or stimulus_s <= 0 or baseline_s < 0 or fs <= 0:
@@ -328,11 +351,12 @@ def generate_subject(
     rng = subject_rng(seed, subject)
     sp = subject_params(rng)
     latent = latent_emotion(rng, stimulus_set(seed, n_trials))
-    ratings = ratings_from_latent(rng, latent, integer=integer_ratings)
+    ratings = ratings_from_latent(rng, latent, integer=integer_ratings, noise=rating_noise)
     onset = int(round(baseline_s * fs))
     n = onset + int(round(stimulus_s * fs))
-    eeg = synth_eeg(rng, sp, latent, fs, n, onset)
-    gsr = synth_gsr(rng, sp, latent, fs, n, onset)
+    traj = latent_trajectory(rng, latent, fs, n, onset)
+    eeg = synth_eeg(rng, sp, latent, fs, n, onset, trajectory=traj)
+    gsr = synth_gsr(rng, sp, latent, fs, n, onset, trajectory=traj)
     per = synth_peripheral(rng, latent, fs, n) if peripheral else {}
     return SyntheticSubject(subject, fs, onset, eeg, gsr, per, ratings, latent, sp)
 
@@ -362,6 +386,7 @@ def write_deap(
     fmt: str = "dat",
     overwrite: bool = False,
     progress: Callable[..., None] | None = None,
+    rating_noise: float = 1.0,
 ) -> list[Path]:
     """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
     pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout. Returns the paths."""
@@ -383,7 +408,8 @@ def write_deap(
         )
     out.mkdir(parents=True, exist_ok=True)
     for k, path in enumerate(names, start=1):
-        arrays = deap_arrays(generate_subject(k, n_trials, seconds, seed=seed))
+        arrays = deap_arrays(generate_subject(k, n_trials, seconds, seed=seed,
+                                              rating_noise=rating_noise))
         tmp = path.with_name(path.name + ".tmp")
         try:
             if fmt == "dat":

@@ -20,9 +20,16 @@ METHODS = ("emotionkd", "kd", "fitnets", "none")
 HINT_MAPS = ("fold", "gsr", "eeg")
 
 
+def _full(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision (autocast) tensors to float32; float32/float64 unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def ce(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy on logits (batch mean; class-weighted when ``weight`` is given)."""
-    return F.cross_entropy(logits.float(), y, weight=weight)
+    if weight is not None:
+        weight = weight.to(logits.dtype if logits.dtype == torch.float64 else torch.float32)
+    return F.cross_entropy(_full(logits), y, weight=weight)
 
 
 def soft_kl(z_s: torch.Tensor, z_t: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -32,8 +39,8 @@ def soft_kl(z_s: torch.Tensor, z_t: torch.Tensor, temperature: float = 1.0) -> t
     1e-7 clipping); the T² factor keeps soft-target gradients comparable across T (Hinton).
     """
     t = float(temperature)
-    log_p_s = F.log_softmax(z_s.float() / t, dim=1)
-    log_p_t = F.log_softmax(z_t.float() / t, dim=1)
+    log_p_s = F.log_softmax(_full(z_s) / t, dim=1)
+    log_p_t = F.log_softmax(_full(z_t) / t, dim=1)
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1).mean()
     return kl * t * t
 
@@ -84,7 +91,7 @@ def hint_mse(f_s: torch.Tensor, f_t: torch.Tensor, adapter: nn.Module | None,
     """Mean squared error between the adapted student tokens and the mapped teacher tokens."""
     target = map_teacher_tokens(f_t, f_s.shape[1], mapping)
     pred = adapter(f_s) if adapter is not None else f_s
-    return F.mse_loss(pred.float(), target.float())
+    return F.mse_loss(_full(pred), _full(target))
 
 
 @dataclass

@@ -1,26 +1,28 @@
 """EmotionNet teacher (EEG + GSR) and student (GSR only), after the EmotionKD reference code.
 
-Every shape follows from (sampling rate, window length, EEG channel count): the conv kernel is
-fs/4 samples, the stride 8, so a window of T samples gives L = ⌊(T − k)/8⌋ + 1 tokens (61 for
-4 s at 128 Hz); the classifier's input is L·D (student) or 2L·D (teacher).
+Every shape follows from (sampling rate, window length, EEG channel count): the temporal conv
+kernel is fs/4 samples and its stride 8, so a window of T samples gives
+L = ⌊(T − k)/8⌋ + 1 tokens (61 for 4 s at 128 Hz); the student's classifier reads L·D
+features, the teacher's 2L·D.
 
-Deviation from the reference (documented in docs/method.md): the reference IMF's second branch
-concatenates the *first* EEG block of its pair instead of the second (``E_b`` for ``E_a``), so
-the third EEG transformer block is built but never used and receives no gradient. We fix it by
-default; ``faithful_imf_bug=True`` reproduces the original.
+Deviation from the reference code: its IMF's second branch concatenates the *earlier* EEG
+block of its pair instead of the later one (``E_b`` for ``E_a``), so the third EEG transformer
+block is built but never used and receives no gradient. The teacher here fixes it by default;
+``faithful_imf_bug=True`` reproduces the original (see :class:`InterModalityFusion`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from emotionkd.errors import ConfigError
 from emotionkd.models.layers import (
+    SCORE_POOLS,
     Classifier,
     ConvHead,
     DepthFusion,
@@ -29,173 +31,269 @@ from emotionkd.models.layers import (
     keras_init,
 )
 
+INITS = ("keras", "torch")
+
+
+def _as_int(owner: str, name: str, value: Any, minimum: int) -> int:
+    ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not ok:
+        raise ConfigError(f"{owner}: {name} must be an integer, got {value!r}")
+    if int(value) < minimum:
+        raise ConfigError(f"{owner}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _as_float(owner: str, name: str, value: Any, low: float, high: float | None = None,
+              high_open: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{owner}: {name} must be a number, got {value!r}")
+    v = float(value)
+    too_high = high is not None and (v >= high if high_open else v > high)
+    if v < low or too_high:
+        bound = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
+        raise ConfigError(f"{owner}: {name} must be >= {low:g}{bound}, got {value}")
+    return v
+
+
+def _choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{owner}: {name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def config_from_dict(cls: type, owner: str, d: Any) -> Any:
+    """Build the dataclass ``cls`` from a plain mapping; unknown keys are a ConfigError that
+    lists the valid ones."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{owner}: the model config must be a mapping, got {type(d).__name__}")
+    valid = [f.name for f in fields(cls)]
+    unknown = sorted(set(d) - set(valid))
+    if unknown:
+        raise ConfigError(f"{owner}: unknown setting(s) {', '.join(map(str, unknown))}; "
+                          f"valid settings: {', '.join(valid)}")
+    return cls(**d)
+
+
+def window_samples(fs: float, window_s: float) -> int:
+    """Samples in a window, rounded as :mod:`emotionkd.windows` cuts them."""
+    return int(round(window_s * fs))
+
 
 @dataclass
 class EmotionNetConfig:
-    """Architecture of EmotionNet; defaults are the paper's (reference code's) values."""
+    """Architecture of EmotionNet (teacher, student and the concatenation baseline).
+
+    Defaults are the reference code's values. ``kernel`` and ``pos_table`` are 0 for "derive
+    from the data shape": kernel = fs/4 rounded half up (32 at 128 Hz); position table =
+    token count rounded up to a multiple of 64 (64 rows for the reference's 61 tokens, as its
+    Keras ``Embedding(64, 64)``; any window gets enough rows). ``n_eeg`` is ignored by the
+    student, so one config serves both roles (it may be 0 for the student).
+    """
 
     fs: float = 128.0  # sampling rate (Hz)
     window_s: float = 4.0  # window length (s)
-    n_eeg: int = 28  # EEG channels (teacher only)
-    d_model: int = 64
+    n_eeg: int = 28  # EEG channels (teacher and concat only)
+    d_model: int = 64  # token width (conv filters)
     n_heads: int = 8
-    head_dim: int = 64  # per head: inner attention width n_heads·head_dim = 512
-    n_blocks: int = 3
+    head_dim: int = 64  # width per attention head: inner width n_heads·head_dim = 512
+    n_blocks: int = 3  # transformer blocks per stream
     ff_dim: int = 64
     dropout: float = 0.1  # transformer dropout
     head_dropout: float = 0.3  # after the conv stem
     classifier_dim: int = 128
     classifier_dropout: float = 0.5
     n_classes: int = 2
-    stride: int = 8
-    kernel: int = 0  # temporal conv kernel; 0 = round(fs / 4)
-    score_pool: str = "none"  # none (code) | gap (poster)
-    faithful_imf_bug: bool = False
-    init: str = "keras"  # keras | torch
-    head_l2: float = 1e-3  # L2 on the head conv kernels (reference regulariser)
+    stride: int = 8  # temporal conv stride
+    kernel: int = 0  # temporal conv kernel in samples; 0 = fs/4
+    pos_table: int = 0  # position-table rows; 0 = tokens rounded up to a multiple of 64
+    score_pool: str = "none"  # none (reference code) | gap (poster)
+    faithful_imf_bug: bool = False  # True reproduces the reference IMF bug (teacher only)
+    init: str = "keras"  # keras (reference initialisers) | torch (PyTorch defaults)
+    head_l2: float = 1e-3  # weight of the L2 penalty on the conv-stem kernels
 
     def __post_init__(self) -> None:
+        o = "model"
+        self.fs = _as_float(o, "fs", self.fs, 0.0)
+        self.window_s = _as_float(o, "window_s", self.window_s, 0.0)
         if self.fs <= 0 or self.window_s <= 0:
-            raise ConfigError(f"model: fs ({self.fs}) and window_s ({self.window_s}) must be "
-                              "positive")
-        for name in ("n_eeg", "d_model", "n_heads", "head_dim", "n_blocks", "ff_dim",
-                     "classifier_dim", "n_classes", "stride"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"model: {name} must be >= 1, got {getattr(self, name)}")
-        if self.score_pool not in ("none", "gap"):
-            raise ConfigError(f"model: score_pool must be none or gap, not {self.score_pool!r}")
-        if self.init not in ("keras", "torch"):
-            raise ConfigError(f"model: init must be keras or torch, not {self.init!r}")
+            raise ConfigError(f"model: fs ({self.fs:g} Hz) and window_s ({self.window_s:g} s) "
+                              "must be positive")
+        self.n_eeg = _as_int(o, "n_eeg", self.n_eeg, 0)
+        for name in ("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim", "classifier_dim",
+                     "stride"):
+            setattr(self, name, _as_int(o, name, getattr(self, name), 1))
+        self.n_classes = _as_int(o, "n_classes", self.n_classes, 2)
+        self.kernel = _as_int(o, "kernel", self.kernel, 0)
+        self.pos_table = _as_int(o, "pos_table", self.pos_table, 0)
+        for name in ("dropout", "head_dropout", "classifier_dropout"):
+            setattr(self, name, _as_float(o, name, getattr(self, name), 0.0, 1.0))
+        self.head_l2 = _as_float(o, "head_l2", self.head_l2, 0.0)
+        self.score_pool = _choice(o, "score_pool", self.score_pool, SCORE_POOLS)
+        self.init = _choice(o, "init", self.init, INITS)
+        if not isinstance(self.faithful_imf_bug, bool):
+            raise ConfigError(f"model: faithful_imf_bug must be true or false, got "
+                              f"{self.faithful_imf_bug!r}")
         if self.n_samples < self.kernel_size:
             raise ConfigError(
-                f"model: a {self.window_s:g}-s window at {self.fs:g} Hz has {self.n_samples} "
-                f"samples, fewer than the conv kernel ({self.kernel_size} = fs/4); use a longer "
-                "window"
+                f"model: a {self.window_s:g}-s window at fs = {self.fs:g} Hz has "
+                f"{self.n_samples} samples, fewer than the temporal conv kernel "
+                f"({self.kernel_size} samples = fs/4); use a longer window (>= "
+                f"{self.kernel_size / self.fs:g} s) or a higher sampling rate"
             )
+        if self.pos_table and self.pos_table < self.n_tokens:
+            raise ConfigError(f"model: pos_table ({self.pos_table}) must be at least the token "
+                              f"count ({self.n_tokens}); use 0 to size it automatically")
 
     @property
     def n_samples(self) -> int:
-        return int(round(self.window_s * self.fs))
+        """Samples per window, T."""
+        return window_samples(self.fs, self.window_s)
 
     @property
     def kernel_size(self) -> int:
-        return int(self.kernel) if self.kernel else max(1, int(round(self.fs / 4)))
+        """Temporal conv kernel in samples (fs/4 rounded half up unless ``kernel`` is set)."""
+        return self.kernel or max(1, math.floor(self.fs / 4 + 0.5))
 
     @property
     def n_tokens(self) -> int:
+        """Tokens per stream, L = ⌊(T − kernel)/stride⌋ + 1."""
         return (self.n_samples - self.kernel_size) // self.stride + 1
 
     @property
-    def pos_table(self) -> int:
-        """Position-table rows: the token count rounded up to a multiple of 64 (64 at the
-        reference shape, as Keras' Embedding(maxlen=64))."""
-        return 64 * math.ceil(self.n_tokens / 64)
+    def pos_rows(self) -> int:
+        """Rows of the position table actually built."""
+        return self.pos_table or 64 * math.ceil(self.n_tokens / 64)
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict; :meth:`from_dict` of it gives an equal config."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmotionNetConfig:
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - valid)
-        if unknown:
-            raise ConfigError(f"model: unknown setting(s) {', '.join(unknown)}; valid: "
-                              f"{', '.join(sorted(valid))}")
-        return cls(**d)
+        """Config from a plain dict; missing keys take their defaults, unknown ones are an
+        error listing the valid ones."""
+        return config_from_dict(cls, "model", d)
 
 
-def _head(cfg: EmotionNetConfig, n_channels: int) -> ConvHead:
-    return ConvHead(n_channels, cfg.kernel_size, cfg.stride, cfg.d_model, cfg.head_dropout)
+class EmotionNetBase(nn.Module):
+    """What every EmotionNet-family model shares: config, heads' L2 penalty, input checks."""
 
+    registry_name: ClassVar[str] = ""
+    inputs: ClassVar[str] = ""
 
-def _encoder(cfg: EmotionNetConfig) -> Encoder:
-    return Encoder(cfg.n_tokens, cfg.pos_table, cfg.d_model, cfg.n_heads, cfg.head_dim,
-                   cfg.ff_dim, cfg.n_blocks, cfg.dropout)
-
-
-class _Base(nn.Module):
-    registry_name = ""
-    inputs = ""
-
-    def __init__(self, cfg: EmotionNetConfig) -> None:
+    def __init__(self, config: EmotionNetConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg
+        self.config = config if config is not None else EmotionNetConfig()
 
     def config_dict(self) -> dict[str, Any]:
+        """The plain config dict that rebuilds this architecture via ``build_model``."""
         return self.config.as_dict()
 
-    def _heads(self) -> list[ConvHead]:
-        return [m for m in self.modules() if isinstance(m, ConvHead)]
+    def _head(self, n_channels: int) -> ConvHead:
+        c = self.config
+        return ConvHead(n_channels, c.kernel_size, c.stride, c.d_model, c.head_dropout)
 
-    def head_l2_penalty(self) -> torch.Tensor:
-        """head_l2 · Σw² over the conv-stem kernels (the reference's L2(0.001) regulariser)."""
-        ks = [k for h in self._heads() for k in h.kernels()]
-        return self.config.head_l2 * sum((k * k).sum() for k in ks)
+    def _encoder(self) -> Encoder:
+        c = self.config
+        return Encoder(c.pos_rows, c.d_model, c.n_heads, c.head_dim, c.ff_dim, c.n_blocks,
+                       c.dropout)
 
-    def _init(self) -> None:
+    def _classifier(self, n_tokens: int) -> Classifier:
+        c = self.config
+        return Classifier(n_tokens * c.d_model, c.classifier_dim, c.n_classes,
+                          c.classifier_dropout)
+
+    def _finish_init(self) -> None:
         if self.config.init == "keras":
             keras_init(self)
 
+    def _check_input(self, x: torch.Tensor, what: str, n_channels: int) -> None:
+        c = self.config
+        if torch.jit.is_tracing():  # shapes are fixed in a trace; avoid TracerWarnings
+            return
+        if x.dim() != 3 or x.shape[1] != n_channels or x.shape[2] != c.n_samples:
+            raise ConfigError(
+                f"{self.registry_name}: expects {what} windows shaped (batch, {n_channels}, "
+                f"{c.n_samples}) ({c.window_s:g} s at {c.fs:g} Hz), got {tuple(x.shape)}"
+            )
 
-class EmotionNetStudent(_Base):
-    """GSR (B, 1, T) → (logits (B, n_classes), fused tokens (B, L, D)).
+    def head_l2_penalty(self) -> torch.Tensor:
+        """``head_l2`` · Σw² over the conv-stem kernels (both convs of every head), the
+        reference's L2(0.001) kernel regulariser, to be added to the training loss."""
+        kernels = [w for m in self.modules() if isinstance(m, ConvHead) for w in m.kernels()]
+        if self.config.head_l2 == 0:
+            return kernels[0].new_zeros(())
+        return self.config.head_l2 * torch.stack([(w * w).sum() for w in kernels]).sum()
 
-    GSR head → encoder → depth fusion over every block's output → classifier.
+
+class EmotionNetStudent(EmotionNetBase):
+    """GSR-only student: gsr (B, 1, T) → (logits (B, n_classes), fused tokens (B, L, D)).
+
+    ``gsr_head`` → ``gsr_encoder`` (every block's output) → depth fusion
+    Σ_d SGB_d(x_d) ⊙ x_d → classifier. ``gsr_head`` and ``gsr_encoder`` have exactly the
+    teacher's module names and shapes, so a student can be warm-started from a teacher's GSR
+    stream by copying the ``gsr_head.*`` and ``gsr_encoder.*`` state-dict entries.
     """
 
     registry_name = "emotionnet-student"
     inputs = "gsr"
 
-    def __init__(self, cfg: EmotionNetConfig | None = None) -> None:
-        super().__init__(cfg or EmotionNetConfig())
+    def __init__(self, config: EmotionNetConfig | None = None) -> None:
+        super().__init__(config)
         c = self.config
-        self.gsr_head = _head(c, 1)
-        self.gsr_encoder = _encoder(c)
+        self.gsr_head = self._head(1)
+        self.gsr_encoder = self._encoder()
         self.fusion = DepthFusion(c.d_model, c.n_blocks, c.score_pool)
-        self.classifier = Classifier(c.n_tokens * c.d_model, c.classifier_dim, c.n_classes,
-                                     c.classifier_dropout)
-        self._init()
+        self.classifier = self._classifier(c.n_tokens)
+        self._finish_init()
 
     def forward(self, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.fusion(self.gsr_encoder(self.gsr_head(gsr)))
-        return self.classifier(feats), feats
+        self._check_input(gsr, "GSR", 1)
+        tokens = self.fusion(self.gsr_encoder(self.gsr_head(gsr)))
+        return self.classifier(tokens), tokens
 
 
-class EmotionNetTeacher(_Base):
-    """EEG (B, C, T) + GSR (B, 1, T) → (logits, fused tokens (B, 2L, D)).
+class EmotionNetTeacher(EmotionNetBase):
+    """EEG + GSR teacher: (eeg (B, C, T), gsr (B, 1, T)) → (logits, fused tokens (B, 2L, D)).
 
-    Two streams (head + encoder each); IMF fusions over consecutive block pairs
-    ((1,2) and (2,3) with three blocks), summed; classifier on the 2L fused tokens.
+    Two streams (``eeg_head``/``eeg_encoder`` and ``gsr_head``/``gsr_encoder``); one IMF per
+    pair of consecutive blocks — IMF₁(e1, g1, e2, g2) + IMF₂(e2, g2, e3, g3) with three
+    blocks — summed; classifier on the 2L fused tokens (EEG tokens first).
+
+    Deviation from the reference code: with ``faithful_imf_bug=False`` (default) each IMF's
+    second branch uses the later EEG block as intended, so every parameter is trained; with
+    ``True`` it uses the earlier one as the reference does and the last EEG block receives no
+    gradient (its parameters are still built and counted, as in Keras).
     """
 
     registry_name = "emotionnet-teacher"
     inputs = "eeg+gsr"
 
-    def __init__(self, cfg: EmotionNetConfig | None = None) -> None:
-        super().__init__(cfg or EmotionNetConfig())
+    def __init__(self, config: EmotionNetConfig | None = None) -> None:
+        super().__init__(config)
         c = self.config
         if c.n_blocks < 2:
-            raise ConfigError("model: the teacher's IMF fuses pairs of blocks; n_blocks >= 2")
-        self.eeg_head = _head(c, c.n_eeg)
-        self.eeg_encoder = _encoder(c)
-        self.gsr_head = _head(c, 1)
-        self.gsr_encoder = _encoder(c)
+            raise ConfigError(f"model: the teacher's IMF fuses pairs of consecutive blocks, so "
+                              f"it needs n_blocks >= 2 (got {c.n_blocks})")
+        if c.n_eeg < 1:
+            raise ConfigError("model: the teacher needs n_eeg >= 1 EEG channels (got 0)")
+        self.eeg_head = self._head(c.n_eeg)
+        self.eeg_encoder = self._encoder()
+        self.gsr_head = self._head(1)
+        self.gsr_encoder = self._encoder()
         self.fusions = nn.ModuleList(
             InterModalityFusion(c.d_model, c.score_pool, c.faithful_imf_bug)
             for _ in range(c.n_blocks - 1)
         )
-        self.classifier = Classifier(2 * c.n_tokens * c.d_model, c.classifier_dim, c.n_classes,
-                                     c.classifier_dropout)
-        self._init()
-
-    def fuse(self, eeg: torch.Tensor, gsr: torch.Tensor) -> torch.Tensor:
-        if eeg.shape[1] != self.config.n_eeg:
-            raise ConfigError(f"teacher expects {self.config.n_eeg} EEG channels, got "
-                              f"{eeg.shape[1]}")
-        es = self.eeg_encoder(self.eeg_head(eeg))
-        gs = self.gsr_encoder(self.gsr_head(gsr))
-        return sum(f(es[i], gs[i], es[i + 1], gs[i + 1]) for i, f in enumerate(self.fusions))
+        self.classifier = self._classifier(2 * c.n_tokens)
+        self._finish_init()
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.fuse(eeg, gsr)
-        return self.classifier(feats), feats
+        self._check_input(eeg, "EEG", self.config.n_eeg)
+        self._check_input(gsr, "GSR", 1)
+        es = self.eeg_encoder(self.eeg_head(eeg))
+        gs = self.gsr_encoder(self.gsr_head(gsr))
+        tokens = self.fusions[0](es[0], gs[0], es[1], gs[1])
+        for i, imf in enumerate(self.fusions[1:], start=1):
+            tokens = tokens + imf(es[i], gs[i], es[i + 1], gs[i + 1])
+        return self.classifier(tokens), tokens

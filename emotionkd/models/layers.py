@@ -1,15 +1,17 @@
 """Building blocks of EmotionNet, ported from the reference Keras code (method.md §1.2).
 
-Fidelity notes (Keras → PyTorch):
+Tokens are (batch, length, features) throughout, as in the reference. Keras → PyTorch fidelity
+(method.md §1.8):
 
-* attention has ``n_heads`` heads of ``head_dim`` each (8 × 64 = an inner width of 512 for a
-  64-wide model), as Keras ``MultiHeadAttention(num_heads=8, key_dim=64)``; PyTorch's
-  ``nn.MultiheadAttention(64, 8)`` would split 64 into 8 heads of 8 instead;
-* LayerNorm ε = 1e-6, BatchNorm momentum 0.01 (Keras 0.99) and ε = 1e-3;
-* BatchNorm on token sequences normalises the feature axis with statistics over (batch,
-  tokens), like Keras BN on the last axis of a 3-D tensor;
-* optional Keras-style initialisation (glorot-uniform with Keras fan rules, U(−0.05, 0.05)
-  for the position table) — see :func:`keras_init`.
+* attention has ``n_heads`` heads of ``head_dim`` each, independent of the model width (8 × 64 =
+  an inner width of 512 for a 64-wide model), like Keras ``MultiHeadAttention(num_heads=8,
+  key_dim=64)``; ``nn.MultiheadAttention(64, 8)`` would split 64 into 8 heads of 8 instead;
+* LayerNorm ε = 1e-6; BatchNorm momentum 0.01 (Keras 0.99 is the weight of the *old* running
+  value, PyTorch's momentum the weight of the new one) and ε = 1e-3;
+* BatchNorm on tokens normalises the feature axis with statistics over (batch, tokens), like
+  Keras BN on the last axis of a 3-D tensor;
+* :func:`keras_init` reproduces Keras' initialisers (glorot-uniform with Keras fan rules, zero
+  biases, U(−0.05, 0.05) for the position table).
 """
 
 from __future__ import annotations
@@ -20,29 +22,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: BatchNorm momentum as PyTorch counts it (= 1 − Keras' default 0.99)
 BN_MOMENTUM = 0.01
+#: Keras' default BatchNorm epsilon
 BN_EPS = 1e-3
+#: the reference's LayerNormalization epsilon
 LN_EPS = 1e-6
+#: valid values of the score gates' pooling option
+SCORE_POOLS = ("none", "gap")
 
 
 class TokenBatchNorm(nn.Module):
-    """BatchNorm over the feature axis of (B, L, D) tokens (statistics over B and L)."""
+    """BatchNorm over the feature axis of (B, L, D) tokens, statistics over B and L.
 
-    def __init__(self, d: int) -> None:
+    Applies ``BatchNorm1d`` to the (B, D, L) view, which is what Keras' BatchNormalization does
+    on the last axis of a 3-D tensor.
+    """
+
+    def __init__(self, d_model: int) -> None:
         super().__init__()
-        self.bn = nn.BatchNorm1d(d, eps=BN_EPS, momentum=BN_MOMENTUM)
+        self.bn = nn.BatchNorm1d(d_model, eps=BN_EPS, momentum=BN_MOMENTUM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(x.transpose(1, 2)).transpose(1, 2)
 
 
 class ConvHead(nn.Module):
-    """Conv stem: temporal conv (kernel fs/4, stride 8, 64 filters) → BN → ReLU → a spatial
-    conv across all input channels at once → tokens (B, L, D) → dropout.
+    """Conv stem ("head"): signal (B, C, T) → tokens (B, L, D).
 
-    Input (B, C, T) → (B, D, C, L) after the temporal conv → (B, D, 1, L) after the spatial
-    conv (kernel (C, 1)) → (B, L, D). For GSR (C = 1) the spatial conv is a per-token D→D map,
-    exactly the reference ``GSR_Head``'s (1, 1) convolution.
+    Temporal conv (1 → D filters, kernel ``kernel`` samples, stride ``stride``, valid padding)
+    → BatchNorm → ReLU → "spatial" conv over all C input channels at once (kernel (C, 1)) →
+    squeeze → Dropout. For GSR (C = 1) the spatial conv is a per-token D → D map, exactly the
+    reference ``GSR_Head``'s (1, 1) convolution. L = ⌊(T − kernel)/stride⌋ + 1.
     """
 
     def __init__(self, n_channels: int, kernel: int, stride: int, d_model: int,
@@ -67,7 +78,9 @@ class MultiHeadSelfAttention(nn.Module):
     """Self-attention with ``n_heads`` heads of ``head_dim`` each, independent of ``d_model``.
 
     q, k, v: Linear(d_model → n_heads·head_dim); output: Linear(n_heads·head_dim → d_model);
-    scores scaled by 1/√head_dim, no mask (Keras MultiHeadAttention with key_dim=head_dim).
+    scores scaled by 1/√head_dim; no mask and no attention dropout (Keras defaults). Written
+    with explicit matmul/softmax rather than ``scaled_dot_product_attention`` so that it is
+    twice differentiable on every backend (the feedback meta-gradient needs double backward).
     """
 
     def __init__(self, d_model: int, n_heads: int, head_dim: int) -> None:
@@ -79,20 +92,27 @@ class MultiHeadSelfAttention(nn.Module):
         self.v = nn.Linear(d_model, inner)
         self.out = nn.Linear(inner, d_model)
 
+    @property
+    def inner_dim(self) -> int:
+        return self.n_heads * self.head_dim
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
 
-        def split(t: torch.Tensor) -> torch.Tensor:
+        def heads(t: torch.Tensor) -> torch.Tensor:  # (B, L, H·k) → (B, H, L, k)
             return t.view(b, n, self.n_heads, self.head_dim).transpose(1, 2)
 
-        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
-        h = (att @ v).transpose(1, 2).reshape(b, n, self.n_heads * self.head_dim)
-        return self.out(h)
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
+        ctx = torch.softmax(scores, dim=-1) @ v  # (B, H, L, k)
+        return self.out(ctx.transpose(1, 2).reshape(b, n, self.inner_dim))
 
 
 class TransformerBlock(nn.Module):
-    """Post-norm block: LN(x + drop(MHA(x))) then LN(h + drop(FFN(h)))."""
+    """Post-norm block: h = LN(x + Dropout(MHA(x))); out = LN(h + Dropout(FFN(h))).
+
+    FFN = Linear(d, ff) → ReLU → Linear(ff, d); both LayerNorms have ε = 1e-6.
+    """
 
     def __init__(self, d_model: int, n_heads: int, head_dim: int, ff_dim: int,
                  dropout: float) -> None:
@@ -110,42 +130,60 @@ class TransformerBlock(nn.Module):
         return self.norm2(h + self.drop2(self.ff2(F.relu(self.ff1(h)))))
 
 
-class Encoder(nn.Module):
-    """Learned position embedding, then ``n_blocks`` transformer blocks; returns every block's
-    output (the fusions use them all)."""
+class PositionEmbedding(nn.Module):
+    """Learned position table (``n_rows`` × D); rows 0..L−1 are added to L tokens.
 
-    def __init__(self, n_tokens: int, pos_table: int, d_model: int, n_heads: int,
-                 head_dim: int, ff_dim: int, n_blocks: int, dropout: float) -> None:
+    The reference's table has 64 rows for 61 tokens; any ``n_rows`` ≥ L works. PyTorch-style
+    initialisation is N(0, 1) as ``nn.Embedding``; :func:`keras_init` sets U(−0.05, 0.05).
+    """
+
+    def __init__(self, n_rows: int, d_model: int) -> None:
         super().__init__()
-        if pos_table < n_tokens:
-            raise ValueError(f"position table ({pos_table}) smaller than token count {n_tokens}")
-        self.n_tokens = n_tokens
-        self.pos = nn.Embedding(pos_table, d_model)
+        self.weight = nn.Parameter(torch.empty(n_rows, d_model))
+        nn.init.normal_(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[1]
+        if not torch.jit.is_tracing() and n > self.weight.shape[0]:
+            raise ValueError(f"{n} tokens but the position table has {self.weight.shape[0]} rows")
+        return x + self.weight[:n].unsqueeze(0)
+
+
+class Encoder(nn.Module):
+    """Position embedding, then ``n_blocks`` transformer blocks; returns the output of every
+    block (the fusions use them all)."""
+
+    def __init__(self, pos_rows: int, d_model: int, n_heads: int, head_dim: int, ff_dim: int,
+                 n_blocks: int, dropout: float) -> None:
+        super().__init__()
+        self.pos = PositionEmbedding(pos_rows, d_model)
         self.blocks = nn.ModuleList(
             TransformerBlock(d_model, n_heads, head_dim, ff_dim, dropout) for _ in range(n_blocks)
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = x + self.pos.weight[: x.shape[1]].unsqueeze(0)
+        h = self.pos(x)
         outs = []
-        for blk in self.blocks:
-            h = blk(h)
+        for block in self.blocks:
+            h = block(h)
             outs.append(h)
         return outs
 
 
-class ScoreGate(nn.Module):
-    """ScoreGenerationBlock: Linear → BN → ReLU → Linear → BN → softsign, giving a score in
-    (−1, 1) that multiplies its input.
+class ScoreGenerationBlock(nn.Module):
+    """Score in (−1, 1) for gating tokens: Linear → BN → ReLU → Linear → BN → softsign.
 
-    ``pool="none"`` (the reference code) scores every token; ``pool="gap"`` (the poster's
-    "Interactivity Extractor") scores the token-average, an SE-style channel gate.
+    Returns the score only; the fusions multiply it with their input. ``pool="none"`` (the
+    reference code) scores every token: (B, L, D) → (B, L, D). ``pool="gap"`` (the poster's
+    "Interactivity Extractor") scores the token average, an SE-style gate shared by all tokens:
+    (B, L, D) → (B, 1, D); its BatchNorm then has one value per window, so training needs
+    batches of at least two windows.
     """
 
     def __init__(self, d_model: int, pool: str = "none") -> None:
         super().__init__()
-        if pool not in ("none", "gap"):
-            raise ValueError(f"score_pool must be 'none' or 'gap', not {pool!r}")
+        if pool not in SCORE_POOLS:
+            raise ValueError(f"score pool must be one of {SCORE_POOLS}, not {pool!r}")
         self.pool = pool
         self.fc1 = nn.Linear(d_model, d_model)
         self.bn1 = TokenBatchNorm(d_model)
@@ -154,46 +192,58 @@ class ScoreGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.mean(dim=1, keepdim=True) if self.pool == "gap" else x
-        s = F.softsign(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(h))))))
-        return s * x
+        return F.softsign(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(h))))))
+
+
+def _gated(sgb: ScoreGenerationBlock, x: torch.Tensor) -> torch.Tensor:
+    return sgb(x) * x
 
 
 class InterModalityFusion(nn.Module):
-    """IMF: gate(cat[E_b, G_b]) + gate(cat[E_a, G_a]), concatenating along the token axis.
+    """IMF(E_b, G_b, E_a, G_a) = SGB₁(X_b) ⊙ X_b + SGB₂(X_a) ⊙ X_a with X_b = cat[E_b, G_b] and
+    X_a = cat[E_a, G_a], concatenated along the token axis (L + L → 2L tokens).
 
-    ``faithful_bug=True`` reproduces the reference code, whose second branch concatenates
-    E_b instead of E_a (so the deeper EEG block of the pair is never used).
+    *Deviation from the reference code (fixed by default):* the reference builds the "after"
+    branch as ``cat[E_b, G_a]`` — the earlier EEG block instead of the later one — so the
+    later EEG block of the pair is not used there (in the teacher, the third EEG block is never
+    used and gets no gradient). ``faithful_bug=True`` reproduces that behaviour.
     """
 
     def __init__(self, d_model: int, pool: str = "none", faithful_bug: bool = False) -> None:
         super().__init__()
-        self.gate_before = ScoreGate(d_model, pool)
-        self.gate_after = ScoreGate(d_model, pool)
+        self.sgb_before = ScoreGenerationBlock(d_model, pool)
+        self.sgb_after = ScoreGenerationBlock(d_model, pool)
         self.faithful_bug = faithful_bug
 
     def forward(self, e_b: torch.Tensor, g_b: torch.Tensor, e_a: torch.Tensor,
                 g_a: torch.Tensor) -> torch.Tensor:
         before = torch.cat([e_b, g_b], dim=1)
         after = torch.cat([e_b if self.faithful_bug else e_a, g_a], dim=1)
-        return self.gate_before(before) + self.gate_after(after)
+        return _gated(self.sgb_before, before) + _gated(self.sgb_after, after)
 
 
 class DepthFusion(nn.Module):
-    """MultiDepthFusion: Σ_d gate_d(x_d) over the encoder blocks' outputs."""
+    """MultiDepthFusion: Σ_d SGB_d(x_d) ⊙ x_d over the outputs of the encoder's blocks."""
 
     def __init__(self, d_model: int, n_blocks: int, pool: str = "none") -> None:
         super().__init__()
-        self.gates = nn.ModuleList(ScoreGate(d_model, pool) for _ in range(n_blocks))
+        self.sgbs = nn.ModuleList(ScoreGenerationBlock(d_model, pool) for _ in range(n_blocks))
 
     def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
-        return sum(g(x) for g, x in zip(self.gates, xs))
+        if len(xs) != len(self.sgbs):
+            raise ValueError(f"depth fusion has {len(self.sgbs)} gates but got {len(xs)} inputs")
+        out = _gated(self.sgbs[0], xs[0])
+        for sgb, x in zip(self.sgbs[1:], xs[1:]):
+            out = out + _gated(sgb, x)
+        return out
 
 
 class Classifier(nn.Module):
-    """Dropout → Linear(L·D, h) → Linear(h, h) → Linear(h, h) → Linear(h, classes).
+    """Flatten → Dropout → Linear(L·D, h) → Linear(h, h) → Linear(h, h) → Linear(h, classes).
 
-    No activations between the layers, as in the reference code (so at inference it is one
-    linear map; the factorisation only changes the optimisation).
+    No activations between the layers, as in the reference code: at inference it is one linear
+    map, the factorisation only changes the optimisation. Flattening (B, L, D) row-major is
+    the same order as Keras' Flatten.
     """
 
     def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float) -> None:
@@ -208,51 +258,41 @@ class Classifier(nn.Module):
         return self.out(self.fc3(self.fc2(self.fc1(self.drop(tokens.flatten(1))))))
 
 
-def _keras_fans(w: torch.Tensor, module: nn.Module) -> tuple[float, float]:
-    """Keras glorot fans for the corresponding Keras kernel shape."""
-    if isinstance(module, nn.Conv2d):
-        out_c, in_c, kh, kw = w.shape
-        rf = kh * kw
-        return in_c * rf, out_c * rf
-    out_f, in_f = w.shape
-    return in_f, out_f
-
-
-def keras_init(model: nn.Module) -> None:
-    """Glorot-uniform weights with Keras fan rules, zero biases, U(−0.05, 0.05) embeddings.
-
-    Keras computes the fans of an n-D kernel as (shape[-2]·r, shape[-1]·r) with
-    r = prod(shape[:-2]). Its attention kernels are (d, H, k) for q/k/v (fan_in H·d, fan_out
-    k·d: limit ≈ 0.036 at 64/8/64) and (H, k, d) for the output (fans H·k and H·d); a
-    Conv2D kernel (kh, kw, cin, cout) has fans (cin·kh·kw, cout·kh·kw).
-    """
-    for m in model.modules():
-        if isinstance(m, MultiHeadSelfAttention):
-            h, k = m.n_heads, m.head_dim
-            d = m.q.in_features
-            for lin in (m.q, m.k, m.v):  # Keras kernel (d, H, k): receptive = d
-                _glorot_(lin.weight, fan_in=d * h, fan_out=d * k)
-            # output kernel (H, k, d): receptive = H
-            _glorot_(m.out.weight, fan_in=h * k, fan_out=h * d)
-            for lin in (m.q, m.k, m.v, m.out):
-                nn.init.zeros_(lin.bias)
-        elif isinstance(m, (nn.Linear, nn.Conv2d)) and not _inside_attention(model, m):
-            fan_in, fan_out = _keras_fans(m.weight, m)
-            _glorot_(m.weight, fan_in, fan_out)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.uniform_(m.weight, -0.05, 0.05)
-
-
-def _inside_attention(root: nn.Module, target: nn.Module) -> bool:
-    for m in root.modules():
-        if isinstance(m, MultiHeadSelfAttention) and any(target is c for c in m.children()):
-            return True
-    return False
-
-
-def _glorot_(w: torch.Tensor, fan_in: float, fan_out: float) -> None:
+def _glorot_(w: torch.Tensor, fan_in: int, fan_out: int) -> None:
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     with torch.no_grad():
         w.uniform_(-limit, limit)
+
+
+def _keras_attention_init(m: MultiHeadSelfAttention) -> None:
+    # Keras kernels: q/k/v (d, H, k) and output (H, k, d). Keras fans of an n-D kernel are
+    # (shape[-2]·r, shape[-1]·r) with r = prod(shape[:-2]).
+    d, h, k = m.q.in_features, m.n_heads, m.head_dim
+    for lin in (m.q, m.k, m.v):
+        _glorot_(lin.weight, fan_in=h * d, fan_out=k * d)  # 512, 4096 at 64/8/64: ±0.036
+    _glorot_(m.out.weight, fan_in=k * h, fan_out=d * h)
+    for lin in (m.q, m.k, m.v, m.out):
+        nn.init.zeros_(lin.bias)
+
+
+def keras_init(module: nn.Module) -> None:
+    """Re-initialise ``module`` in place as Keras would have.
+
+    Dense and conv kernels: glorot-uniform with Keras fans (a Dense kernel (in, out) has fans
+    in/out; a conv kernel (*k, cin, cout) has fans (cin·∏k, cout·∏k)); attention kernels with
+    the fans of Keras' (d, H, k) and (H, k, d) einsum kernels; biases zero; the position table
+    U(−0.05, 0.05) (Keras ``Embedding``). Norm layers keep γ = 1, β = 0.
+    """
+    if isinstance(module, MultiHeadSelfAttention):
+        _keras_attention_init(module)
+    elif isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        w = module.weight
+        receptive = math.prod(w.shape[2:])
+        _glorot_(w, fan_in=w.shape[1] * receptive, fan_out=w.shape[0] * receptive)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (PositionEmbedding, nn.Embedding)):
+        nn.init.uniform_(module.weight, -0.05, 0.05)
+    else:
+        for child in module.children():
+            keras_init(child)
