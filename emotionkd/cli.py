@@ -686,10 +686,10 @@ def evaluate_cmd(
                  weight_decay=weight_decay, patience=patience, seed=seed, device=device,
                  monitor=monitor, protocol=chosen[0] if len(chosen) == 1 else None,
                  k=kfold or subject_dependent, subjects=subjects)
-    defaults = {**DATA_DEFAULTS, **TRAIN_DEFAULTS, "val_fraction": 0.2, "quiz_fraction": 0.2,
+    defaults = {**{k: None for k in DISTILL_DEFAULTS if k not in ("method", "feedback")},
+                **DATA_DEFAULTS, **TRAIN_DEFAULTS, "val_fraction": 0.2, "quiz_fraction": 0.2,
                 "methods": "emotionkd,none", "baselines": "", "feedback": True,
-                "size": "paper", "protocol": None, "k": 0, "subjects": None,
-                **{k: None for k in DISTILL_DEFAULTS if k not in ("method", "feedback")}}
+                "size": "paper", "protocol": None, "k": 0, "subjects": None}
     opts = _resolve(given, config, defaults)
     if len(chosen) > 1:
         raise ConfigError("choose one protocol: --loso, --kfold K or --subject-dependent K")

@@ -143,7 +143,8 @@ def fold_windows(fold, ds, cfg: EvalConfig, fold_seed: int) -> FoldData:  # noqa
         val = np.flatnonzero(np.isin(ds.subjects, val_subj))
         val_desc = f"subjects {val_subj}"
         train_subjects = list(fit_subj) + list(val_subj)
-    keep, held = holdout_trials(keys[train_side], cfg.quiz_fraction, fold_seed + 1)
+    keep, held = holdout_trials(keys[train_side], cfg.quiz_fraction, fold_seed + 1,
+                                allow_empty=True)
     return FoldData(train=train_side, val=val, quiz=train_side[held], test=test,
                     train_subjects=sorted(train_subjects), val_desc=val_desc)
 

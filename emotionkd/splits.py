@@ -100,11 +100,12 @@ def holdout_subjects(
 
 
 def holdout_trials(
-    trial_keys: np.ndarray, fraction: float, seed: int = 0
+    trial_keys: np.ndarray, fraction: float, seed: int = 0, allow_empty: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split the trials behind ``trial_keys`` (one key per window) into (fit, held-out) masks
     over windows, whole trials at a time, stratified by subject (each subject contributes
-    about ``fraction`` of its trials, at least one if it has two or more)."""
+    about ``fraction`` of its trials, at least one if it has two or more). With
+    ``allow_empty`` too few trials give an empty held-out side instead of an error."""
     keys = np.asarray(trial_keys, dtype=np.int64)
     uniq = np.unique(keys)
     rng = np.random.default_rng(seed)
@@ -116,6 +117,8 @@ def holdout_trials(
         n = int(np.clip(round(fraction * len(own)), 1, len(own) - 1))
         held.extend(int(x) for x in rng.permutation(own)[:n])
     mask = np.isin(keys, np.asarray(held, dtype=np.int64))
+    if allow_empty and not mask.any():
+        return ~mask, mask
     if not mask.any() or mask.all():
         raise ConfigError("cannot hold out whole trials: too few trials on the training side")
     return ~mask, mask
