@@ -109,7 +109,8 @@ def test_full_run_reports(full_run):
     assert "student-emotionkd+feedback" in t["wilcoxon_vs_none"]
     parsed = json.loads((out / "results.json").read_text())
     assert parsed["protocol"] == "loso"
-    rows = list(csv.DictReader(open(out / "results.csv")))
+    with open(out / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert {r["model"] for r in rows} >= {"teacher", "student-none", "majority-class"}
     md = (out / "report.md").read_text()
     for needle in ("leave-one-subject-out", "transductive", "high = rating > 5",
