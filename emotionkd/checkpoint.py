@@ -112,6 +112,14 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
                               " or 'emotionkd distill'")
     if p.is_dir():
         raise CheckpointError(f"{p}: is a directory, not a checkpoint file")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x89HDF"):
+        raise CheckpointError(f"{p}: is an HDF5 file (a data store?), not a checkpoint; pass "
+                              "the .pt file written by train-teacher or distill")
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        raise CheckpointError(f"{p}: not a readable checkpoint (not a torch file); pass the "
+                              ".pt file written by train-teacher or distill")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

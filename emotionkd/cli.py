@@ -750,6 +750,85 @@ def report_cmd(
     console.print(f"report: {run / 'report.md'}")
 
 
+@app.command("export")
+def export_cmd(
+    model: Path = typer.Option(..., "--model", help="Checkpoint to export (student or teacher)."),
+    fmt: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
+    out: Path = typer.Option(..., "--out", help="Output file, e.g. s.onnx or s.ts."),
+    tolerance: float = typer.Option(1e-4, "--tolerance",
+                                    help="Maximum allowed |exported − PyTorch| output."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
+    overwrite: bool = O_OVERWRITE,
+) -> None:
+    """Export to ONNX or TorchScript with embedded metadata and a parity check."""
+    from emotionkd.console import console
+    from emotionkd.export import export_model
+
+    rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite)
+    meta = rep.metadata
+    shapes = ", ".join(f"{k} {tuple(v)}" for k, v in meta["input_shapes"].items())
+    console.print(f"wrote [bold]{rep.path}[/] ({rep.fmt}, {rep.size_bytes / 1024:.0f} KiB): "
+                  f"{meta['model']} {meta['role']}, inputs {shapes} → logits; parity max "
+                  f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}")
+
+
+@app.command("predict")
+def predict_cmd(
+    model: Path = typer.Option(..., "--model", help="Student checkpoint (.pt), .onnx or .ts."),
+    input: Path = typer.Option(..., "--input", help="GSR recording: CSV, E4 EDA.csv, EDF, BDF."),
+    out: Optional[Path] = typer.Option(None, "--out",  # noqa: UP045
+                                       help="Write per-window rows to this .csv or .json."),
+    fmt: str = typer.Option("auto", "--format", help="auto, e4, csv, edf or bdf."),
+    column: Optional[str] = typer.Option(None, "--column",  # noqa: UP045
+                                         help="CSV column of the GSR signal (name or index)."),
+    fs: Optional[float] = typer.Option(None, "--fs", help="CSV sampling rate (Hz)."),  # noqa: UP045
+    time_column: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--time-column", help="CSV column of sample times in seconds (gives the rate)."),
+    channel: Optional[str] = typer.Option(None, "--channel",  # noqa: UP045
+                                          help="EDF/BDF channel of the GSR signal."),
+    unit: str = typer.Option("auto", "--unit", help="Unit of the values: auto, us, ohm, kohm, "
+                                                    "ns."),
+    step: Optional[float] = typer.Option(None, "--step",  # noqa: UP045
+                                         help="Window step in seconds [default: the window]."),
+    out_format: Optional[str] = typer.Option(None, "--out-format",  # noqa: UP045
+                                             help="csv or json [default: from --out]."),
+) -> None:
+    """Predict arousal/valence per window of a GSR recording with a GSR-only model."""
+    from emotionkd.console import console, print_warning
+    from emotionkd.predict import load_predictor, predict_recording, write_predictions
+    from emotionkd.recordings import read_recording
+
+    predictor = load_predictor(model)
+    rec = read_recording(input, fmt=fmt, column=column, fs=fs, time_column=time_column,
+                         channel=channel, unit=unit)
+    res = predict_recording(predictor, rec, step_s=step)
+    for w in res.warnings:
+        print_warning(w)
+    if out is not None:
+        write_predictions(res, out, out_format)
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{input.name}: per-window predictions")
+        for col in ("window", "start s", "p(high)", "label", "quality"):
+            table.add_column(col, justify="right" if col in ("window", "start s", "p(high)")
+                             else "left")
+        rows = res.rows if len(res.rows) <= 40 else res.rows[:20] + res.rows[-20:]
+        for r in rows:
+            table.add_row(str(r["window"]), f"{r['start_s']:.1f}", f"{r['p_high']:.3f}",
+                          r["label"], r["quality"])
+        console.print(table)
+        if len(res.rows) > 40:
+            console.print(f"({len(res.rows) - 40} windows not shown; use --out to save all)")
+    sm = res.summary
+    console.print(
+        f"{sm['windows']} windows of {predictor.meta.window_s:g} s from {sm['duration_s']:.0f} s "
+        f"of {sm['format']} '{sm['channel']}' ({sm['file_unit']} → µS, {sm['recording_fs']:g} → "
+        f"{sm['model_fs']:g} Hz); high {sm['target']} in {100 * sm['fraction_high']:.0f} % of "
+        f"usable windows (mean p {sm['mean_p_high']:.2f}); {sm['flagged']} flagged"
+        + (f"; wrote {out}" if out is not None else ""))
+
+
 # ---------------------------------------------------------------------------------------------
 # entry point
 

@@ -26,8 +26,8 @@ import numpy as np
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.recordings import Recording
 
-FLAT_STD_US = 1e-3  # a window whose conductance varies less than this is flat
-DISCONNECTED_US = 0.02  # conductance below this means no skin contact
+FLAT_PTP_US = 1e-3  # a window whose conductance spans less than this (under one E4 step) is flat
+DISCONNECTED_US = 0.02  # a median conductance below this means no skin contact
 
 
 @dataclass
@@ -193,9 +193,8 @@ def predict_recording(
 
     meta = predictor.meta
     fs = meta.sampling_rate
-    x = np.asarray(rec.values, dtype=np.float64)
-    if rec.fs != fs:
-        x = resample_poly_to(x, rec.fs, fs)
+    raw = np.asarray(rec.values, dtype=np.float64)
+    x = resample_poly_to(raw, rec.fs, fs) if rec.fs != fs else raw
     window = meta.window
     step = int(round((step_s if step_s is not None else meta.window_s) * fs))
     if step < 1:
@@ -207,10 +206,18 @@ def predict_recording(
         )
     starts, _ = window_starts(np.array([0]), np.array([len(x)]), window, step)
     wins = np.lib.stride_tricks.sliding_window_view(x, window)[starts]
-    w_std = wins.std(axis=1)
-    w_min = wins.min(axis=1)
-    flags = np.where(w_min < DISCONNECTED_US, "disconnected",
-                     np.where(w_std < FLAT_STD_US, "flat", ""))
+    # signal quality on the raw samples each window covers (resampling would smear a stuck
+    # sensor with filter ringing)
+    flags = np.empty(len(starts), dtype=object)
+    for i, s0 in enumerate(starts):
+        a = int(np.floor(s0 / fs * rec.fs))
+        seg = raw[a:max(a + 1, int(np.ceil((s0 + window) / fs * rec.fs)))]
+        if np.median(seg) < DISCONNECTED_US:
+            flags[i] = "disconnected"
+        elif np.ptp(seg) < FLAT_PTP_US:
+            flags[i] = "flat"
+        else:
+            flags[i] = ""
     good = flags == ""
     if meta.norm == "train":
         if meta.gsr_mean is None or meta.gsr_std is None:

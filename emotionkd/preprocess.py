@@ -96,7 +96,8 @@ class PreprocessReport:
 # GSR units
 
 
-def detect_gsr_unit(gsr: np.ndarray, source: str) -> tuple[str, str]:
+def detect_gsr_unit(gsr: np.ndarray, source: str, option: str = "--gsr-unit"
+                    ) -> tuple[str, str]:
     """Decide whether raw GSR is skin resistance (Ohm) or conductance (µS) from its magnitude.
 
     Skin conductance lies within about 0.05–100 µS; skin resistance correspondingly within
@@ -111,7 +112,7 @@ def detect_gsr_unit(gsr: np.ndarray, source: str) -> tuple[str, str]:
         return "us", f"median {med:.4g} in (0, 200]: skin conductance in uS"
     raise DataFormatError(
         f"{source}: cannot tell the GSR unit from its magnitude (median {med:.4g}); pass "
-        "--gsr-unit ohm|us|ns"
+        f"{option} ohm|us|ns (or check that this is a GSR signal)"
     )
 
 
@@ -145,7 +146,9 @@ def resample_poly_to(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     if abs(float(ratio) - fs_out / fs_in) > 1e-9:
         raise ConfigError(f"cannot resample {fs_in} Hz to {fs_out} Hz with a rational ratio")
-    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    # padtype="line": extend the signal linearly at both ends instead of with zeros, so a
+    # slowly varying signal (skin conductance, EEG offsets) gets no edge transients
+    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1, padtype="line")
 
 
 def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:

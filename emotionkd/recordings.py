@@ -87,7 +87,7 @@ def to_microsiemens(values: np.ndarray, unit: str, source: str) -> tuple[np.ndar
         raise DataFormatError(f"{source}: unknown GSR unit {unit!r}; use us, ohm, kohm or ns")
     u = aliases[u]
     if u == "auto":
-        u, _ = detect_gsr_unit(values[np.isfinite(values)], source)
+        u, _ = detect_gsr_unit(values[np.isfinite(values)], source, option="--unit")
     if u == "kohm":
         return gsr_to_microsiemens(values * 1000.0, "ohm", source), "kohm"
     return gsr_to_microsiemens(values, u, source), u

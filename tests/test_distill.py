@@ -156,3 +156,79 @@ def test_feedback_config_validation():
         FeedbackConfig(pilot_lr=0)
     with pytest.raises(ConfigError):
         FeedbackConfig(every=0)
+
+
+def _cli(args, capsys):
+    from emotionkd.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr()
+
+
+@pytest.fixture(scope="module")
+def teacher_ckpt(deap_store, tmp_path_factory):
+    from emotionkd.runs import DataSpec, train_teacher
+    from emotionkd.training import TrainConfig
+
+    run = train_teacher(deap_store, DataSpec(window_s=2, step_s=2),
+                        TrainConfig(epochs=2, batch_size=16, lr=1e-3, seed=0), model_overrides=TINY,
+                        val_subjects=[2], test_subjects=[3])
+    return run.save(tmp_path_factory.mktemp("t") / "t.pt")
+
+
+def test_distill_command_end_to_end(deap_store, teacher_ckpt, tmp_path, capsys):
+    from emotionkd.checkpoint import load_checkpoint
+
+    out = tmp_path / "s.pt"
+    code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
+                      "--out", str(out), "--epochs", "2", "--batch-size", "8", "--warmup", "0",
+                      "--pilot-lr", "0.05", "--teacher-lr", "1e-3"], capsys)
+    assert code == 0, cap.err
+    assert "method emotionkd" in cap.out and "feedback steps" in cap.out
+    ck = load_checkpoint(out, role="student")
+    dist = ck["distillation"]
+    assert dist["method"] == "emotionkd" and dist["feedback_steps"] > 0
+    assert dist["teacher"]["path"] == str(teacher_ckpt) and len(dist["teacher"]["sha256"]) == 64
+    assert dist["quiz_windows"] > 0
+    assert ck["data"]["train_subjects"] == [1] and ck["data"]["test_subjects"] == [3]
+    adapted = load_checkpoint(tmp_path / "s.teacher.pt", role="teacher")
+    orig = load_checkpoint(teacher_ckpt)
+    assert any(not torch.equal(adapted["state_dict"][k], orig["state_dict"][k])
+               for k in orig["state_dict"])
+    assert "adapted_by_feedback" in adapted["training"]
+    # KD baselines, warm start, and no feedback → no adapted teacher written
+    for method in ("kd", "fitnets", "none"):
+        o = tmp_path / f"{method}.pt"
+        code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
+                          "--out", str(o), "--method", method, "--epochs", "1",
+                          "--student-init", "teacher-gsr"], capsys)
+        assert code == 0, cap.err
+        assert load_checkpoint(o)["distillation"]["feedback_steps"] == 0
+        assert not (tmp_path / f"{method}.teacher.pt").exists()
+
+
+def test_distill_refuses_mismatched_data(deap_raw, teacher_ckpt, tmp_path, capsys):
+    from emotionkd.preprocess import preprocess_deap
+
+    other = preprocess_deap(deap_raw, tmp_path / "o.h5", eeg_channels="tsception28").out
+    code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(other),
+                      "--out", str(tmp_path / "s.pt")], capsys)
+    assert code == 1 and "EEG channel" in cap.err and "o.h5" in cap.err
+    code, cap = _cli(["distill", "--teacher", str(other), "--data", str(other),
+                      "--out", str(tmp_path / "s.pt")], capsys)
+    assert code == 1 and "is an HDF5 file (a data store?), not a checkpoint" in cap.err
+    assert not (tmp_path / "s.pt").exists()
+
+
+def test_student_init_from_teacher_copies_the_gsr_stream():
+    from emotionkd.distill.trainer import init_student_from_teacher
+
+    t, s = _pair()
+    n = init_student_from_teacher(s, t)
+    ts, ss = t.state_dict(), s.state_dict()
+    assert n > 0 and all(torch.equal(ts[k], ss[k]) for k in ss
+                         if k.startswith(("gsr_head.", "gsr_encoder.")))

@@ -344,12 +344,17 @@ def generate_subject(
     integer_ratings: bool = False,
     peripheral: bool = True,
     rating_noise: float = 1.0,
+    eeg_effect: float = 1.0,
+    gsr_effect: float = 1.0,
 ) -> SyntheticSubject:
     """One DEAP-like subject: ``baseline_s`` of pre-trial baseline then ``stimulus_s`` of video."""
     if n_trials < 1 or stimulus_s <= 0 or baseline_s < 0 or fs <= 0:
         raise ConfigError("synthetic data needs trials >= 1, seconds > 0 and fs > 0")
     rng = subject_rng(seed, subject)
     sp = subject_params(rng)
+    sp.eeg_strength *= eeg_effect
+    sp.valence_strength *= eeg_effect
+    sp.gsr_strength *= gsr_effect
     latent = latent_emotion(rng, stimulus_set(seed, n_trials))
     ratings = ratings_from_latent(rng, latent, integer=integer_ratings, noise=rating_noise)
     onset = int(round(baseline_s * fs))
@@ -387,6 +392,8 @@ def write_deap(
     overwrite: bool = False,
     progress: Callable[..., None] | None = None,
     rating_noise: float = 1.0,
+    eeg_effect: float = 1.0,
+    gsr_effect: float = 1.0,
 ) -> list[Path]:
     """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
     pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout. Returns the paths."""
@@ -409,7 +416,8 @@ def write_deap(
     out.mkdir(parents=True, exist_ok=True)
     for k, path in enumerate(names, start=1):
         arrays = deap_arrays(generate_subject(k, n_trials, seconds, seed=seed,
-                                              rating_noise=rating_noise))
+                                              rating_noise=rating_noise, eeg_effect=eeg_effect,
+                                              gsr_effect=gsr_effect))
         tmp = path.with_name(path.name + ".tmp")
         try:
             if fmt == "dat":

@@ -1,0 +1,210 @@
+"""Export a checkpoint to ONNX or TorchScript, with metadata and a numerical parity check.
+
+The exported graph maps inputs to logits (students: ``gsr`` (batch, 1, window); teachers:
+``eeg`` (batch, C, window) and ``gsr``) with a dynamic batch axis. The metadata needed to use
+the model on new recordings — sampling rate, window, normalisation (with training statistics
+when ``norm = "train"``), target, class names, emotionkd version — is embedded: as ONNX
+``metadata_props["emotionkd"]`` (JSON) or as the TorchScript extra file ``emotionkd.json``.
+
+After writing, the exported model is run (ONNX Runtime for ONNX) next to the PyTorch model on
+the same random inputs, at batch sizes 1 and 8; if any output differs by more than the
+tolerance (1e-4 by default) the export fails and no file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotionkd import __version__
+from emotionkd.errors import CheckpointError, ConfigError, EmotionKDError
+
+FORMATS = ("onnx", "torchscript")
+
+
+class ExportParityError(EmotionKDError):
+    """The exported model's outputs differ from PyTorch's beyond the tolerance."""
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    fmt: str
+    max_abs_diff: float
+    tolerance: float
+    size_bytes: int
+    metadata: dict[str, Any]
+
+
+def export_metadata(ck: dict[str, Any]) -> dict[str, Any]:
+    """The JSON embedded in exported files."""
+    from emotionkd.models.registry import model_spec
+    from emotionkd.predict import ModelMeta
+
+    d = ck["data"]
+    inputs = model_spec(ck["model"])["inputs"]
+    shapes = {"gsr": ["batch", 1, int(d["window"])]}
+    if inputs == "eeg+gsr":
+        shapes = {"eeg": ["batch", len(d["eeg_channels"]), int(d["window"])], **shapes}
+    return {
+        "format": "emotionkd-export", "emotionkd_version": __version__,
+        "role": ck["role"], "model": ck["model"], "model_config": ck["model_config"],
+        "inputs": list(shapes), "input_shapes": shapes, "output": "logits (batch, 2)",
+        "predict": ModelMeta.from_data_spec(d, ck["model"], __version__).as_dict(),
+        "data": d,
+    }
+
+
+def _wrapper(model):  # noqa: ANN001, ANN202
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, m: torch.nn.Module) -> None:
+            super().__init__()
+            self.m = m
+
+        def forward(self, *x: torch.Tensor) -> torch.Tensor:
+            return self.m(*x)[0]
+
+    return LogitsOnly(model).eval()
+
+
+def _examples(meta: dict[str, Any], batch: int, seed: int):  # noqa: ANN202
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(batch, *meta["input_shapes"][name][1:], generator=g)
+                 for name in meta["inputs"])
+
+
+def export_model(
+    model_path: str | os.PathLike,
+    fmt: str,
+    out: str | os.PathLike,
+    tolerance: float = 1e-4,
+    opset: int = 17,
+    overwrite: bool = False,
+) -> ExportReport:
+    """Export a checkpoint; see the module docstring."""
+    import torch
+
+    from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out}: already exists; pass --overwrite to replace it")
+    if not out.parent.exists():
+        raise ConfigError(f"{out}: the folder {out.parent} does not exist; create it first")
+    ck = load_checkpoint(model_path)
+    model = build_from_checkpoint(ck)
+    meta = export_metadata(ck)
+    wrapped = _wrapper(model)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        if fmt == "onnx":
+            _export_onnx(wrapped, meta, tmp, opset)
+            run = _onnx_runner(tmp)
+        else:
+            run = _export_torchscript(wrapped, meta, tmp)
+        worst = 0.0
+        for batch, seed in ((1, 0), (8, 1), (3, 2)):
+            x = _examples(meta, batch, seed)
+            with torch.no_grad():
+                ref = wrapped(*x).numpy()
+            got = run([t.numpy() for t in x])
+            if got.shape != ref.shape:
+                raise ExportParityError(f"{out}: exported output shape {got.shape} differs from "
+                                        f"PyTorch's {ref.shape} at batch {batch}")
+            worst = max(worst, float(np.max(np.abs(got - ref))))
+        if worst > tolerance:
+            raise ExportParityError(
+                f"{out}: exported {fmt} outputs differ from PyTorch by {worst:.3g} "
+                f"(> {tolerance:g}); nothing was written. Try another --opset or report a bug"
+            )
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return ExportReport(out, fmt, worst, tolerance, out.stat().st_size, meta)
+
+
+def _export_onnx(wrapped, meta: dict[str, Any], path: Path, opset: int) -> None:  # noqa: ANN001
+    import torch
+
+    from emotionkd.errors import require_module
+
+    onnx = require_module("onnx", "export", "ONNX export")
+    names = meta["inputs"]
+    example = _examples(meta, 2, 0)
+    dyn = {n: {0: "batch"} for n in names}
+    dyn["logits"] = {0: "batch"}
+    try:
+        torch.onnx.export(wrapped, example, str(path), input_names=names,
+                          output_names=["logits"], dynamic_axes=dyn, opset_version=opset,
+                          dynamo=False)
+    except Exception as exc:  # exporter errors are many types
+        raise CheckpointError(f"ONNX export failed: {type(exc).__name__}: {exc}") from None
+    proto = onnx.load(str(path))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "emotionkd", json.dumps(meta)
+    proto.producer_name = "emotionkd"
+    proto.producer_version = __version__
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
+def _onnx_runner(path: Path):  # noqa: ANN202
+    from emotionkd.errors import require_module
+
+    ort = require_module("onnxruntime", "export", "ONNX parity checks")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+
+    def run(xs: list[np.ndarray]) -> np.ndarray:
+        return sess.run(None, dict(zip(names, xs)))[0]
+
+    return run
+
+
+def _export_torchscript(wrapped, meta: dict[str, Any], path: Path):  # noqa: ANN001, ANN202
+    import torch
+
+    example = _examples(meta, 2, 0)
+    with torch.no_grad():
+        traced = torch.jit.trace(wrapped, example, check_trace=False)
+    torch.jit.save(traced, str(path), _extra_files={"emotionkd.json": json.dumps(meta)})
+    loaded = torch.jit.load(str(path), map_location="cpu")
+
+    def run(xs: list[np.ndarray]) -> np.ndarray:
+        with torch.no_grad():
+            return loaded(*[torch.from_numpy(x) for x in xs]).numpy()
+
+    return run
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The emotionkd metadata of an exported ONNX or TorchScript file."""
+    p = Path(path)
+    if p.suffix.lower() == ".onnx":
+        from emotionkd.errors import require_module
+
+        onnx = require_module("onnx", "export", "Reading ONNX metadata")
+        props = {e.key: e.value for e in onnx.load(str(p), load_external_data=False)
+                 .metadata_props}
+        if "emotionkd" not in props:
+            raise CheckpointError(f"{p}: ONNX file without emotionkd metadata")
+        return json.loads(props["emotionkd"])
+    import torch
+
+    extra = {"emotionkd.json": ""}
+    torch.jit.load(str(p), map_location="cpu", _extra_files=extra)
+    if not extra["emotionkd.json"]:
+        raise CheckpointError(f"{p}: TorchScript file without emotionkd metadata")
+    return json.loads(extra["emotionkd.json"])
