@@ -309,11 +309,19 @@ O_SIZE = typer.Option(None, "--size", help="Model size: paper, small, tiny [defa
 O_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
 
 
+#: every key a config file may hold (one file can serve train-teacher, distill and evaluate;
+#: each command uses the keys it knows, a key no command knows is an error)
+CONFIG_KEYS = ("model", "size", "methods", "baselines", "protocol", "k", "subjects",
+               "quiz_fraction")
+
+
 def _resolve(given: dict, config: Optional[Path], defaults: dict,  # noqa: UP045
-             extra_keys: tuple = ()) -> dict:
+             command: str) -> dict:
     from emotionkd.config import MODEL_KEYS, resolve
 
-    return resolve(given, defaults, config, extra_keys=tuple(extra_keys) + MODEL_KEYS)
+    known = (*MODEL_KEYS, *CONFIG_KEYS, *DATA_DEFAULTS, *TRAIN_DEFAULTS, *SPLIT_DEFAULTS,
+             *DISTILL_DEFAULTS)
+    return resolve(given, defaults, config, extra_keys=known, command=command)
 
 
 def _data_spec(opts: dict, store):  # noqa: ANN001, ANN202
@@ -408,7 +416,7 @@ def train_teacher_cmd(
                  device=device, monitor=monitor)
     defaults = {**DATA_DEFAULTS, **TRAIN_DEFAULTS, **SPLIT_DEFAULTS,
                 "model": "emotionnet-teacher", "size": "paper"}
-    opts = _resolve(given, config, defaults)
+    opts = _resolve(given, config, defaults, "train-teacher")
     _check_out(out, overwrite)
     store = open_data(data)
     spec = _data_spec(opts, store)
@@ -533,7 +541,7 @@ def distill_cmd(
                  feedback_every=feedback_every, quiz_fraction=quiz_fraction, epochs=epochs,
                  lr=lr, batch_size=batch_size, weight_decay=weight_decay, patience=patience,
                  seed=seed, device=device, monitor=monitor)
-    opts = _resolve(given, config, {**TRAIN_DEFAULTS, **DISTILL_DEFAULTS})
+    opts = _resolve(given, config, {**TRAIN_DEFAULTS, **DISTILL_DEFAULTS}, "distill")
     _check_out(out, overwrite)
     t_out = teacher_out or out.with_name(out.stem + ".teacher.pt")
     weights = _loss_weights(opts)
@@ -690,7 +698,7 @@ def evaluate_cmd(
                 **DATA_DEFAULTS, **TRAIN_DEFAULTS, "val_fraction": 0.2, "quiz_fraction": 0.2,
                 "methods": "emotionkd,none", "baselines": "", "feedback": True,
                 "size": "paper", "protocol": None, "k": 0, "subjects": None}
-    opts = _resolve(given, config, defaults)
+    opts = _resolve(given, config, defaults, "evaluate")
     if len(chosen) > 1:
         raise ConfigError("choose one protocol: --loso, --kfold K or --subject-dependent K")
     if opts["protocol"] is None:
@@ -827,6 +835,35 @@ def predict_cmd(
         f"{sm['model_fs']:g} Hz); high {sm['target']} in {100 * sm['fraction_high']:.0f} % of "
         f"usable windows (mean p {sm['mean_p_high']:.2f}); {sm['flagged']} flagged"
         + (f"; wrote {out}" if out is not None else ""))
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("emotionkd-demo"), "--out", help="Folder for everything the "
+                                                                  "demo writes."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out."),
+    quick: bool = typer.Option(False, "--quick", help="An even smaller setting (seconds)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """The main job on an embedded default: synthetic data → store → small LOSO evaluation of
+    the teacher, the EmotionKD student (with feedback) and the student alone."""
+    from emotionkd.console import console, progress_task
+    from emotionkd.demo import DEMO, QUICK, REDUCTIONS, run_demo
+
+    setting = QUICK if quick else DEMO
+    console.print("[bold]emotionkd demo[/] — reduced so it runs in minutes on a CPU:")
+    for key, full in REDUCTIONS:
+        console.print(f"  {key}: {setting[key]} (full size: {full})")
+    with progress_task("demo LOSO") as cb:
+        res = run_demo(out, quick=quick, overwrite=overwrite, seed=seed, progress=cb,
+                       stage=lambda m: console.print(f"• {m}"))
+    _print_results_table(res.results)
+    console.print(f"done in {res.seconds / 60:.1f} min. Report: {res.run / 'report.md'}; "
+                  f"results: {res.run / 'results.csv'}; models per fold: {res.run / 'models'}; "
+                  f"store: {res.store}")
+    console.print("Next: the same on real DEAP — emotionkd preprocess deap --raw "
+                  "data_preprocessed_python --out deap.h5, then emotionkd evaluate --data "
+                  "deap.h5 --loso")
 
 
 # ---------------------------------------------------------------------------------------------

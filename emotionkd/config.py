@@ -14,7 +14,9 @@ the top level or grouped in tables, e.g.::
     d_model = 64
 
 Table names are for readability; keys are matched by name, and an unknown key is an error
-that lists the valid ones. The fully resolved configuration is stored in checkpoints.
+that lists the valid ones. Tables named after a command — ``[train-teacher]``, ``[distill]``,
+``[evaluate]`` — apply to that command only, so one file can serve the whole pipeline. The
+fully resolved configuration is stored in checkpoints.
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def load_toml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a TOML file into a flat dict (tables flattened); clear errors naming the file."""
+COMMAND_TABLES = ("train-teacher", "distill", "evaluate")
+
+
+def load_toml(path: str | os.PathLike, command: str | None = None) -> dict[str, Any]:
+    """Read a TOML file into a flat dict (tables flattened; command tables other than
+    ``command`` skipped); clear errors naming the file."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: no such config file")
@@ -63,6 +69,9 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
         for k, v in d.items():
             key = k.replace("-", "_")
             if isinstance(v, Mapping):
+                if not where and k.replace("_", "-") in COMMAND_TABLES and \
+                        k.replace("_", "-") != command:
+                    continue
                 walk(v, f"{where}{k}.")
                 continue
             if key in flat:
@@ -78,6 +87,7 @@ def resolve(
     defaults: Mapping[str, Any],
     config: str | os.PathLike | None = None,
     extra_keys: Iterable[str] = (),
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Merge defaults, a config file and explicitly given flags (``None`` = not given).
 
@@ -87,7 +97,7 @@ def resolve(
     out = dict(defaults)
     if config is not None:
         valid = set(defaults) | set(extra_keys)
-        file_values = load_toml(config)
+        file_values = load_toml(config, command)
         unknown = sorted(set(file_values) - valid)
         if unknown:
             raise ConfigError(

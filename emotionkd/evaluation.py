@@ -511,9 +511,12 @@ def describe_normalisation(norm: str) -> str:
 
 def render_markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
     """The human-readable report."""
+    from emotionkd.runs import DataSpec
+    from emotionkd.training import TrainConfig
+
     cfg = meta["config"]
-    data = cfg.get("data", {})
-    tr = cfg.get("train", {})
+    data = {**DataSpec().as_dict(), **cfg.get("data", {})}
+    tr = {**TrainConfig().as_dict(), **cfg.get("train", {})}
     proto = {"loso": "leave-one-subject-out", "kfold": f"{cfg['k']}-fold over subjects",
              "subject-dependent": f"subject-dependent, {cfg['k']} folds over each subject's "
                                   "trials"}[cfg["protocol"]]
