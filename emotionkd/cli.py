@@ -96,10 +96,14 @@ def _print_preprocess_report(report) -> None:  # noqa: ANN001
         shown = ", ".join(report.stray[:8]) + (" …" if len(report.stray) > 8 else "")
         console.print(f"ignored {len(report.stray)} other entr"
                       f"{'y' if len(report.stray) == 1 else 'ies'}: {shown}")
+    if report.ignored:
+        console.print(f"left out {len(report.ignored)} neutral-clip sessions (no ratings by "
+                      "design)")
     if report.skipped:
         console.print(f"[yellow]skipped {len(report.skipped)}:[/]")
         for job, reason in report.skipped:
-            console.print(f"  {job}: {reason}", highlight=False, soft_wrap=True)
+            line = reason if reason.startswith(job) else f"{job}: {reason}"
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
 @preprocess_app.command("deap")
@@ -130,6 +134,65 @@ def preprocess_deap_cmd(
         report = preprocess_deap(raw, out, eeg_channels=eeg_channels, baseline=baseline,
                                  gsr_unit=gsr_unit, fmt=fmt, overwrite=overwrite,
                                  skip_bad=skip_bad, workers=workers, progress=cb)
+    _print_preprocess_report(report)
+
+
+@synth_app.command("hci")
+def synth_hci(
+    out: Path = typer.Option(..., "--out", help="Sessions/ folder to write (created)."),
+    subjects: int = typer.Option(2, "--subjects", min=1, max=30, help="Number of subjects."),
+    trials: int = typer.Option(20, "--trials", min=1, max=20,
+                               help="Emotional clips per subject (each with a neutral clip)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same files."),
+    stimulus: str = typer.Option("35-117", "--stimulus-seconds",
+                                 help="Range of emotional-clip lengths in seconds, e.g. 35-117."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder."),
+) -> None:
+    """Write synthetic MAHNOB-HCI sessions (BioSemi BDF + session.xml) in the real layout."""
+    from emotionkd.console import console, progress_task
+    from emotionkd.datasets.synthetic_hci import write_hci
+    from emotionkd.errors import ConfigError
+
+    try:
+        lo, hi = (float(x) for x in stimulus.split("-"))
+    except ValueError:
+        raise ConfigError(f"--stimulus-seconds: cannot read {stimulus!r}; use e.g. 35-117") \
+            from None
+    with progress_task("synth hci", total=subjects * trials) as cb:
+        folders = write_hci(out, n_subjects=subjects, n_trials=trials, seed=seed,
+                            stimulus_s=(lo, hi), overwrite=overwrite, progress=cb)
+    size = sum(f.stat().st_size for d in folders for f in d.iterdir()) / 2**20
+    console.print(f"wrote {len(folders)} sessions ({len(folders) // 2} emotional with ratings, "
+                  f"{len(folders) // 2} neutral; {size:.1f} MiB) to {out}")
+
+
+@preprocess_app.command("hci")
+def preprocess_hci_cmd(
+    raw: Path = typer.Option(..., "--raw", help="MAHNOB-HCI Sessions/ folder."),
+    out: Path = typer.Option(..., "--out", help="Output HDF5 store, e.g. hci.h5."),
+    eeg_channels: str = typer.Option(
+        "all", "--eeg-channels",
+        help="'all' (32), 'tsception28' or comma-separated names (picked by label)."),
+    baseline: str = typer.Option(
+        "subtract", "--baseline",
+        help="subtract: remove each channel's mean over the 30 s before the stimulus, then "
+             "drop it; none: drop it; keep: store it (stimulus start recorded)."),
+    gsr_unit: str = typer.Option("auto", "--gsr-unit",
+                                 help="Raw GSR1 unit: auto (by magnitude), ohm, us or ns."),
+    fs: float = typer.Option(128.0, "--fs", help="Target sampling rate (Hz); 256 keeps it."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Sessions processed in parallel."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="Stop at the first session that would be skipped."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+) -> None:
+    """MAHNOB-HCI Sessions/ (BDF + session.xml) → HDF5 store, same format as DEAP's."""
+    from emotionkd.console import progress_task
+    from emotionkd.preprocess import preprocess_hci
+
+    with progress_task("preprocess hci") as cb:
+        report = preprocess_hci(raw, out, eeg_channels=eeg_channels, baseline=baseline,
+                                gsr_unit=gsr_unit, target_fs=fs, overwrite=overwrite,
+                                strict=strict, workers=workers, progress=cb)
     _print_preprocess_report(report)
 
 
@@ -246,7 +309,7 @@ def _print_store_summary(s: dict, console) -> None:  # noqa: ANN001
         keys = ("reader", "baseline", "gsr_unit_option", "raw_sampling_rate")
         console.print("preprocessing: " + ", ".join(f"{k}={pre[k]}" for k in keys if k in pre))
     table = Table(title="ratings: distribution and class balance at threshold 5")
-    for col in ("rating", "mean±sd", "range", "n per 1..9", ">5/=5/<5", "majority"):
+    for col in ("rating", "mean±sd", "range", "n per 1..9", ">5/=5/<5", "maj."):
         table.add_column(col, no_wrap=True)
     for name, r in s["ratings"].items():
         n = r["high_gt5"] + r["equal5"] + r["low_lt5"]

@@ -16,6 +16,14 @@ class DataFormatError(EmotionKDError):
     """A raw recording, store or input file is missing, malformed or inconsistent."""
 
 
+class SkipRecord(DataFormatError):
+    """An input that is left out (an unrated session, a missing file): skipped with its reason
+    in the summary, an error only in strict mode — unless ``expected`` (e.g. a neutral clip,
+    which never has ratings), which is never an error."""
+
+    expected = False
+
+
 class UnsafePickleError(DataFormatError):
     """A pickle asked to reconstruct something other than numpy arrays and plain containers."""
 

@@ -20,15 +20,10 @@ from typing import Any
 import numpy as np
 
 from emotionkd.datasets.records import Trial
-from emotionkd.errors import ConfigError, DataFormatError
+from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
 
 BASELINE_MODES = ("subtract", "none", "keep")
 GSR_UNITS = ("auto", "ohm", "us", "ns")
-
-
-class SkipRecord(DataFormatError):
-    """A job that is expected to be left out (e.g. an unrated HCI session); skipped with its
-    reason in the summary unless ``strict``."""
 
 
 @dataclass
@@ -69,6 +64,7 @@ class JobResult:
     gsr_unit_reason: str = ""
     error: str = ""
     skipped: bool = False
+    expected: bool = False
     exception: Exception | None = None
 
 
@@ -83,6 +79,7 @@ class PreprocessReport:
     sampling_rate: float = 0.0
     eeg_channels: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (job, reason)
+    ignored: list[str] = field(default_factory=list)  # expected non-trials (neutral clips)
     stray: list[str] = field(default_factory=list)
     gsr_units: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -203,6 +200,7 @@ def process_job(
         res.trials = [clean_trial(t, opts, unit) for t in trials]
     except SkipRecord as exc:
         res.error, res.skipped, res.exception = str(exc), True, exc
+        res.expected = exc.expected
     except DataFormatError as exc:
         res.error, res.exception = str(exc), exc
     return res
@@ -252,7 +250,9 @@ def run_pipeline(
     with StoreWriter(out, source=source, sampling_rate=out_fs, eeg_channels=eeg_channels,
                      rating_names=rating_names, overwrite=overwrite) as writer:
         for k, res in enumerate(_results(jobs, read, opts, workers), start=1):
-            if res.error:
+            if res.error and res.expected:
+                report.ignored.append(res.job)
+            elif res.error:
                 if (res.skipped and not strict) or (not res.skipped and skip_bad):
                     report.skipped.append((res.job, res.error))
                 elif res.skipped:
@@ -348,4 +348,58 @@ def preprocess_deap(
                        "baseline_s": 3.0, "files": [p.name for _, p in folder.files]},
         overwrite=overwrite, skip_bad=skip_bad, workers=workers,
         stray=[p.name for p in folder.stray], progress=progress,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# MAHNOB-HCI
+
+
+def _read_hci(job: tuple[str, tuple[str, ...]]) -> list[Trial]:
+    from emotionkd.datasets.hci import read_session
+
+    folder, channels = job
+    return read_session(Path(folder), list(channels))
+
+
+class _HciJob(tuple):
+    """(folder, channels) whose str() is the session folder, for messages."""
+
+    def __str__(self) -> str:
+        return str(self[0])
+
+
+def preprocess_hci(
+    raw: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    eeg_channels: Sequence[str] | None = None,
+    baseline: str = "subtract",
+    gsr_unit: str = "auto",
+    target_fs: float = 128.0,
+    overwrite: bool = False,
+    strict: bool = False,
+    workers: int = 1,
+    progress: Callable[..., None] | None = None,
+) -> PreprocessReport:
+    """MAHNOB-HCI ``Sessions/`` → store: rated emotional sessions, EEG by label in DEAP's
+    order, GSR1 in µS, the 30-s pre-stimulus baseline, resampled to ``target_fs``."""
+    from emotionkd.datasets.hci import HCI_FS, HCI_RATING_NAMES, scan_sessions
+    from emotionkd.datasets.records import resolve_eeg_channels
+    from emotionkd.errors import require_module
+
+    require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")
+    channels = resolve_eeg_channels(eeg_channels)
+    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs)
+    scan = scan_sessions(raw)
+    jobs = [_HciJob((str(p), tuple(channels))) for p in scan.sessions]
+    return run_pipeline(
+        jobs=jobs, read=_read_hci, out=out, source="hci", eeg_channels=channels,
+        rating_names=HCI_RATING_NAMES, fs=HCI_FS, opts=opts,
+        preprocessing={"reader": "hci-sessions", "raw": str(Path(raw).resolve()),
+                       "baseline_s": 30.0, "resampler": "scipy.signal.resample_poly "
+                       "(Kaiser-windowed FIR anti-aliasing, linear edge padding)",
+                       "sessions": len(jobs)},
+        overwrite=overwrite, skip_bad=False, strict=strict, workers=workers,
+        stray=[p.name for p in scan.stray], progress=progress,
     )
