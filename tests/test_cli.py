@@ -76,7 +76,7 @@ def test_synth_preprocess_info_pipeline(tmp_path, capsys):
     assert info["n_trials"] == 6 and set(info["ratings"]) == {"valence", "arousal", "dominance",
                                                               "liking"}
     code, out, _ = run(["info", str(store)], capsys)
-    assert code == 0 and "arousal" in out and "majority" in out
+    assert code == 0 and "arousal" in out and "class balance at threshold 5" in out
     # existing output is kept
     code, _, err = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store)], capsys)
     assert code == 1 and "--overwrite" in err
