@@ -410,6 +410,22 @@ def _train_config(opts: dict):  # noqa: ANN202
                        class_weight=str(opts["class_weight"]), grad_clip=float(opts["grad_clip"]))
 
 
+def _init_distributed() -> None:
+    """Join the process group when launched by torchrun (a no-op otherwise)."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from emotionkd.distributed import init_from_env
+
+        init_from_env()
+
+
+def _is_main() -> bool:
+    from emotionkd.distributed import is_main
+
+    return is_main()
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     from emotionkd.errors import OutputExistsError
 
@@ -481,6 +497,7 @@ def train_teacher_cmd(
                 "model": "emotionnet-teacher", "size": "paper"}
     opts = _resolve(given, config, defaults, "train-teacher")
     _check_out(out, overwrite)
+    _init_distributed()
     store = open_data(data)
     spec = _data_spec(opts, store)
     cfg = _train_config(opts)
@@ -491,6 +508,8 @@ def train_teacher_cmd(
             val_subjects=parse_subjects(opts["val_subjects"], "--val-subjects"),
             test_subjects=parse_subjects(opts["test_subjects"], "--test-subjects"),
             val_fraction=float(opts["val_fraction"]), resolved=opts, progress=cb)
+    if not _is_main():
+        return
     run.save(out)
     d = run.data
     console.print(f"wrote [bold]{out}[/]: {run.model_name} ({_n_params(run.model):,} parameters)"
@@ -606,6 +625,7 @@ def distill_cmd(
                  seed=seed, device=device, monitor=monitor)
     opts = _resolve(given, config, {**TRAIN_DEFAULTS, **DISTILL_DEFAULTS}, "distill")
     _check_out(out, overwrite)
+    _init_distributed()
     t_out = teacher_out or out.with_name(out.stem + ".teacher.pt")
     weights = _loss_weights(opts)
     fb = _feedback_config(opts)
@@ -618,6 +638,8 @@ def distill_cmd(
                                         student_init=str(opts["student_init"]),
                                         quiz_fraction=float(opts["quiz_fraction"]),
                                         resolved=opts, progress=cb)
+    if not _is_main():
+        return
     run.save(out)
     dist = run.distillation
     console.print(f"wrote [bold]{out}[/]: emotionnet-student ({_n_params(run.model):,} "
@@ -762,6 +784,7 @@ def evaluate_cmd(
                 "methods": "emotionkd,none", "baselines": "", "feedback": True,
                 "size": "paper", "protocol": None, "k": 0, "subjects": None}
     opts = _resolve(given, config, defaults, "evaluate")
+    _init_distributed()
     if len(chosen) > 1:
         raise ConfigError("choose one protocol: --loso, --kfold K or --subject-dependent K")
     if opts["protocol"] is None:
@@ -802,6 +825,8 @@ def evaluate_cmd(
     with progress_task(f"evaluate {cfg.protocol}") as cb:
         results = evaluate_protocol(store.path, cfg, out, resume=resume, fold=fold,
                                     progress=cb)
+    if not _is_main():
+        return
     _print_results_table(results)
     console.print(f"report: {out / 'report.md'}  results: {out / 'results.json'}, "
                   f"{out / 'results.csv'}" + (f"  models: {out / 'models'}" if save_models

@@ -215,6 +215,7 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     """Train and test every model of one fold; per-model failures are recorded, not raised."""
     import torch
 
+    from emotionkd import distributed as dist_
     from emotionkd.distill.feedback import FeedbackConfig
     from emotionkd.distill.losses import method_weights
     from emotionkd.distill.trainer import distill_student
@@ -244,12 +245,12 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     steps = len(cfg.model_labels())
 
     def record(label: str, model, fit_res, extra: dict | None = None) -> None:  # noqa: ANN001
-        prob = predict_proba(model, test)[:, 1]
+        prob = predict_proba(model, test, distributed=dist_.active())[:, 1]
         entry = {"metrics": binary_metrics(test.labels, prob), "p_high": prob.round(6).tolist(),
                  "best_epoch": fit_res.best_epoch, "epochs_run": fit_res.epochs_run,
                  "seconds": round(fit_res.seconds, 2), **(extra or {})}
         result["models"][label] = entry
-        if cfg.save_models:
+        if cfg.save_models and dist_.is_main():
             _save_model(models_dir / f"{label}.pt", model, label, ds, fd, tcfg, fit_res, store)
 
     def attempt(label: str, fn: Callable[[], None]) -> None:
@@ -354,7 +355,11 @@ def evaluate_protocol(
     folds = make_folds(cfg, store.subject[mask], store.trial[mask])
     if fold is not None and not 0 <= fold < len(folds):
         raise ConfigError(f"--fold {fold}: the protocol has folds 0..{len(folds) - 1}")
-    prepare_run(run, cfg, str(store.path), folds, resume, fold is not None)
+    from emotionkd import distributed as dist_
+
+    if dist_.is_main():
+        prepare_run(run, cfg, str(store.path), folds, resume, fold is not None)
+    dist_.barrier()
     todo = [f for f in folds if fold is None or f.index == fold]
     total = len(todo) * len(cfg.targets)
     done = 0
@@ -364,6 +369,7 @@ def evaluate_protocol(
                    or not fold_path(run, target, f.index).exists()]
         if fold is not None and fold_path(run, target, fold).exists() and not resume:
             pending = [f for f in todo]  # an explicit single fold is recomputed
+        pending = dist_.broadcast_object(pending)  # every rank runs the same folds
         done += len(todo) - len(pending)
         if not pending:
             continue
@@ -381,13 +387,15 @@ def evaluate_protocol(
                 res = {"target": target, "fold": f.as_dict(), "models": {},
                        "error": f"{type(exc).__name__}: {exc}",
                        "traceback": traceback.format_exc(limit=6)}
-            _atomic_json(fold_path(run, target, f.index), res)
+            if dist_.is_main():
+                _atomic_json(fold_path(run, target, f.index), res)
             done += 1
             if on_fold is not None:
                 on_fold(res)
-            if progress is not None:
+            if progress is not None and dist_.is_main():
                 progress(done, total, info=f"{target} fold {f.index + 1}/{len(folds)} done")
-    return build_report(run)
+    dist_.barrier()
+    return build_report(run) if dist_.is_main() else {}
 
 
 # ---------------------------------------------------------------------------------------------

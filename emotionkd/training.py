@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emotionkd import distributed as dist_
 from emotionkd.errors import ConfigError
 from emotionkd.windows import WindowDataset
 
@@ -197,8 +198,11 @@ def predict_proba(
     device: torch.device | None = None,
     batch_size: int = 512,
     inputs: str | None = None,
+    distributed: bool = False,
 ) -> np.ndarray:
-    """Class probabilities (n_windows, 2) of a task's model or a bare model, in eval mode."""
+    """Class probabilities (n_windows, 2) of a task's model or a bare model, in eval mode.
+
+    ``distributed``: every rank must call it; each predicts its shard, rows are gathered."""
     if isinstance(task_or_model, Task):
         task = task_or_model
     else:
@@ -206,19 +210,24 @@ def predict_proba(
     dev = device or next(task.model.parameters()).device
     was_training = task.model.training
     task.model.eval()
+    # under multi-process training every rank predicts its shard and the rows are gathered
+    idx = dist_.shard(np.arange(len(ds))) if distributed else np.arange(len(ds))
     out = []
-    for a in range(0, len(ds), batch_size):
-        eeg, gsr, _ = ds.batch(np.arange(a, min(a + batch_size, len(ds))))
+    for a in range(0, len(idx), batch_size):
+        eeg, gsr, _ = ds.batch(idx[a:a + batch_size])
         eeg = eeg.to(dev) if eeg is not None and task.inputs == "eeg+gsr" else None
         logits = task.eval_logits(eeg, gsr.to(dev))
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        out.append(torch.softmax(logits.float(), dim=1))
     task.model.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+    local = torch.cat(out) if out else torch.zeros((0, 2), device=dev)
+    if distributed:
+        local = dist_.gather_rows(local, len(ds))
+    return local.cpu().numpy()
 
 
 def evaluate_task(task: Task, ds: WindowDataset, device: torch.device,
                   batch_size: int) -> dict[str, float]:
-    prob = predict_proba(task, ds, device, batch_size)
+    prob = predict_proba(task, ds, device, batch_size, distributed=dist_.active())
     y = ds.labels
     eps = 1e-7
     loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], eps, 1.0))))
@@ -257,7 +266,10 @@ def fit(
         raise ConfigError("no training windows: check the subjects, window length and step")
     if task.inputs == "eeg+gsr" and not train.has_eeg:
         raise ConfigError("this model needs EEG but the dataset was loaded without it")
-    device = resolve_device(cfg.device)
+    device = resolve_device(dist_.device_for_rank(cfg.device))
+    rank, world_size = dist_.world()
+    if rank != 0:
+        progress = None  # only rank 0 reports
     seed_everything(cfg.seed)
     for m in task.modules().values():
         m.to(device)
@@ -282,9 +294,12 @@ def fit(
         order = rng.permutation(len(train))
         sums: dict[str, float] = {}
         for b in range(n_batches):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            if len(idx) < 2:  # BatchNorm cannot train on a single window
+            glob = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            if len(glob) < max(2, world_size):  # BatchNorm cannot train on a single window
                 continue
+            idx = dist_.shard(glob, rank, world_size)
+            # local mean losses, averaged over ranks, weighted to the global batch mean
+            share = len(idx) * world_size / len(glob)
             eeg, gsr, y = train.batch(idx)
             eeg = eeg.to(device, non_blocking=True) if eeg is not None else None
             gsr, y = gsr.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -292,7 +307,8 @@ def fit(
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 loss, terms = task.train_loss(eeg, gsr, y, step)
             opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(loss * share if share != 1 else loss).backward()
+            dist_.average_gradients(params)
             if cfg.grad_clip > 0:
                 scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)

@@ -112,15 +112,19 @@ class FeedbackUpdater:
     def step(self, eeg: torch.Tensor, gsr: torch.Tensor, y: torch.Tensor,
              quiz_gsr: torch.Tensor, quiz_y: torch.Tensor) -> dict[str, float]:
         """One teacher update from the pilot student's quiz loss (+ the teacher's own CE)."""
+        from emotionkd import distributed as dist_
+
         self.teacher.eval()
-        quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter, self.weights,
-                                       eeg, gsr, y, quiz_gsr, quiz_y, self.cfg.pilot_lr,
-                                       self.class_weight)
+        with dist_.local_batchnorm():  # the pilot needs a second derivative: local statistics
+            quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter,
+                                           self.weights, eeg, gsr, y, quiz_gsr, quiz_y,
+                                           self.cfg.pilot_lr, self.class_weight)
         t_ce = ce(z_t, y, self.class_weight)
         loss = self.cfg.teacher_ce * t_ce + self.cfg.student_ce * quiz
         grads = torch.autograd.grad(loss, self.params, allow_unused=True)
         for p, g in zip(self.params, grads):
-            p.grad = None if g is None else g.detach()
+            p.grad = torch.zeros_like(p) if g is None else g.detach()
+        dist_.average_gradients(self.params)  # the teacher replicas stay identical
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self.opt.step()

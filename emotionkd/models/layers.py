@@ -36,14 +36,39 @@ def _bn_rows(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tens
     """Apply ``bn`` to the last axis of ``x`` with statistics over all other axes.
 
     Same statistics, running averages and parameters as calling the module on a
-    channels-first view, without the transposed copies.
+    channels-first view, without the transposed copies. Under multi-process training the
+    statistics cover the global batch (see :mod:`emotionkd.distributed`).
     """
+    from emotionkd.distributed import sync_batchnorm_enabled
+
     d = x.shape[-1]
     if bn.training and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)
-    y = F.batch_norm(x.reshape(-1, d), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+    flat = x.reshape(-1, d)
+    if bn.training and sync_batchnorm_enabled():
+        return _global_bn(flat, bn).view(x.shape)
+    y = F.batch_norm(flat, bn.running_mean, bn.running_var, bn.weight, bn.bias,
                      bn.training or bn.running_mean is None, bn.momentum, bn.eps)
     return y.view(x.shape)
+
+
+def _global_bn(flat: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
+    """Training-mode BatchNorm with statistics summed over every rank (differentiably)."""
+    from emotionkd.distributed import all_reduce_sum
+
+    d = flat.shape[1]
+    n_local = torch.tensor([float(flat.shape[0])], dtype=flat.dtype, device=flat.device)
+    stats = all_reduce_sum(torch.cat([flat.sum(0), (flat * flat).sum(0), n_local]))
+    n = stats[-1]
+    mean = stats[:d] / n
+    var = (stats[d:2 * d] / n - mean * mean).clamp_min(0.0)
+    if bn.running_mean is not None:
+        with torch.no_grad():
+            m = bn.momentum
+            bn.running_mean.mul_(1 - m).add_(m * mean.detach())
+            bn.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
+    y = (flat - mean) * torch.rsqrt(var + bn.eps)
+    return y * bn.weight + bn.bias if bn.affine else y
 
 
 class TokenBatchNorm(nn.Module):
