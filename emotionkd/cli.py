@@ -820,8 +820,12 @@ def evaluate_cmd(
         import time as _time
 
         out = Path("runs") / f"{data.stem}-{cfg.protocol}-{_time.strftime('%Y%m%d-%H%M%S')}"
-    console.print(f"evaluation run: [bold]{out}[/] ({cfg.protocol}, targets "
-                  f"{', '.join(targets)}; models {', '.join(cfg.model_labels())})")
+        from emotionkd.distributed import broadcast_object
+
+        out = broadcast_object(out)  # under torchrun every rank uses rank 0's timestamp
+    if _is_main():
+        console.print(f"evaluation run: [bold]{out}[/] ({cfg.protocol}, targets "
+                      f"{', '.join(targets)}; models {', '.join(cfg.model_labels())})")
     with progress_task(f"evaluate {cfg.protocol}") as cb:
         results = evaluate_protocol(store.path, cfg, out, resume=resume, fold=fold,
                                     progress=cb)

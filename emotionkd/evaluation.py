@@ -28,6 +28,7 @@ import os
 import platform
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -153,12 +154,24 @@ def fold_windows(fold, ds, cfg: EvalConfig, fold_seed: int) -> FoldData:  # noqa
 # running
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
+def _tmp_name(path: Path) -> Path:
+    """A temporary sibling unique to this process: fold jobs of one run (a SLURM array) write
+    run.json and the report concurrently, and must never share a half-written file."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, default=_json_default)
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    try:
+        tmp.write_text(text, encoding="utf-8", newline="")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    _atomic_write(path, json.dumps(obj, indent=1, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:
@@ -470,7 +483,7 @@ def build_report(run_dir: str | os.PathLike) -> dict[str, Any]:
         }
     _atomic_json(run / "results.json", results)
     _write_csv(run / "results.csv", results)
-    (run / "report.md").write_text(render_markdown(results, meta), encoding="utf-8")
+    _atomic_write(run / "report.md", render_markdown(results, meta))
     return results
 
 
@@ -486,20 +499,20 @@ def _paired(folds: list[dict], a: str, b: str, metric: str) -> tuple[list[float]
 
 def _write_csv(path: Path, results: dict[str, Any]) -> None:
     import csv
+    import io
 
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["target", "model", "metric", "mean", "std", "folds", "pooled"])
-        for target, t in results["targets"].items():
-            for label, m in t["models"].items():
-                for metric in METRICS:
-                    ms = m["mean_std"].get(metric, {})
-                    w.writerow([target, label, metric, _fmt(ms.get("mean")), _fmt(ms.get("std")),
-                                ms.get("n", 0), _fmt(m["pooled"].get(metric))])
-            w.writerow([target, "majority-class", "accuracy",
-                        _fmt(t["majority_baseline"]["mean"]), "", t["folds_done"], ""])
-    os.replace(tmp, path)
+    fh = io.StringIO(newline="")
+    w = csv.writer(fh)
+    w.writerow(["target", "model", "metric", "mean", "std", "folds", "pooled"])
+    for target, t in results["targets"].items():
+        for label, m in t["models"].items():
+            for metric in METRICS:
+                ms = m["mean_std"].get(metric, {})
+                w.writerow([target, label, metric, _fmt(ms.get("mean")), _fmt(ms.get("std")),
+                            ms.get("n", 0), _fmt(m["pooled"].get(metric))])
+        w.writerow([target, "majority-class", "accuracy",
+                    _fmt(t["majority_baseline"]["mean"]), "", t["folds_done"], ""])
+    _atomic_write(path, fh.getvalue())
 
 
 def _fmt(x: Any) -> str:

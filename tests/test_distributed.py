@@ -131,3 +131,20 @@ def test_folds_as_separate_processes_merge(deap_store, tmp_path):
     a = merged["targets"]["arousal"]["models"]["student-none"]["per_fold"]
     b = full["targets"]["arousal"]["models"]["student-none"]["per_fold"]
     assert a == b
+
+
+def test_cli_under_torchrun(deap_store, tmp_path):
+    """`torchrun --nproc-per-node 2 -m emotionkd train-teacher …`: one file, one report."""
+    env = {**os.environ, "EMOTIONKD_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "t.pt"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", "-m", "emotionkd", "train-teacher", "--data", str(deap_store), "--out", str(out),
+           "--size", "tiny", "--epochs", "1", "--window", "2", "--step", "2"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("wrote") == 1  # rank 0 alone writes and reports
+    assert out.exists() and not list(tmp_path.glob("*.tmp"))
+    from emotionkd.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(out)
+    assert ck["model"] == "emotionnet-teacher"
