@@ -1,6 +1,7 @@
 """Benchmark: inference of the GSR student (paper size, 1 × 512 at 128 Hz) on ONE CPU thread:
-batch-1 latency (median, p95) and batch-256 throughput in PyTorch eager, TorchScript and ONNX
-Runtime, and the model file sizes.
+batch-1 latency (median, p95) and batch-256 throughput in PyTorch eager (as trained, and
+folded for inference as ``predict`` runs it), TorchScript and ONNX Runtime (both exported from
+the folded model, :mod:`emotionkd.models.inference`), and the model file sizes.
 
     python benchmarks/inference_latency.py [--repeats 300]
 
@@ -61,9 +62,17 @@ def main() -> None:
         sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
 
+        from emotionkd.models.inference import fold_for_inference
+
+        folded = fold_for_inference(model)
+
         def eager(x):
             with torch.no_grad():
                 return model(torch.from_numpy(x))[0]
+
+        def eager_folded(x):  # what `emotionkd predict` runs for a .pt checkpoint
+            with torch.no_grad():
+                return folded(torch.from_numpy(x))[0]
 
         def script(x):
             with torch.no_grad():
@@ -79,7 +88,9 @@ def main() -> None:
         print(f"student {sum(p.numel() for p in model.parameters()):,} parameters; one CPU "
               f"thread; torch {torch.__version__}, onnxruntime {ort.__version__}")
         print(f"{'engine':12s} {'b1 median ms':>13s} {'b1 p95 ms':>10s} {'b256 windows/s':>15s}")
-        for label, fn in (("eager", eager), ("TorchScript", script), ("ONNX Runtime", onnx)):
+        engines = (("eager", eager), ("eager folded", eager_folded), ("TorchScript", script),
+                   ("ONNX Runtime", onnx))
+        for label, fn in engines:
             lat = timeit(fn, x1, args.repeats) * 1e3
             thr = timeit(fn, x256, max(10, args.repeats // 30))
             print(f"{label:12s} {np.median(lat):13.3f} {np.percentile(lat, 95):10.3f} "

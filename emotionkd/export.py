@@ -6,9 +6,12 @@ the model on new recordings — sampling rate, window, normalisation (with train
 when ``norm = "train"``), target, class names, emotionkd version — is embedded: as ONNX
 ``metadata_props["emotionkd"]`` (JSON) or as the TorchScript extra file ``emotionkd.json``.
 
-After writing, the exported model is run (ONNX Runtime for ONNX) next to the PyTorch model on
-the same random inputs, at batch sizes 1 and 8; if any output differs by more than the
-tolerance (1e-4 by default) the export fails and no file is left behind.
+The exported graph is the trained model with its attention projections folded
+(:mod:`emotionkd.models.inference`: exact algebra, 32 % fewer FLOPs for the paper-size
+student). After writing, the exported model is run (ONNX Runtime for ONNX) next to the
+unmodified PyTorch model on the same random inputs, at batch sizes 1, 8 and 3; if any output
+differs by more than the tolerance (1e-4 by default) the export fails and no file is left
+behind.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def export_model(
     import torch
 
     from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.models.inference import fold_for_inference
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
@@ -105,14 +109,16 @@ def export_model(
     ck = load_checkpoint(model_path)
     model = build_from_checkpoint(ck)
     meta = export_metadata(ck)
-    wrapped = _wrapper(model)
+    wrapped = _wrapper(model)  # the reference: the model exactly as trained
+    # the exported graph: attention, score blocks and classifier folded (exact algebra)
+    folded = _wrapper(fold_for_inference(model))
     tmp = out.with_name(out.name + ".tmp")
     try:
         if fmt == "onnx":
-            _export_onnx(wrapped, meta, tmp, opset)
+            _export_onnx(folded, meta, tmp, opset)
             run = _onnx_runner(tmp)
         else:
-            run = _export_torchscript(wrapped, meta, tmp)
+            run = _export_torchscript(folded, meta, tmp)
         worst = 0.0
         for batch, seed in ((1, 0), (8, 1), (3, 2)):
             x = _examples(meta, batch, seed)

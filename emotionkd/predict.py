@@ -84,6 +84,7 @@ class TorchPredictor(Predictor):
         import torch
 
         from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+        from emotionkd.models.inference import fold_for_inference
         from emotionkd.models.registry import model_spec
 
         ckpt = load_checkpoint(path)
@@ -92,7 +93,7 @@ class TorchPredictor(Predictor):
                 f"{path}: is a {ckpt['model']} {ckpt['role']}, which needs EEG; predict runs "
                 "GSR-only models: pass a distilled student (emotionkd distill)"
             )
-        self.model = build_from_checkpoint(ckpt)
+        self.model = fold_for_inference(build_from_checkpoint(ckpt))
         self.meta = ModelMeta.from_data_spec(ckpt["data"], ckpt["model"],
                                              ckpt["emotionkd_version"])
         self._torch = torch
