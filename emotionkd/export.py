@@ -111,7 +111,7 @@ def export_model(
     meta = export_metadata(ck)
     wrapped = _wrapper(model)  # the reference: the model exactly as trained
     # the exported graph: attention, score blocks and classifier folded (exact algebra)
-    folded = _wrapper(fold_for_inference(model))
+    folded = _wrapper(fold_for_inference(model, _examples(meta, 2, 0)))
     tmp = out.with_name(out.name + ".tmp")
     try:
         if fmt == "onnx":

@@ -90,3 +90,21 @@ def test_batchnorm_without_running_statistics_is_not_folded():
             m.track_running_stats, m.running_mean, m.running_var = False, None, None
     folded = fold_for_inference(model)
     assert not any(isinstance(m, FoldedScoreBlock) for m in folded.modules())
+
+
+@pytest.mark.parametrize("name", ["emotionnet-student", "emotionnet-teacher"])
+def test_frozen_token_counts_keep_outputs_and_drop_shape_arithmetic(name):
+    from emotionkd.models.inference import StaticPosition
+    from emotionkd.models.layers import PositionEmbedding
+
+    model = _trained(name, SMALL)
+    folded = fold_for_inference(model, _inputs(name, 2, seed=5))
+    assert any(isinstance(m, StaticPosition) for m in folded.modules())
+    assert not any(isinstance(m, PositionEmbedding) for m in folded.modules())
+    assert all(m.tokens == 15 for m in folded.modules() if isinstance(m, FoldedSelfAttention))
+    x = _inputs(name, 7)  # another batch size: only the window length is fixed
+    with torch.no_grad():
+        torch.testing.assert_close(folded(*x)[0], model(*x)[0], atol=1e-5, rtol=1e-4)
+    traced = torch.jit.trace(folded, _inputs(name, 2), check_trace=False)
+    kinds = {n.kind() for n in traced.inlined_graph.nodes()}
+    assert "aten::size" not in kinds  # no run-time shape arithmetic in the exported graph

@@ -20,7 +20,10 @@ latency is mostly per-operator overhead:
 * the classifier's four Linear layers have no activation between them, so they are one
   matrix (3,904 → 2 for the paper-size student: also half the exported file);
 * every eval-mode BatchNorm that follows a Linear (the score-generation blocks of the
-  fusions) is folded into that Linear's weight and bias.
+  fusions) is folded into that Linear's weight and bias;
+* for export, token counts are frozen from an example input (:func:`freeze_token_counts`),
+  so the traced graph has constant reshapes and a constant position table instead of
+  Shape → Gather → Concat chains (the paper-size student's ONNX graph: 397 → 144 nodes).
 
 The weights are folded in float64; outputs agree with the original model to float32 rounding
 (export checks this against the unmodified model, see :mod:`emotionkd.export`).
@@ -37,6 +40,7 @@ from torch import nn
 from emotionkd.models.layers import (
     Classifier,
     MultiHeadSelfAttention,
+    PositionEmbedding,
     ScoreGenerationBlock,
     TokenBatchNorm,
 )
@@ -49,7 +53,7 @@ class FoldedSelfAttention(nn.Module):
         super().__init__()
         h, k = attn.n_heads, attn.head_dim
         d = attn.q.in_features
-        self.n_heads = h
+        self.n_heads, self.d_model = h, d
         wq, wk, wv = (m.weight.detach().double().view(h, k, d) for m in (attn.q, attn.k, attn.v))
         bq, bv = attn.q.bias.detach().double().view(h, k), attn.v.bias.detach().double()
         wo = attn.out.weight.detach().double()  # (d, h·k)
@@ -67,15 +71,33 @@ class FoldedSelfAttention(nn.Module):
         self.register_buffer("b_m", b_m.reshape(h * d).to(dtype))
         self.register_buffer("w_u", w_u.reshape(h * d, d).to(dtype))
         self.register_buffer("b_out", b_out.to(dtype))
+        #: token count fixed by :func:`freeze_token_counts` (exported graphs then need no
+        #: shape arithmetic at run time); None = read it from the input
+        self.tokens: int | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, d = self.n_heads, self.b_out.shape[0]
-        m = F.linear(x, self.w_m, self.b_m).unflatten(-1, (h, d)).transpose(1, 2)  # (B,H,L,d)
-        u = F.linear(x, self.w_u).unflatten(-1, (h, d)).flatten(1, 2)  # (B, L·H, d), (j, h)
-        scores = m @ x.transpose(1, 2).unsqueeze(1)  # (B, H, L, L)
-        # Σₕ Aₕ uₕ as one product: (B, L, L·H) @ (B, L·H, d), no reduction over heads
-        a = torch.softmax(scores, dim=-1).permute(0, 2, 3, 1).flatten(2)
+        h, d = self.n_heads, self.d_model
+        n = self.tokens if self.tokens is not None else x.shape[1]
+        rows = x.reshape(-1, d)  # token-wise products as 2-D GEMMs (bias fused when exported)
+        # m: (B, L·H, d) with rows (query i, head h) — a free reshape of the product
+        m = F.linear(rows, self.w_m, self.b_m).reshape(-1, n * h, d)
+        # u: (B, H·L, d) with rows (head h, key j)
+        u = F.linear(rows, self.w_u).reshape(-1, n, h, d).transpose(1, 2).reshape(-1, h * n, d)
+        scores = m @ x.transpose(1, 2)  # (B, L·H, L): scores[(i, h), j] = mₕᵢ · xⱼ
+        # Σₕ Aₕ uₕ as one product: (B, L, H·L) @ (B, H·L, d); the reshape of A is free
+        a = torch.softmax(scores, dim=-1).reshape(-1, n, h * n)
         return a @ u + self.b_out
+
+
+class StaticPosition(nn.Module):
+    """The first L rows of a position table, for inputs of exactly L tokens."""
+
+    def __init__(self, pos: PositionEmbedding, tokens: int) -> None:
+        super().__init__()
+        self.register_buffer("table", pos.weight.detach()[:tokens].clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table
 
 
 def _linear64(lin: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,6 +124,22 @@ def _with_bn(lin: nn.Linear, tbn: TokenBatchNorm) -> nn.Linear | None:
     return out.requires_grad_(False)
 
 
+class _Softsign(torch.autograd.Function):
+    """softsign that exports as ONNX's single ``Softsign`` operator (not Abs, Add, Div)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return F.softsign(x)
+
+    @staticmethod
+    def symbolic(g, x):  # noqa: ANN001, ANN205
+        return g.op("Softsign", x)
+
+
+def _softsign(x: torch.Tensor) -> torch.Tensor:
+    return _Softsign.apply(x) if torch.onnx.is_in_onnx_export() else F.softsign(x)
+
+
 class FoldedScoreBlock(nn.Module):
     """A score-generation block with both BatchNorms folded into their Linear layers."""
 
@@ -111,7 +149,7 @@ class FoldedScoreBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.mean(dim=1, keepdim=True) if self.pool == "gap" else x
-        return F.softsign(self.fc2(F.relu(self.fc1(h))))
+        return _softsign(self.fc2(F.relu(self.fc1(h))))
 
 
 class FoldedClassifier(nn.Module):
@@ -150,15 +188,46 @@ def foldable(attn: MultiHeadSelfAttention) -> bool:
     return attn.q.in_features <= attn.head_dim
 
 
-def fold_for_inference(model: nn.Module) -> nn.Module:
+def fold_for_inference(model: nn.Module,
+                       example: tuple[torch.Tensor, ...] | None = None) -> nn.Module:
     """A copy of ``model`` in eval mode with attention, score blocks and classifier folded.
 
     The copy is for inference only: it computes the same outputs as ``model.eval()`` and
-    must not be trained (its folded layers no longer match the training parametrisation)."""
+    must not be trained (its folded layers no longer match the training parametrisation).
+    With ``example`` inputs, token counts are frozen to theirs (:func:`freeze_token_counts`):
+    the model then accepts only inputs of that window length, as an exported graph does."""
     folded = copy.deepcopy(model).eval()
     for _, module in list(folded.named_modules()):
         for child_name, child in list(module.named_children()):
             new = _folded(child)
             if new is not None:
                 setattr(module, child_name, new)
-    return folded.requires_grad_(False)
+    folded.requires_grad_(False)
+    if example is not None:
+        freeze_token_counts(folded, example)
+    return folded
+
+
+def freeze_token_counts(model: nn.Module, example: tuple[torch.Tensor, ...]) -> None:
+    """Record the token count each attention layer and position table sees for ``example``
+    and make it a constant, so traced graphs carry no Shape/Slice/Concat chains."""
+    seen: dict[nn.Module, int] = {}
+
+    def record(mod: nn.Module, args: tuple) -> None:  # a pre-hook must return None
+        seen.setdefault(mod, int(args[0].shape[1]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules()
+             if isinstance(m, (FoldedSelfAttention, PositionEmbedding))]
+    try:
+        with torch.no_grad():
+            model(*example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for mod, n in seen.items():
+        if isinstance(mod, FoldedSelfAttention):
+            mod.tokens = int(n)
+    for _, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, PositionEmbedding) and child in seen:
+                setattr(module, child_name, StaticPosition(child, int(seen[child])))
