@@ -102,8 +102,7 @@ class StaticPosition(nn.Module):
 
 def _linear64(lin: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     w = lin.weight.detach().double()
-    b = lin.bias.detach().double() if lin.bias is not None else torch.zeros(w.shape[0],
-                                                                             dtype=w.dtype)
+    b = lin.bias.detach().double() if lin.bias is not None else w.new_zeros(w.shape[0])
     return w, b
 
 
@@ -117,7 +116,7 @@ def _with_bn(lin: nn.Linear, tbn: TokenBatchNorm) -> nn.Linear | None:
     if bn.affine:
         scale = scale * bn.weight.detach().double()
     shift = bn.bias.detach().double() if bn.affine else torch.zeros_like(scale)
-    out = nn.Linear(w.shape[1], w.shape[0]).to(lin.weight.dtype)
+    out = nn.Linear(w.shape[1], w.shape[0]).to(device=lin.weight.device, dtype=lin.weight.dtype)
     with torch.no_grad():
         out.weight.copy_(w * scale[:, None])
         out.bias.copy_((b - bn.running_mean.double()) * scale + shift)
@@ -161,7 +160,8 @@ class FoldedClassifier(nn.Module):
         for lin in (clf.fc2, clf.fc3, clf.out):
             lw, lb = _linear64(lin)
             w, b = lw @ w, lw @ b + lb
-        self.linear = nn.Linear(w.shape[1], w.shape[0]).to(clf.fc1.weight.dtype)
+        self.linear = nn.Linear(w.shape[1], w.shape[0]).to(device=clf.fc1.weight.device,
+                                                            dtype=clf.fc1.weight.dtype)
         with torch.no_grad():
             self.linear.weight.copy_(w)
             self.linear.bias.copy_(b)
