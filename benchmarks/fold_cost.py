@@ -32,9 +32,8 @@ from pathlib import Path
 
 # full-size fold shapes (fitting windows per fold, LOSO folds)
 FULL = {
-    "DEAP": {"folds": 32, "fit_windows": 25 * 600, "val_windows": 6 * 600, "test_windows": 600},
-    "MAHNOB-HCI": {"folds": 27, "fit_windows": 21 * 400, "val_windows": 5 * 400,
-                   "test_windows": 400},
+    "DEAP": {"folds": 32, "fit_windows": 25 * 600},
+    "MAHNOB-HCI": {"folds": 27, "fit_windows": 21 * 400},
 }
 METHODS = "emotionkd,kd,none"
 BASELINES = "deepconvnet,concat"

@@ -3,7 +3,7 @@ batch-1 latency (median, p95) and batch-256 throughput in PyTorch eager (as trai
 folded for inference as ``predict`` runs it), TorchScript and ONNX Runtime (both exported from
 the folded model, :mod:`emotionkd.models.inference`), and the model file sizes.
 
-    python benchmarks/inference_latency.py [--repeats 300]
+    python benchmarks/inference_latency.py [--repeats 300] [--rounds 5]
 
 Goals: batch-1 latency ≤ 0.6 ms with ONNX Runtime (the reference TensorFlow student needs
 1.15 ms compiled, 19 ms eager) and batch-256 throughput ≥ 2 × 1,405 windows/s.

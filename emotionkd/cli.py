@@ -412,12 +412,9 @@ def _train_config(opts: dict):  # noqa: ANN202
 
 def _init_distributed() -> None:
     """Join the process group when launched by torchrun (a no-op otherwise)."""
-    import os
+    from emotionkd.distributed import init_from_env
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from emotionkd.distributed import init_from_env
-
-        init_from_env()
+    init_from_env()
 
 
 def _is_main() -> bool:

@@ -6,8 +6,9 @@ the model on new recordings — sampling rate, window, normalisation (with train
 when ``norm = "train"``), target, class names, emotionkd version — is embedded: as ONNX
 ``metadata_props["emotionkd"]`` (JSON) or as the TorchScript extra file ``emotionkd.json``.
 
-The exported graph is the trained model with its attention projections folded
-(:mod:`emotionkd.models.inference`: exact algebra, 32 % fewer FLOPs for the paper-size
+The exported graph is the trained model folded for inference
+(:mod:`emotionkd.models.inference`: attention projections, score-block BatchNorms and the
+classifier folded by exact algebra, token counts frozen; 32 % fewer FLOPs for the paper-size
 student). After writing, the exported model is run (ONNX Runtime for ONNX) next to the
 unmodified PyTorch model on the same random inputs, at batch sizes 1, 8 and 3; if any output
 differs by more than the tolerance (1e-4 by default) the export fails and no file is left

@@ -123,6 +123,7 @@ class FeedbackUpdater:
         loss = self.cfg.teacher_ce * t_ce + self.cfg.student_ce * quiz
         grads = torch.autograd.grad(loss, self.params, allow_unused=True)
         for p, g in zip(self.params, grads):
+            # zeros, not None: every rank must all-reduce the same flat gradient layout
             p.grad = torch.zeros_like(p) if g is None else g.detach()
         dist_.average_gradients(self.params)  # the teacher replicas stay identical
         if self.cfg.grad_clip > 0:

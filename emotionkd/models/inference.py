@@ -14,7 +14,7 @@ Each fold trades a d → H·k projection for a d → H·d one, so it is applied 
 d ≤ k: at the paper's size (d = k = 64) it removes 8 of the 24 MFLOP of every block, 30 % of
 the student's forward cost.
 
-Two more rewrites remove whole operators, which matters at batch 1 where a small graph's
+Further rewrites remove whole operators, which matters at batch 1 where a small graph's
 latency is mostly per-operator overhead:
 
 * the classifier's four Linear layers have no activation between them, so they are one

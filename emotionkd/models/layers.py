@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emotionkd.distributed import all_reduce_sum, sync_batchnorm_enabled
+
 #: BatchNorm momentum as PyTorch counts it (= 1 − Keras' default 0.99)
 BN_MOMENTUM = 0.01
 #: Keras' default BatchNorm epsilon
@@ -39,8 +41,6 @@ def _bn_rows(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tens
     channels-first view, without the transposed copies. Under multi-process training the
     statistics cover the global batch (see :mod:`emotionkd.distributed`).
     """
-    from emotionkd.distributed import sync_batchnorm_enabled
-
     d = x.shape[-1]
     if bn.training and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)
@@ -54,8 +54,6 @@ def _bn_rows(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tens
 
 def _global_bn(flat: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
     """Training-mode BatchNorm with statistics summed over every rank (differentiably)."""
-    from emotionkd.distributed import all_reduce_sum
-
     d = flat.shape[1]
     n_local = torch.tensor([float(flat.shape[0])], dtype=flat.dtype, device=flat.device)
     stats = all_reduce_sum(torch.cat([flat.sum(0), (flat * flat).sum(0), n_local]))
