@@ -215,19 +215,21 @@ class WindowDataset(torch.utils.data.Dataset):
         return self._eeg is not None
 
     def batch(
-        self, idx: np.ndarray | torch.Tensor | Sequence[int]
+        self, idx: np.ndarray | torch.Tensor | Sequence[int], eeg: bool = True
     ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-        """Gather windows ``idx`` as (eeg (B,C,W) or None, gsr (B,1,W), labels (B,))."""
+        """Gather windows ``idx`` as (eeg (B,C,W) or None, gsr (B,1,W), labels (B,)).
+
+        ``eeg=False`` skips gathering the EEG (GSR-only models): eeg is then None."""
         i = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         starts = self._starts_t[i]
         groups = self._group_t[i]
         gsr = self._gsr.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
         gsr = (gsr - self._gsr_mu[groups][:, :, None]) * self._gsr_inv[groups][:, :, None]
-        eeg = None
-        if self._eeg is not None:
-            eeg = self._eeg.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
-            eeg = (eeg - self._eeg_mu[groups][:, :, None]) * self._eeg_inv[groups][:, :, None]
-        return eeg, gsr.contiguous(), self._labels_t[i]
+        e = None
+        if eeg and self._eeg is not None:
+            e = self._eeg.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
+            e = (e - self._eeg_mu[groups][:, :, None]) * self._eeg_inv[groups][:, :, None]
+        return e, gsr.contiguous(), self._labels_t[i]
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         eeg, gsr, y = self.batch([k])

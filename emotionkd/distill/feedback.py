@@ -33,6 +33,7 @@ from torch.func import functional_call
 
 from emotionkd.distill.losses import LossWeights, ce, student_objective
 from emotionkd.errors import ConfigError
+from emotionkd.training import make_adam
 
 
 @dataclass
@@ -106,7 +107,7 @@ class FeedbackUpdater:
         self.teacher, self.student, self.adapter = teacher, student, adapter
         self.weights, self.cfg, self.class_weight = weights, cfg, class_weight
         self.params = [p for p in teacher.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(self.params, lr=cfg.teacher_lr, eps=1e-7)
+        self.opt = make_adam(self.params, cfg.teacher_lr, 1e-7)
         self.steps = 0
 
     def step(self, eeg: torch.Tensor, gsr: torch.Tensor, y: torch.Tensor,

@@ -28,6 +28,12 @@ class DistillTask(Task):
     The student and the hint adapter are optimised by the main loop; the teacher is frozen
     (eval mode, no gradient) unless feedback is on, in which case :meth:`before_step` updates
     it from the pilot student's quiz loss before each student step.
+
+    A frozen teacher is a fixed function of each training window, so its logits and fused
+    features are computed once, before the first epoch, and looked up per batch
+    (``cache_teacher``; skipped with feedback, and when they would exceed
+    :data:`TEACHER_CACHE_MAX_BYTES`). Same values as running the teacher on every batch, without
+    the teacher's forward pass in every step of every epoch.
     """
 
     inputs = "gsr"
@@ -35,8 +41,10 @@ class DistillTask(Task):
 
     def __init__(self, teacher: nn.Module, student: nn.Module, weights: LossWeights,
                  feedback: FeedbackConfig | None = None, quiz: WindowDataset | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, cache_teacher: bool = True) -> None:
         self.teacher, self.model, self.weights = teacher, student, weights
+        self.cache_teacher = cache_teacher
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self.feedback_cfg = feedback if feedback is not None and feedback.enabled else None
         if self.feedback_cfg is not None and (quiz is None or len(quiz) == 0):
             raise ConfigError("feedback needs quiz data from the training side")
@@ -66,9 +74,16 @@ class DistillTask(Task):
         super().setup(device, cfg, train)
         self.teacher.eval()
         self._quiz_bs = cfg.batch_size
+        self._cache = None
         if self.feedback_cfg is not None:
             self.updater = FeedbackUpdater(self.teacher, self.model, self.adapter, self.weights,
                                            self.feedback_cfg, self.class_weight)
+        elif self.cache_teacher:
+            self._cache = teacher_outputs(self.teacher, train, device, cfg.eval_batch_size)
+
+    @property
+    def batch_eeg(self) -> bool:
+        return self._cache is None  # the teacher needs the EEG unless its outputs are cached
 
     def before_step(self, eeg, gsr, y, step: int, epoch: int) -> dict[str, float]:
         self.teacher.eval()  # the loop sets every module to train mode each epoch
@@ -83,10 +98,15 @@ class DistillTask(Task):
         self.feedback_steps += 1
         return terms
 
-    def train_loss(self, eeg, gsr, y, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        self.teacher.eval()
-        with torch.no_grad():
-            z_t, f_t = self.teacher(eeg, gsr)
+    def train_loss(self, eeg, gsr, y, step: int,
+                   idx: np.ndarray | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        if self._cache is not None and idx is not None:
+            rows = torch.as_tensor(idx, dtype=torch.long, device=self._cache[0].device)
+            z_t, f_t = self._cache[0][rows], self._cache[1][rows]
+        else:
+            self.teacher.eval()
+            with torch.no_grad():
+                z_t, f_t = self.teacher(eeg, gsr)
         z_s, f_s = self.model(gsr)
         loss, terms = student_objective(z_s, f_s, y, z_t, f_t, self.weights, self.adapter,
                                         self.class_weight)
@@ -96,6 +116,45 @@ class DistillTask(Task):
             loss = loss + l2
             terms["l2"] = l2
         return loss, {k: float(v.detach()) for k, v in terms.items()}
+
+
+#: largest teacher-output cache (logits + fused features of every training window) kept for
+#: a distillation without feedback; above it the teacher runs on every batch instead
+TEACHER_CACHE_MAX_BYTES = 2 * 2**30
+
+
+@torch.no_grad()
+def teacher_outputs(teacher: nn.Module, train: WindowDataset, device: torch.device,
+                    batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The eval-mode teacher's (logits, fused features) for every window of ``train``, on
+    ``device``; None when they would exceed :data:`TEACHER_CACHE_MAX_BYTES`.
+
+    Under multi-process training every rank computes its shard and the rows are gathered."""
+    from emotionkd import distributed as dist_
+
+    if len(train) == 0:
+        return None
+    was_training = teacher.training
+    teacher.eval()
+    eeg, gsr, _ = train.batch([0])
+    z, f = teacher(eeg.to(device), gsr.to(device))
+    per_window = (z[0].numel() + f[0].numel()) * f.element_size()
+    if per_window * len(train) > TEACHER_CACHE_MAX_BYTES:
+        teacher.train(was_training)
+        return None
+    idx = dist_.shard(np.arange(len(train))) if dist_.active() else np.arange(len(train))
+    zs, fs = [], []
+    for a in range(0, len(idx), batch_size):
+        eeg, gsr, _ = train.batch(idx[a:a + batch_size])
+        z, f = teacher(eeg.to(device), gsr.to(device))
+        zs.append(z)
+        fs.append(f)
+    teacher.train(was_training)
+    z = torch.cat(zs) if zs else z.new_zeros((0, *z.shape[1:]))
+    f = torch.cat(fs) if fs else f.new_zeros((0, *f.shape[1:]))
+    if dist_.active():
+        z, f = dist_.gather_rows(z, len(train)), dist_.gather_rows(f, len(train))
+    return z, f
 
 
 def _width(model: nn.Module) -> int:

@@ -29,6 +29,7 @@ from emotionkd.models.emotionnet import (
     config_from_dict,
     window_samples,
 )
+from emotionkd.models.layers import Dropout
 
 
 @dataclass
@@ -137,7 +138,7 @@ class DeepConvNet(nn.Module):
         for i, p in enumerate(c.pools()):
             layers: list[nn.Module] = []
             if i > 0:
-                layers += [nn.Dropout(c.dropout), nn.Conv1d(f[i - 1], f[i], k, bias=False)]
+                layers += [Dropout(c.dropout), nn.Conv1d(f[i - 1], f[i], k, bias=False)]
             layers += [nn.BatchNorm1d(f[i]), nn.ELU()]
             layers.append(nn.MaxPool1d(p) if p > 1 else nn.Identity())
             self.blocks.append(nn.Sequential(*layers))
