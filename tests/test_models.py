@@ -196,6 +196,17 @@ def test_imf_formula_and_token_axis(bug):
 
 # ---------------------------------------------------------------- gradients and the IMF bug
 
+#: parameters whose training-mode gradient is zero by construction, so the fast forward paths
+#: leave them out of the graph: the stems' temporal-conv bias (a batch-statistics BatchNorm
+#: subtracts it again) and the attention key bias (it shifts each row of scores by a constant,
+#: which the softmax removes)
+NO_GRADIENT = (".temporal.bias", ".attn.k.bias")
+
+
+def _needs_grad(name: str) -> bool:
+    return not name.endswith(NO_GRADIENT)
+
+
 def _teacher_grads(faithful_imf_bug: bool, n_blocks: int = 3) -> dict[str, float]:
     torch.manual_seed(0)
     cfg = {**TINY, "n_blocks": n_blocks}
@@ -204,7 +215,7 @@ def _teacher_grads(faithful_imf_bug: bool, n_blocks: int = 3) -> dict[str, float
     z, _ = t(torch.randn(4, 3, 256), torch.randn(4, 1, 256))
     F.cross_entropy(z, torch.tensor([0, 1, 1, 0])).backward()
     return {k: 0.0 if p.grad is None else float(p.grad.abs().sum())
-            for k, p in t.named_parameters()}
+            for k, p in t.named_parameters() if _needs_grad(k)}
 
 
 def test_every_teacher_parameter_gets_gradient_with_the_fix():
@@ -230,15 +241,16 @@ def test_gradients_flow(name):
     F.cross_entropy(z, torch.tensor([0, 1, 1, 0])).backward()
     if hasattr(m, "head_l2_penalty"):
         m.head_l2_penalty().backward()
-    assert [k for k, p in m.named_parameters() if p.grad is None or not p.grad.any()] == []
+    assert [k for k, p in m.named_parameters()
+            if _needs_grad(k) and (p.grad is None or not p.grad.any())] == []
 
 
 def test_student_is_twice_differentiable():
     # the adaptive feedback needs the gradient of a gradient (functional pilot step)
     torch.manual_seed(0)
     s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, **TINY)).train()
-    params = dict(s.named_parameters())
-    z, _ = torch.func.functional_call(s, params, (torch.randn(3, 1, 128),))
+    params = {k: p for k, p in s.named_parameters() if _needs_grad(k)}
+    z, _ = torch.func.functional_call(s, params, (torch.randn(3, 1, 128),), strict=False)
     g = torch.autograd.grad(F.cross_entropy(z, torch.tensor([0, 1, 0])), list(params.values()),
                             create_graph=True)
     q = params["gsr_encoder.blocks.0.attn.q.weight"]
@@ -417,3 +429,89 @@ def test_concat_teacher_fuses_last_blocks_by_concatenation():
     torch.testing.assert_close(f[:, L:], m.gsr_encoder(m.gsr_head(gsr))[-1])
     assert {k for k in m.state_dict() if k.startswith("gsr_")} == {
         k for k in EmotionNetStudent(m.config).state_dict() if k.startswith("gsr_")}
+
+
+# ---------------------------------------------------------------- fast training paths
+
+def test_folded_attention_equals_the_four_projections():
+    # same function and same parameter gradients (k.bias: zero by construction), in float64
+    torch.manual_seed(0)
+    attn = MultiHeadSelfAttention(8, 3, 8).double()
+    for lin in (attn.q, attn.k, attn.v, attn.out):
+        torch.nn.init.normal_(lin.bias)
+    x = torch.randn(4, 7, 8, dtype=torch.float64)
+    g = torch.randn(4, 7, 8, dtype=torch.float64)
+    grads = []
+    for path in (attn._projected, attn._folded):
+        attn.zero_grad()
+        out = path(x)
+        (out * g).sum().backward()
+        grads.append((out.detach(), {
+            k: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+            for k, p in attn.named_parameters()}))
+    (o1, g1), (o2, g2) = grads
+    torch.testing.assert_close(o1, o2, rtol=1e-10, atol=1e-10)
+    for k in g1:
+        torch.testing.assert_close(g1[k], g2[k], rtol=1e-8, atol=1e-10, msg=k)
+    assert attn.forward(x).allclose(o2)  # d_model ≤ head_dim: the folded path is used
+    wide = MultiHeadSelfAttention(16, 2, 8)
+    wide.forward(torch.randn(2, 5, 16))  # d_model > head_dim: projections, no error
+
+
+@pytest.mark.parametrize("offset", [0.0, 50.0])
+def test_linear_batchnorm_fold_equals_batchnorm_after_linear(offset):
+    import copy
+
+    from emotionkd.models.layers import _bn_rows, _linear_bn_rows
+
+    torch.manual_seed(0)
+    p = torch.randn(300, 6, dtype=torch.float64) * 0.5 + offset
+    w1 = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    b1 = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    bn1 = torch.nn.BatchNorm1d(5, eps=1e-3, momentum=0.1).double()
+    with torch.no_grad():
+        bn1.weight.uniform_(0.5, 1.5)
+        bn1.bias.uniform_(-1, 1)
+    bn2 = copy.deepcopy(bn1)
+    w2, b2 = w1.detach().clone().requires_grad_(), b1.detach().clone().requires_grad_()
+    g = torch.randn(300, 5, dtype=torch.float64)
+    for _ in range(2):  # two steps: running averages follow the same path
+        y1 = _bn_rows(F.linear(p, w1, b1), bn1)
+        y2 = _linear_bn_rows(p, w2, b2, bn2)
+        torch.testing.assert_close(y1, y2)
+        (y1 * g).sum().backward()
+        (y2 * g).sum().backward()
+    torch.testing.assert_close(w1.grad, w2.grad)
+    torch.testing.assert_close(bn1.weight.grad, bn2.weight.grad)
+    torch.testing.assert_close(bn1.bias.grad, bn2.bias.grad)
+    assert b2.grad is None and b1.grad.abs().max() < 1e-8  # zero by construction
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(bn1, name), getattr(bn2, name))
+    bn1.eval()
+    bn2.eval()
+    torch.testing.assert_close(_bn_rows(F.linear(p, w1, b1), bn1), _linear_bn_rows(p, w2, b2, bn2))
+
+
+def test_dropout_masks_rate_scale_and_seeding():
+    from emotionkd.models.layers import Dropout, dropout
+
+    x = torch.ones(200_000)
+    torch.manual_seed(3)
+    y = dropout(x, 0.1, True)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.9) < 0.003
+    assert torch.allclose(y[kept], torch.tensor(65536 / (65536 - round(0.1 * 65536))))
+    assert abs(y.mean().item() - 1.0) < 0.004  # inverted dropout keeps the expectation
+    torch.manual_seed(3)
+    assert torch.equal(dropout(x, 0.1, True), y)  # seeded
+    assert dropout(x, 0.1, False) is x
+    half = dropout(torch.ones(100_000), 0.5, True)
+    assert abs((half != 0).float().mean().item() - 0.5) < 0.005
+    xs = torch.randn(4, 7, requires_grad=True)
+    m = Dropout(0.3)
+    out = m(xs)
+    out.sum().backward()
+    torch.testing.assert_close(xs.grad, (out != 0).float() / (1 - round(0.3 * 65536) / 65536))
+    assert m.eval()(xs) is xs
+    with pytest.raises(ValueError):
+        Dropout(1.5)
