@@ -66,10 +66,10 @@ class FoldedSelfAttention(nn.Module):
         w_u = torch.einsum("hok,hkd->hod", wo_h, wv)
         b_out = attn.out.bias.detach().double() + wo @ bv
         dtype = attn.q.weight.dtype
-        # two products (not one split afterwards: slicing copies, and u has no bias)
         self.register_buffer("w_m", w_m.reshape(h * d, d).to(dtype))
         self.register_buffer("b_m", b_m.reshape(h * d).to(dtype))
-        self.register_buffer("w_u", w_u.reshape(h * d, d).to(dtype))
+        # Σₕ zₕ Uₕ over the concatenated heads zₕ = Aₕ x: weight[o, h·d + c] = Uₕᵀ[o, c]
+        self.register_buffer("w_z", w_u.permute(1, 0, 2).reshape(d, h * d).to(dtype))
         self.register_buffer("b_out", b_out.to(dtype))
         #: token count fixed by :func:`freeze_token_counts` (exported graphs then need no
         #: shape arithmetic at run time); None = read it from the input
@@ -78,15 +78,13 @@ class FoldedSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, d = self.n_heads, self.d_model
         n = self.tokens if self.tokens is not None else x.shape[1]
-        rows = x.reshape(-1, d)  # token-wise products as 2-D GEMMs (bias fused when exported)
+        # token-wise products as 2-D GEMMs (bias fused when exported)
         # m: (B, L·H, d) with rows (query i, head h) — a free reshape of the product
-        m = F.linear(rows, self.w_m, self.b_m).reshape(-1, n * h, d)
-        # u: (B, H·L, d) with rows (head h, key j)
-        u = F.linear(rows, self.w_u).reshape(-1, n, h, d).transpose(1, 2).reshape(-1, h * n, d)
+        m = F.linear(x.reshape(-1, d), self.w_m, self.b_m).reshape(-1, n * h, d)
         scores = m @ x.transpose(1, 2)  # (B, L·H, L): scores[(i, h), j] = mₕᵢ · xⱼ
-        # Σₕ Aₕ uₕ as one product: (B, L, H·L) @ (B, H·L, d); the reshape of A is free
-        a = torch.softmax(scores, dim=-1).reshape(-1, n, h * n)
-        return a @ u + self.b_out
+        # z: rows (i, h) of Σⱼ Aₕᵢⱼ xⱼ — (B·L, H·d) is a free reshape, no head transposes
+        z = (torch.softmax(scores, dim=-1) @ x).reshape(-1, h * d)
+        return F.linear(z, self.w_z, self.b_out).reshape(-1, n, d)
 
 
 class StaticPosition(nn.Module):
