@@ -43,6 +43,7 @@ from emotionkd.models.layers import (
     PositionEmbedding,
     ScoreGenerationBlock,
     TokenBatchNorm,
+    TransformerBlock,
 )
 
 
@@ -76,15 +77,40 @@ class FoldedSelfAttention(nn.Module):
         self.tokens: int | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.tokens if self.tokens is not None else x.shape[1]
+        return self.rows(x, x.reshape(-1, self.d_model)).reshape(-1, n, self.d_model)
+
+    def rows(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Attention output as (B·L, d) rows, for tokens x (B, L, d) and their rows."""
         h, d = self.n_heads, self.d_model
         n = self.tokens if self.tokens is not None else x.shape[1]
         # token-wise products as 2-D GEMMs (bias fused when exported)
         # m: (B, L·H, d) with rows (query i, head h) — a free reshape of the product
-        m = F.linear(x.reshape(-1, d), self.w_m, self.b_m).reshape(-1, n * h, d)
+        m = F.linear(rows, self.w_m, self.b_m).reshape(-1, n * h, d)
         scores = m @ x.transpose(1, 2)  # (B, L·H, L): scores[(i, h), j] = mₕᵢ · xⱼ
         # z: rows (i, h) of Σⱼ Aₕᵢⱼ xⱼ — (B·L, H·d) is a free reshape, no head transposes
         z = (torch.softmax(scores, dim=-1) @ x).reshape(-1, h * d)
-        return F.linear(z, self.w_z, self.b_out).reshape(-1, n, d)
+        return F.linear(z, self.w_z, self.b_out)
+
+
+class FoldedBlock(nn.Module):
+    """A transformer block for inference on (B·L, d) token rows: every token-wise product is
+    a 2-D GEMM with its bias (and the FFN's ReLU) fused when exported, instead of a batched
+    MatMul followed by separate Add and Relu operators."""
+
+    def __init__(self, block: TransformerBlock) -> None:
+        super().__init__()
+        self.attn = FoldedSelfAttention(block.attn)
+        self.norm1, self.norm2 = block.norm1, block.norm2
+        self.ff1, self.ff2 = block.ff1, block.ff2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.attn.d_model
+        n = self.attn.tokens if self.attn.tokens is not None else x.shape[1]
+        rows = x.reshape(-1, d)
+        h = self.norm1(rows + self.attn.rows(x, rows))
+        h = self.norm2(h + self.ff2(F.relu(self.ff1(h))))
+        return h.reshape(-1, n, d)
 
 
 class StaticPosition(nn.Module):
@@ -143,10 +169,15 @@ class FoldedScoreBlock(nn.Module):
     def __init__(self, sgb: ScoreGenerationBlock, fc1: nn.Linear, fc2: nn.Linear) -> None:
         super().__init__()
         self.pool, self.fc1, self.fc2 = sgb.pool, fc1, fc2
+        #: token count fixed by :func:`freeze_token_counts`; None = read it from the input
+        self.tokens: int | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.mean(dim=1, keepdim=True) if self.pool == "gap" else x
-        return _softsign(self.fc2(F.relu(self.fc1(h))))
+        d = self.fc1.in_features
+        n = 1 if self.pool == "gap" else self.tokens if self.tokens is not None else h.shape[1]
+        rows = self.fc2(F.relu(self.fc1(h.reshape(-1, d))))  # 2-D GEMMs, bias/ReLU fused
+        return _softsign(rows).reshape(-1, n, d)
 
 
 class FoldedClassifier(nn.Module):
@@ -170,6 +201,8 @@ class FoldedClassifier(nn.Module):
 
 
 def _folded(child: nn.Module) -> nn.Module | None:
+    if isinstance(child, TransformerBlock) and foldable(child.attn):
+        return FoldedBlock(child)
     if isinstance(child, MultiHeadSelfAttention) and foldable(child):
         return FoldedSelfAttention(child)
     if isinstance(child, Classifier):
@@ -215,7 +248,8 @@ def freeze_token_counts(model: nn.Module, example: tuple[torch.Tensor, ...]) -> 
         seen.setdefault(mod, int(args[0].shape[1]))
 
     hooks = [m.register_forward_pre_hook(record) for m in model.modules()
-             if isinstance(m, (FoldedSelfAttention, PositionEmbedding))]
+             if isinstance(m, (FoldedSelfAttention, FoldedBlock, FoldedScoreBlock,
+                               PositionEmbedding))]
     try:
         with torch.no_grad():
             model(*example)
@@ -224,6 +258,10 @@ def freeze_token_counts(model: nn.Module, example: tuple[torch.Tensor, ...]) -> 
             hook.remove()
     for mod, n in seen.items():
         if isinstance(mod, FoldedSelfAttention):
+            mod.tokens = int(n)
+        elif isinstance(mod, FoldedBlock):
+            mod.attn.tokens = int(n)
+        elif isinstance(mod, FoldedScoreBlock):
             mod.tokens = int(n)
     for _, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):

@@ -200,8 +200,8 @@ class ConvHead(nn.Module):
         patches = x.unfold(-1, k, self.temporal.stride[1]).transpose(1, 2)
         n = patches.shape[1]
         # temporal conv and BatchNorm as one Linear over the (B·L·C, k) patch rows
-        h = F.relu(_linear_bn_rows(patches.reshape(-1, k), self.temporal.weight.view(d, k),
-                                   self.temporal.bias, self.bn))
+        h = F.relu_(_linear_bn_rows(patches.reshape(-1, k), self.temporal.weight.view(d, k),
+                                    self.temporal.bias, self.bn))
         # spatial conv: out[b, l, o] = Σ_{c,i} W[o, i, c] · h[b, l, c, i] + bias[o]
         w = self.spatial.weight.squeeze(-1).permute(0, 2, 1).reshape(d, c * d)
         h = F.linear(h.view(b, n, c * d), w, self.spatial.bias)
