@@ -28,7 +28,8 @@ student = build_model("emotionnet-student", cfg).train()
 w = method_weights(method)
 adapter = HintAdapter(64, 64) if w.hint else None
 params = list(student.parameters()) + (list(adapter.parameters()) if adapter else [])
-opt = torch.optim.Adam(params, lr=1e-4, eps=1e-7)
+from emotionkd.training import make_adam
+opt = make_adam(params, 1e-4)
 upd = FeedbackUpdater(teacher, student, adapter, w, FeedbackConfig()) if fb else None
 eeg, gsr = torch.randn(B, 28, 512), torch.randn(B, 1, 512)
 y = torch.randint(0, 2, (B,))

@@ -7,12 +7,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from emotionkd.models.inference import (
+    FoldedBlock,
     FoldedClassifier,
     FoldedScoreBlock,
     FoldedSelfAttention,
     fold_for_inference,
 )
-from emotionkd.models.layers import MultiHeadSelfAttention
+from emotionkd.models.layers import MultiHeadSelfAttention, TransformerBlock
 from emotionkd.models.registry import build_model, default_config
 
 SMALL = {"d_model": 16, "n_heads": 2, "head_dim": 16, "n_blocks": 2, "ff_dim": 16,
@@ -47,11 +48,11 @@ def test_folded_model_computes_the_same_outputs(name, pool):
     model = _trained(name, {**SMALL, "score_pool": pool})
     folded = fold_for_inference(model)
     kinds = {type(m) for m in folded.modules()}
-    expected = {FoldedSelfAttention, FoldedClassifier}
+    expected = {FoldedSelfAttention, FoldedBlock, FoldedClassifier}
     if name.startswith("emotionnet"):  # the concat baseline has no score-generation blocks
         expected.add(FoldedScoreBlock)
     assert expected <= kinds
-    assert MultiHeadSelfAttention not in kinds
+    assert MultiHeadSelfAttention not in kinds and TransformerBlock not in kinds
     x = _inputs(name, 5)
     with torch.no_grad():
         ref, got = model(*x), folded(*x)
