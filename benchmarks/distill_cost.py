@@ -28,7 +28,8 @@ student = build_model("emotionnet-student", cfg).train()
 w = method_weights(method)
 adapter = HintAdapter(64, 64) if w.hint else None
 params = list(student.parameters()) + (list(adapter.parameters()) if adapter else [])
-from emotionkd.training import make_adam
+from emotionkd.training import make_adam, tune_cpu_allocator
+tune_cpu_allocator()  # as fit() does
 opt = make_adam(params, 1e-4)
 upd = FeedbackUpdater(teacher, student, adapter, w, FeedbackConfig()) if fb else None
 eeg, gsr = torch.randn(B, 28, 512), torch.randn(B, 1, 512)

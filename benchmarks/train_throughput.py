@@ -70,9 +70,10 @@ def main() -> None:
     args = ap.parse_args()
     from emotionkd.distill.losses import HintAdapter, method_weights, student_objective
     from emotionkd.models.registry import build_model, default_config
-    from emotionkd.training import TrainConfig, make_adam, resolve_device
+    from emotionkd.training import TrainConfig, make_adam, resolve_device, tune_cpu_allocator
 
     dev = resolve_device(args.device)
+    tune_cpu_allocator()  # as fit() does
     cfg = default_config("emotionnet-teacher", 128, 4, 28)
     teacher = build_model("emotionnet-teacher", cfg).to(dev)
     student = build_model("emotionnet-student", cfg).to(dev)

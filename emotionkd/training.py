@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -86,6 +87,37 @@ def make_adam(params: list[nn.Parameter], lr: float, eps: float = 1e-7,
                                  for p in params)
     return torch.optim.Adam(params, lr=lr, eps=eps, weight_decay=weight_decay,
                             fused=fused or None)
+
+
+_ALLOCATOR_TUNED: list[bool] = []
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed memory in the process heap for reuse (glibc on Linux; else a no-op).
+
+    A training step allocates and frees tens of megabytes of activations (the teacher's EEG
+    stem alone: 28 MB per buffer at batch 64). With glibc's defaults those blocks go back to
+    the operating system at every free and come back as fresh pages, which cost about 10,000
+    page faults and 30 ms of system time per teacher step on a 2-core machine. Raising the
+    mmap threshold to its maximum (32 MiB) and the trim threshold to 1 GiB keeps them; the
+    process's resident memory then stays near its peak instead of shrinking between steps.
+    Called once per process by :func:`fit`; returns whether the settings were applied.
+    """
+    if _ALLOCATOR_TUNED:
+        return _ALLOCATOR_TUNED[0]
+    ok = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6")
+            m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+            ok = bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)) and bool(
+                libc.mallopt(m_trim_threshold, 2**30))
+        except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
+            ok = False
+    _ALLOCATOR_TUNED.append(ok)
+    return ok
 
 
 def seed_everything(seed: int) -> None:
@@ -287,6 +319,7 @@ def fit(
     if task.inputs == "eeg+gsr" and not train.has_eeg:
         raise ConfigError("this model needs EEG but the dataset was loaded without it")
     device = resolve_device(dist_.device_for_rank(cfg.device))
+    tune_cpu_allocator()
     rank, world_size = dist_.world()
     if rank != 0:
         progress = None  # only rank 0 reports

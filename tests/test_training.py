@@ -205,3 +205,15 @@ def test_window_labels_used_for_class_weights(deap_store):
     w = class_weights(np.array([0, 0, 0, 1]), "balanced")
     assert torch.allclose(w, torch.tensor([4 / 6, 4 / 2]))
     assert class_weights(np.array([0, 1]), "none") is None
+
+
+def test_cpu_allocator_tuning_is_applied_once_on_glibc():
+    import platform
+    import sys
+
+    from emotionkd.training import tune_cpu_allocator
+
+    first = tune_cpu_allocator()
+    assert tune_cpu_allocator() is first  # idempotent: one decision per process
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert first is True
