@@ -515,3 +515,43 @@ def test_dropout_masks_rate_scale_and_seeding():
     assert m.eval()(xs) is xs
     with pytest.raises(ValueError):
         Dropout(1.5)
+
+
+@pytest.mark.parametrize("pool", ["none", "gap"])
+def test_score_block_equals_linear_batchnorm_softsign(pool):
+    import copy
+
+    torch.manual_seed(0)
+    sgb = ScoreGenerationBlock(6, pool).double()
+    for m in (sgb.fc1, sgb.fc2):
+        torch.nn.init.normal_(m.bias)
+    ref = copy.deepcopy(sgb)
+    x = torch.randn(5, 7, 6, dtype=torch.float64)
+
+    def reference(m, x):  # the block as written in the paper / reference code
+        h = x.mean(dim=1, keepdim=True) if pool == "gap" else x
+        return F.softsign(m.bn2(m.fc2(F.relu(m.bn1(m.fc1(h))))))
+
+    g = torch.randn_like(reference(copy.deepcopy(ref), x))
+    for mode in ("train", "eval"):
+        sgb.train(mode == "train")
+        ref.train(mode == "train")
+        sgb.zero_grad()
+        ref.zero_grad()
+        out, expected = sgb(x), reference(ref, x)
+        torch.testing.assert_close(out, expected)
+        (out * g).sum().backward()
+        (expected * g).sum().backward()
+        for (name, p), q in zip(sgb.named_parameters(), ref.parameters()):
+            torch.testing.assert_close(p.grad, q.grad, msg=name)
+        for a, b in zip(sgb.buffers(), ref.buffers()):
+            torch.testing.assert_close(a, b)
+
+
+def test_softsign_is_twice_differentiable():
+    from emotionkd.models.layers import softsign
+
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(softsign(x), F.softsign(x))
+    assert torch.autograd.gradcheck(softsign, (x,))
+    assert torch.autograd.gradgradcheck(softsign, (x,))
