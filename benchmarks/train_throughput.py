@@ -2,7 +2,11 @@
 shapes (28 EEG channels × 512 samples, 1 GSR channel, batch 64), plus forward FLOPs per sample
 and the machine's measured float32 matmul peak, so the achieved fraction can be read.
 
-    python benchmarks/train_throughput.py [--steps 20] [--device auto]
+    python benchmarks/train_throughput.py [--rounds 5] [--steps 8] [--device auto]
+
+The configurations take turns in rounds (with the matmul peak measured in every round), because
+a shared machine's speed drifts between runs by ±30 % and more; each rate is reported as the
+median over rounds and as the fastest round.
 
 The student is measured the way ``distill`` trains it: without feedback the frozen teacher's
 outputs are computed once per run and looked up per batch, so a step is the student's forward,
@@ -20,6 +24,7 @@ import argparse
 import resource
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -51,9 +56,9 @@ def forward_flops(model: torch.nn.Module, inputs: tuple) -> float:
     return fc.get_total_flops() / inputs[0].shape[0]
 
 
-def bench(name: str, step, batch: int, steps: int, device: torch.device) -> float:
-    for _ in range(3):
-        step()
+def bench(step, batch: int, steps: int, device: torch.device) -> float:
+    """Samples per second over ``steps`` calls of ``step`` (after one warm-up call)."""
+    step()
     _sync(device)
     t = time.perf_counter()
     for _ in range(steps):
@@ -64,7 +69,8 @@ def bench(name: str, step, batch: int, steps: int, device: torch.device) -> floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    ap.add_argument("--steps", type=int, default=8, help="training steps per round")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
@@ -124,35 +130,44 @@ def main() -> None:
 
     print(f"device {dev}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch {B}, paper shapes (28 x 512 EEG, 1 x 512 GSR)")
-    peak = matmul_peak(dev)
-    print(f"measured float32 matmul peak: {peak / 1e9:.1f} GFLOP/s")
     ft = forward_flops(teacher, (eeg, gsr))
     fs_ = forward_flops(student, (gsr,))
     teacher.train()
     student.train()
-    tps = bench("teacher", teacher_step, B, args.steps, dev)
-    rss_t = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sps = bench("student", student_step_cached, B, args.steps, dev)
-    rss_s = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    live = bench("student live", student_step_live, B, args.steps, dev)
+    configs = (("teacher", teacher_step), ("student", student_step_cached),
+               ("live", student_step_live))
+    rates: dict[str, list[float]] = {k: [] for k, _ in configs}
+    peaks: list[float] = []
+    rss: dict[str, float] = {}
+    for _ in range(args.rounds):
+        peaks.append(matmul_peak(dev, reps=3))
+        for key, fn in configs:
+            rates[key].append(bench(fn, B, args.steps, dev))
+            rss[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     teacher.eval()
     big = 512
     big_eeg, big_gsr = eeg.repeat(big // B, 1, 1), gsr.repeat(big // B, 1, 1)
-    pass_rate = bench("teacher pass", teacher_pass, big, max(2, args.steps // 8), dev)
-    epochs = TrainConfig().epochs
-    amortised = 1.0 / (1.0 / sps + 1.0 / (epochs * pass_rate))
+    pass_rate = bench(teacher_pass, big, 2, dev)
+    med = {k: float(np.median(v)) for k, v in rates.items()}
+    best = {k: max(v) for k, v in rates.items()}
+    peak = float(np.median(peaks))
+    print(f"float32 matmul peak per round: {min(peaks) / 1e9:.0f}–{max(peaks) / 1e9:.0f} GFLOP/s "
+          f"(median {peak / 1e9:.0f}); {args.rounds} rounds × {args.steps} steps; rates: median "
+          f"round (fastest round)")
     # training ≈ 3 × forward FLOPs (forward + backward)
-    for name, rate, flops, train_flops, rss, ref in (
-            ("teacher", tps, ft, 3 * ft, rss_t, 240),
-            ("student (emotionkd loss)", sps, fs_, 3 * fs_, rss_s, 445)):
-        achieved = rate * train_flops
-        print(f"{name:26s} {rate:7.0f} samples/s (reference TF ≈ {ref}, ×{rate / ref:.2f}); "
-              f"forward {flops / 1e6:.1f} MFLOP/sample; ≈ {achieved / 1e9:.1f} GFLOP/s = "
-              f"{100 * achieved / peak:.0f} % of peak; peak RSS so far {rss:.0f} MiB")
+    for name, key, flops, ref in (("teacher", "teacher", ft, 240),
+                                  ("student (emotionkd loss)", "student", fs_, 445)):
+        achieved = med[key] * 3 * flops
+        print(f"{name:26s} {med[key]:5.0f} ({best[key]:.0f}) samples/s (reference TF ≈ {ref}, "
+              f"×{med[key] / ref:.2f} (×{best[key] / ref:.2f})); forward {flops / 1e6:.1f} "
+              f"MFLOP/sample; ≈ {achieved / 1e9:.1f} GFLOP/s = {100 * achieved / peak:.0f} % of "
+              f"the median peak; peak RSS so far {rss[key]:.0f} MiB")
+    epochs = TrainConfig().epochs
+    amortised = 1.0 / (1.0 / med["student"] + 1.0 / (epochs * pass_rate))
     print(f"  one-time teacher pass for the cache: {pass_rate:.0f} windows/s; student amortised "
           f"over {epochs} epochs: {amortised:.0f} samples/s (×{amortised / 445:.2f})")
-    print(f"  student step running the teacher on every batch: {live:.0f} samples/s "
-          f"(×{live / 445:.2f})")
+    print(f"  student step running the teacher on every batch: {med['live']:.0f} "
+          f"({best['live']:.0f}) samples/s (×{med['live'] / 445:.2f})")
     if dev.type == "cuda":
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 
