@@ -117,7 +117,6 @@ def _linear_bn_rows(p: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
     BatchNorm over the d-wide output — for the teacher's EEG stem 7 M values per batch, which
     were 8 % of a training step. Under multi-process training the statistics are global.
     """
-    d = w.shape[0]
     shift = bn.bias if bn.affine else None
     if not bn.training and bn.running_mean is not None and bn.running_var is not None:
         s = torch.rsqrt(bn.running_var + bn.eps)
@@ -148,8 +147,7 @@ def _linear_bn_rows(p: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
                 mean_h = w32 @ mu_p + (b if b is not None else 0.0)
                 bn.running_mean.mul_(1 - m).add_(m * mean_h.detach())
                 bn.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
-    out = F.linear(pc.to(p.dtype), (w32 * s[:, None]).to(w.dtype), shift)
-    return out if out.shape[-1] == d else out.view(*p.shape[:-1], d)
+    return F.linear(pc.to(p.dtype), (w32 * s[:, None]).to(w.dtype), shift)
 
 
 class TokenBatchNorm(nn.Module):
