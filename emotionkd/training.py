@@ -10,6 +10,7 @@ validation split with best-state restore, and progress reporting through a callb
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import random
 import sys
@@ -89,9 +90,7 @@ def make_adam(params: list[nn.Parameter], lr: float, eps: float = 1e-7,
                             fused=fused or None)
 
 
-_ALLOCATOR_TUNED: list[bool] = []
-
-
+@functools.cache
 def tune_cpu_allocator() -> bool:
     """Keep freed memory in the process heap for reuse (glibc on Linux; else a no-op).
 
@@ -101,23 +100,20 @@ def tune_cpu_allocator() -> bool:
     page faults and 30 ms of system time per teacher step on a 2-core machine. Raising the
     mmap threshold to its maximum (32 MiB) and the trim threshold to 1 GiB keeps them; the
     process's resident memory then stays near its peak instead of shrinking between steps.
-    Called once per process by :func:`fit`; returns whether the settings were applied.
+    Called by :func:`fit` (once per process: the result is cached); returns whether the
+    settings were applied.
     """
-    if _ALLOCATOR_TUNED:
-        return _ALLOCATOR_TUNED[0]
-    ok = False
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
 
-            libc = ctypes.CDLL("libc.so.6")
-            m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
-            ok = bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)) and bool(
-                libc.mallopt(m_trim_threshold, 2**30))
-        except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
-            ok = False
-    _ALLOCATOR_TUNED.append(ok)
-    return ok
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (e.g. musl): leave the allocator alone
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+    return bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)) and bool(
+        libc.mallopt(m_trim_threshold, 2**30))
 
 
 def seed_everything(seed: int) -> None:

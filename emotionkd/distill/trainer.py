@@ -142,7 +142,7 @@ def teacher_outputs(teacher: nn.Module, train: WindowDataset, device: torch.devi
     if per_window * len(train) > TEACHER_CACHE_MAX_BYTES:
         teacher.train(was_training)
         return None
-    idx = dist_.shard(np.arange(len(train))) if dist_.active() else np.arange(len(train))
+    idx = dist_.shard(np.arange(len(train)))  # all of them on a single process
     zs, fs = [], []
     for a in range(0, len(idx), batch_size):
         eeg, gsr, _ = train.batch(idx[a:a + batch_size])
@@ -152,9 +152,7 @@ def teacher_outputs(teacher: nn.Module, train: WindowDataset, device: torch.devi
     teacher.train(was_training)
     z = torch.cat(zs) if zs else z.new_zeros((0, *z.shape[1:]))
     f = torch.cat(fs) if fs else f.new_zeros((0, *f.shape[1:]))
-    if dist_.active():
-        z, f = dist_.gather_rows(z, len(train)), dist_.gather_rows(f, len(train))
-    return z, f
+    return dist_.gather_rows(z, len(train)), dist_.gather_rows(f, len(train))
 
 
 def _width(model: nn.Module) -> int:

@@ -2,7 +2,8 @@
 
 Self-attention as trained (:class:`~emotionkd.models.layers.MultiHeadSelfAttention`) projects
 the tokens x (L × d) to queries, keys and values of H heads × k, and projects the concatenated
-heads back to d. With a frozen model, two of those four products fold away:
+heads back to d. Two of those four products fold away (``layers.attention_fold``; training
+uses the same fold, differentiably, at every step — here it is computed once, in float64):
 
 * scores: (x Wqₕᵀ + bqₕ)(x Wkₕᵀ + bkₕ)ᵀ / √k = (x Pₕ + cₕ) xᵀ + (terms constant along each
   row), with Pₕ = Wqₕᵀ Wkₕ / √k (d × d) and cₕ = bqₕ Wkₕ / √k. Softmax over keys ignores
@@ -47,6 +48,9 @@ from emotionkd.models.layers import (
     ScoreGenerationBlock,
     TokenBatchNorm,
     TransformerBlock,
+    attention_fold,
+    folded_attention_rows,
+    softsign,
 )
 
 
@@ -55,26 +59,12 @@ class FoldedSelfAttention(nn.Module):
 
     def __init__(self, attn: MultiHeadSelfAttention) -> None:
         super().__init__()
-        h, k = attn.n_heads, attn.head_dim
-        d = attn.q.in_features
-        self.n_heads, self.d_model = h, d
-        wq, wk, wv = (m.weight.detach().double().view(h, k, d) for m in (attn.q, attn.k, attn.v))
-        bq, bv = attn.q.bias.detach().double().view(h, k), attn.v.bias.detach().double()
-        wo = attn.out.weight.detach().double()  # (d, h·k)
-        wo_h = wo.view(d, h, k).permute(1, 0, 2)  # (h, d, k)
-        scale = 1.0 / (k ** 0.5)
-        # m = x Pₕ + cₕ as a Linear: weight rows (h, d_out = d, d_in = d) = Pₕᵀ = Wkₕᵀ Wqₕ
-        w_m = torch.einsum("hkd,hke->hde", wk, wq) * scale
-        b_m = torch.einsum("hk,hkd->hd", bq, wk) * scale
-        # x Uₕ as a Linear: weight (h, d_out, d_in) = Uₕᵀ = Woₕ Wvₕ
-        w_u = torch.einsum("hok,hkd->hod", wo_h, wv)
-        b_out = attn.out.bias.detach().double() + wo @ bv
+        self.n_heads, self.d_model = attn.n_heads, attn.q.in_features
+        with torch.no_grad():  # folded in float64, stored in the model's dtype
+            folded = attention_fold(attn, torch.float64)
         dtype = attn.q.weight.dtype
-        self.register_buffer("w_m", w_m.reshape(h * d, d).to(dtype))
-        self.register_buffer("b_m", b_m.reshape(h * d).to(dtype))
-        # Σₕ zₕ Uₕ over the concatenated heads zₕ = Aₕ x: weight[o, h·d + c] = Uₕᵀ[o, c]
-        self.register_buffer("w_z", w_u.permute(1, 0, 2).reshape(d, h * d).to(dtype))
-        self.register_buffer("b_out", b_out.to(dtype))
+        for name, t in zip(("w_m", "b_m", "w_z", "b_out"), folded):
+            self.register_buffer(name, t.to(dtype))
         #: token count fixed by :func:`freeze_token_counts` (exported graphs then need no
         #: shape arithmetic at run time); None = read it from the input
         self.tokens: int | None = None
@@ -85,15 +75,9 @@ class FoldedSelfAttention(nn.Module):
 
     def rows(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Attention output as (B·L, d) rows, for tokens x (B, L, d) and their rows."""
-        h, d = self.n_heads, self.d_model
         n = self.tokens if self.tokens is not None else x.shape[1]
-        # token-wise products as 2-D GEMMs (bias fused when exported)
-        # m: (B, L·H, d) with rows (query i, head h) — a free reshape of the product
-        m = F.linear(rows, self.w_m, self.b_m).reshape(-1, n * h, d)
-        scores = m @ x.transpose(1, 2)  # (B, L·H, L): scores[(i, h), j] = mₕᵢ · xⱼ
-        # z: rows (i, h) of Σⱼ Aₕᵢⱼ xⱼ — (B·L, H·d) is a free reshape, no head transposes
-        z = (torch.softmax(scores, dim=-1) @ x).reshape(-1, h * d)
-        return F.linear(z, self.w_z, self.b_out)
+        return folded_attention_rows(x, rows, self.w_m, self.b_m, self.w_z, self.b_out,
+                                     self.n_heads, n, self.d_model)
 
 
 class FoldedBlock(nn.Module):
@@ -150,22 +134,6 @@ def _with_bn(lin: nn.Linear, tbn: TokenBatchNorm) -> nn.Linear | None:
     return out.requires_grad_(False)
 
 
-class _Softsign(torch.autograd.Function):
-    """softsign that exports as ONNX's single ``Softsign`` operator (not Abs, Add, Div)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        return F.softsign(x)
-
-    @staticmethod
-    def symbolic(g, x):  # noqa: ANN001, ANN205
-        return g.op("Softsign", x)
-
-
-def _softsign(x: torch.Tensor) -> torch.Tensor:
-    return _Softsign.apply(x) if torch.onnx.is_in_onnx_export() else F.softsign(x)
-
-
 class FoldedScoreBlock(nn.Module):
     """A score-generation block with both BatchNorms folded into their Linear layers."""
 
@@ -180,7 +148,7 @@ class FoldedScoreBlock(nn.Module):
         d = self.fc1.in_features
         n = 1 if self.pool == "gap" else self.tokens if self.tokens is not None else h.shape[1]
         rows = self.fc2(F.relu(self.fc1(h.reshape(-1, d))))  # 2-D GEMMs, bias/ReLU fused
-        return _softsign(rows).reshape(-1, n, d)
+        return softsign(rows).reshape(-1, n, d)
 
 
 class FoldedClassifier(nn.Module):
@@ -204,9 +172,9 @@ class FoldedClassifier(nn.Module):
 
 
 def _folded(child: nn.Module) -> nn.Module | None:
-    if isinstance(child, TransformerBlock) and foldable(child.attn):
+    if isinstance(child, TransformerBlock) and child.attn.folds:
         return FoldedBlock(child)
-    if isinstance(child, MultiHeadSelfAttention) and foldable(child):
+    if isinstance(child, MultiHeadSelfAttention) and child.folds:
         return FoldedSelfAttention(child)
     if isinstance(child, Classifier):
         return FoldedClassifier(child)
@@ -217,9 +185,14 @@ def _folded(child: nn.Module) -> nn.Module | None:
     return None
 
 
-def foldable(attn: MultiHeadSelfAttention) -> bool:
-    """The fold saves work when the model width is at most the head width."""
-    return attn.q.in_features <= attn.head_dim
+def _fold_children(module: nn.Module) -> None:
+    """Replace foldable children in place; replaced subtrees are not visited again."""
+    for name, child in list(module.named_children()):
+        new = _folded(child)
+        if new is not None:
+            setattr(module, name, new)
+        else:
+            _fold_children(child)
 
 
 def fold_for_inference(model: nn.Module,
@@ -231,11 +204,7 @@ def fold_for_inference(model: nn.Module,
     With ``example`` inputs, token counts are frozen to theirs (:func:`freeze_token_counts`):
     the model then accepts only inputs of that window length, as an exported graph does."""
     folded = copy.deepcopy(model).eval()
-    for _, module in list(folded.named_modules()):
-        for child_name, child in list(module.named_children()):
-            new = _folded(child)
-            if new is not None:
-                setattr(module, child_name, new)
+    _fold_children(folded)
     folded.requires_grad_(False)
     if example is not None:
         freeze_token_counts(folded, example)

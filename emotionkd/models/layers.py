@@ -52,6 +52,17 @@ def _bn_rows(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tens
     return y.view(x.shape)
 
 
+def _update_running_stats(bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor,
+                          var: torch.Tensor, n: torch.Tensor) -> None:
+    """Running averages as ``F.batch_norm`` keeps them (variance unbiased over n rows)."""
+    if bn.running_mean is None or bn.running_var is None:
+        return
+    with torch.no_grad():
+        m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+        bn.running_mean.mul_(1 - m).add_(m * mean.detach())
+        bn.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
+
+
 def _global_bn(flat: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
     """Training-mode BatchNorm with statistics summed over every rank (differentiably)."""
     d = flat.shape[1]
@@ -60,11 +71,7 @@ def _global_bn(flat: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch
     n = stats[-1]
     mean = stats[:d] / n
     var = (stats[d:2 * d] / n - mean * mean).clamp_min(0.0)
-    if bn.running_mean is not None:
-        with torch.no_grad():
-            m = bn.momentum
-            bn.running_mean.mul_(1 - m).add_(m * mean.detach())
-            bn.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
+    _update_running_stats(bn, mean, var, n)
     y = (flat - mean) * torch.rsqrt(var + bn.eps)
     return y * bn.weight + bn.bias if bn.affine else y
 
@@ -141,12 +148,8 @@ def _linear_bn_rows(p: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
         s = torch.rsqrt(var + bn.eps)
         if bn.affine:
             s = s * bn.weight
-        if bn.training and bn.running_mean is not None:
-            with torch.no_grad():
-                m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-                mean_h = w32 @ mu_p + (b if b is not None else 0.0)
-                bn.running_mean.mul_(1 - m).add_(m * mean_h.detach())
-                bn.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
+        if bn.training:
+            _update_running_stats(bn, w32 @ mu_p + (b if b is not None else 0.0), var, n)
     return F.linear(pc.to(p.dtype), (w32 * s[:, None]).to(w.dtype), shift)
 
 
@@ -241,8 +244,13 @@ class MultiHeadSelfAttention(nn.Module):
     def inner_dim(self) -> int:
         return self.n_heads * self.head_dim
 
+    @property
+    def folds(self) -> bool:
+        """Whether the folded form saves work: model width at most the head width."""
+        return self.q.in_features <= self.head_dim
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.q.in_features <= self.head_dim:
+        if self.folds:
             return self._folded(x)
         return self._projected(x)
 
@@ -259,20 +267,50 @@ class MultiHeadSelfAttention(nn.Module):
 
     def _folded(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
-        h, k = self.n_heads, self.head_dim
-        scale = 1.0 / math.sqrt(k)
-        wk = self.k.weight.view(h, k, d)
-        # m = x Mₕ + cₕ as one Linear: weight rows (h, d_out, d_in) = Mₕᵀ = Wkₕᵀ Wqₕ / √k
-        w_m = torch.einsum("hkd,hke->hde", wk, self.q.weight.view(h, k, d) * scale)
-        b_m = torch.einsum("hk,hkd->hd", self.q.bias.view(h, k) * scale, wk)
-        # Σₕ zₕ Uₕ as one Linear over the concatenated heads: weight[:, h·d + c] = (Woₕ Wvₕ)[:, c]
-        w_u = torch.einsum("ohk,hkc->ohc", self.out.weight.view(d, h, k),
-                           self.v.weight.view(h, k, d))
-        b_out = self.out.bias + self.out.weight @ self.v.bias
-        m = F.linear(x, w_m.reshape(h * d, d), b_m.reshape(h * d)).view(b, n * h, d)
-        a = torch.softmax(m @ x.transpose(1, 2), dim=-1)  # (B, L·H, L), rows (query, head)
-        z = (a @ x).view(b, n, h * d)  # zₕᵢ = Σⱼ Aₕᵢⱼ xⱼ, heads side by side
-        return F.linear(z, w_u.reshape(d, h * d), b_out)
+        rows = folded_attention_rows(x, x.reshape(-1, d), *attention_fold(self), self.n_heads,
+                                     n, d)
+        return rows.view(b, n, d)
+
+
+def attention_fold(attn: MultiHeadSelfAttention, dtype: torch.dtype | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The folded weights (w_m, b_m, w_z, b_out) of ``attn``, differentiable in its parameters
+    (computed in ``dtype`` if given).
+
+    Scores: (x Wqₕᵀ + bqₕ)(x Wkₕᵀ + bkₕ)ᵀ/√k = (x Mₕ + cₕ) xᵀ + row-constant terms, which the
+    softmax removes; m = x Mₕ + cₕ for all heads is one Linear (w_m: (H·d, d), rows (h, d_out)).
+    Output: Σₕ Aₕ (x Wvₕᵀ + bvₕ) Woₕᵀ + bo = Σₕ (Aₕ x) Uₕ + (bo + Wo bv), rows of Aₕ summing
+    to 1; with the heads' Aₕ x side by side that is one Linear (w_z: (d, H·d))."""
+    h, k, d = attn.n_heads, attn.head_dim, attn.q.in_features
+
+    def cast(t: torch.Tensor) -> torch.Tensor:
+        return t if dtype is None else t.to(dtype)
+
+    scale = 1.0 / math.sqrt(k)
+    wk, wv = cast(attn.k.weight).view(h, k, d), cast(attn.v.weight).view(h, k, d)
+    # weight rows (h, d_out, d_in) = Mₕᵀ = Wkₕᵀ Wqₕ / √k
+    w_m = torch.einsum("hkd,hke->hde", wk, cast(attn.q.weight).view(h, k, d) * scale)
+    b_m = torch.einsum("hk,hkd->hd", cast(attn.q.bias).view(h, k) * scale, wk)
+    wo = cast(attn.out.weight)  # (d, H·k)
+    # weight[o, h·d + c] = (Woₕ Wvₕ)[o, c]
+    w_z = torch.einsum("ohk,hkc->ohc", wo.view(d, h, k), wv)
+    b_out = cast(attn.out.bias) + wo @ cast(attn.v.bias)
+    return w_m.reshape(h * d, d), b_m.reshape(h * d), w_z.reshape(d, h * d), b_out
+
+
+def folded_attention_rows(x: torch.Tensor, rows: torch.Tensor, w_m: torch.Tensor,
+                          b_m: torch.Tensor, w_z: torch.Tensor, b_out: torch.Tensor,
+                          n_heads: int, tokens: int, d: int) -> torch.Tensor:
+    """Self-attention from :func:`attention_fold`'s weights, as (B·L, d) rows, for tokens
+    x (B, L, d) and their rows (B·L, d): two token-wise GEMMs and two batched products, with
+    free reshapes only (no head transposes). The sizes are plain ints, so that traced graphs
+    carry no shape arithmetic."""
+    # m: (B, L·H, d) with rows (query i, head h) — a free reshape of the product
+    m = F.linear(rows, w_m, b_m).reshape(-1, tokens * n_heads, d)
+    scores = m @ x.transpose(1, 2)  # (B, L·H, L): scores[(i, h), j] = mₕᵢ · xⱼ
+    # z: rows (i, h) of Σⱼ Aₕᵢⱼ xⱼ — (B·L, H·d) is a free reshape of the product
+    z = (torch.softmax(scores, dim=-1) @ x).reshape(-1, n_heads * d)
+    return F.linear(z, w_z, b_out)
 
 
 class TransformerBlock(nn.Module):
@@ -359,15 +397,14 @@ class ScoreGenerationBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.mean(dim=1, keepdim=True) if self.pool == "gap" else x
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            return F.softsign(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(h))))))
         # (folding each Linear + BatchNorm pair as in the conv stem was measured slower here:
         # with 64 inputs the covariance product costs more than the BatchNorm passes)
         return softsign(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(h))))))
 
 
 class _Softsign(torch.autograd.Function):
-    """x / (1 + |x|) with a two-operation backward, g / (1 + |x|)², itself differentiable."""
+    """x / (1 + |x|) with a two-operation backward, g / (1 + |x|)², itself differentiable;
+    exports as ONNX's single ``Softsign`` operator (not Abs, Add, Div)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
@@ -380,9 +417,17 @@ class _Softsign(torch.autograd.Function):
         t = x.abs() + 1.0
         return g / (t * t)
 
+    @staticmethod
+    def symbolic(g, x):  # noqa: ANN001, ANN205
+        return g.op("Softsign", x)
+
 
 def softsign(x: torch.Tensor) -> torch.Tensor:
-    """``F.softsign`` with a cheaper backward pass (autograd's runs six elementwise operations)."""
+    """``F.softsign`` with a cheaper backward pass (autograd's runs six elementwise operations)
+    and a single ONNX operator; TorchScript traces, which cannot hold a Python function, get
+    ``F.softsign``."""
+    if torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+        return F.softsign(x)
     return _Softsign.apply(x)
 
 
