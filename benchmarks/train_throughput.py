@@ -3,6 +3,7 @@ shapes (28 EEG channels × 512 samples, 1 GSR channel, batch 64), plus forward F
 and the machine's measured float32 matmul peak, so the achieved fraction can be read.
 
     python benchmarks/train_throughput.py [--rounds 5] [--steps 8] [--device auto]
+                                          [--reference-python /path/to/tf-env/bin/python]
 
 The configurations take turns in rounds (with the matmul peak measured in every round), because
 a shared machine's speed drifts between runs by ±30 % and more; each rate is reported as the
@@ -14,15 +15,21 @@ loss and backward; the one-time teacher pass is reported separately and amortise
 default number of epochs. The student step that runs the teacher on every batch (what a
 feedback-free loop without the cache would do) is printed too.
 
-Reference (the original TensorFlow code on the same 2-core CPU): teacher ≈ 240 samples/s,
-student with its distillation loss ≈ 445 samples/s at batch 64.
+Reference (the original TensorFlow code on the same 2-core CPU, as the issue quotes it):
+teacher ≈ 240 samples/s, student with its distillation loss ≈ 445 samples/s at batch 64. With
+``--reference-python`` (an interpreter that has ``tensorflow-cpu``) the reference graphs of
+``reference_tf.py`` are trained in a child process that takes its turn in every round, so both
+frameworks are compared on the same machine at the same moments.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -67,13 +74,47 @@ def bench(step, batch: int, steps: int, device: torch.device) -> float:
     return batch * steps / (time.perf_counter() - t)
 
 
+class ReferenceTF:
+    """reference_tf.py in a child process (``--serve``): one round of it per :meth:`round`,
+    while this process waits, so the two never share the cores."""
+
+    def __init__(self, python: str, batch: int, steps: int) -> None:
+        script = Path(__file__).with_name("reference_tf.py")
+        self.proc = subprocess.Popen(
+            [python, str(script), "--serve", "--batch", str(batch), "--steps", str(steps + 1)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.header = self._read()  # the child builds, checks and warms up both models first
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            raise SystemExit(f"reference_tf.py exited with status {self.proc.wait()}; run it "
+                             "directly with that interpreter to see why")
+        return json.loads(line)
+
+    def round(self) -> dict[str, float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("round\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     ap.add_argument("--steps", type=int, default=8, help="training steps per round")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--reference-python", metavar="PYTHON",
+                    help="interpreter with tensorflow-cpu: time reference_tf.py in every round")
     args = ap.parse_args()
+    reference = ReferenceTF(args.reference_python, args.batch, args.steps) \
+        if args.reference_python else None
     from emotionkd.distill.losses import HintAdapter, method_weights, student_objective
     from emotionkd.models.registry import build_model, default_config
     from emotionkd.training import TrainConfig, make_adam, resolve_device, tune_cpu_allocator
@@ -139,11 +180,15 @@ def main() -> None:
     rates: dict[str, list[float]] = {k: [] for k, _ in configs}
     peaks: list[float] = []
     rss: dict[str, float] = {}
+    tf_rates: dict[str, list[float]] = {"teacher": [], "student": []}
     for _ in range(args.rounds):
         peaks.append(matmul_peak(dev, reps=3))
         for key, fn in configs:
             rates[key].append(bench(fn, B, args.steps, dev))
             rss[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if reference is not None:
+            for key, rate in reference.round().items():
+                tf_rates[key].append(rate)
     teacher.eval()
     big = 512
     big_eeg, big_gsr = eeg.repeat(big // B, 1, 1), gsr.repeat(big // B, 1, 1)
@@ -168,6 +213,16 @@ def main() -> None:
           f"over {epochs} epochs: {amortised:.0f} samples/s (×{amortised / 445:.2f})")
     print(f"  student step running the teacher on every batch: {med['live']:.0f} "
           f"({best['live']:.0f}) samples/s (×{med['live'] / 445:.2f})")
+    if reference is not None:
+        reference.close()
+        h = reference.header
+        print(f"reference graphs in TensorFlow {h['tensorflow']} (Keras {h['keras']}), same "
+              f"rounds, after each round of ours; ratio = ours / TF within a round (median):")
+        for name, key in (("teacher", "teacher"), ("student (emotionkd loss)", "student")):
+            tf_r = tf_rates[key]
+            ratio = float(np.median([a / b for a, b in zip(rates[key], tf_r)]))
+            print(f"{name:26s} TF {np.median(tf_r):5.0f} ({max(tf_r):.0f}) samples/s; emotionkd "
+                  f"×{ratio:.2f} faster")
     if dev.type == "cuda":
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 
