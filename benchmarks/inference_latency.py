@@ -4,9 +4,13 @@ folded for inference as ``predict`` runs it), TorchScript and ONNX Runtime (both
 the folded model, :mod:`emotionkd.models.inference`), and the model file sizes.
 
     python benchmarks/inference_latency.py [--repeats 300] [--rounds 5]
+                                           [--reference-python /path/to/tf-env/bin/python]
 
 Goals: batch-1 latency ≤ 0.6 ms with ONNX Runtime (the reference TensorFlow student needs
-1.15 ms compiled, 19 ms eager) and batch-256 throughput ≥ 2 × 1,405 windows/s.
+1.15 ms compiled, 19 ms eager) and batch-256 throughput ≥ 2 × 1,405 windows/s. With
+``--reference-python`` (an interpreter that has ``tensorflow-cpu``) the reference student of
+``reference_tf.py`` runs on one thread in a child process that takes its turn in every round,
+so the reference figures are measured on this machine at the same moments.
 """
 
 from __future__ import annotations
@@ -54,7 +58,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=300, help="batch-1 runs per engine")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    ap.add_argument("--reference-python", metavar="PYTHON",
+                    help="interpreter with tensorflow-cpu: time the reference student too")
     args = ap.parse_args()
+    per_round = max(1, args.repeats // args.rounds)
+    reference = None
+    if args.reference_python:
+        from reference_tf_child import ReferenceTF
+
+        reference = ReferenceTF(args.reference_python, "--infer", str(per_round))
     import onnxruntime as ort
     import torch
 
@@ -113,20 +125,44 @@ def main() -> None:
         # engines take turns in rounds, so that a shared machine's slow spells hit all of them
         lat: dict[str, list[np.ndarray]] = {k: [] for k, _ in engines}
         thr: dict[str, list[np.ndarray]] = {k: [] for k, _ in engines}
-        per_round = max(1, args.repeats // args.rounds)
         for _ in range(args.rounds):
             for label, fn in engines:
                 lat[label].append(timeit(fn, x1, per_round) * 1e3)
                 thr[label].append(timeit(fn, x256, 3, warmup=1))
+            if reference is not None:
+                r = reference.round()
+                for mode in ("graph", "xla", "eager"):
+                    lat.setdefault(f"TF {mode}", []).append(np.array(r[f"b1_{mode}"]) * 1e3)
+                    if f"b256_{mode}" in r:
+                        thr.setdefault(f"TF {mode}", []).append(np.array(r[f"b256_{mode}"]))
         print(f"{args.rounds} interleaved rounds; 'best round' is the fastest round's median")
         print(f"{'engine':13s} {'b1 median ms':>13s} {'b1 p95 ms':>10s} {'best round':>11s} "
               f"{'b256 windows/s':>15s}")
-        for label, _ in engines:
+        for label in lat:
             all_lat = np.concatenate(lat[label])
             best = min(float(np.median(r)) for r in lat[label])
-            b256 = 256 / float(np.median(np.concatenate(thr[label])))
+            b256 = f"{256 / float(np.median(np.concatenate(thr[label]))):15.0f}" \
+                if label in thr else f"{'–':>15s}"
             print(f"{label:13s} {np.median(all_lat):13.3f} {np.percentile(all_lat, 95):10.3f} "
-                  f"{best:11.3f} {b256:15.0f}")
+                  f"{best:11.3f} {b256}")
+        if reference is not None:
+            reference.close()
+            h = reference.header
+            # TensorFlow's faster compiled mode (graph or XLA) in each round, against ONNX Runtime
+            # in the same round; the median over rounds
+            def faster_tf(i: int, stat: str) -> float:
+                return min(float(np.median(thr[f"TF {m}"][i] if stat == "b256" else
+                                           lat[f"TF {m}"][i])) for m in ("graph", "xla"))
+
+            rounds = range(args.rounds)
+            b1_ratio = np.median([faster_tf(i, "b1") / np.median(lat["ONNX Runtime"][i])
+                                  for i in rounds])
+            b256_ratio = np.median([faster_tf(i, "b256") / np.median(thr["ONNX Runtime"][i])
+                                    for i in rounds])
+            print(f"TF = the reference student in TensorFlow {h['tensorflow']} (Keras "
+                  f"{h['keras']}), one thread, same rounds. Against TF's faster compiled mode "
+                  f"per round: ONNX Runtime batch-1 latency ×{b1_ratio:.1f} lower, batch-256 "
+                  f"throughput ×{b256_ratio:.2f} (goal ×2)")
         for k, v in sizes.items():
             print(f"size {k}: {v / 2**20:.2f} MiB")
         from torch.utils.flop_counter import FlopCounterMode

@@ -13,8 +13,11 @@ reference's ``E_b`` concatenation, the linear classifier; the student's MLKD los
 CE + 0.1·KL + 1·MSE) and trains them with ``model.fit`` at batch 64. The parameter counts
 are checked against the reference's 2,047,490 (teacher) and 993,986 (student) before timing.
 
-With ``--serve`` it measures one round per line read from stdin and answers with a JSON line,
-so that train_throughput.py can interleave the two frameworks' rounds on one machine.
+With ``--infer N`` it times the student's inference on one thread instead (batch-1 latency of
+the ``tf.function``-compiled and the eager model, batch-256 throughput), the reference side of
+inference_latency.py. With ``--serve`` it measures one round per line read from stdin and
+answers with a JSON line, so that train_throughput.py and inference_latency.py can interleave
+the two frameworks' rounds on one machine.
 """
 
 from __future__ import annotations
@@ -200,14 +203,66 @@ class Bench:
         return out
 
 
+class InferBench:
+    """The reference student's inference on one thread: batch-1 latency and batch-256
+    throughput of the model compiled as a ``tf.function`` graph and with XLA
+    (``jit_compile=True``), and batch-1 latency in eager mode."""
+
+    def __init__(self, repeats: int) -> None:
+        student = student_model()
+        if student.count_params() != STUDENT_PARAMS:
+            raise SystemExit(f"reference_tf.py: student has {student.count_params()} "
+                             f"parameters, not the reference's {STUDENT_PARAMS}")
+        model = keras.Model(student.inputs, student.outputs[0])  # class probabilities
+        self.modes = {
+            "graph": tf.function(lambda x: model(x, training=False)),
+            "xla": tf.function(lambda x: model(x, training=False), jit_compile=True),
+            "eager": lambda x: model(x, training=False),
+        }
+        rng = np.random.default_rng(0)
+        self.x1 = tf.constant(rng.standard_normal((1, 1, 512, 1), dtype=np.float32))
+        self.x256 = tf.constant(rng.standard_normal((256, 1, 512, 1), dtype=np.float32))
+        self.repeats = repeats
+        for fn in self.modes.values():  # trace and compile
+            for _ in range(10):
+                fn(self.x1).numpy()
+            fn(self.x256).numpy()
+
+    @staticmethod
+    def _times(fn, x, n: int) -> list[float]:  # noqa: ANN001
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn(x).numpy()
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def round(self) -> dict[str, list[float]]:
+        """Seconds per call: ``b1_<mode>`` for every mode (eager: a tenth as many calls, it is
+        slow) and ``b256_<mode>`` for the compiled ones."""
+        out = {}
+        for mode, fn in self.modes.items():
+            n = self.repeats if mode != "eager" else max(5, self.repeats // 10)
+            out[f"b1_{mode}"] = self._times(fn, self.x1, n)
+            if mode != "eager":
+                out[f"b256_{mode}"] = self._times(fn, self.x256, 3)
+        return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=8, help="batches per timed fit call")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--serve", action="store_true", help="one round per line on stdin (JSON out)")
+    ap.add_argument("--infer", type=int, metavar="REPEATS", default=0,
+                    help="time the student's inference on one thread instead of training "
+                         "(REPEATS batch-1 calls per round)")
     args = ap.parse_args()
-    bench = Bench(args.batch, args.steps)
+    if args.infer:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    bench = InferBench(args.infer) if args.infer else Bench(args.batch, args.steps)
     header = {"tensorflow": tf.__version__, "keras": keras_version(),
               "threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                           tf.config.threading.get_inter_op_parallelism_threads()]}
@@ -216,9 +271,20 @@ def main() -> None:
         for _ in sys.stdin:
             print(json.dumps(bench.round()), flush=True)
         return
-    print(f"TensorFlow {header['tensorflow']}, Keras {header['keras']}, batch {args.batch}, "
-          f"reference parameter counts {TEACHER_PARAMS:,} / {STUDENT_PARAMS:,} checked")
+    what = "student inference, one thread" if args.infer else f"training, batch {args.batch}"
+    print(f"TensorFlow {header['tensorflow']}, Keras {header['keras']}, {what}; reference "
+          f"parameter counts checked")
     rates = [bench.round() for _ in range(args.rounds)]
+    if args.infer:
+        for mode in bench.modes:
+            b1 = np.concatenate([r[f"b1_{mode}"] for r in rates]) * 1e3
+            line = (f"{mode:6s} batch-1 median {np.median(b1):7.3f} ms "
+                    f"(p95 {np.percentile(b1, 95):.3f})")
+            if f"b256_{mode}" in rates[0]:
+                b256 = 256 / np.median(np.concatenate([r[f"b256_{mode}"] for r in rates]))
+                line += f"; batch-256 {b256:.0f} windows/s"
+            print(line)
+        return
     for key in ("teacher", "student"):
         r = [x[key] for x in rates]
         print(f"{key:8s} {np.median(r):5.0f} ({max(r):.0f}) samples/s: median round (fastest)")

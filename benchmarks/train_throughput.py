@@ -25,15 +25,13 @@ frameworks are compared on the same machine at the same moments.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from reference_tf_child import ReferenceTF
 
 
 def matmul_peak(device: torch.device, n: int = 2048, reps: int = 10) -> float:
@@ -74,36 +72,6 @@ def bench(step, batch: int, steps: int, device: torch.device) -> float:
     return batch * steps / (time.perf_counter() - t)
 
 
-class ReferenceTF:
-    """reference_tf.py in a child process (``--serve``): one round of it per :meth:`round`,
-    while this process waits, so the two never share the cores."""
-
-    def __init__(self, python: str, batch: int, steps: int) -> None:
-        script = Path(__file__).with_name("reference_tf.py")
-        self.proc = subprocess.Popen(
-            [python, str(script), "--serve", "--batch", str(batch), "--steps", str(steps + 1)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.header = self._read()  # the child builds, checks and warms up both models first
-
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line:
-            raise SystemExit(f"reference_tf.py exited with status {self.proc.wait()}; run it "
-                             "directly with that interpreter to see why")
-        return json.loads(line)
-
-    def round(self) -> dict[str, float]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("round\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self.proc.wait()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
@@ -113,8 +81,8 @@ def main() -> None:
     ap.add_argument("--reference-python", metavar="PYTHON",
                     help="interpreter with tensorflow-cpu: time reference_tf.py in every round")
     args = ap.parse_args()
-    reference = ReferenceTF(args.reference_python, args.batch, args.steps) \
-        if args.reference_python else None
+    reference = ReferenceTF(args.reference_python, "--batch", str(args.batch), "--steps",
+                            str(args.steps + 1)) if args.reference_python else None
     from emotionkd.distill.losses import HintAdapter, method_weights, student_objective
     from emotionkd.models.registry import build_model, default_config
     from emotionkd.training import TrainConfig, make_adam, resolve_device, tune_cpu_allocator
