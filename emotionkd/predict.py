@@ -186,9 +186,13 @@ def predict_recording(
     predictor: Predictor,
     rec: Recording,
     step_s: float | None = None,
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> PredictionResult:
-    """Classify every window of ``rec``; see the module docstring."""
+    """Classify every window of ``rec``; see the module docstring.
+
+    Windows go to the model ``batch_size`` at a time: chunks of 64 keep a chunk's activations
+    in the CPU caches and ran 1.05–2× faster than chunks of 256 on every engine
+    (docs/deployment.md)."""
     from emotionkd.preprocess import resample_poly_to
     from emotionkd.windows import window_starts
 

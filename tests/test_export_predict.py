@@ -90,11 +90,15 @@ def test_predict_real_e4_and_neurokit(student_ckpt, tmp_path, capsys):
     e4 = read_recording(E4)
     assert (e4.fmt, e4.fs, len(e4.values)) == ("e4", 4.0, 9998)
     assert e4.start_time == 1560279825.0
-    res = predict_recording(load_predictor(student_ckpt), e4)
+    predictor = load_predictor(student_ckpt)
+    res = predict_recording(predictor, e4)
     # 9998 samples at 4 Hz = 2499.5 s → 319,936 at 128 Hz → ⌊(319936 − 512)/512⌋ + 1 windows
     assert len(res.rows) == 624
     p = np.array([r["p_high"] for r in res.rows])
     assert ((p >= 0) & (p <= 1)).all() and np.isfinite(p).all()
+    # windows are fed in chunks (64 by default): the chunk size does not change any result
+    whole = predict_recording(predictor, e4, batch_size=1000)
+    np.testing.assert_allclose([r["p_high"] for r in whole.rows], p, rtol=0, atol=1e-5)
     assert res.rows[1]["start_unix"] == pytest.approx(1560279829.0)
     out = tmp_path / "nk.json"
     code, cap = _run(["predict", "--model", str(student_ckpt), "--input", str(NK), "--fs", "100",
