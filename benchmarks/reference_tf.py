@@ -1,10 +1,12 @@
 """The EmotionKD reference models in TensorFlow/Keras, timed the way train_throughput.py times ours.
 
-    pip install tensorflow-cpu          # in a separate environment; not an emotionkd dependency
-    python benchmarks/reference_tf.py [--rounds 5] [--steps 8] [--batch 64]
-    python benchmarks/train_throughput.py --reference-python /path/to/tf-env/bin/python
+    # in a separate environment (not an emotionkd dependency), e.g. the reference's own versions:
+    python3.8 -m venv tf25 && tf25/bin/pip install tensorflow-cpu==2.5.0 numpy==1.19.5
+    tf25/bin/python benchmarks/reference_tf.py [--rounds 5] [--steps 8] [--batch 64] [--infer N]
+    python benchmarks/train_throughput.py --reference-python tf25/bin/python
+    python benchmarks/inference_latency.py --reference-python tf25/bin/python
 
-The issue's speed goal is "at least the reference TensorFlow implementation on the same CPU".
+emotionkd's speed goal is "at least the reference TensorFlow implementation on the same CPU".
 A number measured once, on another day, on a machine whose speed drifts by ±30 % says little,
 so this script rebuilds the reference graphs layer by layer from method.md §1.2–1.4 (written
 for this benchmark from that description: Conv2D heads with L2(0.001), learned position table,
@@ -13,11 +15,11 @@ reference's ``E_b`` concatenation, the linear classifier; the student's MLKD los
 CE + 0.1·KL + 1·MSE) and trains them with ``model.fit`` at batch 64. The parameter counts
 are checked against the reference's 2,047,490 (teacher) and 993,986 (student) before timing.
 
-With ``--infer N`` it times the student's inference on one thread instead (batch-1 latency of
-the ``tf.function``-compiled and the eager model, batch-256 throughput), the reference side of
-inference_latency.py. With ``--serve`` it measures one round per line read from stdin and
-answers with a JSON line, so that train_throughput.py and inference_latency.py can interleave
-the two frameworks' rounds on one machine.
+With ``--infer N`` it times the student's inference on one thread instead (batch-1 latency
+compiled as a ``tf.function`` graph, compiled with XLA and eager; batch-256 throughput of both
+compiled forms), the reference side of inference_latency.py. With ``--serve`` it measures one
+round per line read from stdin and answers with a JSON line, so that train_throughput.py and
+inference_latency.py can interleave the two frameworks' rounds on one machine.
 """
 
 from __future__ import annotations
