@@ -15,7 +15,7 @@ loss and backward; the one-time teacher pass is reported separately and amortise
 default number of epochs. The student step that runs the teacher on every batch (what a
 feedback-free loop without the cache would do) is printed too.
 
-Reference (the original TensorFlow code on the same 2-core CPU, as the issue quotes it):
+Reference (the original TensorFlow code on the same 2-core CPU, as the project's goal quotes it):
 teacher ≈ 240 samples/s, student with its distillation loss ≈ 445 samples/s at batch 64. With
 ``--reference-python`` (an interpreter that has ``tensorflow-cpu``) the reference graphs of
 ``reference_tf.py`` are trained in a child process that takes its turn in every round, so both

@@ -191,8 +191,8 @@ def predict_recording(
     """Classify every window of ``rec``; see the module docstring.
 
     Windows go to the model ``batch_size`` at a time: chunks of 64 keep a chunk's activations
-    in the CPU caches and ran 1.05–2× faster than chunks of 256 on every engine
-    (docs/deployment.md)."""
+    in the CPU caches; on one thread they ran 1.1–1.2× (ONNX Runtime) to 1.5–2× (PyTorch,
+    TorchScript) faster than chunks of 256 (docs/deployment.md). Results do not depend on it."""
     from emotionkd.preprocess import resample_poly_to
     from emotionkd.windows import window_starts
 
