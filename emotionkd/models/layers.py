@@ -366,10 +366,12 @@ class Encoder(nn.Module):
             TransformerBlock(d_model, n_heads, head_dim, ff_dim, dropout) for _ in range(n_blocks)
         )
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, n_blocks: int | None = None) -> list[torch.Tensor]:
+        """Outputs of the first ``n_blocks`` blocks (all by default); later blocks are not
+        run."""
         h = self.pos(x)
         outs = []
-        for block in self.blocks:
+        for block in self.blocks[:n_blocks]:
             h = block(h)
             outs.append(h)
         return outs
