@@ -145,6 +145,13 @@ def student_model(n_samples: int = 512) -> keras.Model:
     return keras.Model(gsr, [probs, probs, features])
 
 
+def check_count(model: keras.Model, what: str, expected: int) -> None:
+    """Refuse to time a graph that is not the reference's (its parameter count differs)."""
+    if model.count_params() != expected:
+        raise SystemExit(f"reference_tf.py: the {what} has {model.count_params():,} "
+                         f"parameters, not the reference's {expected:,}")
+
+
 def keras_version() -> str:
     """Keras 3, or "tf_keras x.y" when TF_USE_LEGACY_KERAS=1 selects Keras 2."""
     try:
@@ -182,10 +189,8 @@ class Bench:
         self.student.compile(keras.optimizers.Adam(1e-6),
                              ["categorical_crossentropy", keras.losses.KLDivergence(), "mse"],
                              loss_weights=[1.0, 0.1, 1.0])
-        counts = self.teacher.count_params(), self.student.count_params()
-        if counts != (TEACHER_PARAMS, STUDENT_PARAMS):
-            raise SystemExit(f"reference_tf.py: parameter counts {counts} differ from the "
-                             f"reference's {(TEACHER_PARAMS, STUDENT_PARAMS)}")
+        check_count(self.teacher, "teacher", TEACHER_PARAMS)
+        check_count(self.student, "student", STUDENT_PARAMS)
         self.t_args = ([eeg, gsr], y)
         self.s_args = (gsr, [y, soft, feats])
         for m, (x, t) in ((self.teacher, self.t_args), (self.student, self.s_args)):
@@ -212,9 +217,7 @@ class InferBench:
 
     def __init__(self, repeats: int) -> None:
         student = student_model()
-        if student.count_params() != STUDENT_PARAMS:
-            raise SystemExit(f"reference_tf.py: student has {student.count_params()} "
-                             f"parameters, not the reference's {STUDENT_PARAMS}")
+        check_count(student, "student", STUDENT_PARAMS)
         model = keras.Model(student.inputs, student.outputs[0])  # class probabilities
         self.modes = {
             "graph": tf.function(lambda x: model(x, training=False)),

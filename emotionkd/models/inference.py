@@ -229,13 +229,11 @@ def freeze_token_counts(model: nn.Module, example: tuple[torch.Tensor, ...]) -> 
         for hook in hooks:
             hook.remove()
     for mod, n in seen.items():
-        if isinstance(mod, FoldedSelfAttention):
-            mod.tokens = int(n)
+        if isinstance(mod, (FoldedSelfAttention, FoldedScoreBlock)):
+            mod.tokens = n
         elif isinstance(mod, FoldedBlock):
-            mod.attn.tokens = int(n)
-        elif isinstance(mod, FoldedScoreBlock):
-            mod.tokens = int(n)
+            mod.attn.tokens = n
     for _, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, PositionEmbedding) and child in seen:
-                setattr(module, child_name, StaticPosition(child, int(seen[child])))
+                setattr(module, child_name, StaticPosition(child, seen[child]))
