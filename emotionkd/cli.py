@@ -684,10 +684,10 @@ def _print_results_table(results: dict) -> None:
             table.add_row(label + (f" ({len(m['errors'])} failed)" if m["errors"] else ""),
                           *cells)
         console.print(table)
-        for label, st in t["wilcoxon_vs_none"].items():
+        for st in t.get("comparisons", {}).values():
             r = st["balanced_accuracy"]
             p = "n/a" if r["p_value"] != r["p_value"] else f"{r['p_value']:.3g}"
-            console.print(f"  {label} vs student-none (balanced accuracy): "
+            console.print(f"  {st['a']} vs {st['b']} (balanced accuracy): "
                           f"{100 * r['mean_difference']:+.1f} pp, Wilcoxon p = {p}")
 
 

@@ -42,7 +42,11 @@ from emotionkd.metrics import METRICS, aggregate, binary_metrics, wilcoxon_paire
 
 PROTOCOLS = ("loso", "kfold", "subject-dependent")
 STUDENT_METHODS = ("emotionkd", "kd", "fitnets", "none")
-BASELINES = ("deepconvnet", "concat")
+#: classical (features + logistic regression) and deep baselines, in report order
+BASELINES = ("eeg-features", "gsr-features", "shallowconvnet", "deepconvnet", "concat")
+#: the baselines every evaluation runs unless told otherwise: the yardsticks of the teacher
+#: (eeg-features, shallowconvnet) and of the GSR-only students (gsr-features)
+DEFAULT_BASELINES = ("eeg-features", "gsr-features", "shallowconvnet")
 RUN_FORMAT = "emotionkd-run"
 
 
@@ -54,7 +58,7 @@ class EvalConfig:
     k: int = 0  # folds for kfold / subject-dependent
     targets: list[str] = field(default_factory=lambda: ["arousal"])
     methods: list[str] = field(default_factory=lambda: ["emotionkd", "none"])
-    baselines: list[str] = field(default_factory=list)
+    baselines: list[str] = field(default_factory=lambda: list(DEFAULT_BASELINES))
     teacher: str = "emotionnet-teacher"
     feedback: bool = True  # for method emotionkd
     data: dict[str, Any] = field(default_factory=dict)  # DataSpec fields except target
@@ -232,8 +236,10 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     from emotionkd.distill.feedback import FeedbackConfig
     from emotionkd.distill.losses import method_weights
     from emotionkd.distill.trainer import distill_student
+    from emotionkd.models.classical import CLASSICAL, FeatureLogReg
     from emotionkd.models.registry import build_model, default_config
-    from emotionkd.training import SupervisedTask, TrainConfig, fit, predict_proba
+    from emotionkd.runs import train_model
+    from emotionkd.training import TrainConfig, predict_proba
 
     t0 = time.perf_counter()
     fold_seed = cfg.seed * 1000 + fold.index
@@ -251,18 +257,27 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
         "test_balance": _balance(test.labels), "train_balance": _balance(train.labels),
         "test_labels": test.labels.tolist(), "models": {},
     }
+    if test.latent_labels is not None:
+        result["test_latent_labels"] = test.latent_labels.tolist()
+        result["test_latent_balance"] = _balance(test.latent_labels)
     if len(test) == 0 or len(train) == 0:
         result["error"] = "no test or training windows in this fold"
         return result
     models_dir = run_dir / "models" / target / f"fold-{fold.index:03d}"
     steps = len(cfg.model_labels())
 
-    def record(label: str, model, fit_res, extra: dict | None = None) -> None:  # noqa: ANN001
-        prob = predict_proba(model, test, distributed=dist_.active())[:, 1]
+    def record(label: str, prob: np.ndarray, extra: dict | None = None) -> None:
         entry = {"metrics": binary_metrics(test.labels, prob), "p_high": prob.round(6).tolist(),
-                 "best_epoch": fit_res.best_epoch, "epochs_run": fit_res.epochs_run,
-                 "seconds": round(fit_res.seconds, 2), **(extra or {})}
+                 **(extra or {})}
+        if test.latent_labels is not None:
+            entry["metrics_latent"] = binary_metrics(test.latent_labels, prob)
         result["models"][label] = entry
+
+    def record_model(label: str, model, fit_res, extra: dict | None = None) -> None:  # noqa: ANN001
+        prob = predict_proba(model, test, distributed=dist_.active())[:, 1]
+        record(label, prob, {"best_epoch": fit_res.best_epoch, "epochs_run": fit_res.epochs_run,
+                             "seconds": round(fit_res.seconds, 2), "history": fit_res.history,
+                             **(extra or {})})
         if cfg.save_models and dist_.is_main():
             _save_model(models_dir / f"{label}.pt", model, label, ds, fd, tcfg, fit_res, store)
 
@@ -280,11 +295,9 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     teacher_box: dict[str, Any] = {}
 
     def do_teacher() -> None:
-        torch.manual_seed(fold_seed)
-        teacher = build_model(cfg.teacher, t_cfg)
-        res = fit(SupervisedTask(teacher), train, val, tcfg)
+        teacher, res = train_model(cfg.teacher, t_cfg, train, val, tcfg)
         teacher_box["model"] = teacher
-        record("teacher", teacher, res)
+        record_model("teacher", teacher, res)
 
     attempt("teacher", do_teacher)
     s_cfg = default_config("emotionnet-student", ds.fs, ds.window_s, ds.n_eeg, over)
@@ -293,31 +306,42 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
         label = f"student-{method}" + ("+feedback" if use_fb else "")
 
         def do_student(method: str = method, use_fb: bool = use_fb) -> None:
-            torch.manual_seed(fold_seed + 1)
-            student = build_model("emotionnet-student", s_cfg)
             if method == "none":
-                res = fit(SupervisedTask(student), train, val, tcfg)
-                record(f"student-{method}", student, res)
+                student, res = train_model("emotionnet-student", s_cfg, train, val,
+                                           TrainConfig(**{**tcfg.as_dict(),
+                                                          "seed": fold_seed + 1}))
+                record_model("student-none", student, res)
                 return
             if "model" not in teacher_box:
                 raise RuntimeError("the teacher of this fold failed")
+            torch.manual_seed(fold_seed + 1)
+            student = build_model("emotionnet-student", s_cfg)
             teacher = build_model(cfg.teacher, t_cfg)
             teacher.load_state_dict(teacher_box["model"].state_dict())
             weights = method_weights(method, **cfg.distill.get(method, {}))
             fb = FeedbackConfig(**{**cfg.feedback_cfg, "enabled": use_fb})
             dres = distill_student(teacher, student, no_quiz if use_fb else train, val,
                                    weights, tcfg, fb, quiz if use_fb else None)
-            record(f"student-{method}" + ("+feedback" if use_fb else ""), student, dres.fit,
-                   {"feedback_steps": dres.feedback_steps})
+            record_model(f"student-{method}" + ("+feedback" if use_fb else ""), student,
+                         dres.fit, {"feedback_steps": dres.feedback_steps})
 
         attempt(label, do_student)
     for base in cfg.baselines:
         def do_baseline(base: str = base) -> None:
-            torch.manual_seed(fold_seed + 2)
+            if base in CLASSICAL:
+                t1 = time.perf_counter()
+                clf = FeatureLogReg(base)
+                info = clf.fit(train, val)
+                record(f"baseline-{base}", clf.predict_proba(test)[:, 1],
+                       {**info, "seconds": round(time.perf_counter() - t1, 2)})
+                if cfg.save_models and dist_.is_main():
+                    _atomic_json(models_dir / f"baseline-{base}.json", clf.state())
+                return
             b_over = over if base == "concat" else {}
-            m = build_model(base, default_config(base, ds.fs, ds.window_s, ds.n_eeg, b_over))
-            res = fit(SupervisedTask(m), train, val, tcfg)
-            record(f"baseline-{base}", m, res)
+            m, res = train_model(base, default_config(base, ds.fs, ds.window_s, ds.n_eeg,
+                                                      b_over), train, val,
+                                 TrainConfig(**{**tcfg.as_dict(), "seed": fold_seed + 2}))
+            record_model(f"baseline-{base}", m, res)
 
         attempt(f"baseline-{base}", do_baseline)
     result["seconds"] = round(time.perf_counter() - t0, 2)
@@ -448,26 +472,29 @@ def build_report(run_dir: str | os.PathLike) -> dict[str, Any]:
                     key=lambda f: f["fold"]["index"])
         per_model: dict[str, Any] = {}
         for label in labels:
-            rows = [f["models"][label]["metrics"] for f in tf
-                    if label in f.get("models", {}) and "metrics" in f["models"][label]]
-            ys = [np.asarray(f["test_labels"]) for f in tf
-                  if label in f.get("models", {}) and "p_high" in f["models"][label]]
-            ps = [np.asarray(f["models"][label]["p_high"]) for f in tf
-                  if label in f.get("models", {}) and "p_high" in f["models"][label]]
+            done = [f for f in tf if "metrics" in f.get("models", {}).get(label, {})]
+            rows = [f["models"][label]["metrics"] for f in done]
             errors = [{"fold": f["fold"]["index"], "error": f["models"][label]["error"]}
                       for f in tf if "error" in f.get("models", {}).get(label, {})]
-            pooled = binary_metrics(np.concatenate(ys), np.concatenate(ps)) if ys else {}
-            per_model[label] = {"folds": len(rows), "mean_std": aggregate(rows),
-                                "pooled": pooled, "errors": errors,
-                                "per_fold": {m: [r[m] for r in rows] for m in METRICS}}
+            entry = {"folds": len(rows), "mean_std": aggregate(rows),
+                     "pooled": _pooled(done, label, "test_labels"), "errors": errors,
+                     "per_fold": {m: [r[m] for r in rows] for m in METRICS}}
+            latent = [f["models"][label]["metrics_latent"] for f in done
+                      if "metrics_latent" in f["models"][label]]
+            if latent:
+                entry["latent"] = {"mean_std": aggregate(latent),
+                                   "pooled": _pooled(done, label, "test_latent_labels"),
+                                   "per_fold": {m: [r[m] for r in latent] for m in METRICS}}
+            per_model[label] = entry
         balance = [f["test_balance"] for f in tf if "test_balance" in f]
         maj = [b["majority"] for b in balance]
         stats = {}
-        base = per_model.get("student-none")
-        for label in labels:
-            if label.startswith("student-") and label != "student-none" and base:
-                stats[label] = {m: wilcoxon_paired(*_paired(tf, label, "student-none", m))
-                                for m in ("balanced_accuracy", "macro_f1", "accuracy")}
+        for a, b in comparison_pairs(labels):
+            if per_model[a]["folds"] and per_model[b]["folds"]:
+                stats[f"{a} vs {b}"] = {
+                    "a": a, "b": b,
+                    **{m: wilcoxon_paired(*_paired(tf, a, b, m))
+                       for m in ("balanced_accuracy", "macro_f1", "accuracy")}}
         results["targets"][target] = {
             "folds_done": len(tf), "fold_errors": [{"fold": f["fold"]["index"],
                                                     "error": f["error"]} for f in tf
@@ -478,13 +505,36 @@ def build_report(run_dir: str | os.PathLike) -> dict[str, Any]:
             "test_high_fraction": (float(sum(b["high"] for b in balance)
                                          / max(sum(b["n"] for b in balance), 1))
                                    if balance else math.nan),
-            "models": per_model, "wilcoxon_vs_none": stats,
+            "models": per_model, "comparisons": stats,
+            "latent_truth": any("latent" in m for m in per_model.values()),
             "seconds": float(sum(f.get("seconds", 0.0) for f in tf)),
         }
     _atomic_json(run / "results.json", results)
     _write_csv(run / "results.csv", results)
     _atomic_write(run / "report.md", render_markdown(results, meta))
     return results
+
+
+def comparison_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
+    """The paired comparisons a report makes, as (model, reference) label pairs: every
+    distilled student against the student alone; the teacher against the student alone (what
+    a teacher knows beyond GSR) and against its yardsticks; the student alone against its
+    yardstick."""
+    have = set(labels)
+    pairs = [(lab, "student-none") for lab in labels
+             if lab.startswith("student-") and lab != "student-none"]
+    pairs += [("teacher", ref) for ref in ("student-none", "baseline-eeg-features",
+                                           "baseline-shallowconvnet")]
+    pairs += [("student-none", "baseline-gsr-features")]
+    return [(a, b) for a, b in pairs if a in have and b in have]
+
+
+def _pooled(folds: list[dict], label: str, key: str) -> dict[str, float]:
+    """Metrics over all test windows of ``folds`` at once (labels from ``key``)."""
+    ys = [np.asarray(f[key]) for f in folds if key in f and "p_high" in f["models"][label]]
+    ps = [np.asarray(f["models"][label]["p_high"]) for f in folds
+          if key in f and "p_high" in f["models"][label]]
+    return binary_metrics(np.concatenate(ys), np.concatenate(ps)) if ys else {}
 
 
 def _paired(folds: list[dict], a: str, b: str, metric: str) -> tuple[list[float], list[float]]:
@@ -569,32 +619,21 @@ def render_markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
                   f"majority-class baseline (mean over folds): "
                   f"{100 * t['majority_baseline']['mean']:.1f} %; compute time "
                   f"{t['seconds'] / 60:.1f} min", ""]
-        lines.append("| model | folds | accuracy | balanced acc. | macro-F1 | F1 (high) | ROC-AUC "
-                     "| pooled acc. |")
-        lines.append("|---|---|---|---|---|---|---|---|")
-        for label, m in t["models"].items():
-            ms = m["mean_std"]
-
-            def cell(k: str, ms: dict = ms) -> str:
-                v = ms.get(k, {})
-                if not v or v.get("n", 0) == 0:
-                    return "–"
-                return f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}"
-
-            pooled = m["pooled"].get("accuracy")
-            lines.append(f"| {label} | {m['folds']} | {cell('accuracy')} | "
-                         f"{cell('balanced_accuracy')} | {cell('macro_f1')} | {cell('f1_high')} "
-                         f"| {cell('roc_auc')} | "
-                         f"{'–' if pooled is None else f'{100 * pooled:.1f}'} |")
-        lines.append("")
-        if t["wilcoxon_vs_none"]:
-            lines += ["Paired Wilcoxon signed-rank test against the student alone (`none`), "
-                      "over folds:", "", "| model | metric | mean difference | p |",
-                      "|---|---|---|---|"]
-            for label, st in t["wilcoxon_vs_none"].items():
-                for metric, r in st.items():
+        lines += _metrics_table(t["models"], lambda m: m)
+        if t.get("latent_truth"):
+            lines += ["Against the latent truth (synthetic data: the emotion the signals were "
+                      "generated from, binarised like the ratings; no rating noise):", ""]
+            lines += _metrics_table(t["models"], lambda m: m.get("latent"))
+        if t.get("comparisons"):
+            lines += ["Paired comparisons over folds (Wilcoxon signed-rank test):", "",
+                      "| model | reference | metric | mean difference | p |",
+                      "|---|---|---|---|---|"]
+            for st in t["comparisons"].values():
+                for metric in ("balanced_accuracy", "macro_f1", "accuracy"):
+                    r = st[metric]
                     p = r["p_value"]
-                    lines.append(f"| {label} | {metric} | {100 * r['mean_difference']:+.1f} pp | "
+                    lines.append(f"| {st['a']} | {st['b']} | {metric} | "
+                                 f"{100 * r['mean_difference']:+.1f} pp | "
                                  f"{'n/a' if p != p else f'{p:.3g}'}"
                                  f"{' (' + r['note'] + ')' if r['note'] else ''} |")
             lines.append("")
@@ -605,6 +644,30 @@ def render_markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
             lines += [f"* {label}, fold {e['fold']}: {e['error']}" for label, e in errs]
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _metrics_table(models: dict[str, Any], pick: Callable[[dict], dict | None]) -> list[str]:
+    """Markdown rows: mean ± SD over folds of every metric, and pooled accuracy."""
+    lines = ["| model | folds | accuracy | balanced acc. | macro-F1 | F1 (high) | ROC-AUC "
+             "| pooled acc. |", "|---|---|---|---|---|---|---|---|"]
+    for label, m in models.items():
+        part = pick(m)
+        if not part:
+            continue
+        ms = part["mean_std"]
+
+        def cell(k: str, ms: dict = ms) -> str:
+            v = ms.get(k, {})
+            if not v or v.get("n", 0) == 0:
+                return "–"
+            return f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}"
+
+        pooled = part["pooled"].get("accuracy")
+        lines.append(f"| {label} | {m['folds']} | {cell('accuracy')} | "
+                     f"{cell('balanced_accuracy')} | {cell('macro_f1')} | {cell('f1_high')} "
+                     f"| {cell('roc_auc')} | "
+                     f"{'–' if pooled is None else f'{100 * pooled:.1f}'} |")
+    return lines + [""]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
 
 BASELINE_MODES = ("subtract", "none", "keep")
 GSR_UNITS = ("auto", "ohm", "us", "ns")
+#: EEG conditioning: deap = DEAP's own preprocessing (4–45 Hz band-pass, common average
+#: reference); none = as recorded
+EEG_FILTERS = ("deap", "none")
+#: DEAP's EEG pass band (Hz)
+DEAP_BAND = (4.0, 45.0)
 
 
 @dataclass
@@ -33,8 +38,15 @@ class CleanOptions:
     baseline: str = "subtract"  # subtract the pre-stimulus mean | none (drop it) | keep
     gsr_unit: str = "auto"  # unit of the raw GSR; auto decides by magnitude
     target_fs: float | None = None  # resample to this rate (None: keep the raw rate)
+    eeg_filter: str = "none"  # deap: 4–45 Hz band-pass + common average reference
+    #: EEG channels to keep after conditioning (None: every channel read); the common average
+    #: is taken over every channel read, as DEAP's is over all 32 before any selection
+    keep_channels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.eeg_filter not in EEG_FILTERS:
+            raise ConfigError(f"--eeg-filter must be one of {', '.join(EEG_FILTERS)}, "
+                              f"not {self.eeg_filter!r}")
         if self.baseline not in BASELINE_MODES:
             raise ConfigError(f"--baseline must be one of {', '.join(BASELINE_MODES)}, "
                               f"not {self.baseline!r}")
@@ -54,6 +66,7 @@ class CleanTrial:
     gsr: np.ndarray  # float32 (n,) µS
     ratings: np.ndarray
     onset: int  # stimulus start within the stored trial (0 unless baseline kept)
+    latent: np.ndarray | None = None  # synthetic data only: latent (valence, arousal)
 
 
 @dataclass
@@ -148,8 +161,23 @@ def resample_poly_to(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1, padtype="line")
 
 
+def condition_eeg(eeg: np.ndarray, fs: float) -> np.ndarray:
+    """DEAP's EEG conditioning: a 4–45 Hz band-pass (4th-order Butterworth, zero phase; the
+    upper edge is lowered below Nyquist at low rates) and a common average reference."""
+    from scipy import signal
+
+    lo, hi = DEAP_BAND
+    hi = min(hi, 0.45 * fs)
+    sos = signal.butter(4, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    x = np.asarray(eeg, dtype=np.float64)
+    x = x - x.mean(axis=1, keepdims=True)  # DC offsets first: no filter start-up transient
+    y = signal.sosfiltfilt(sos, x, axis=-1, padlen=min(x.shape[1] - 1, 3 * int(fs)))
+    return y - y.mean(axis=0, keepdims=True)
+
+
 def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
-    """Unit conversion, optional resampling, then baseline handling; float32 output.
+    """Unit conversion, optional resampling and EEG conditioning, then baseline handling;
+    float32 output.
 
     Without resampling the EEG goes from the raw float64 rows to the float32 result in one
     pass (no float64 intermediate copies): this is the hot loop of `preprocess deap`.
@@ -164,6 +192,11 @@ def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
         both = resample_poly_to(np.vstack([eeg, gsr[None, :]]), trial.fs, opts.target_fs)
         eeg, gsr = both[:-1], both[-1]
         onset = int(round(onset * opts.target_fs / trial.fs))
+    if opts.eeg_filter == "deap":
+        eeg = condition_eeg(eeg, opts.target_fs or trial.fs)
+    if opts.keep_channels is not None and list(opts.keep_channels) != list(trial.eeg_channels):
+        rows = {c: i for i, c in enumerate(trial.eeg_channels)}
+        eeg = eeg[[rows[c] for c in opts.keep_channels]]
     if eeg.shape[1] <= onset:
         raise DataFormatError(f"{src}: the trial has no samples after the stimulus onset")
     if opts.baseline == "subtract":
@@ -179,6 +212,17 @@ def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
         raise DataFormatError(f"{src}: NaN or Inf after cleaning")
     return CleanTrial(subject=trial.subject, trial=trial.trial, eeg=eeg, gsr=gsr,
                       ratings=np.asarray(trial.ratings, dtype=np.float32), onset=onset)
+
+
+def _latent_for(latent: dict | None, subject: int, trial: int, source: str) -> np.ndarray | None:
+    if latent is None:
+        return None
+    try:
+        return latent[(int(subject), int(trial))]
+    except KeyError:
+        raise DataFormatError(f"{source}: the latent-emotion table has no row for subject "
+                              f"{subject}, trial {trial}; regenerate the synthetic data") \
+            from None
 
 
 def process_job(
@@ -227,11 +271,13 @@ def run_pipeline(
     workers: int = 1,
     stray: Sequence[str] = (),
     progress: Callable[..., None] | None = None,
+    latent: dict[tuple[int, int], np.ndarray] | None = None,
 ) -> PreprocessReport:
     """Process ``jobs`` in order and stream the cleaned trials into a new store at ``out``.
 
     A job that fails with a data error stops the run (nothing is written) unless ``skip_bad``;
-    a :class:`SkipRecord` job is skipped with its reason unless ``strict``.
+    a :class:`SkipRecord` job is skipped with its reason unless ``strict``. ``latent`` (the
+    latent-emotion table of synthetic data) is stored per trial when given.
     """
     from emotionkd.store import StoreWriter, check_output_path
 
@@ -245,7 +291,8 @@ def run_pipeline(
     report.sampling_rate = out_fs
     meta = dict(preprocessing)
     meta.update({"baseline": opts.baseline, "gsr_unit_option": opts.gsr_unit,
-                 "sampling_rate": out_fs, "raw_sampling_rate": fs})
+                 "sampling_rate": out_fs, "raw_sampling_rate": fs,
+                 "eeg_filter": opts.eeg_filter})
     subjects: set[int] = set()
     with StoreWriter(out, source=source, sampling_rate=out_fs, eeg_channels=eeg_channels,
                      rating_names=rating_names, overwrite=overwrite) as writer:
@@ -263,7 +310,8 @@ def run_pipeline(
                 report.gsr_units[res.job] = f"{res.gsr_unit} ({res.gsr_unit_reason})"
                 for ct in res.trials:
                     writer.add_trial(subject=ct.subject, trial=ct.trial, eeg=ct.eeg, gsr=ct.gsr,
-                                     ratings=ct.ratings, onset=ct.onset)
+                                     ratings=ct.ratings, onset=ct.onset,
+                                     latent=_latent_for(latent, ct.subject, ct.trial, res.job))
                     subjects.add(ct.subject)
                     report.total_duration_s += (ct.eeg.shape[1] - ct.onset) / out_fs
             if progress is not None:
@@ -336,10 +384,12 @@ def preprocess_deap(
     """DEAP ``data_preprocessed_python``/``_matlab`` folder → store (see docs/cli.md)."""
     from emotionkd.datasets.deap import DEAP_FS, scan_folder
     from emotionkd.datasets.records import DEAP_RATING_NAMES, resolve_eeg_channels
+    from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
 
     channels = resolve_eeg_channels(eeg_channels)
     opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit)
     folder = scan_folder(raw, fmt)
+    latent = read_latent_table(raw)
     jobs = [_DeapJob((s, str(p), tuple(channels))) for s, p in folder.files]
     return run_pipeline(
         jobs=jobs, read=_read_deap, out=out, source="deap", eeg_channels=channels,
@@ -347,7 +397,8 @@ def preprocess_deap(
         preprocessing={"reader": f"deap-{folder.kind}", "raw": str(Path(raw).resolve()),
                        "baseline_s": 3.0, "files": [p.name for _, p in folder.files]},
         overwrite=overwrite, skip_bad=skip_bad, workers=workers,
-        stray=[p.name for p in folder.stray], progress=progress,
+        stray=[p.name for p in folder.stray if p.name != LATENT_FILE], progress=progress,
+        latent=latent,
     )
 
 
@@ -377,29 +428,46 @@ def preprocess_hci(
     baseline: str = "subtract",
     gsr_unit: str = "auto",
     target_fs: float = 128.0,
+    eeg_filter: str = "deap",
     overwrite: bool = False,
     strict: bool = False,
     workers: int = 1,
     progress: Callable[..., None] | None = None,
 ) -> PreprocessReport:
     """MAHNOB-HCI ``Sessions/`` → store: rated emotional sessions, EEG by label in DEAP's
-    order, GSR1 in µS, the 30-s pre-stimulus baseline, resampled to ``target_fs``."""
+    order, GSR1 in µS, the 30-s pre-stimulus baseline, resampled to ``target_fs``.
+
+    HCI's EEG is stored unreferenced and unfiltered, DEAP's preprocessed EEG is band-passed
+    4–45 Hz and common-average referenced; ``eeg_filter="deap"`` (default) applies DEAP's
+    conditioning so both datasets reach the models alike, ``"none"`` keeps the raw EEG."""
     from emotionkd.datasets.hci import HCI_FS, HCI_RATING_NAMES, scan_sessions
     from emotionkd.datasets.records import resolve_eeg_channels
+    from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
     from emotionkd.errors import require_module
 
     require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")
+    from emotionkd.datasets.records import DEAP_EEG_CHANNELS
+
     channels = resolve_eeg_channels(eeg_channels)
-    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs)
+    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs,
+                        eeg_filter=eeg_filter, keep_channels=tuple(channels))
     scan = scan_sessions(raw)
-    jobs = [_HciJob((str(p), tuple(channels))) for p in scan.sessions]
+    latent = read_latent_table(raw)
+    # the common average reference needs every electrode: read all 32, keep the chosen ones
+    read = tuple(DEAP_EEG_CHANNELS) if eeg_filter == "deap" else tuple(channels)
+    jobs = [_HciJob((str(p), read)) for p in scan.sessions]
     return run_pipeline(
         jobs=jobs, read=_read_hci, out=out, source="hci", eeg_channels=channels,
         rating_names=HCI_RATING_NAMES, fs=HCI_FS, opts=opts,
         preprocessing={"reader": "hci-sessions", "raw": str(Path(raw).resolve()),
-                       "baseline_s": 30.0, "resampler": "scipy.signal.resample_poly "
+                       "baseline_s": 30.0, "eeg_conditioning": (
+                           "4-45 Hz band-pass (4th-order Butterworth, zero phase) and common "
+                           "average reference over all 32 EEG channels, after resampling"
+                           if eeg_filter == "deap" else "none (raw, unreferenced)"),
+                       "resampler": "scipy.signal.resample_poly "
                        "(Kaiser-windowed FIR anti-aliasing, linear edge padding)",
                        "sessions": len(jobs)},
         overwrite=overwrite, skip_bad=False, strict=strict, workers=workers,
-        stray=[p.name for p in scan.stray], progress=progress,
+        stray=[p.name for p in scan.stray if p.name != LATENT_FILE], progress=progress,
+        latent=latent,
     )

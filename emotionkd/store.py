@@ -15,6 +15,8 @@ Layout::
     /trials/onset     int64   [n_trials]   first sample of the stimulus (== start unless the
                                            pre-stimulus baseline was kept)
     /trials/ratings   float32 [n_trials, n_ratings]
+    /trials/latent    float32 [n_trials, 2]   optional, synthetic data only: the true
+                                           (valence, arousal) in [-1, 1] (attrs: names)
 
 Writers stream trial by trial into resizable datasets under ``NAME.tmp`` and rename at the end,
 so a crash never leaves a half-written file under the final name.
@@ -35,6 +37,9 @@ import numpy as np
 
 from emotionkd import __version__
 from emotionkd.errors import DataFormatError, OutputExistsError
+
+#: names of the latent-emotion columns of synthetic stores (/trials/latent)
+LATENT_NAMES = ("valence", "arousal")
 
 FORMAT = "emotionkd-trials"
 FORMAT_VERSION = 1
@@ -99,6 +104,7 @@ class StoreWriter:
         self._stops: list[int] = []
         self._onsets: list[int] = []
         self._ratings: list[np.ndarray] = []
+        self._latent: list[np.ndarray | None] = []
         self._n = 0
         self._file: h5py.File | None = None
 
@@ -149,8 +155,11 @@ class StoreWriter:
         gsr: np.ndarray,
         ratings: Sequence[float] | np.ndarray,
         onset: int = 0,
+        latent: Sequence[float] | np.ndarray | None = None,
     ) -> None:
-        """Append one trial: eeg (n_eeg, n) and gsr (n,) or (1, n), already preprocessed."""
+        """Append one trial: eeg (n_eeg, n) and gsr (n,) or (1, n), already preprocessed;
+        ``latent`` is the true (valence, arousal) in [-1, 1] of synthetic data (every trial
+        or none)."""
         assert self._file is not None, "use StoreWriter as a context manager"
         eeg = np.asarray(eeg)
         gsr = np.asarray(gsr).reshape(1, -1)
@@ -175,6 +184,8 @@ class StoreWriter:
         self._stops.append(stop)
         self._onsets.append(start + int(onset))
         self._ratings.append(r)
+        self._latent.append(None if latent is None
+                            else np.asarray(latent, dtype=np.float32).reshape(2))
 
     def _finish(self) -> None:
         f = self._file
@@ -188,6 +199,13 @@ class StoreWriter:
         g.create_dataset("stop", data=np.asarray(self._stops, dtype=np.int64))
         g.create_dataset("onset", data=np.asarray(self._onsets, dtype=np.int64))
         g.create_dataset("ratings", data=np.stack(self._ratings).astype(np.float32))
+        has_latent = [x is not None for x in self._latent]
+        if any(has_latent):
+            if not all(has_latent):
+                raise ValueError("latent emotions must be given for every trial or none")
+            lat = g.create_dataset("latent", data=np.stack(self._latent))
+            lat.attrs["names"] = json.dumps(list(LATENT_NAMES))
+            lat.attrs["rating_scale"] = "rating = 5 + 4 * latent (1-9 scale), before noise"
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["source"] = self.source
@@ -225,6 +243,16 @@ class Store:
     onset: np.ndarray
     ratings: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: synthetic stores only: the true (valence, arousal) of every trial, in [-1, 1]
+    latent: np.ndarray | None = None
+    latent_names: list[str] = field(default_factory=list)
+
+    def latent_index(self, name: str) -> int | None:
+        """Column of rating ``name`` in :attr:`latent`; None when the store has no latent
+        truth for it."""
+        if self.latent is None or name not in self.latent_names:
+            return None
+        return self.latent_names.index(name)
 
     @property
     def n_trials(self) -> int:
@@ -409,6 +437,9 @@ def open_store(path: str | os.PathLike) -> Store:
                 onset=g["onset"][()] if "onset" in g else g["start"][()],
                 ratings=g["ratings"][()],
                 attrs=attrs,
+                latent=g["latent"][()] if "latent" in g else None,
+                latent_names=(list(json.loads(_attr(g["latent"].attrs["names"])))
+                              if "latent" in g else []),
             )
             n_eeg, n_total = f["eeg"].shape
             gsr_shape = f["gsr"].shape
@@ -441,6 +472,8 @@ def _validate(s: Store, n_eeg: int, n_total: int, gsr_shape: tuple[int, ...]) ->
             problems.append(f"/trials/{name} has shape {getattr(s, name).shape}, expected ({n},)")
     if s.ratings.shape != (n, len(s.rating_names)):
         problems.append(f"/trials/ratings has shape {s.ratings.shape}")
+    if s.latent is not None and s.latent.shape != (n, len(s.latent_names)):
+        problems.append(f"/trials/latent has shape {s.latent.shape}")
     if not problems:
         if n == 0:
             problems.append("no trials")

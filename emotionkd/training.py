@@ -29,6 +29,7 @@ from emotionkd.errors import ConfigError
 from emotionkd.windows import WindowDataset
 
 MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -48,6 +49,9 @@ class TrainConfig:
     class_weight: str = "balanced"  # balanced | none
     adam_eps: float = 1e-7  # the reference (Keras) default
     eval_batch_size: int = 512
+    schedule: str = "constant"  # constant | cosine (decay to 5 % of lr by the last epoch)
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up from 0
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -59,6 +63,14 @@ class TrainConfig:
                               f"{self.monitor!r}")
         if self.class_weight not in ("balanced", "none"):
             raise ConfigError(f"class_weight must be balanced or none, not {self.class_weight!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not "
+                              f"{self.schedule!r}")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ConfigError(f"warmup_epochs must be between 0 and epochs ({self.epochs}), "
+                              f"got {self.warmup_epochs}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,6 +167,7 @@ class Task:
     model: nn.Module
     inputs: str = "gsr"
     supports_amp: bool = True
+    label_smoothing: float = 0.0
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module whose state belongs to a snapshot (moved to the device together)."""
@@ -168,6 +181,7 @@ class Task:
         self.device = device
         w = class_weights(train.labels, cfg.class_weight)
         self.class_weight = None if w is None else w.to(device)
+        self.label_smoothing = cfg.label_smoothing
 
     @property
     def batch_eeg(self) -> bool:
@@ -199,7 +213,8 @@ class SupervisedTask(Task):
     def train_loss(self, eeg, gsr, y, step: int,
                    idx: np.ndarray | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         logits = self.eval_logits(eeg, gsr)
-        ce = F.cross_entropy(logits.float(), y, weight=self.class_weight)
+        ce = F.cross_entropy(logits.float(), y, weight=self.class_weight,
+                             label_smoothing=self.label_smoothing)
         loss = ce
         terms = {"ce": float(ce.detach())}
         penalty = getattr(self.model, "head_l2_penalty", None)
@@ -273,13 +288,38 @@ def predict_proba(
     return local.cpu().numpy()
 
 
+def nll(y: np.ndarray, prob: np.ndarray, balanced: bool = False) -> float:
+    """Mean negative log-likelihood of labels ``y`` under ``prob`` (n, 2); ``balanced``
+    weights the classes equally (the mean of the per-class means), as class-balanced training
+    weights them."""
+    y = np.asarray(y, dtype=np.int64)
+    if len(y) == 0:
+        return float("nan")
+    per = -np.log(np.clip(prob[np.arange(len(y)), y], 1e-7, 1.0))
+    if not balanced:
+        return float(per.mean())
+    return float(np.mean([per[y == c].mean() for c in np.unique(y)]))
+
+
 def evaluate_task(task: Task, ds: WindowDataset, device: torch.device,
-                  batch_size: int) -> dict[str, float]:
+                  batch_size: int, balanced: bool = False) -> dict[str, float]:
+    """Validation metrics; ``loss`` is class-balanced when ``balanced`` (the training loss's
+    weighting)."""
     prob = predict_proba(task, ds, device, batch_size, distributed=dist_.active())
     y = ds.labels
-    eps = 1e-7
-    loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], eps, 1.0))))
-    return {"loss": loss, **basic_metrics(y, prob)}
+    return {"loss": nll(y, prob, balanced), **basic_metrics(y, prob)}
+
+
+def lr_factor(schedule: str, step: int, total: int, warmup: float) -> float:
+    """Multiplier of the base learning rate at ``step``: a linear warm-up over ``warmup``
+    steps, then constant or a cosine decay to 5 % at the last step."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "cosine":
+        span = max(total - warmup, 1)
+        frac = min(max((step - warmup) / span, 0.0), 1.0)
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return 1.0
 
 
 def _snapshot(task: Task) -> dict[str, dict[str, torch.Tensor]]:
@@ -335,6 +375,8 @@ def fit(
     history: list[dict[str, float]] = []
     n_batches = math.ceil(len(train) / cfg.batch_size)
     step = 0
+    total_steps = max(cfg.epochs * n_batches, 1)
+    warm_steps = cfg.warmup_epochs * n_batches
     t0 = time.perf_counter()
     stopped = False
     for epoch in range(1, cfg.epochs + 1):
@@ -352,6 +394,9 @@ def fit(
             eeg, gsr, y = train.batch(idx, eeg=task.batch_eeg)
             eeg = eeg.to(device, non_blocking=True) if eeg is not None else None
             gsr, y = gsr.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if cfg.schedule != "constant" or warm_steps > 0:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * lr_factor(cfg.schedule, step, total_steps, warm_steps)
             extra = task.before_step(eeg, gsr, y, step, epoch)
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 loss, terms = task.train_loss(eeg, gsr, y, step, idx=idx)
@@ -373,7 +418,8 @@ def fit(
                          info=f"epoch {epoch} {shown}")
         record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}}
         if use_val:
-            vm = evaluate_task(task, val, device, cfg.eval_batch_size)
+            vm = evaluate_task(task, val, device, cfg.eval_batch_size,
+                               balanced=cfg.class_weight == "balanced")
             record.update({f"val_{k}": v for k, v in vm.items()})
             value = vm[cfg.monitor]
             if _better(cfg.monitor, value, best_value):

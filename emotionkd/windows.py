@@ -33,6 +33,12 @@ def binarise(ratings: np.ndarray, threshold: float = 5.0, tie: str = "low") -> n
     return (r >= threshold if tie == "high" else r > threshold).astype(np.int64)
 
 
+def latent_to_rating(latent: np.ndarray) -> np.ndarray:
+    """A latent emotion in [-1, 1] on the 1–9 rating scale, as the synthetic generator maps it
+    (5 + 4·latent) before adding rating noise."""
+    return 5.0 + 4.0 * np.asarray(latent, dtype=np.float64)
+
+
 def window_starts(
     begin: np.ndarray, end: np.ndarray, window: int, step: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +130,11 @@ class WindowDataset(torch.utils.data.Dataset):
         self.trials = s.trial[trial_idx][owner].astype(np.int64)
         self.ratings = s.ratings[trial_idx, col][owner]
         self.labels = binarise(self.ratings, self.threshold, tie)
+        # synthetic stores: the label the latent emotion itself gives (no rating noise)
+        lcol = s.latent_index(target)
+        self.latent_labels = (None if lcol is None else
+                              binarise(latent_to_rating(s.latent[trial_idx, lcol][owner]),
+                                       self.threshold, tie))
         self.subject_ids = np.unique(s.subject[trial_idx]).astype(np.int64)
         self._group_of_subject = {int(x): g for g, x in enumerate(self.subject_ids)}
         self._stats = self._compute_stats(norm, norm_subjects)
@@ -215,13 +226,23 @@ class WindowDataset(torch.utils.data.Dataset):
         return self._eeg is not None
 
     def batch(
-        self, idx: np.ndarray | torch.Tensor | Sequence[int], eeg: bool = True
+        self, idx: np.ndarray | torch.Tensor | Sequence[int], eeg: bool = True,
+        shift: np.ndarray | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
         """Gather windows ``idx`` as (eeg (B,C,W) or None, gsr (B,1,W), labels (B,)).
 
-        ``eeg=False`` skips gathering the EEG (GSR-only models): eeg is then None."""
+        ``eeg=False`` skips gathering the EEG (GSR-only models): eeg is then None. ``shift``
+        (samples, one per window) moves each window's start, clipped so that the window stays
+        inside its trial's stimulus (random-crop augmentation)."""
         i = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         starts = self._starts_t[i]
+        if shift is not None:
+            begin, end = self._segments
+            owner = self.window_trial[np.asarray(idx)]
+            lo, hi = begin[owner], end[owner] - self.window
+            moved = np.clip(self.starts[np.asarray(idx)] + np.asarray(shift, dtype=np.int64),
+                            lo, hi)
+            starts = torch.from_numpy(moved)
         groups = self._group_t[i]
         gsr = self._gsr.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
         gsr = (gsr - self._gsr_mu[groups][:, :, None]) * self._gsr_inv[groups][:, :, None]
@@ -240,8 +261,10 @@ class WindowDataset(torch.utils.data.Dataset):
         idx = np.asarray(idx, dtype=np.int64)
         view = object.__new__(WindowDataset)
         view.__dict__.update(self.__dict__)
-        for name in ("starts", "window_trial", "subjects", "trials", "ratings", "labels", "_group"):
-            setattr(view, name, getattr(self, name)[idx])
+        for name in ("starts", "window_trial", "subjects", "trials", "ratings", "labels", "_group",
+                     "latent_labels"):
+            value = getattr(self, name)
+            setattr(view, name, None if value is None else value[idx])
         view._labels_t = torch.from_numpy(view.labels)
         view._starts_t = torch.from_numpy(view.starts)
         view._group_t = torch.from_numpy(view._group)

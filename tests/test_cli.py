@@ -64,7 +64,8 @@ def test_synth_preprocess_info_pipeline(tmp_path, capsys):
     code, out, _ = run(["synth", "deap", "--out", str(raw), "--subjects", "2", "--trials", "3",
                         "--seconds", "5", "--seed", "3"], capsys)
     assert code == 0 and "wrote 2 subject files" in out
-    assert sorted(p.name for p in raw.iterdir()) == ["s01.dat", "s02.dat"]
+    assert sorted(p.name for p in raw.iterdir()) == ["emotionkd-latent.csv", "s01.dat",
+                                                     "s02.dat"]
     (raw / "README.txt").write_text("stray")
     store = tmp_path / "d.h5"
     code, out, _ = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store),

@@ -25,12 +25,14 @@ from emotionkd.runs import DataSpec, load_windows, open_data
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0}
+FULL_BASELINES = ["deepconvnet", "eeg-features", "gsr-features", "shallowconvnet"]
 
 
 def _cfg(**kw) -> EvalConfig:
     base = dict(protocol="loso", targets=["arousal"], methods=["emotionkd", "none"],
                 data={"window_s": 2.0, "step_s": 2.0}, train=TRAIN, model=TINY,
-                feedback_cfg={"warmup_epochs": 0}, val_fraction=0.3, quiz_fraction=0.3)
+                feedback_cfg={"warmup_epochs": 0}, val_fraction=0.3, quiz_fraction=0.3,
+                baselines=[])
     base.update(kw)
     return EvalConfig(**base)
 
@@ -94,7 +96,8 @@ def _comparable(results: dict) -> dict:
 @pytest.fixture(scope="module")
 def full_run(deap_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "full"
-    res = evaluate_protocol(deap_store, _cfg(baselines=["deepconvnet"]), out)
+    cfg = _cfg(baselines=FULL_BASELINES)
+    res = evaluate_protocol(deap_store, cfg, out)
     return out, res
 
 
@@ -103,10 +106,17 @@ def test_full_run_reports(full_run):
     t = res["targets"]["arousal"]
     assert t["folds_done"] == 3
     assert set(t["models"]) == {"teacher", "student-emotionkd+feedback", "student-none",
-                                "baseline-deepconvnet"}
+                                "baseline-deepconvnet", "baseline-eeg-features",
+                                "baseline-gsr-features", "baseline-shallowconvnet"}
     for m in t["models"].values():
         assert m["folds"] == 3 and not m["errors"]
-    assert "student-emotionkd+feedback" in t["wilcoxon_vs_none"]
+        # synthetic data: every model is also scored against the latent truth
+        assert m["latent"]["mean_std"]["balanced_accuracy"]["n"] == 3
+    pairs = {(c["a"], c["b"]) for c in t["comparisons"].values()}
+    assert pairs == {("student-emotionkd+feedback", "student-none"),
+                     ("teacher", "student-none"), ("teacher", "baseline-eeg-features"),
+                     ("teacher", "baseline-shallowconvnet"),
+                     ("student-none", "baseline-gsr-features")}
     parsed = json.loads((out / "results.json").read_text())
     assert parsed["protocol"] == "loso"
     with open(out / "results.csv") as fh:
@@ -114,7 +124,8 @@ def test_full_run_reports(full_run):
     assert {r["model"] for r in rows} >= {"teacher", "student-none", "majority-class"}
     md = (out / "report.md").read_text()
     for needle in ("leave-one-subject-out", "transductive", "high = rating > 5",
-                   "majority-class baseline", "Wilcoxon", "versions: emotionkd"):
+                   "majority-class baseline", "Wilcoxon", "versions: emotionkd",
+                   "Against the latent truth", "| baseline-eeg-features |"):
         assert needle in md
     fold0 = json.loads((out / "folds" / "arousal" / "fold-000.json").read_text())
     assert fold0["models"]["student-emotionkd+feedback"]["feedback_steps"] > 0
@@ -136,7 +147,7 @@ def test_interrupted_run_resumes_to_the_same_result(deap_store, full_run, tmp_pa
         return real(*a, **kw)
 
     monkeypatch.setattr(ev, "run_fold", crashing)
-    cfg = _cfg(baselines=["deepconvnet"])
+    cfg = _cfg(baselines=FULL_BASELINES)
     with pytest.raises(KeyboardInterrupt):
         evaluate_protocol(deap_store, cfg, out)
     assert len(list((out / "folds" / "arousal").glob("*.json"))) == 1
@@ -151,7 +162,7 @@ def test_interrupted_run_resumes_to_the_same_result(deap_store, full_run, tmp_pa
 
 def test_single_folds_merge_to_the_full_run(deap_store, full_run, tmp_path, capsys):
     out = tmp_path / "array"
-    cfg = _cfg(baselines=["deepconvnet"])
+    cfg = _cfg(baselines=FULL_BASELINES)
     for i in (2, 0, 1):  # like a job array, in any order
         evaluate_protocol(deap_store, cfg, out, fold=i)
     assert _comparable(build_report(out)) == _comparable(full_run[1])

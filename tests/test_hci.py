@@ -82,7 +82,7 @@ def _xml_len(folder: Path) -> float:
 
 
 def test_synthetic_layout(hci_sessions):
-    names = sorted(int(p.name) for p in hci_sessions.iterdir())
+    names = sorted(int(p.name) for p in hci_sessions.iterdir() if p.is_dir())
     assert names == [1, 2, 3, 4, 131, 132, 133, 134]  # 130·(p−1) + 2k−1 (N), + 2k (S)
     s = hci_sessions / "2"
     assert (s / "Part_1_S_Trial1_emotion.bdf").exists()

@@ -357,10 +357,11 @@ def test_student_and_teacher_gsr_streams_match():
 
 def test_registry_listing():
     assert model_names() == ["emotionnet-teacher", "emotionnet-student", "concat",
-                             "deepconvnet"]
+                             "deepconvnet", "shallowconvnet"]
     assert {n: (model_spec(n)["role"], model_spec(n)["inputs"]) for n in model_names()} == {
         "emotionnet-teacher": ("teacher", "eeg+gsr"), "emotionnet-student": ("student", "gsr"),
-        "concat": ("teacher", "eeg+gsr"), "deepconvnet": ("student", "gsr")}
+        "concat": ("teacher", "eeg+gsr"), "deepconvnet": ("student", "gsr"),
+        "shallowconvnet": ("baseline", "eeg+gsr")}
     rows = describe_models(64, 2, 4, overrides=TINY)
     assert [r["name"] for r in rows] == model_names()
     assert all(r["parameters"] >= r["trainable"] > 0 for r in rows)

@@ -327,6 +327,67 @@ class SyntheticSubject:
     params: SubjectParams
 
 
+#: default strength of the emotion effects on the EEG (a multiplier of the effect sizes in
+#: docs/synthetic-data.md) and on the GSR, and the SD of the rating noise (rating points)
+DEFAULT_EEG_CUE = 1.0
+DEFAULT_GSR_CUE = 1.0
+DEFAULT_LABEL_NOISE = 1.0
+#: the sidecar table of latent emotions that ``write_deap``/``write_hci`` put beside the data
+LATENT_FILE = "emotionkd-latent.csv"
+
+
+def check_cues(eeg_cue: float, gsr_cue: float, label_noise: float) -> None:
+    """The cue strengths and the label noise must be finite and non-negative."""
+    for name, v in (("--eeg-cue", eeg_cue), ("--gsr-cue", gsr_cue),
+                    ("--label-noise", label_noise)):
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and 0 <= v <= 100):
+            raise ConfigError(f"{name} must be a number between 0 and 100, got {v!r}")
+
+
+def apply_cues(sp: SubjectParams, eeg_cue: float, gsr_cue: float) -> SubjectParams:
+    """A subject's physiology with its emotion effects scaled by the cue strengths."""
+    sp.eeg_strength *= eeg_cue
+    sp.valence_strength *= eeg_cue
+    sp.gsr_strength *= gsr_cue
+    return sp
+
+
+def write_latent_table(path: Path, rows: list[tuple[int, int, float, float]]) -> None:
+    """Write the latent (valence, arousal) of every trial as CSV (subject, trial, valence,
+    arousal), atomically: the ground truth that self-reports only approximate."""
+    lines = ["subject,trial,valence,arousal"]
+    lines += [f"{s},{t},{v:.6f},{a:.6f}" for s, t, v, a in rows]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_latent_table(folder: str | os.PathLike) -> dict[tuple[int, int], np.ndarray] | None:
+    """The latent table of a synthetic data folder: {(subject, trial): (valence, arousal)};
+    None when the folder has none (real data)."""
+    from emotionkd.errors import DataFormatError
+
+    path = Path(folder) / LATENT_FILE
+    if not path.is_file():
+        return None
+    out: dict[tuple[int, int], np.ndarray] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if not lines or lines[0].strip() != "subject,trial,valence,arousal":
+            raise ValueError("unexpected header")
+        for line in lines[1:]:
+            if line.strip():
+                s, t, v, a = line.split(",")
+                out[(int(s), int(t))] = np.array([float(v), float(a)])
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{path}: unreadable latent-emotion table ({exc}); regenerate "
+                              "the synthetic data or delete the file") from None
+    return out
+
+
 def subject_rng(seed: int, subject: int, stream: str = "") -> np.random.Generator:
     """Independent, reproducible random stream per (seed, subject): a subject's data does not
     depend on how many other subjects are generated."""
@@ -343,20 +404,21 @@ def generate_subject(
     seed: int = 0,
     integer_ratings: bool = False,
     peripheral: bool = True,
-    rating_noise: float = 1.0,
-    eeg_effect: float = 1.0,
-    gsr_effect: float = 1.0,
+    label_noise: float = DEFAULT_LABEL_NOISE,
+    eeg_cue: float = DEFAULT_EEG_CUE,
+    gsr_cue: float = DEFAULT_GSR_CUE,
 ) -> SyntheticSubject:
-    """One DEAP-like subject: ``baseline_s`` of pre-trial baseline then ``stimulus_s`` of video."""
+    """One DEAP-like subject: ``baseline_s`` of pre-trial baseline then ``stimulus_s`` of video.
+
+    ``eeg_cue`` and ``gsr_cue`` scale the emotion effects on the EEG and the GSR (0 removes
+    them); ``label_noise`` is the SD of the self-reports' noise in rating points."""
+    check_cues(eeg_cue, gsr_cue, label_noise)
     if n_trials < 1 or stimulus_s <= 0 or baseline_s < 0 or fs <= 0:
         raise ConfigError("synthetic data needs trials >= 1, seconds > 0 and fs > 0")
     rng = subject_rng(seed, subject)
-    sp = subject_params(rng)
-    sp.eeg_strength *= eeg_effect
-    sp.valence_strength *= eeg_effect
-    sp.gsr_strength *= gsr_effect
+    sp = apply_cues(subject_params(rng), eeg_cue, gsr_cue)
     latent = latent_emotion(rng, stimulus_set(seed, n_trials))
-    ratings = ratings_from_latent(rng, latent, integer=integer_ratings, noise=rating_noise)
+    ratings = ratings_from_latent(rng, latent, integer=integer_ratings, noise=label_noise)
     onset = int(round(baseline_s * fs))
     n = onset + int(round(stimulus_s * fs))
     traj = latent_trajectory(rng, latent, fs, n, onset)
@@ -391,14 +453,16 @@ def write_deap(
     fmt: str = "dat",
     overwrite: bool = False,
     progress: Callable[..., None] | None = None,
-    rating_noise: float = 1.0,
-    eeg_effect: float = 1.0,
-    gsr_effect: float = 1.0,
+    label_noise: float = DEFAULT_LABEL_NOISE,
+    eeg_cue: float = DEFAULT_EEG_CUE,
+    gsr_cue: float = DEFAULT_GSR_CUE,
 ) -> list[Path]:
     """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
-    pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout. Returns the paths."""
+    pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout, plus the latent emotion
+    of every trial in :data:`LATENT_FILE`. Returns the paths of the subject files."""
     from emotionkd.datasets.py2pickle import dump_py2
 
+    check_cues(eeg_cue, gsr_cue, label_noise)
     if fmt not in ("dat", "mat"):
         raise ConfigError(f"--format must be 'dat' or 'mat', not {fmt!r}")
     if not 1 <= n_subjects <= 99:
@@ -414,10 +478,12 @@ def write_deap(
             "pass --overwrite or choose another --out"
         )
     out.mkdir(parents=True, exist_ok=True)
+    latent_rows: list[tuple[int, int, float, float]] = []
     for k, path in enumerate(names, start=1):
-        arrays = deap_arrays(generate_subject(k, n_trials, seconds, seed=seed,
-                                              rating_noise=rating_noise, eeg_effect=eeg_effect,
-                                              gsr_effect=gsr_effect))
+        subj = generate_subject(k, n_trials, seconds, seed=seed, label_noise=label_noise,
+                                eeg_cue=eeg_cue, gsr_cue=gsr_cue)
+        latent_rows += [(k, t + 1, float(v), float(a)) for t, (v, a) in enumerate(subj.latent)]
+        arrays = deap_arrays(subj)
         tmp = path.with_name(path.name + ".tmp")
         try:
             if fmt == "dat":
@@ -433,4 +499,5 @@ def write_deap(
                 tmp.unlink()
         if progress is not None:
             progress(k, n_subjects)
+    write_latent_table(out / LATENT_FILE, latent_rows)
     return names

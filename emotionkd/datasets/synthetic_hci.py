@@ -23,6 +23,12 @@ from emotionkd.datasets.bdf import BdfChannel, write_bdf
 from emotionkd.datasets.hci import BIOSEMI32_CAP_ORDER, HCI_CHANNELS
 from emotionkd.datasets.records import DEAP_EEG_CHANNELS
 from emotionkd.datasets.synthetic import (
+    DEFAULT_EEG_CUE,
+    DEFAULT_GSR_CUE,
+    DEFAULT_LABEL_NOISE,
+    LATENT_FILE,
+    apply_cues,
+    check_cues,
     latent_trajectory,
     ratings_from_latent,
     stimulus_set,
@@ -30,6 +36,7 @@ from emotionkd.datasets.synthetic import (
     subject_rng,
     synth_eeg,
     synth_gsr,
+    write_latent_table,
 )
 from emotionkd.errors import ConfigError
 
@@ -84,9 +91,18 @@ def session_signals(rng: np.random.Generator, sp, latent: np.ndarray,  # noqa: A
     n = end + int(round(POST_S * fs))
     traj = latent_trajectory(rng, latent[None, :], fs, n, onset, end)
     eeg = synth_eeg(rng, sp, latent[None, :], fs, n, onset, end, trajectory=traj)[0]
-    eeg += rng.uniform(-5000, 5000, size=(32, 1))  # BioSemi DC offsets (µV)
-    gsr_us = synth_gsr(rng, sp, latent[None, :], fs, n, onset, end, trajectory=traj)[0]
     t = np.arange(n) / fs
+    # what raw, unreferenced BioSemi EEG carries and DEAP's preprocessing removes: DC offsets
+    # (µV), a common-mode signal shared by every electrode (mains hum at 50 Hz and a slow
+    # drift) and a slow drift per electrode
+    eeg += rng.uniform(-5000, 5000, size=(32, 1))
+    common = 25.0 * np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi))
+    common += 40.0 * np.sin(2 * np.pi * 0.05 * t + rng.uniform(0, 2 * np.pi))
+    eeg += common[None, :]
+    eeg += rng.normal(0, 15.0, size=(32, 1)) * np.sin(
+        2 * np.pi * rng.uniform(0.02, 0.2, size=(32, 1)) * t[None, :]
+        + rng.uniform(0, 2 * np.pi, size=(32, 1)))
+    gsr_us = synth_gsr(rng, sp, latent[None, :], fs, n, onset, end, trajectory=traj)[0]
     rows: dict[str, np.ndarray] = {c: eeg[DEAP_EEG_CHANNELS.index(c)] for c in
                                    BIOSEMI32_CAP_ORDER}
     beat = np.sin(2 * np.pi * 1.15 * t)
@@ -118,8 +134,15 @@ def write_hci(
     overwrite: bool = False,
     progress: Callable[..., None] | None = None,
     channel_order: Sequence[str] | None = None,
+    label_noise: float = DEFAULT_LABEL_NOISE,
+    eeg_cue: float = DEFAULT_EEG_CUE,
+    gsr_cue: float = DEFAULT_GSR_CUE,
 ) -> list[Path]:
-    """Write a Sessions/ tree; returns the session folders (neutral and emotional)."""
+    """Write a Sessions/ tree, plus the latent emotion of every emotional clip in
+    :data:`~emotionkd.datasets.synthetic.LATENT_FILE` at its root; returns the session
+    folders (neutral and emotional). The cue strengths and label noise are those of
+    :func:`~emotionkd.datasets.synthetic.generate_subject`."""
+    check_cues(eeg_cue, gsr_cue, label_noise)
     if not 1 <= n_subjects <= 30:
         raise ConfigError(f"--subjects must be between 1 and 30, got {n_subjects}")
     if not 1 <= n_trials <= 20:
@@ -137,12 +160,14 @@ def write_hci(
     digital = [c.label == "Status" for c in chans]
     stimuli = stimulus_set(seed, n_trials)
     folders = []
+    latent_rows: list[tuple[int, int, float, float]] = []
     total = n_subjects * n_trials
     for p in range(1, n_subjects + 1):
         rng = subject_rng(seed, p, "hci")
-        sp = subject_params(rng)
+        sp = apply_cues(subject_params(rng), eeg_cue, gsr_cue)
         latent = np.clip(stimuli + rng.normal(0, 0.3, stimuli.shape), -1, 1)
-        ratings = ratings_from_latent(rng, latent, integer=True)
+        ratings = ratings_from_latent(rng, latent, integer=True, noise=label_noise)
+        latent_rows += [(p, k + 1, float(v), float(a)) for k, (v, a) in enumerate(latent)]
         base = 130 * (p - 1)
         for k in range(1, n_trials + 1):
             for kind, sid in (("N", base + 2 * k - 1), ("S", base + 2 * k)):
@@ -163,4 +188,5 @@ def write_hci(
                 folders.append(folder)
             if progress is not None:
                 progress((p - 1) * n_trials + k, total)
+    write_latent_table(root / LATENT_FILE, latent_rows)
     return folders

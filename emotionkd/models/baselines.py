@@ -9,6 +9,8 @@
   pooling (3, stride 3) shrinks where a short window would otherwise run out of samples.
 * :class:`ConcatTeacher` — the "Concatenate" multimodal row: the teacher's two streams with the
   score-gated IMF fusion replaced by concatenating the last block's EEG and GSR tokens.
+* :class:`ShallowConvNet` — the Shallow ConvNet of Schirrmeister et al. (2017) on EEG + GSR:
+  the deep yardstick of the teacher (it computes log band power by construction).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from emotionkd.errors import ConfigError
@@ -178,11 +181,11 @@ class ConcatTeacher(EmotionNetBase):
         c = self.config
         if c.n_eeg < 1:
             raise ConfigError("model: the concat teacher needs n_eeg >= 1 EEG channels (got 0)")
-        self.eeg_head = self._head(c.n_eeg)
+        self.eeg_head = self._eeg_head()
         self.eeg_encoder = self._encoder()
         self.gsr_head = self._head(1)
         self.gsr_encoder = self._encoder()
-        self.classifier = self._classifier(2 * c.n_tokens)
+        self.classifier = self._classifier(2 * c.n_tokens, groups=2)
         self._finish_init()
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,3 +195,119 @@ class ConcatTeacher(EmotionNetBase):
         g = self.gsr_encoder(self.gsr_head(gsr))[-1]
         tokens = torch.cat([e, g], dim=1)
         return self.classifier(tokens), tokens
+
+
+@dataclass
+class ShallowConvNetConfig:
+    """Architecture of :class:`ShallowConvNet`; defaults are Schirrmeister et al.'s values.
+
+    ``kernel``, ``pool`` and ``pool_stride`` are 0 for "the original's at 250 Hz, scaled to
+    ``fs``": 25, 75 and 15 samples at 250 Hz (13, 38 and 8 at 128 Hz).
+    """
+
+    fs: float = 128.0
+    window_s: float = 4.0
+    n_eeg: int = 28
+    filters: int = 40
+    kernel: int = 0
+    pool: int = 0
+    pool_stride: int = 0
+    dropout: float = 0.5
+    n_classes: int = 2
+
+    def __post_init__(self) -> None:
+        o = "shallowconvnet"
+        self.fs = _as_float(o, "fs", self.fs, 0.0)
+        self.window_s = _as_float(o, "window_s", self.window_s, 0.0)
+        if self.fs <= 0 or self.window_s <= 0:
+            raise ConfigError(f"{o}: fs ({self.fs:g} Hz) and window_s ({self.window_s:g} s) "
+                              "must be positive")
+        self.n_eeg = _as_int(o, "n_eeg", self.n_eeg, 1)
+        self.filters = _as_int(o, "filters", self.filters, 1)
+        for name in ("kernel", "pool", "pool_stride"):
+            setattr(self, name, _as_int(o, name, getattr(self, name), 0))
+        self.dropout = _as_float(o, "dropout", self.dropout, 0.0, 1.0)
+        self.n_classes = _as_int(o, "n_classes", self.n_classes, 2)
+        if self.n_samples < self.kernel_size + self.pool_size - 1:
+            raise ConfigError(f"{o}: a {self.window_s:g}-s window at fs = {self.fs:g} Hz has "
+                              f"{self.n_samples} samples, too few for a {self.kernel_size}-"
+                              f"sample kernel and {self.pool_size}-sample pooling; use a "
+                              "longer window")
+
+    def _scaled(self, value: int, at_250: int) -> int:
+        return value or max(1, math.floor(at_250 * self.fs / 250 + 0.5))
+
+    @property
+    def n_samples(self) -> int:
+        return window_samples(self.fs, self.window_s)
+
+    @property
+    def kernel_size(self) -> int:
+        return self._scaled(self.kernel, 25)
+
+    @property
+    def pool_size(self) -> int:
+        return self._scaled(self.pool, 75)
+
+    @property
+    def stride(self) -> int:
+        return self._scaled(self.pool_stride, 15)
+
+    def out_length(self) -> int:
+        """Pooled time steps."""
+        return (self.n_samples - self.kernel_size + 1 - self.pool_size) // self.stride + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShallowConvNetConfig:
+        return config_from_dict(cls, "shallowconvnet", d)
+
+
+class ShallowConvNet(nn.Module):
+    """Shallow ConvNet on EEG + GSR: (eeg (B, C, T), gsr (B, 1, T)) → (logits, features).
+
+    GSR is one more input row beside the C EEG channels. Temporal conv (``filters`` kernels,
+    shared by every row) → spatial conv over all C + 1 rows (no bias) → BatchNorm → square →
+    mean pooling → log → dropout → a Linear over the pooled map (the original's
+    classification convolution). The features returned are the log-power map (B, L', filters).
+    """
+
+    registry_name: ClassVar[str] = "shallowconvnet"
+    inputs: ClassVar[str] = "eeg+gsr"
+
+    def __init__(self, config: ShallowConvNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else ShallowConvNetConfig()
+        c = self.config
+        self.temporal = nn.Conv2d(1, c.filters, (1, c.kernel_size))
+        self.spatial = nn.Conv2d(c.filters, c.filters, (c.n_eeg + 1, 1), bias=False)
+        self.bn = nn.BatchNorm1d(c.filters)
+        self.drop = Dropout(c.dropout)
+        self.classifier = nn.Linear(c.filters * c.out_length(), c.n_classes)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The plain config dict that rebuilds this architecture via ``build_model``."""
+        return self.config.as_dict()
+
+    def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        if not torch.jit.is_tracing():
+            for what, x, rows in (("EEG", eeg, c.n_eeg), ("GSR", gsr, 1)):
+                if x.dim() != 3 or x.shape[1] != rows or x.shape[2] != c.n_samples:
+                    raise ConfigError(f"shallowconvnet: expects {what} windows shaped (batch, "
+                                      f"{rows}, {c.n_samples}), got {tuple(x.shape)}")
+        x = torch.cat([eeg, gsr], dim=1)  # (B, C+1, T)
+        # the temporal and spatial convolutions are both linear: applied as one convolution
+        # over all rows (kernel W[o, r, t] = Σ_f spatial[o, f, r] · temporal[f, t], plus the
+        # temporal bias carried through the spatial sums), the same function as the two
+        # layers in turn, without the (B, F, C+1, T') intermediate
+        wt = self.temporal.weight[:, 0, 0, :]  # (F, k)
+        ws = self.spatial.weight[:, :, :, 0]  # (F_out, F, C+1)
+        kernel = torch.einsum("ofr,ft->ort", ws, wt)
+        bias = torch.einsum("ofr,f->o", ws, self.temporal.bias)
+        h = self.bn(F.conv1d(x, kernel, bias))  # (B, F, T')
+        h = F.avg_pool1d(h * h, c.pool_size, c.stride)
+        h = torch.log(torch.clamp(h, min=1e-6))  # (B, F, L')
+        return self.classifier(self.drop(h).flatten(1)), h.transpose(1, 2)

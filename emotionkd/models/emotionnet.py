@@ -22,16 +22,20 @@ from torch import nn
 
 from emotionkd.errors import ConfigError
 from emotionkd.models.layers import (
+    CLASSIFIER_POOLS,
     SCORE_POOLS,
     Classifier,
     ConvHead,
     DepthFusion,
     Encoder,
     InterModalityFusion,
+    PowerHead,
     keras_init,
 )
 
 INITS = ("keras", "torch")
+#: valid values of ``eeg_stem``
+STEMS = ("conv", "power")
 
 
 def _as_int(owner: str, name: str, value: Any, minimum: int) -> int:
@@ -110,6 +114,10 @@ class EmotionNetConfig:
     faithful_imf_bug: bool = False  # True reproduces the reference IMF bug (teacher only)
     init: str = "keras"  # keras (reference initialisers) | torch (PyTorch defaults)
     head_l2: float = 1e-3  # weight of the L2 penalty on the conv-stem kernels
+    eeg_stem: str = "conv"  # conv (reference) | power (log band power per channel)
+    power_filters: int = 8  # learned filters per EEG channel of the power stem
+    norm_first: bool = False  # False: post-norm blocks (reference); True: pre-norm
+    classifier_pool: str = "flatten"  # flatten (reference) | mean (token average)
 
     def __post_init__(self) -> None:
         o = "model"
@@ -130,9 +138,14 @@ class EmotionNetConfig:
         self.head_l2 = _as_float(o, "head_l2", self.head_l2, 0.0)
         self.score_pool = _choice(o, "score_pool", self.score_pool, SCORE_POOLS)
         self.init = _choice(o, "init", self.init, INITS)
-        if not isinstance(self.faithful_imf_bug, bool):
-            raise ConfigError(f"model: faithful_imf_bug must be true or false, got "
-                              f"{self.faithful_imf_bug!r}")
+        self.eeg_stem = _choice(o, "eeg_stem", self.eeg_stem, STEMS)
+        self.power_filters = _as_int(o, "power_filters", self.power_filters, 1)
+        self.classifier_pool = _choice(o, "classifier_pool", self.classifier_pool,
+                                       CLASSIFIER_POOLS)
+        for name in ("faithful_imf_bug", "norm_first"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"model: {name} must be true or false, got "
+                                  f"{getattr(self, name)!r}")
         if self.n_samples < self.kernel_size:
             raise ConfigError(
                 f"model: a {self.window_s:g}-s window at fs = {self.fs:g} Hz has "
@@ -193,15 +206,24 @@ class EmotionNetBase(nn.Module):
         c = self.config
         return ConvHead(n_channels, c.kernel_size, c.stride, c.d_model, c.head_dropout)
 
+    def _eeg_head(self) -> nn.Module:
+        c = self.config
+        if c.eeg_stem == "power":
+            taps = c.kernel_size | 1  # odd, so the filters are centred on their sample
+            return PowerHead(c.n_eeg, taps, c.kernel_size, c.stride, c.power_filters,
+                             c.d_model, c.head_dropout)
+        return self._head(c.n_eeg)
+
     def _encoder(self) -> Encoder:
         c = self.config
         return Encoder(c.pos_rows, c.d_model, c.n_heads, c.head_dim, c.ff_dim, c.n_blocks,
-                       c.dropout)
+                       c.dropout, c.norm_first)
 
-    def _classifier(self, n_tokens: int) -> Classifier:
+    def _classifier(self, n_tokens: int, groups: int = 1) -> Classifier:
         c = self.config
-        return Classifier(n_tokens * c.d_model, c.classifier_dim, c.n_classes,
-                          c.classifier_dropout)
+        width = (groups if c.classifier_pool == "mean" else n_tokens) * c.d_model
+        return Classifier(width, c.classifier_dim, c.n_classes, c.classifier_dropout,
+                          c.classifier_pool, groups)
 
     def _finish_init(self) -> None:
         if self.config.init == "keras":
@@ -220,7 +242,8 @@ class EmotionNetBase(nn.Module):
     def head_l2_penalty(self) -> torch.Tensor:
         """``head_l2`` · Σw² over the conv-stem kernels (both convs of every head), the
         reference's L2(0.001) kernel regulariser, to be added to the training loss."""
-        kernels = [w for m in self.modules() if isinstance(m, ConvHead) for w in m.kernels()]
+        kernels = [w for m in self.modules() if isinstance(m, (ConvHead, PowerHead))
+                   for w in m.kernels()]
         if self.config.head_l2 == 0:
             return kernels[0].new_zeros(())
         return self.config.head_l2 * torch.stack([(w * w).sum() for w in kernels]).sum()
@@ -278,7 +301,7 @@ class EmotionNetTeacher(EmotionNetBase):
                               f"it needs n_blocks >= 2 (got {c.n_blocks})")
         if c.n_eeg < 1:
             raise ConfigError("model: the teacher needs n_eeg >= 1 EEG channels (got 0)")
-        self.eeg_head = self._head(c.n_eeg)
+        self.eeg_head = self._eeg_head()
         self.eeg_encoder = self._encoder()
         self.gsr_head = self._head(1)
         self.gsr_encoder = self._encoder()
@@ -286,7 +309,7 @@ class EmotionNetTeacher(EmotionNetBase):
             InterModalityFusion(c.d_model, c.score_pool, c.faithful_imf_bug)
             for _ in range(c.n_blocks - 1)
         )
-        self.classifier = self._classifier(2 * c.n_tokens)
+        self.classifier = self._classifier(2 * c.n_tokens, groups=2)
         self._finish_init()
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

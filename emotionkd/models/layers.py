@@ -213,6 +213,41 @@ class ConvHead(nn.Module):
         return [self.temporal.weight, self.spatial.weight]
 
 
+class PowerHead(nn.Module):
+    """Log-power stem: signal (B, C, T) → tokens (B, L, D), the same token grid as
+    :class:`ConvHead` (token l covers samples [l·stride, l·stride + pool)).
+
+    Every channel is filtered by the same ``n_filters`` learned FIR filters (``taps`` samples,
+    zero-padded to keep the length), squared, averaged over each token's span and put on a log
+    scale: log band power per channel, filter and token — the quantity a band-power feature
+    set hands a linear model, and a multiplicative change of power becomes an additive one.
+    A BatchNorm standardises the C·F log powers, and a Linear maps them to the D-wide token
+    (the spatial mixing). After ShallowConvNet's square–pool–log (Schirrmeister et al. 2017),
+    with the spatial step after the log so that each channel's power counts on its own.
+    """
+
+    def __init__(self, n_channels: int, taps: int, pool: int, stride: int, n_filters: int,
+                 d_model: int, dropout: float) -> None:
+        super().__init__()
+        self.n_channels, self.pool, self.stride = n_channels, pool, stride
+        self.temporal = nn.Conv1d(1, n_filters, taps, padding=taps // 2, bias=False)
+        self.bn = TokenBatchNorm(n_channels * n_filters)
+        self.spatial = nn.Linear(n_channels * n_filters, d_model)
+        self.drop = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t = x.shape
+        f = self.temporal.out_channels
+        y = self.temporal(x.reshape(b * c, 1, t))[..., :t]  # (B·C, F, T)
+        p = F.avg_pool1d(y * y, self.pool, self.stride)  # (B·C, F, L)
+        logp = torch.log(p + 1e-6).reshape(b, c * f, -1).transpose(1, 2)  # (B, L, C·F)
+        return self.drop(self.spatial(self.bn(logp)))
+
+    def kernels(self) -> list[torch.Tensor]:
+        """The conv and mixing kernels (regularised like :class:`ConvHead`'s)."""
+        return [self.temporal.weight, self.spatial.weight]
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Self-attention with ``n_heads`` heads of ``head_dim`` each, independent of ``d_model``.
 
@@ -314,14 +349,18 @@ def folded_attention_rows(x: torch.Tensor, rows: torch.Tensor, w_m: torch.Tensor
 
 
 class TransformerBlock(nn.Module):
-    """Post-norm block: h = LN(x + Dropout(MHA(x))); out = LN(h + Dropout(FFN(h))).
+    """Post-norm block (the reference): h = LN(x + Dropout(MHA(x))); out = LN(h +
+    Dropout(FFN(h))). With ``norm_first`` a pre-norm block: h = x + Dropout(MHA(LN(x))); out =
+    h + Dropout(FFN(LN(h))), whose residual stream keeps the tokens' scale (a post-norm block
+    rescales every token to unit spread, removing power and level information).
 
     FFN = Linear(d, ff) → ReLU → Linear(ff, d); both LayerNorms have ε = 1e-6.
     """
 
     def __init__(self, d_model: int, n_heads: int, head_dim: int, ff_dim: int,
-                 dropout: float) -> None:
+                 dropout: float, norm_first: bool = False) -> None:
         super().__init__()
+        self.norm_first = bool(norm_first)
         self.attn = MultiHeadSelfAttention(d_model, n_heads, head_dim)
         self.drop1 = Dropout(dropout)
         self.norm1 = nn.LayerNorm(d_model, eps=LN_EPS)
@@ -331,6 +370,9 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(d_model, eps=LN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm_first:
+            h = x + self.drop1(self.attn(self.norm1(x)))
+            return h + self.drop2(self.ff2(F.relu(self.ff1(self.norm2(h)))))
         h = self.norm1(x + self.drop1(self.attn(x)))
         return self.norm2(h + self.drop2(self.ff2(F.relu(self.ff1(h)))))
 
@@ -359,11 +401,12 @@ class Encoder(nn.Module):
     block (the fusions use them all)."""
 
     def __init__(self, pos_rows: int, d_model: int, n_heads: int, head_dim: int, ff_dim: int,
-                 n_blocks: int, dropout: float) -> None:
+                 n_blocks: int, dropout: float, norm_first: bool = False) -> None:
         super().__init__()
         self.pos = PositionEmbedding(pos_rows, d_model)
         self.blocks = nn.ModuleList(
-            TransformerBlock(d_model, n_heads, head_dim, ff_dim, dropout) for _ in range(n_blocks)
+            TransformerBlock(d_model, n_heads, head_dim, ff_dim, dropout, norm_first)
+            for _ in range(n_blocks)
         )
 
     def forward(self, x: torch.Tensor, n_blocks: int | None = None) -> list[torch.Tensor]:
@@ -476,24 +519,45 @@ class DepthFusion(nn.Module):
         return out
 
 
+#: valid values of the classifier's token pooling
+CLASSIFIER_POOLS = ("flatten", "mean")
+
+
 class Classifier(nn.Module):
     """Flatten → Dropout → Linear(L·D, h) → Linear(h, h) → Linear(h, h) → Linear(h, classes).
 
     No activations between the layers, as in the reference code: at inference it is one linear
     map, the factorisation only changes the optimisation. Flattening (B, L, D) row-major is
     the same order as Keras' Flatten.
+
+    ``pool="mean"`` averages the tokens instead of flattening them: each of ``groups`` equal
+    runs of tokens (the teacher's EEG-first and GSR-first halves: 2) is averaged separately, so
+    the first Linear reads groups·D features instead of L·D — position-free, with 1/L of the
+    weights (the flattened form gives every token position its own weights, which lets a small
+    data set be memorised).
     """
 
-    def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float) -> None:
+    def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float,
+                 pool: str = "flatten", groups: int = 1) -> None:
         super().__init__()
+        if pool not in CLASSIFIER_POOLS:
+            raise ValueError(f"classifier pool must be one of {CLASSIFIER_POOLS}, not {pool!r}")
+        self.pool, self.groups = pool, int(groups)
         self.drop = Dropout(dropout)
         self.fc1 = nn.Linear(in_features, hidden)
         self.fc2 = nn.Linear(hidden, hidden)
         self.fc3 = nn.Linear(hidden, hidden)
         self.out = nn.Linear(hidden, n_classes)
 
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The classifier's input vector: flattened tokens, or the group means."""
+        if self.pool == "mean":
+            b, n, d = tokens.shape
+            return tokens.reshape(b, self.groups, n // self.groups, d).mean(2).flatten(1)
+        return tokens.flatten(1)
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.out(self.fc3(self.fc2(self.fc1(self.drop(tokens.flatten(1))))))
+        return self.out(self.fc3(self.fc2(self.fc1(self.drop(self.features(tokens))))))
 
 
 def _glorot_(w: torch.Tensor, fan_in: int, fan_out: int) -> None:

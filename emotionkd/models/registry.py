@@ -6,6 +6,7 @@
 | emotionnet-student | student | gsr | GSR stream, depth fusion |
 | concat | teacher | eeg+gsr | baseline: fusion by concatenation |
 | deepconvnet | student | gsr | baseline: Schirrmeister et al. 2017 on GSR |
+| shallowconvnet | baseline | eeg+gsr | baseline: Shallow ConvNet (Schirrmeister et al. 2017) |
 
 Checkpoints store the name and ``model.config_dict()``; ``build_model(name, config)`` gives the
 same architecture back (load the state dict into it).
@@ -19,7 +20,13 @@ from typing import Any
 from torch import nn
 
 from emotionkd.errors import ConfigError
-from emotionkd.models.baselines import ConcatTeacher, DeepConvNet, DeepConvNetConfig
+from emotionkd.models.baselines import (
+    ConcatTeacher,
+    DeepConvNet,
+    DeepConvNetConfig,
+    ShallowConvNet,
+    ShallowConvNetConfig,
+)
 from emotionkd.models.emotionnet import EmotionNetConfig, EmotionNetStudent, EmotionNetTeacher
 
 
@@ -41,6 +48,8 @@ _REGISTRY: dict[str, _Entry] = {
                      "baseline: EEG + GSR streams fused by concatenation"),
     "deepconvnet": _Entry(DeepConvNet, DeepConvNetConfig, "student", "gsr",
                           "baseline: Deep ConvNet (Schirrmeister et al. 2017) on GSR"),
+    "shallowconvnet": _Entry(ShallowConvNet, ShallowConvNetConfig, "baseline", "eeg+gsr",
+                             "baseline: Shallow ConvNet (Schirrmeister et al. 2017), EEG + GSR"),
 }
 
 

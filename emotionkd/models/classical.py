@@ -1,0 +1,135 @@
+"""Classical yardsticks: hand-made features and a logistic regression (scikit-learn).
+
+* ``eeg-features`` — log band power of every EEG channel (theta, alpha, beta, gamma; Welch) or
+  their differential entropy, plus the skin-conductance features below: the teacher's
+  yardstick (it sees what the teacher sees).
+* ``gsr-features`` — the skin-conductance features alone (tonic level and slope, SCR count,
+  mean and largest amplitude): the GSR-only student's yardstick.
+
+Features are computed from exactly the windows the deep models get (same normalisation), then
+standardised with training-side statistics; the regularisation strength C is chosen from a
+small grid by balanced accuracy on the validation windows (the data the deep models early-stop
+on) and the model is fitted on the training windows only, so every model of a fold learns
+from the same labelled data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emotionkd.errors import ConfigError
+from emotionkd.features import BANDS, EEG_METHODS, GSR_FEATURES, eeg_band_power, gsr_features
+
+#: the classical baselines and what each one reads
+CLASSICAL: dict[str, dict[str, Any]] = {
+    "eeg-features": {"inputs": "eeg+gsr", "description":
+                     "log band power per EEG channel + GSR features → logistic regression"},
+    "gsr-features": {"inputs": "gsr", "description":
+                     "GSR tonic level/slope and SCR count/amplitude → logistic regression"},
+}
+
+
+@dataclass
+class FeatureModelConfig:
+    """Settings of a feature + logistic-regression baseline."""
+
+    eeg_method: str = "welch"  # welch (log band power) | de (differential entropy)
+    c_grid: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0])
+    scr_threshold: float = 0.05  # smallest SCR rise, in the windows' units
+    class_weight: str = "balanced"  # balanced | none
+    batch: int = 1024  # windows per feature-extraction chunk (memory bound)
+
+    def __post_init__(self) -> None:
+        if self.eeg_method not in EEG_METHODS:
+            raise ConfigError(f"eeg_method must be one of {', '.join(EEG_METHODS)}, not "
+                              f"{self.eeg_method!r}")
+        if not self.c_grid or any(not (isinstance(c, (int, float)) and c > 0 and
+                                       math.isfinite(c)) for c in self.c_grid):
+            raise ConfigError(f"c_grid must hold positive numbers, got {self.c_grid!r}")
+        if self.class_weight not in ("balanced", "none"):
+            raise ConfigError(f"class_weight must be balanced or none, not "
+                              f"{self.class_weight!r}")
+
+
+def window_features(name: str, ds: Any, cfg: FeatureModelConfig) -> np.ndarray:
+    """Feature matrix (windows, features) of baseline ``name`` for a
+    :class:`~emotionkd.windows.WindowDataset`, extracted in chunks of ``cfg.batch`` windows."""
+    if name not in CLASSICAL:
+        raise ConfigError(f"unknown classical baseline {name!r}; choose from "
+                          f"{', '.join(CLASSICAL)}")
+    use_eeg = CLASSICAL[name]["inputs"] == "eeg+gsr"
+    if use_eeg and not ds.has_eeg:
+        raise ConfigError(f"{name} needs EEG but the data were loaded without it")
+    blocks = []
+    for a in range(0, len(ds), cfg.batch):
+        eeg, gsr, _ = ds.batch(np.arange(a, min(a + cfg.batch, len(ds))), eeg=use_eeg)
+        cols = [gsr_features(gsr.numpy(), ds.fs, cfg.scr_threshold)]
+        if use_eeg:
+            cols.insert(0, eeg_band_power(eeg.numpy(), ds.fs, cfg.eeg_method))
+        blocks.append(np.hstack(cols))
+    width = (len(BANDS) * ds.n_eeg if use_eeg else 0) + len(GSR_FEATURES)
+    return np.vstack(blocks) if blocks else np.zeros((0, width))
+
+
+class FeatureLogReg:
+    """A classical baseline of one fold: features → standardisation → logistic regression."""
+
+    def __init__(self, name: str, config: FeatureModelConfig | None = None) -> None:
+        if name not in CLASSICAL:
+            raise ConfigError(f"unknown classical baseline {name!r}; choose from "
+                              f"{', '.join(CLASSICAL)}")
+        self.name = name
+        self.config = config or FeatureModelConfig()
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+        self.model: Any = None
+        self.info: dict[str, Any] = {}
+
+    def fit(self, train: Any, val: Any | None = None) -> dict[str, Any]:
+        """Fit on ``train``; choose C by balanced accuracy on ``val`` (largest C of the grid's
+        ties; the middle of the grid without validation windows). Returns what was chosen."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import balanced_accuracy_score
+
+        cfg = self.config
+        x, y = window_features(self.name, train, cfg), np.asarray(train.labels)
+        if len(np.unique(y)) < 2:
+            raise ConfigError(f"{self.name}: the training windows hold a single class")
+        self.mean = x.mean(axis=0)
+        sd = x.std(axis=0)
+        self.scale = np.where(sd > 1e-12, sd, 1.0)
+        xs = (x - self.mean) / self.scale
+        weight = "balanced" if cfg.class_weight == "balanced" else None
+        scores: dict[float, float] = {}
+        grid = sorted(float(c) for c in cfg.c_grid)
+        fitted = {}
+        have_val = val is not None and len(val) > 0
+        xv = (window_features(self.name, val, cfg) - self.mean) / self.scale if have_val \
+            else None
+        for c in grid if have_val else [grid[len(grid) // 2]]:
+            m = LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(xs, y)
+            fitted[c] = m
+            if have_val:
+                scores[c] = float(balanced_accuracy_score(val.labels, m.predict(xv)))
+        best_c = max(scores, key=lambda c: (scores[c], c)) if scores else next(iter(fitted))
+        self.model = fitted[best_c]
+        self.info = {"C": best_c, "val_balanced_accuracy": scores.get(best_c, math.nan),
+                     "features": int(x.shape[1]), "train_windows": int(len(y))}
+        return self.info
+
+    def predict_proba(self, ds: Any) -> np.ndarray:
+        """(windows, 2) class probabilities."""
+        if self.model is None:
+            raise RuntimeError("fit the baseline first")
+        x = (window_features(self.name, ds, self.config) - self.mean) / self.scale
+        return self.model.predict_proba(x)
+
+    def state(self) -> dict[str, Any]:
+        """Everything that reproduces the fitted model, as plain data (saved as JSON)."""
+        return {"name": self.name, "config": asdict(self.config), "info": self.info,
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.model.coef_.tolist(), "intercept": self.model.intercept_.tolist()}
