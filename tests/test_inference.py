@@ -42,10 +42,15 @@ def _inputs(name: str, batch: int, seed: int = 1) -> tuple[torch.Tensor, ...]:
     return torch.randn(batch, 4, 128, generator=g), gsr
 
 
+ARCH = {"paper": {}, "spectral": {"eeg_stem": "power", "norm_first": True,
+                                   "classifier_pool": "mean"}}
+
+
 @pytest.mark.parametrize("name", ["emotionnet-student", "emotionnet-teacher", "concat"])
 @pytest.mark.parametrize("pool", ["none", "gap"])
-def test_folded_model_computes_the_same_outputs(name, pool):
-    model = _trained(name, {**SMALL, "score_pool": pool})
+@pytest.mark.parametrize("arch", sorted(ARCH))
+def test_folded_model_computes_the_same_outputs(name, pool, arch):
+    model = _trained(name, {**SMALL, "score_pool": pool, **ARCH[arch]})
     folded = fold_for_inference(model)
     kinds = {type(m) for m in folded.modules()}
     expected = {FoldedSelfAttention, FoldedBlock, FoldedClassifier}

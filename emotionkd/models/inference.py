@@ -90,11 +90,17 @@ class FoldedBlock(nn.Module):
         self.attn = FoldedSelfAttention(block.attn)
         self.norm1, self.norm2 = block.norm1, block.norm2
         self.ff1, self.ff2 = block.ff1, block.ff2
+        self.norm_first = block.norm_first
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.attn.d_model
         n = self.attn.tokens if self.attn.tokens is not None else x.shape[1]
         rows = x.reshape(-1, d)
+        if self.norm_first:  # pre-norm: attention reads the normalised tokens
+            normed = self.norm1(rows)
+            h = rows + self.attn.rows(normed.reshape(-1, n, d), normed)
+            h = h + self.ff2(F.relu(self.ff1(self.norm2(h))))
+            return h.reshape(-1, n, d)
         h = self.norm1(rows + self.attn.rows(x, rows))
         h = self.norm2(h + self.ff2(F.relu(self.ff1(h))))
         return h.reshape(-1, n, d)
@@ -166,8 +172,13 @@ class FoldedClassifier(nn.Module):
             self.linear.weight.copy_(w)
             self.linear.bias.copy_(b)
         self.linear.requires_grad_(False)
+        self.pool, self.groups = clf.pool, clf.groups
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.pool == "mean":
+            b, n, d = tokens.shape
+            return self.linear(tokens.reshape(b, self.groups, n // self.groups, d).mean(2)
+                               .flatten(1))
         return self.linear(tokens.flatten(1))
 
 
