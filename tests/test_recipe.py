@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from emotionkd.errors import ConfigError
 from emotionkd.models.layers import Classifier, PowerHead, TransformerBlock
 from emotionkd.models.registry import build_model, default_config
 from emotionkd.runs import DataSpec, load_windows, open_data
@@ -76,8 +77,6 @@ def test_spectral_options_build_train_and_penalise_their_heads(name):
 
 
 def test_config_rejects_bad_options():
-    from emotionkd.errors import ConfigError
-
     for bad in ({"eeg_stem": "fft"}, {"classifier_pool": "max"}, {"norm_first": "yes"},
                 {"power_filters": 0}):
         with pytest.raises(ConfigError):
@@ -90,9 +89,9 @@ def test_lr_schedule_warms_up_then_decays():
     assert f[10] == pytest.approx(1.0) and f[-1] == pytest.approx(0.05, abs=1e-3)
     assert all(a >= b for a, b in zip(f[10:], f[11:]))
     assert [lr_factor("constant", s, 100, 0) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="schedule"):
         TrainConfig(schedule="step")
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="label_smoothing"):
         TrainConfig(label_smoothing=1.0)
 
 
