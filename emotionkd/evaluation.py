@@ -244,7 +244,10 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     t0 = time.perf_counter()
     fold_seed = cfg.seed * 1000 + fold.index
     fd = fold_windows(fold, ds, cfg, fold_seed)
-    view = ds if ds.norm != "train" else ds.with_norm("train", fd.train_subjects)
+    # strict normalisation: statistics of the fold's training side (fitting and validation
+    # windows' trials) only — in the subject-dependent protocol never a test trial's signal
+    side_trials = np.unique(ds.trial_keys()[np.concatenate([fd.train, fd.val])])
+    view = ds if ds.norm != "train" else ds.with_norm("train", norm_trials=side_trials)
     train, val = view.subset(fd.train), view.subset(fd.val)
     test = view.subset(fd.test)
     quiz = view.subset(fd.quiz)
@@ -279,7 +282,8 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
                              "seconds": round(fit_res.seconds, 2), "history": fit_res.history,
                              **(extra or {})})
         if cfg.save_models and dist_.is_main():
-            _save_model(models_dir / f"{label}.pt", model, label, ds, fd, tcfg, fit_res, store)
+            _save_model(models_dir / f"{label}.pt", model, label, view, fd, tcfg, fit_res,
+                        store)
 
     def attempt(label: str, fn: Callable[[], None]) -> None:
         try:
@@ -410,8 +414,13 @@ def evaluate_protocol(
         done += len(todo) - len(pending)
         if not pending:
             continue
-        needs_eeg = True
-        ds = load_windows(store, spec, subjects=subjects_filter, load_eeg=needs_eeg)
+        # with --norm train the statistics depend on the fold: load unnormalised, and each
+        # fold takes a view with its own training-side statistics
+        load_spec = DataSpec(**{**spec.as_dict(), "norm": "none"}) if spec.norm == "train" \
+            else spec
+        ds = load_windows(store, load_spec, subjects=subjects_filter, load_eeg=True)
+        if spec.norm == "train":
+            ds.norm = "train"
         for f in pending:
             def cb(k: float, n: float, info: str = "", _f=f, _t=target, _d=done) -> None:
                 if progress is not None:
@@ -576,7 +585,8 @@ def describe_normalisation(norm: str) -> str:
         return ("per subject and channel z-score from each subject's own signal (no labels); "
                 "for held-out test subjects this is transductive, unsupervised calibration")
     if norm == "train":
-        return "z-score with statistics of each fold's training subjects only (strict)"
+        return ("z-score with statistics pooled over each fold's training-side trials only "
+                "(strict: no test trial's signal, in every protocol)")
     return "none"
 
 

@@ -384,6 +384,7 @@ def fit(
             m.train()
         order = rng.permutation(len(train))
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}  # a term is averaged over the steps that reported it
         for b in range(n_batches):
             glob = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             if len(glob) < max(2, world_size):  # BatchNorm cannot train on a single window
@@ -412,11 +413,12 @@ def fit(
             terms = {"loss": float(loss.detach()), **terms, **extra}
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + 1
             if progress is not None and (b % 10 == 0 or b == n_batches - 1):
-                shown = " ".join(f"{k} {v / (b + 1):.3f}" for k, v in sums.items())
+                shown = " ".join(f"{k} {v / counts[k]:.3f}" for k, v in sums.items())
                 progress(epoch - 1 + (b + 1) / n_batches, cfg.epochs,
                          info=f"epoch {epoch} {shown}")
-        record = {"epoch": epoch, **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}}
+        record = {"epoch": epoch, **{f"train_{k}": v / counts[k] for k, v in sums.items()}}
         if use_val:
             vm = evaluate_task(task, val, device, cfg.eval_batch_size,
                                balanced=cfg.class_weight == "balanced")

@@ -137,6 +137,7 @@ class WindowDataset(torch.utils.data.Dataset):
                                        self.threshold, tie))
         self.subject_ids = np.unique(s.subject[trial_idx]).astype(np.int64)
         self._group_of_subject = {int(x): g for g, x in enumerate(self.subject_ids)}
+        self._moments: tuple[np.ndarray, ...] | None = None
         self._stats = self._compute_stats(norm, norm_subjects)
         self._group = self._window_groups()
         self._labels_t = torch.from_numpy(self.labels)
@@ -145,64 +146,86 @@ class WindowDataset(torch.utils.data.Dataset):
         self._prepare_stats()
 
     # -- normalisation ------------------------------------------------------------------------
-    def _subject_moments(self) -> dict[int, tuple[np.ndarray, ...]]:
-        """Per subject: (n, eeg_sum, eeg_sumsq, gsr_sum, gsr_sumsq) over stimulus samples."""
-        s = self.store
-        subj_of_trial = s.subject[self.trial_index]
-        out: dict[int, list[Any]] = {}
+    def _trial_moments(self) -> tuple[np.ndarray, ...]:
+        """Per loaded trial: (n, eeg_sum, eeg_sumsq, gsr_sum, gsr_sumsq) over its stimulus
+        samples, as arrays (trials,), (trials, C), (trials, C), (trials, 1), (trials, 1)."""
         begin, end = self._segments
+        k = len(begin)
         c = 0 if self._eeg is None else self._eeg.shape[0]
-        for k in range(len(begin)):
-            a, b = int(begin[k]), int(end[k])
-            acc = out.setdefault(int(subj_of_trial[k]),
-                                 [0, np.zeros(c), np.zeros(c), np.zeros(1), np.zeros(1)])
-            acc[0] += b - a
+        n = (end - begin).astype(np.float64)
+        es, eq = np.zeros((k, c)), np.zeros((k, c))
+        gs, gq = np.zeros((k, 1)), np.zeros((k, 1))
+        for i in range(k):
+            a, b = int(begin[i]), int(end[i])
             if self._eeg is not None:
                 x = self._eeg[:, a:b].numpy().astype(np.float64)
-                acc[1] += x.sum(axis=1)
-                acc[2] += np.square(x).sum(axis=1)
+                es[i], eq[i] = x.sum(axis=1), np.square(x).sum(axis=1)
             g = self._gsr[:, a:b].numpy().astype(np.float64)
-            acc[3] += g.sum(axis=1)
-            acc[4] += np.square(g).sum(axis=1)
-        return {k: tuple(v) for k, v in out.items()}
+            gs[i], gq[i] = g.sum(axis=1), np.square(g).sum(axis=1)
+        return n, es, eq, gs, gq
 
-    def _compute_stats(self, norm: str, norm_subjects: Sequence[int] | None) -> NormStats:
+    def trial_key_of_loaded(self) -> np.ndarray:
+        """The (subject, trial) key of every loaded trial (in loading order)."""
+        s = self.store
+        return (s.subject[self.trial_index].astype(np.int64) * 100000
+                + s.trial[self.trial_index].astype(np.int64))
+
+    def _compute_stats(self, norm: str, norm_subjects: Sequence[int] | None,
+                       norm_trials: Sequence[int] | None = None) -> NormStats:
         c = 0 if self._eeg is None else self._eeg.shape[0]
         n_groups = len(self.subject_ids)
         if norm == "none":
             z = np.zeros((n_groups, c)), np.ones((n_groups, c))
             return NormStats(z[0], z[1], np.zeros((n_groups, 1)), np.ones((n_groups, 1)))
-        moments = self._subject_moments()
+        if self._moments is None:
+            self._moments = self._trial_moments()
+        moments = self._moments
 
-        def finish(m: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-            n = max(int(m[0]), 1)
-            em, gm = m[1] / n, m[3] / n
-            es = np.sqrt(np.maximum(m[2] / n - em**2, 0.0))
-            gs = np.sqrt(np.maximum(m[4] / n - gm**2, 0.0))
+        def finish(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+            n = max(float(moments[0][rows].sum()), 1.0)
+            em, gm = moments[1][rows].sum(0) / n, moments[3][rows].sum(0) / n
+            es = np.sqrt(np.maximum(moments[2][rows].sum(0) / n - em**2, 0.0))
+            gs = np.sqrt(np.maximum(moments[4][rows].sum(0) / n - gm**2, 0.0))
             return em, np.where(es > 1e-8, es, 1.0), gm, np.where(gs > 1e-8, gs, 1.0)
 
+        subj_of_trial = self.store.subject[self.trial_index]
         if norm == "subject":
-            rows = [finish(moments[int(sid)]) for sid in self.subject_ids]
-        else:  # "train": pooled over the training subjects, same for every group
-            if not norm_subjects:
-                raise ConfigError("--norm train needs the training subjects (norm_subjects)")
-            missing = sorted(set(int(x) for x in norm_subjects) - set(moments))
-            if missing:
-                raise ConfigError(f"norm_subjects {missing} are not loaded in this dataset")
-            pooled = [sum(moments[int(x)][i] for x in norm_subjects) for i in range(5)]
-            rows = [finish(tuple(pooled))] * n_groups
-        em, es, gm, gs = (np.stack([r[i] for r in rows]) for i in range(4))
+            out = [finish(subj_of_trial == sid) for sid in self.subject_ids]
+        else:  # "train": pooled over the training trials, same for every group
+            if norm_trials is not None:
+                keys = self.trial_key_of_loaded()
+                want = np.asarray(list(norm_trials), dtype=np.int64)
+                missing = sorted(set(want.tolist()) - set(keys.tolist()))
+                if missing:
+                    raise ConfigError(f"norm_trials {missing[:5]} are not loaded in this "
+                                      "dataset")
+                rows = np.isin(keys, want)
+            elif norm_subjects:
+                missing = sorted(set(int(x) for x in norm_subjects)
+                                 - set(int(x) for x in self.subject_ids))
+                if missing:
+                    raise ConfigError(f"norm_subjects {missing} are not loaded in this dataset")
+                rows = np.isin(subj_of_trial, np.asarray(list(norm_subjects)))
+            else:
+                raise ConfigError("--norm train needs the training subjects or trials")
+            out = [finish(rows)] * n_groups
+        em, es, gm, gs = (np.stack([r[i] for r in out]) for i in range(4))
         return NormStats(em, es, gm, gs)
 
     def _window_groups(self) -> np.ndarray:
         lookup = np.vectorize(self._group_of_subject.__getitem__, otypes=[np.int64])
         return lookup(self.subjects) if len(self.subjects) else np.zeros(0, dtype=np.int64)
 
-    def with_norm(self, norm: str, norm_subjects: Sequence[int] | None = None) -> WindowDataset:
-        """A view of the same windows with other normalisation statistics (no reload)."""
+    def with_norm(self, norm: str, norm_subjects: Sequence[int] | None = None,
+                  norm_trials: Sequence[int] | None = None) -> WindowDataset:
+        """A view of the same windows with other normalisation statistics (no reload).
+
+        For ``norm="train"``, the statistics pool the stimulus samples of ``norm_trials``
+        (trial keys, see :meth:`trial_keys`) or, without them, of every trial of
+        ``norm_subjects``."""
         view = self.subset(np.arange(len(self)))
         view.norm = norm
-        view._stats = self._compute_stats(norm, norm_subjects)
+        view._stats = self._compute_stats(norm, norm_subjects, norm_trials)
         view._prepare_stats()
         return view
 

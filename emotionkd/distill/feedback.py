@@ -53,6 +53,9 @@ class FeedbackConfig:
         if self.pilot_lr <= 0 or self.teacher_lr < 0 or self.every < 1 or self.warmup_epochs < 0:
             raise ConfigError("feedback needs pilot_lr > 0, teacher_lr >= 0, every >= 1 and "
                               "warmup_epochs >= 0")
+        if self.teacher_ce < 0 or self.student_ce < 0 or self.teacher_ce + self.student_ce == 0:
+            raise ConfigError("feedback needs teacher_ce >= 0 and student_ce >= 0, not both 0 "
+                              f"(got {self.teacher_ce:g} and {self.student_ce:g})")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +78,8 @@ def pilot_quiz_loss(
 
     Returns ``(quiz_loss, teacher_logits, distill_loss)``; ``quiz_loss`` carries the graph back
     to the teacher's parameters (through the pilot step), ``teacher_logits`` to the teacher
-    directly. The real student's parameters and buffers are not modified.
+    directly. The quiz CE is class-weighted like the training loss (``class_weight``). The real
+    student's parameters and buffers are not modified.
     """
     z_t, f_t = teacher(eeg, gsr)
     params = dict(student.named_parameters())
@@ -95,7 +99,7 @@ def pilot_quiz_loss(
         z_q, _ = functional_call(student, (fast, buffers), (quiz_gsr,))
     finally:
         student.train(was_training)
-    return ce(z_q, quiz_y), z_t, loss_s
+    return ce(z_q, quiz_y, class_weight), z_t, loss_s
 
 
 class FeedbackUpdater:
@@ -110,26 +114,61 @@ class FeedbackUpdater:
         self.opt = make_adam(self.params, cfg.teacher_lr, 1e-7)
         self.steps = 0
 
+    #: every how many feedback steps the two gradient terms are computed separately to log
+    #: their norms (one extra backward pass through the teacher on those steps)
+    NORM_EVERY = 10
+
     def step(self, eeg: torch.Tensor, gsr: torch.Tensor, y: torch.Tensor,
              quiz_gsr: torch.Tensor, quiz_y: torch.Tensor) -> dict[str, float]:
-        """One teacher update from the pilot student's quiz loss (+ the teacher's own CE)."""
+        """One teacher update from the pilot student's quiz loss (+ the teacher's own CE).
+
+        With ``student_ce == 0`` no pilot step is taken at all (the teacher-CE-only ablation);
+        with ``teacher_ce == 0`` the update is the meta-gradient alone. Every
+        :attr:`NORM_EVERY` steps the norms of the two terms' gradients are measured
+        separately and returned (``fb_ce_norm``, ``fb_meta_norm``)."""
         from emotionkd import distributed as dist_
 
+        cfg = self.cfg
         self.teacher.eval()
-        with dist_.local_batchnorm():  # the pilot needs a second derivative: local statistics
-            quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter,
-                                           self.weights, eeg, gsr, y, quiz_gsr, quiz_y,
-                                           self.cfg.pilot_lr, self.class_weight)
+        terms: dict[str, float] = {}
+        if cfg.student_ce > 0:
+            with dist_.local_batchnorm():  # the pilot needs a second derivative: local stats
+                quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter,
+                                               self.weights, eeg, gsr, y, quiz_gsr, quiz_y,
+                                               cfg.pilot_lr, self.class_weight)
+            terms["fb_quiz"] = float(quiz.detach())
+        else:
+            quiz, (z_t, _) = None, self.teacher(eeg, gsr)
         t_ce = ce(z_t, y, self.class_weight)
-        loss = self.cfg.teacher_ce * t_ce + self.cfg.student_ce * quiz
-        grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        terms["fb_teacher_ce"] = float(t_ce.detach())
+        measure = self.steps % self.NORM_EVERY == 0
+        if measure and quiz is not None and cfg.teacher_ce > 0:
+            g_ce = torch.autograd.grad(t_ce, self.params, allow_unused=True, retain_graph=True)
+            g_meta = torch.autograd.grad(quiz, self.params, allow_unused=True)
+            terms["fb_ce_norm"] = _norm(g_ce)
+            terms["fb_meta_norm"] = _norm(g_meta)
+            grads = [None if a is None and b is None else
+                     (0 if a is None else cfg.teacher_ce * a)
+                     + (0 if b is None else cfg.student_ce * b)
+                     for a, b in zip(g_ce, g_meta)]
+        else:
+            loss = cfg.teacher_ce * t_ce + (cfg.student_ce * quiz if quiz is not None else 0)
+            grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+            if measure:
+                terms["fb_meta_norm" if quiz is not None else "fb_ce_norm"] = _norm(grads)
         for p, g in zip(self.params, grads):
             # zeros, not None: every rank must all-reduce the same flat gradient layout
             p.grad = torch.zeros_like(p) if g is None else g.detach()
         dist_.average_gradients(self.params)  # the teacher replicas stay identical
-        if self.cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         self.steps += 1
-        return {"fb_quiz": float(quiz.detach()), "fb_teacher_ce": float(t_ce.detach())}
+        return terms
+
+
+def _norm(grads: tuple[torch.Tensor | None, ...] | list) -> float:
+    """Euclidean norm of a list of gradients (None entries count as zero)."""
+    sq = [g.detach().float().pow(2).sum() for g in grads if isinstance(g, torch.Tensor)]
+    return float(torch.stack(sq).sum().sqrt()) if sq else 0.0
