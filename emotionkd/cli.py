@@ -881,18 +881,24 @@ def export_cmd(
     tolerance: float = typer.Option(1e-4, "--tolerance",
                                     help="Maximum allowed |exported − PyTorch| output."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
-    overwrite: bool = O_OVERWRITE,
+    evaluation: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--evaluation",
+        help="Run folder of 'emotionkd evaluate' whose per-fold results go into the model card."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Replace an existing output and model card."),
 ) -> None:
-    """Export to ONNX or TorchScript with embedded metadata and a parity check."""
+    """Export to ONNX or TorchScript with embedded metadata and a parity check, and write a
+    model card (OUT.md) next to it."""
     from emotionkd.console import console
     from emotionkd.export import export_model
 
-    rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite)
+    rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite,
+                       evaluation=evaluation)
     meta = rep.metadata
     shapes = ", ".join(f"{k} {tuple(v)}" for k, v in meta["input_shapes"].items())
     console.print(f"wrote [bold]{rep.path}[/] ({rep.fmt}, {rep.size_bytes / 1024:.0f} KiB): "
                   f"{meta['model']} {meta['role']}, inputs {shapes} → logits; parity max "
-                  f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}")
+                  f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}; model card {rep.card}")
 
 
 @app.command("predict")
