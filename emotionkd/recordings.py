@@ -542,7 +542,7 @@ def _refuse_decimal_commas(p: Path, header: list[str], body: list[list[str]], de
         raise DataFormatError(f"{p}: data rows have more comma-separated fields "
                               f"({max(widths)}) than the header ({len(header)}): decimal "
                               f"commas? {advice}")
-    if len(widths) > 1:
+    if not has_header and len(widths) > 1:
         raise DataFormatError(f"{p}: rows have different numbers of comma-separated fields "
                               f"({', '.join(map(str, sorted(widths)))}): decimal commas? "
                               f"{advice}")

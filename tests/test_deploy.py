@@ -166,6 +166,17 @@ def test_old_checkpoints_still_load_with_the_defaults_of_their_time(train_ckpt, 
     res = pred.predict_array(5 + 0.1 * np.sin(np.arange(2000) / 50), 100, baseline_seconds=3)
     assert any("written before checkpoints recorded their preprocessing" in w
                for w in res.warnings)
+    # an exported file of that time: its metadata lacks the new fields too
+    from emotionkd.predict import ModelMeta
+
+    fresh = load_predictor(train_ckpt).meta.as_dict()
+    old_fields = {k: v for k, v in fresh.items()
+                  if k not in ("baseline", "baseline_s", "preprocessing_recorded")}
+    meta = ModelMeta.from_export({"predict": old_fields, "data": data})
+    assert (meta.baseline, meta.baseline_s, meta.preprocessing_recorded) == \
+        ("subtract", 3.0, False)
+    assert ModelMeta.from_export({"predict": {**fresh, "added_later": 1}}) == \
+        load_predictor(train_ckpt).meta
 
 
 # ---------------------------------------------------------------------------------------------
