@@ -233,12 +233,15 @@ def _evaluation_section(out: list[str], ev: dict[str, Any], target: str) -> None
         f"method, not this exact checkpoint); majority-class baseline "
         f"{_pct((t.get('majority_baseline') or {}).get('mean'))} of the test windows.")
     add("")
-    add("| model | folds | " + " | ".join(name for _, name in _METRICS) + " |")
-    add("|---|---:|" + "---:|" * len(_METRICS))
+    add("| model | folds | " + " | ".join(name for _, name in _METRICS)
+        + " | balanced accuracy per fold |")
+    add("|---|---:|" + "---:|" * len(_METRICS) + "---|")
     for label, m in t.get("models", {}).items():
         cells = []
         for key, _ in _METRICS:
             v = (m.get("mean_std") or {}).get(key) or {}
             cells.append("–" if not v.get("n") else
                          f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}")
+        per_fold = (m.get("per_fold") or {}).get("balanced_accuracy") or []
+        cells.append(", ".join(_pct(v).replace(" %", "") for v in per_fold) or "–")
         add(f"| {label} | {m.get('folds', 0)} | " + " | ".join(cells) + " |")

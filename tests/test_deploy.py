@@ -460,8 +460,10 @@ def test_export_writes_a_model_card(train_ckpt, tmp_path, capsys):
     (run / "results.json").write_text(json.dumps({
         "protocol": "loso", "folds_total": 3, "targets": {"arousal": {
             "folds_done": 3, "majority_baseline": {"mean": 0.58},
-            "models": {"student-emotionkd+feedback": {"folds": 3, "mean_std": {
-                "balanced_accuracy": ms, "accuracy": ms, "macro_f1": ms, "roc_auc": ms}}}}}}))
+            "models": {"student-emotionkd+feedback": {
+                "folds": 3, "per_fold": {"balanced_accuracy": [0.52, 0.6, 0.56]},
+                "mean_std": {"balanced_accuracy": ms, "accuracy": ms, "macro_f1": ms,
+                             "roc_auc": ms}}}}}}))
     code, cap = _run(["export", "--model", str(tested), "--format", "torchscript", "--out",
                       str(tmp_path / "t.ts"), "--evaluation", str(run)], capsys)
     assert code == 0, cap.err
@@ -470,6 +472,7 @@ def test_export_writes_a_model_card(train_ckpt, tmp_path, capsys):
     assert "majority-class baseline 60.0 % (30 windows)" in card
     assert "protocol loso, 3 of 3 folds" in card and "majority-class baseline 58.0 %" in card
     assert "| student-emotionkd+feedback | 3 | 56.0 ± 4.0 |" in card
+    assert "| 52.0, 60.0, 56.0 |" in card
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,3 +531,12 @@ def test_api_doc_example_runs(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "30 windows; p(high arousal)" in res.stdout
     assert "MNE Raw gives the same: True" in res.stdout
+
+
+def test_api_evaluate_one_checkpoint(subject_ckpt, deap_store):
+    import emotionkd as ek
+
+    res = ek.evaluate(deap_store, model=subject_ckpt, subjects=[3])
+    assert res["subjects"] == [3] and 0 <= res["overall"]["balanced_accuracy"] <= 1
+    with pytest.raises(ConfigError, match="pass out=RUN_FOLDER"):
+        ek.evaluate(deap_store)
