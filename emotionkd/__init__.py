@@ -1,9 +1,40 @@
 """emotionkd: cross-modal knowledge distillation for emotion recognition (EEG+GSR -> GSR).
 
 The package root stays import-light (no torch, numpy or h5py) so that the command-line
-interface starts fast; import the submodules you need, e.g. ``emotionkd.store``.
+interface starts fast. The Python API (:mod:`emotionkd.api`) is available from here and is
+loaded on first use: ``emotionkd.read_recording``, ``emotionkd.load_predictor``,
+``emotionkd.from_mne_raw``, ``emotionkd.train_teacher``, ``emotionkd.distill``,
+``emotionkd.evaluate`` and the classes ``Predictor``, ``Recording``, ``PredictionResult``.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+#: names served lazily from emotionkd.api
+_API = ("read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",
+        "PredictionResult", "train_teacher", "distill", "evaluate")
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "distill":
+        # the subpackage emotionkd.distill is callable and runs emotionkd.api.distill, so the
+        # name means the same whether or not the subpackage was imported first
+        import emotionkd.distill
+
+        return emotionkd.distill
+    if name in _API:
+        from emotionkd import api
+
+        value = getattr(api, name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'emotionkd' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

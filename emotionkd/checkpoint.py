@@ -9,7 +9,9 @@ cannot run code. Contents (format ``emotionkd-checkpoint``, version 1)::
     model_config    plain dict: build_model(model, model_config) rebuilds the architecture
     state_dict      the weights (BatchNorm statistics included)
     data            sampling_rate, window_s, step_s, window, eeg_channels, target, threshold,
-                    tie, norm, source, train/val subjects, store path and class names
+                    tie, norm (+ norm_stats for "train"), source, train/val subjects, store path,
+                    class names, and ``preprocessing``: how the store's signals were made
+                    (baseline mode and length, GSR unit, raw and stored rates, EEG conditioning)
     training        resolved configuration, seed, epochs run, best epoch, best validation
                     metrics, history
     distillation    (students) method, loss weights, feedback settings, teacher summary
@@ -34,7 +36,12 @@ FORMAT_VERSION = 1
 REQUIRED = ("format", "format_version", "role", "model", "model_config", "state_dict", "data",
             "training", "emotionkd_version")
 #: data-specification keys that must agree between a checkpoint and the data it is used with
-DATA_KEYS = ("sampling_rate", "window", "eeg_channels", "target", "threshold", "tie")
+DATA_KEYS = ("sampling_rate", "window", "eeg_channels", "target", "threshold", "tie", "norm")
+#: entries of the data specification's ``preprocessing`` record that must agree as well
+PREPROCESSING_KEYS = ("baseline", "baseline_s", "gsr_unit", "raw_sampling_rate", "eeg_filter")
+#: pre-stimulus baseline lengths (s) of the datasets, assumed for checkpoints that predate the
+#: preprocessing record (every store was then made with the default ``--baseline subtract``)
+LEGACY_BASELINE_S = {"deap": 3.0, "hci": 30.0}
 
 
 def plain(obj: Any) -> Any:
@@ -175,18 +182,42 @@ def check_data_compatible(ckpt: dict[str, Any], spec: Mapping[str, Any], what: s
     not match the checkpoint's data specification, naming both values."""
     src = ckpt.get("_path", "checkpoint")
     have = ckpt["data"]
-    for key in DATA_KEYS:
-        if key in have and key in spec and not _same(have[key], spec[key]):
+    pairs = [(key, have.get(key), spec.get(key)) for key in DATA_KEYS
+             if key in have and key in spec]
+    pre_have, pre_spec = have.get("preprocessing") or {}, spec.get("preprocessing") or {}
+    pairs += [(f"preprocessing {key}", pre_have[key], pre_spec[key]) for key in PREPROCESSING_KEYS
+              if key in pre_have and key in pre_spec]
+    st_have, st_spec = have.get("norm_stats") or {}, spec.get("norm_stats") or {}
+    pairs += [(f"norm_stats {key}", st_have[key], st_spec[key]) for key in ("gsr_mean", "gsr_std")
+              if key in st_have and key in st_spec]
+    for key, a, b in pairs:
+        if not _same(a, b):
             raise CheckpointError(
-                f"{src}: {key} is {have[key]!r} in the checkpoint but {spec[key]!r} in {what}; "
+                f"{src}: {key} is {a!r} in the checkpoint but {b!r} in {what}; "
                 "use data preprocessed the same way (or retrain)"
             )
+
+
+def preprocessing_record(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The checkpoint's record of how its training signals were made, and whether the
+    checkpoint holds one. Checkpoints written before the record existed get the defaults of
+    that time: baseline ``subtract`` over the dataset's pre-stimulus period (3 s for DEAP, 30 s
+    for MAHNOB-HCI) and GSR in µS."""
+    pre = data.get("preprocessing")
+    if isinstance(pre, Mapping) and pre.get("baseline"):
+        return dict(pre), True
+    out = dict(pre or {})
+    out.setdefault("baseline", "subtract")
+    out.setdefault("baseline_s", LEGACY_BASELINE_S.get(str(data.get("source", "")).lower()))
+    out.setdefault("gsr_unit", "uS")
+    return out, False
 
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         try:
-            return abs(float(a) - float(b)) < 1e-6
+            a, b = float(a), float(b)
+            return abs(a - b) < 1e-6 or abs(a - b) <= 1e-6 * max(abs(a), abs(b))
         except (TypeError, ValueError):
             return False
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
@@ -220,6 +251,8 @@ def summary(ckpt: dict[str, Any]) -> dict[str, Any]:
         "training": {k: tr[k] for k in ("seed", "epochs_run", "best_epoch", "best", "device")
                      if k in tr},
     }
+    pre, recorded = preprocessing_record(ckpt["data"])
+    out["preprocessing"] = {**pre, "recorded": recorded}
     if "distillation" in ckpt:
         out["distillation"] = ckpt["distillation"]
     return out

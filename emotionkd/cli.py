@@ -243,6 +243,7 @@ def _print_checkpoint_summary(s: dict, console) -> None:  # noqa: ANN001
                   f"{len(d.get('eeg_channels') or [])} EEG channels, source {d.get('source')}")
     console.print(f"subjects: train {d.get('train_subjects')}, validation "
                   f"{d.get('val_subjects')}, test {d.get('test_subjects')}")
+    console.print(_inputs_line(s["preprocessing"], d), highlight=False)
     tr = s["training"]
     best = tr.get("best") or {}
     line = f"training: seed {tr.get('seed')}, {tr.get('epochs_run')} epochs, best epoch " \
@@ -256,6 +257,31 @@ def _print_checkpoint_summary(s: dict, console) -> None:  # noqa: ANN001
         console.print(f"distillation: method {dist.get('method')}, feedback "
                       f"{'on' if dist.get('feedback') else 'off'}, teacher "
                       f"{(dist.get('teacher') or {}).get('path')}")
+
+
+def _inputs_line(pre: dict, d: dict) -> str:
+    """How a model's training inputs were made, and what predict needs (for info)."""
+    base = pre.get("baseline")
+    secs = f"{pre['baseline_s']:g}-s " if pre.get("baseline_s") else ""
+    what = {"subtract": f"each trial minus its {secs}pre-stimulus mean",
+            "none": "absolute, pre-stimulus period dropped",
+            "keep": "absolute, pre-stimulus period kept in the store"}.get(base, str(base))
+    raw_fs = pre.get("raw_sampling_rate")
+    rate = (f"{raw_fs:g} → {d.get('sampling_rate'):g} Hz" if raw_fs is not None
+            else f"{d.get('sampling_rate')} Hz")
+    stats = d.get("norm_stats") or {}
+    norm = d.get("norm")
+    if norm == "train" and "gsr_mean" in stats:
+        norm += f" (GSR mean {stats['gsr_mean']:.4g} µS, SD {stats['gsr_std']:.4g} µS)"
+    if base == "subtract" and d.get("norm") != "subject":
+        need = "predict needs --baseline-seconds S (a rest period at the recording's start)"
+    else:
+        need = "predict needs no reference period"
+    unit = str(pre.get("gsr_unit", "uS")).replace("uS", "µS")
+    line = f"inputs: GSR in {unit}, {what}; {rate}; norm {norm}; {need}"
+    if not pre.get("recorded", True):
+        line += " (preprocessing not recorded in this checkpoint: the defaults are assumed)"
+    return line
 
 
 @app.command("models")
@@ -855,50 +881,69 @@ def export_cmd(
     tolerance: float = typer.Option(1e-4, "--tolerance",
                                     help="Maximum allowed |exported − PyTorch| output."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
-    overwrite: bool = O_OVERWRITE,
+    evaluation: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--evaluation",
+        help="Run folder of 'emotionkd evaluate' whose per-fold results go into the model card."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Replace an existing output and model card."),
 ) -> None:
-    """Export to ONNX or TorchScript with embedded metadata and a parity check."""
+    """Export to ONNX or TorchScript with embedded metadata and a parity check, and write a
+    model card (OUT.md) next to it."""
     from emotionkd.console import console
     from emotionkd.export import export_model
 
-    rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite)
+    rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite,
+                       evaluation=evaluation)
     meta = rep.metadata
     shapes = ", ".join(f"{k} {tuple(v)}" for k, v in meta["input_shapes"].items())
     console.print(f"wrote [bold]{rep.path}[/] ({rep.fmt}, {rep.size_bytes / 1024:.0f} KiB): "
                   f"{meta['model']} {meta['role']}, inputs {shapes} → logits; parity max "
-                  f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}")
+                  f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}; model card {rep.card}")
 
 
 @app.command("predict")
 def predict_cmd(
     model: Path = typer.Option(..., "--model", help="Student checkpoint (.pt), .onnx or .ts."),
-    input: Path = typer.Option(..., "--input", help="GSR recording: CSV, E4 EDA.csv, EDF, BDF."),
+    input: Path = typer.Option(
+        ..., "--input", help="GSR recording: E4 EDA.csv, session .zip or folder; OpenSignals "
+                             ".txt (PLUX/BITalino); CSV/TSV; EDF; BDF."),
     out: Optional[Path] = typer.Option(None, "--out",  # noqa: UP045
                                        help="Write per-window rows to this .csv or .json."),
-    fmt: str = typer.Option("auto", "--format", help="auto, e4, csv, edf or bdf."),
+    fmt: str = typer.Option("auto", "--format",
+                            help="auto, e4, opensignals, csv, edf or bdf."),
     column: Optional[str] = typer.Option(None, "--column",  # noqa: UP045
                                          help="CSV column of the GSR signal (name or index)."),
     fs: Optional[float] = typer.Option(None, "--fs", help="CSV sampling rate (Hz)."),  # noqa: UP045
     time_column: Optional[str] = typer.Option(  # noqa: UP045
         None, "--time-column", help="CSV column of sample times in seconds (gives the rate)."),
-    channel: Optional[str] = typer.Option(None, "--channel",  # noqa: UP045
-                                          help="EDF/BDF channel of the GSR signal."),
-    unit: str = typer.Option("auto", "--unit", help="Unit of the values: auto, us, ohm, kohm, "
-                                                    "ns."),
+    decimal: str = typer.Option(
+        "auto", "--decimal", help="CSV decimal mark: auto ('.'; files that look like decimal "
+                                  "commas are refused), '.' or ','."),
+    channel: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--channel", help="EDF/BDF or OpenSignals channel of the GSR signal (label)."),
+    unit: str = typer.Option("auto", "--unit", help="Unit of the values: auto (from the file, "
+                                                    "else inferred from the range), us, ohm, "
+                                                    "kohm, ns."),
+    baseline_seconds: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--baseline-seconds",
+        help="Reference period at the start of the recording (s): its mean is subtracted and "
+             "it is dropped, as preprocess --baseline subtract does with each trial's "
+             "pre-stimulus baseline. Needed by --norm train/none models trained that way."),
     step: Optional[float] = typer.Option(None, "--step",  # noqa: UP045
                                          help="Window step in seconds [default: the window]."),
     out_format: Optional[str] = typer.Option(None, "--out-format",  # noqa: UP045
                                              help="csv or json [default: from --out]."),
 ) -> None:
-    """Predict arousal/valence per window of a GSR recording with a GSR-only model."""
+    """Predict arousal/valence per window of a GSR recording with a GSR-only model, after the
+    transformation its training inputs went through (units, rate, baseline, normalisation)."""
     from emotionkd.console import console, print_warning
     from emotionkd.predict import load_predictor, predict_recording, write_predictions
     from emotionkd.recordings import read_recording
 
     predictor = load_predictor(model)
     rec = read_recording(input, fmt=fmt, column=column, fs=fs, time_column=time_column,
-                         channel=channel, unit=unit)
-    res = predict_recording(predictor, rec, step_s=step)
+                         channel=channel, unit=unit, decimal=decimal)
+    res = predict_recording(predictor, rec, step_s=step, baseline_seconds=baseline_seconds)
     for w in res.warnings:
         print_warning(w)
     if out is not None:
@@ -918,11 +963,20 @@ def predict_cmd(
         if len(res.rows) > 40:
             console.print(f"({len(res.rows) - 40} windows not shown; use --out to save all)")
     sm = res.summary
+    if sm["reference_s"]:
+        ref = (f"; reference: first {sm['reference_s']:g} s (mean "
+               f"{sm['reference_mean_us']:.3g} µS) subtracted")
+    else:
+        ref = ""
+    if sm["usable_windows"]:
+        verdict = (f"high {sm['target']} in {100 * sm['fraction_high']:.0f} % of "
+                   f"{sm['usable_windows']} usable windows (mean p {sm['mean_p_high']:.2f})")
+    else:
+        verdict = "no usable windows: every window is flagged, nothing to summarise"
     console.print(
         f"{sm['windows']} windows of {predictor.meta.window_s:g} s from {sm['duration_s']:.0f} s "
         f"of {sm['format']} '{sm['channel']}' ({sm['file_unit']} → µS, {sm['recording_fs']:g} → "
-        f"{sm['model_fs']:g} Hz); high {sm['target']} in {100 * sm['fraction_high']:.0f} % of "
-        f"usable windows (mean p {sm['mean_p_high']:.2f}); {sm['flagged']} flagged"
+        f"{sm['model_fs']:g} Hz{ref}); {verdict}; {sm['flagged']} flagged"
         + (f"; wrote {out}" if out is not None else ""))
 
 

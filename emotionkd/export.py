@@ -13,6 +13,9 @@ student). After writing, the exported model is run (ONNX Runtime for ONNX) next 
 unmodified PyTorch model on the same random inputs, at batch sizes 1, 8 and 3; if any output
 differs by more than the tolerance (1e-4 by default) the export fails and no file is left
 behind.
+
+A model card (:mod:`emotionkd.modelcard`) is written next to the exported file, as
+``<file>.md``, under the same overwrite rule.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class ExportReport:
     tolerance: float
     size_bytes: int
     metadata: dict[str, Any]
+    card: Path | None = None
 
 
 def export_metadata(ck: dict[str, Any]) -> dict[str, Any]:
@@ -93,21 +97,29 @@ def export_model(
     tolerance: float = 1e-4,
     opset: int = 17,
     overwrite: bool = False,
+    card: bool = True,
+    evaluation: str | os.PathLike | None = None,
 ) -> ExportReport:
-    """Export a checkpoint; see the module docstring."""
+    """Export a checkpoint and write its model card (``card``; ``evaluation``: an evaluation
+    run folder whose fold results go into the card); see the module docstring."""
     import torch
 
     from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.modelcard import card_path, model_card, read_evaluation
     from emotionkd.models.inference import fold_for_inference
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out}: already exists; pass --overwrite to replace it")
+    card_out = card_path(out) if card else None
+    for p in (out, card_out):
+        if p is not None and p.exists() and not overwrite:
+            raise ConfigError(f"{p}: already exists; pass --overwrite to replace it")
     if not out.parent.exists():
         raise ConfigError(f"{out}: the folder {out.parent} does not exist; create it first")
+    ev = read_evaluation(evaluation) if evaluation is not None else None
     ck = load_checkpoint(model_path)
+    text = model_card(ck, None, ev) if card_out is not None else ""  # fails before writing
     model = build_from_checkpoint(ck)
     meta = export_metadata(ck)
     wrapped = _wrapper(model)  # the reference: the model exactly as trained
@@ -139,7 +151,19 @@ def export_model(
     finally:
         if tmp.exists():
             tmp.unlink()
-    return ExportReport(out, fmt, worst, tolerance, out.stat().st_size, meta)
+    rep = ExportReport(out, fmt, worst, tolerance, out.stat().st_size, meta)
+    if card_out is not None:
+        text = model_card(ck, {"path": out.name, "format": fmt, "max_abs_diff": worst,
+                               "tolerance": tolerance}, ev)
+        ctmp = card_out.with_name(card_out.name + ".tmp")
+        try:
+            ctmp.write_text(text, encoding="utf-8")
+            os.replace(ctmp, card_out)
+        finally:
+            if ctmp.exists():
+                ctmp.unlink()
+        rep.card = card_out
+    return rep
 
 
 def _export_onnx(wrapped, meta: dict[str, Any], path: Path, opset: int) -> None:  # noqa: ANN001

@@ -1,15 +1,25 @@
-"""GSR recording (CSV/E4/EDF/BDF, any rate) → windows → per-window predictions.
+"""GSR recording (E4, OpenSignals, CSV, EDF/BDF; any rate) → windows → per-window predictions.
 
 A *predictor* wraps a GSR-only model from a checkpoint (``.pt``), an ONNX file (``.onnx``, run
 with ONNX Runtime) or a TorchScript file (``.ts``), together with the data specification it
-was trained with (sampling rate, window, normalisation, target). The recording is converted
-to µS, resampled to the model's rate with an anti-aliasing polyphase filter, normalised the
-way the model was trained (per-recording z-score for per-subject normalisation — the same
-unsupervised calibration a held-out subject gets in evaluation — or the stored training
-statistics), cut into windows and classified.
+was trained with (sampling rate, window, baseline handling, normalisation, target). A
+recording goes through the transformation the training windows went through:
+
+1. conversion to µS (the unit of every store) and resampling to the model's rate with the
+   anti-aliasing polyphase filter preprocessing uses;
+2. the training baseline: for a model trained on a store made with ``--baseline subtract``
+   (the default), the mean of a *reference period* at the start of the recording
+   (``baseline_seconds``) is subtracted and the period is dropped, as preprocessing does with
+   each trial's pre-stimulus baseline. A per-subject normalised model needs no reference
+   period (the z-score removes any constant offset); models with ``--norm train`` or ``none``
+   do, and are refused without one;
+3. normalisation: per-subject models z-score the recording with its own statistics over the
+   usable part (the same unsupervised calibration a held-out subject gets in evaluation),
+   ``--norm train`` models use the stored training statistics;
+4. windows, classified ``batch_size`` at a time.
 
 Windows where the sensor looks flat (no variation) or disconnected (conductance near zero) are
-still predicted but flagged, and a warning is returned.
+still predicted but flagged, left out of the summary, and a warning is returned.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +57,21 @@ class ModelMeta:
     gsr_std: float | None = None
     model: str = ""
     emotionkd_version: str = ""
+    #: training baseline: subtract (each trial relative to its pre-stimulus mean) | none | keep
+    baseline: str = "subtract"
+    baseline_s: float | None = None  # length of the training pre-stimulus baseline (s)
+    #: False for models written before checkpoints recorded their preprocessing (the defaults
+    #: of that time are assumed)
+    preprocessing_recorded: bool = False
 
     @classmethod
     def from_data_spec(cls, data: dict[str, Any], model: str = "", version: str = ""
                        ) -> ModelMeta:
+        from emotionkd.checkpoint import preprocessing_record
+
         target = data.get("target", "arousal")
         stats = data.get("norm_stats") or {}
+        pre, recorded = preprocessing_record(data)
         return cls(
             sampling_rate=float(data["sampling_rate"]), window=int(data["window"]),
             window_s=float(data["window_s"]), step_s=float(data.get("step_s", data["window_s"])),
@@ -60,21 +79,56 @@ class ModelMeta:
             threshold=float(data.get("threshold", 5.0)), tie=str(data.get("tie", "low")),
             class_names=list(data.get("class_names") or [f"low {target}", f"high {target}"]),
             gsr_mean=stats.get("gsr_mean"), gsr_std=stats.get("gsr_std"), model=model,
-            emotionkd_version=version,
+            emotionkd_version=version, baseline=str(pre.get("baseline", "subtract")),
+            baseline_s=(float(pre["baseline_s"]) if pre.get("baseline_s") is not None
+                        else None),
+            preprocessing_recorded=recorded,
         )
+
+    @classmethod
+    def from_export(cls, meta: dict[str, Any]) -> ModelMeta:
+        """From the metadata embedded by ``emotionkd export`` (older exports lack the
+        preprocessing fields: they are rebuilt from the embedded data specification)."""
+        pred = meta["predict"]
+        if "preprocessing_recorded" not in pred and "data" in meta:
+            return cls.from_data_spec(meta["data"], pred.get("model", ""),
+                                      pred.get("emotionkd_version", ""))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in pred.items() if k in known})
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 class Predictor:
-    """Base: ``predict_proba(x)`` maps float32 (B, 1, window) to (B, 2) probabilities."""
+    """A GSR-only model with the specification of its inputs (:class:`ModelMeta`).
+
+    ``predict_proba(x)`` maps normalised float32 windows (B, 1, window) to (B, 2)
+    probabilities; :meth:`predict_array` and :meth:`predict_recording` take a whole signal
+    through the training transformation first (module docstring)."""
 
     meta: ModelMeta
     kind: str = ""
+    source: str = ""
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def predict_recording(self, rec: Recording, step_s: float | None = None,
+                          baseline_seconds: float | None = None, batch_size: int = 64
+                          ) -> PredictionResult:
+        """Per-window predictions for a :class:`~emotionkd.recordings.Recording`."""
+        return predict_recording(self, rec, step_s=step_s, batch_size=batch_size,
+                                 baseline_seconds=baseline_seconds)
+
+    def predict_array(self, x: Any, fs: float, unit: str = "us",
+                      baseline_seconds: float | None = None, step_s: float | None = None
+                      ) -> PredictionResult:
+        """Per-window predictions for a 1-D skin-conductance signal ``x`` sampled at ``fs``
+        Hz (``unit``: us, ohm, kohm, ns or auto). ``result.p_high`` holds the probability of
+        the high class per window, ``result.rows`` the full rows."""
+        return self.predict_recording(Recording.from_array(x, fs, unit=unit), step_s=step_s,
+                                      baseline_seconds=baseline_seconds)
 
 
 class TorchPredictor(Predictor):
@@ -88,6 +142,7 @@ class TorchPredictor(Predictor):
         from emotionkd.models.registry import model_spec
 
         ckpt = load_checkpoint(path)
+        self.source = str(path)
         if model_spec(ckpt["model"])["inputs"] != "gsr":
             raise CheckpointError(
                 f"{path}: is a {ckpt['model']} {ckpt['role']}, which needs EEG; predict runs "
@@ -112,6 +167,7 @@ class TorchScriptPredictor(Predictor):
         import torch
 
         extra = {"emotionkd.json": ""}
+        self.source = str(path)
         try:
             self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         except RuntimeError as exc:
@@ -119,8 +175,7 @@ class TorchScriptPredictor(Predictor):
         if not extra["emotionkd.json"]:
             raise CheckpointError(f"{path}: TorchScript file without emotionkd metadata; "
                                   "export it with 'emotionkd export'")
-        meta = json.loads(extra["emotionkd.json"])
-        self.meta = ModelMeta(**meta["predict"])
+        self.meta = ModelMeta.from_export(json.loads(extra["emotionkd.json"]))
         self._torch = torch
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -137,6 +192,7 @@ class OnnxPredictor(Predictor):
         from emotionkd.errors import require_module
 
         ort = require_module("onnxruntime", "export", "Running ONNX models")
+        self.source = str(path)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -149,7 +205,7 @@ class OnnxPredictor(Predictor):
         if "emotionkd" not in props:
             raise CheckpointError(f"{path}: ONNX file without emotionkd metadata; export it "
                                   "with 'emotionkd export'")
-        self.meta = ModelMeta(**json.loads(props["emotionkd"])["predict"])
+        self.meta = ModelMeta.from_export(json.loads(props["emotionkd"]))
         self.input_name = self.session.get_inputs()[0].name
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -177,9 +233,59 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
 
 @dataclass
 class PredictionResult:
+    """Per-window rows (window, start/end s, p_high, label, quality), a summary and warnings."""
+
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def p_high(self) -> np.ndarray:
+        """Probability of the high class, one per window."""
+        return np.array([r["p_high"] for r in self.rows], dtype=np.float64)
+
+    @property
+    def start_s(self) -> np.ndarray:
+        """Window starts in seconds from the start of the recording."""
+        return np.array([r["start_s"] for r in self.rows], dtype=np.float64)
+
+    @property
+    def usable(self) -> np.ndarray:
+        """True for windows without a quality flag."""
+        return np.array([not r["quality"] for r in self.rows], dtype=bool)
+
+
+def reference_period(meta: ModelMeta, baseline_seconds: float | None, model: str = "model"
+                     ) -> tuple[float, list[str]]:
+    """Seconds of reference period to subtract and drop (0: none), and notes, for a model's
+    training baseline; a ConfigError says what to pass when the recording needs one."""
+    notes: list[str] = []
+    base = f"{meta.baseline_s:g}-s " if meta.baseline_s else ""
+    if not meta.preprocessing_recorded:
+        notes.append(f"{model}: written before checkpoints recorded their preprocessing; "
+                     f"assuming the default of that time, each trial relative to its {base}"
+                     "pre-stimulus mean (preprocess --baseline subtract)")
+    if baseline_seconds is not None:
+        if not np.isfinite(baseline_seconds) or baseline_seconds <= 0:
+            raise ConfigError(f"--baseline-seconds must be positive, got {baseline_seconds}")
+        if meta.baseline != "subtract":
+            raise ConfigError(
+                f"--baseline-seconds: {model} was trained without baseline subtraction "
+                f"(preprocess --baseline {meta.baseline}), so the recording needs no reference "
+                "period; drop --baseline-seconds (crop the recording to skip its start)")
+        return float(baseline_seconds), notes
+    if meta.baseline == "subtract" and meta.norm != "subject":
+        train_len = f"; {meta.baseline_s:g} s in training" if meta.baseline_s else ""
+        raise ConfigError(
+            f"{model}: was trained on GSR relative to each trial's {base}pre-stimulus mean "
+            f"(preprocess --baseline subtract) with --norm {meta.norm}; pass "
+            f"--baseline-seconds S to use the first S s of the recording (a rest period"
+            f"{train_len}) as the reference, or use a model trained on a store made with "
+            "--baseline none")
+    if meta.baseline == "subtract":
+        notes.append("no reference period needed: the per-recording z-score removes any "
+                     "constant offset, so the training baseline subtraction changes nothing")
+    return 0.0, notes
 
 
 def predict_recording(
@@ -187,8 +293,13 @@ def predict_recording(
     rec: Recording,
     step_s: float | None = None,
     batch_size: int = 64,
+    baseline_seconds: float | None = None,
 ) -> PredictionResult:
     """Classify every window of ``rec``; see the module docstring.
+
+    ``baseline_seconds``: length of the reference period at the start of the recording whose
+    mean GSR is subtracted (and which is then dropped), as preprocessing subtracts each trial's
+    pre-stimulus mean. Window start times count from the start of the recording.
 
     Windows go to the model ``batch_size`` at a time: chunks of 64 keep a chunk's activations
     in the CPU caches; on one thread they ran 1.1–1.2× (ONNX Runtime) to 1.5–2× (PyTorch,
@@ -198,31 +309,42 @@ def predict_recording(
 
     meta = predictor.meta
     fs = meta.sampling_rate
+    ref_s, notes = reference_period(meta, baseline_seconds, predictor.source or "the model")
     raw = np.asarray(rec.values, dtype=np.float64)
     x = resample_poly_to(raw, rec.fs, fs) if rec.fs != fs else raw
     window = meta.window
     step = int(round((step_s if step_s is not None else meta.window_s) * fs))
     if step < 1:
         raise ConfigError(f"--step must be at least one sample at {fs:g} Hz")
-    if len(x) < window:
+    n_ref = int(round(ref_s * fs))
+    if ref_s and n_ref < 1:
+        raise ConfigError(f"--baseline-seconds {ref_s:g} is shorter than one sample at "
+                          f"{fs:g} Hz")
+    if len(x) - n_ref < window:
+        extra = f" after the {ref_s:g}-s reference period" if n_ref else ""
         raise DataFormatError(
-            f"{rec.source}: recording is {len(x) / fs:.1f} s long, shorter than one "
-            f"{meta.window_s:g}-s window of the model; record longer"
+            f"{rec.source}: recording is {(len(x) - n_ref) / fs:.1f} s long{extra}, shorter "
+            f"than one {meta.window_s:g}-s window of the model; record longer"
         )
-    starts, _ = window_starts(np.array([0]), np.array([len(x)]), window, step)
-    wins = np.lib.stride_tricks.sliding_window_view(x, window)[starts]
+    ref_mean = float(x[:n_ref].mean()) if n_ref else 0.0
+    xs = x[n_ref:] - ref_mean if n_ref else x
+    starts, _ = window_starts(np.array([0]), np.array([len(xs)]), window, step)
+    wins = np.lib.stride_tricks.sliding_window_view(xs, window)[starts]
     # signal quality on the raw samples each window covers (resampling would smear a stuck
     # sensor with filter ringing)
     flags = np.empty(len(starts), dtype=object)
+    usable = np.ones(len(xs), dtype=bool)
     for i, s0 in enumerate(starts):
-        a = int(np.floor(s0 / fs * rec.fs))
-        seg = raw[a:max(a + 1, int(np.ceil((s0 + window) / fs * rec.fs)))]
+        a = int(np.floor((n_ref + s0) / fs * rec.fs))
+        seg = raw[a:max(a + 1, int(np.ceil((n_ref + s0 + window) / fs * rec.fs)))]
         if np.median(seg) < DISCONNECTED_US:
             flags[i] = "disconnected"
         elif np.ptp(seg) < FLAT_PTP_US:
             flags[i] = "flat"
         else:
             flags[i] = ""
+        if flags[i]:
+            usable[s0:s0 + window] = False
     good = flags == ""
     if meta.norm == "train":
         if meta.gsr_mean is None or meta.gsr_std is None:
@@ -231,9 +353,11 @@ def predict_recording(
         mu, sd = meta.gsr_mean, meta.gsr_std
     elif meta.norm == "none":
         mu, sd = 0.0, 1.0
-    else:  # per-recording calibration from the usable part of the signal
-        ref = x if not good.any() else np.concatenate([wins[good].ravel()])
-        mu, sd = float(ref.mean()), float(ref.std()) or 1.0
+    else:  # per-recording calibration from the usable part of the signal, as the training
+        # statistics of a subject come from all of its (baseline-corrected) stimulus samples
+        ref = xs[usable] if good.any() else xs
+        mu, sd = float(ref.mean()), float(ref.std())
+        sd = sd if sd > 1e-8 else 1.0
     xn = ((wins - mu) / sd).astype(np.float32)[:, None, :]
     probs = np.concatenate([predictor.predict_proba(xn[a:a + batch_size])
                             for a in range(0, len(xn), batch_size)])
@@ -241,13 +365,13 @@ def predict_recording(
     label = np.where(p_high >= 0.5, meta.class_names[1], meta.class_names[0])
     rows = []
     for i, s in enumerate(starts):
-        t0 = s / fs
+        t0 = (n_ref + s) / fs
         row = {"window": i, "start_s": round(t0, 4), "end_s": round(t0 + window / fs, 4),
                "p_high": float(p_high[i]), "label": str(label[i]), "quality": str(flags[i])}
         if rec.start_time is not None:
             row["start_unix"] = round(rec.start_time + t0, 3)
         rows.append(row)
-    warnings = []
+    warnings = [n for n in notes if "written before" in n]
     n_bad = int((~good).sum())
     if n_bad:
         kinds = ", ".join(sorted({f for f in flags if f}))
@@ -257,9 +381,13 @@ def predict_recording(
         "recording": rec.source, "format": rec.fmt, "channel": rec.channel,
         "file_unit": rec.unit, "recording_fs": rec.fs, "model_fs": fs,
         "duration_s": round(len(x) / fs, 3), "windows": len(rows), "flagged": n_bad,
-        "target": meta.target, "norm": meta.norm,
-        "mean_p_high": float(p_high[good].mean()) if good.any() else float("nan"),
-        "fraction_high": float((p_high[good] >= 0.5).mean()) if good.any() else float("nan"),
+        "usable_windows": int(good.sum()), "target": meta.target, "norm": meta.norm,
+        "training_baseline": meta.baseline, "reference_s": ref_s or None,
+        "reference_mean_us": ref_mean if n_ref else None,
+        "norm_mean": mu, "norm_std": sd,
+        "mean_p_high": float(p_high[good].mean()) if good.any() else None,
+        "fraction_high": float((p_high[good] >= 0.5).mean()) if good.any() else None,
+        "notes": list(rec.notes) + [n for n in notes if n not in warnings],
     }
     return PredictionResult(rows, summary, warnings)
 

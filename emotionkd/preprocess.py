@@ -126,8 +126,10 @@ def detect_gsr_unit(gsr: np.ndarray, source: str, option: str = "--gsr-unit"
     )
 
 
-def gsr_to_microsiemens(gsr: np.ndarray, unit: str, source: str) -> np.ndarray:
-    """Convert raw GSR to conductance in µS (Ohm → 1e6/Ohm, nS → /1000)."""
+def gsr_to_microsiemens(gsr: np.ndarray, unit: str, source: str, option: str = "--gsr-unit"
+                        ) -> np.ndarray:
+    """Convert raw GSR to conductance in µS (Ohm → 1e6/Ohm, nS → /1000). ``option`` is the
+    command-line option that sets the unit, named in the error message."""
     if unit == "us":
         return np.asarray(gsr, dtype=np.float64)
     if unit == "ns":
@@ -137,7 +139,7 @@ def gsr_to_microsiemens(gsr: np.ndarray, unit: str, source: str) -> np.ndarray:
         if (g <= 0).any():
             raise DataFormatError(
                 f"{source}: GSR has zero or negative values ({g.min():.4g}), impossible for a "
-                "skin resistance in Ohm; check the file or pass --gsr-unit us|ns"
+                f"skin resistance in Ohm; check the file or pass {option} us|ns"
             )
         return 1e6 / g
     raise ConfigError(f"unknown GSR unit {unit!r}")

@@ -22,6 +22,11 @@ from emotionkd.store import Store, open_store
 
 NORM_MODES = ("subject", "train", "none")
 TIE_RULES = ("low", "high")
+#: entries of a store's ``preprocessing`` record that shaped the training inputs; copied into
+#: every checkpoint's data specification so that ``predict`` can reproduce them
+SHAPING_PREPROCESSING = ("reader", "baseline", "baseline_s", "gsr_unit_option",
+                         "raw_sampling_rate", "sampling_rate", "eeg_filter", "eeg_conditioning",
+                         "resampler")
 
 
 def binarise(ratings: np.ndarray, threshold: float = 5.0, tie: str = "low") -> np.ndarray:
@@ -320,4 +325,13 @@ class WindowDataset(torch.utils.data.Dataset):
             "tie": self.tie,
             "norm": self.norm,
             "source": self.store.source,
+            "preprocessing": self.preprocessing_record(),
         }
+
+    def preprocessing_record(self) -> dict[str, Any]:
+        """How the store's signals were made (baseline mode and length, GSR unit, rates, EEG
+        conditioning): the part of the store's record that shapes the model inputs."""
+        pre = self.store.preprocessing or {}
+        out = {k: pre[k] for k in SHAPING_PREPROCESSING if k in pre}
+        out["gsr_unit"] = self.store.gsr_unit  # unit of the stored GSR (µS)
+        return out

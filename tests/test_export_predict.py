@@ -135,7 +135,8 @@ def test_predict_error_paths(student_ckpt, tmp_path, capsys):
           "--fs", "100"], "non-finite GSR value"),
     ]
     (tmp_path / "x.xyz").write_text("1\n2\n")
-    cases[0] = (["--input", str(tmp_path / "x.xyz")], "unknown recording format '.xyz'")
+    cases[0] = (["--input", str(tmp_path / "x.xyz")],
+                "unsupported recording format '.xyz'; supported: ")
     for args, msg in cases:
         code, cap = _run(["predict", "--model", str(student_ckpt), *args], capsys)
         assert code == 1, (args, cap.err)
