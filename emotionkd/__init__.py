@@ -3,7 +3,7 @@
 The package root stays import-light (no torch, numpy or h5py) so that the command-line
 interface starts fast. The Python API (:mod:`emotionkd.api`) is available from here and is
 loaded on first use: ``emotionkd.read_recording``, ``emotionkd.load_predictor``,
-``emotionkd.from_mne_raw``, ``emotionkd.train_teacher``, ``emotionkd.distill``,
+``emotionkd.from_mne_raw``, ``emotionkd.train_teacher``, ``emotionkd.distill_student``,
 ``emotionkd.evaluate`` and the classes ``Predictor``, ``Recording``, ``PredictionResult``.
 """
 
@@ -15,18 +15,12 @@ __version__ = "0.1.0"
 
 #: names served lazily from emotionkd.api
 _API = ("read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",
-        "PredictionResult", "train_teacher", "distill", "evaluate")
+        "PredictionResult", "train_teacher", "distill_student", "evaluate")
 
 __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "distill":
-        # the subpackage emotionkd.distill is callable and runs emotionkd.api.distill, so the
-        # name means the same whether or not the subpackage was imported first
-        import emotionkd.distill
-
-        return emotionkd.distill
     if name in _API:
         from emotionkd import api
 

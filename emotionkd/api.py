@@ -8,7 +8,7 @@ configuration; an unknown name is an error.
 
     import emotionkd as ek
     teacher = ek.train_teacher("deap.h5", "t.pt", size="tiny", epochs=5)
-    student = ek.distill("t.pt", "deap.h5", "s.pt", epochs=5)
+    student = ek.distill_student("t.pt", "deap.h5", "s.pt", epochs=5)
     predictor = ek.load_predictor("s.pt")
     result = predictor.predict_array(skin_conductance_us, fs=4.0)
     result.p_high                                  # probability of high arousal per window
@@ -27,7 +27,7 @@ from emotionkd.predict import PredictionResult, Predictor, load_predictor
 from emotionkd.recordings import Recording, read_recording
 
 __all__ = ["read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",
-           "PredictionResult", "train_teacher", "distill", "evaluate"]
+           "PredictionResult", "train_teacher", "distill_student", "evaluate"]
 
 _DISTILL_KEYS = {"ce_weight": "ce", "alpha": "kl", "beta": "hint", "temperature": "temperature",
                  "hint_map": "hint_map"}
@@ -111,7 +111,7 @@ def train_teacher(
     return run
 
 
-def distill(
+def distill_student(
     teacher: str | os.PathLike,
     data: str | os.PathLike,
     out: str | os.PathLike | None = None,

@@ -484,11 +484,11 @@ def test_api_names_are_lazy_and_import_stays_light():
         "import sys, emotionkd\n"
         "light = not any(m in sys.modules for m in ('torch', 'numpy', 'h5py'))\n"
         "names = [n for n in ('read_recording', 'from_mne_raw', 'load_predictor', 'Predictor',"
-        " 'train_teacher', 'distill', 'evaluate') if n in dir(emotionkd)]\n"
+        " 'train_teacher', 'distill_student', 'evaluate') if n in dir(emotionkd)]\n"
         "f = emotionkd.read_recording\n"
         "still = 'torch' not in sys.modules\n"
         "import emotionkd.distill.losses\n"
-        "print(light, still, len(names), callable(emotionkd.distill), "
+        "print(light, still, len(names), callable(emotionkd.distill_student), "
         "emotionkd.Predictor.__name__)\n"
         "try:\n    emotionkd.nothing\nexcept AttributeError as e:\n    print(e)\n"
     )
