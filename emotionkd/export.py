@@ -29,6 +29,8 @@ from emotionkd import __version__
 from emotionkd.errors import CheckpointError, ConfigError, EmotionKDError
 
 FORMATS = ("onnx", "torchscript")
+#: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
+OPSETS = (7, 20)
 
 
 class ExportParityError(EmotionKDError):
@@ -98,23 +100,26 @@ def export_model(
     import torch
 
     from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.config import check_number
     from emotionkd.models.inference import fold_for_inference
+    from emotionkd.outputs import atomic_output, check_free_space, check_output
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out}: already exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise ConfigError(f"{out}: the folder {out.parent} does not exist; create it first")
+    check_number(tolerance, "--tolerance", low=0, low_open=True, high=1,
+                 why=" (the largest allowed |exported - PyTorch| difference of the logits)")
+    check_number(opset, "--opset", low=OPSETS[0], high=OPSETS[1], integer=True,
+                 why=" (the opsets torch's ONNX exporter writes)")
+    out = check_output(out, overwrite=overwrite, inputs=[model_path])
+    if Path(model_path).is_file():  # the exported graph is about the checkpoint's size
+        check_free_space(out, 3 * Path(model_path).stat().st_size)
     ck = load_checkpoint(model_path)
     model = build_from_checkpoint(ck)
     meta = export_metadata(ck)
     wrapped = _wrapper(model)  # the reference: the model exactly as trained
     # the exported graph: attention, score blocks and classifier folded (exact algebra)
     folded = _wrapper(fold_for_inference(model, _examples(meta, 2, 0)))
-    tmp = out.with_name(out.name + ".tmp")
-    try:
+    with atomic_output(out, overwrite=overwrite, inputs=[model_path]) as tmp:
         if fmt == "onnx":
             _export_onnx(folded, meta, tmp, opset)
             run = _onnx_runner(tmp)
@@ -135,10 +140,6 @@ def export_model(
                 f"{out}: exported {fmt} outputs differ from PyTorch by {worst:.3g} "
                 f"(> {tolerance:g}); nothing was written. Try another --opset or report a bug"
             )
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return ExportReport(out, fmt, worst, tolerance, out.stat().st_size, meta)
 
 
