@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,11 @@ def read_recording(
         raise DataFormatError(f"{p}: is a folder; pass the recording file (e.g. EDA.csv)")
     if fmt not in FORMATS:
         raise DataFormatError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fs is not None:
+        from emotionkd.config import check_number
+
+        fs = check_number(fs, "--fs", low=0, low_open=True, high=100_000,
+                          why=" (the recording's sampling rate in Hz)")
     kind = detect_format(p) if fmt == "auto" else fmt
     if kind == "e4":
         rec = _read_e4(p, unit)
@@ -130,6 +136,11 @@ def read_recording(
 
 
 def _read_e4(p: Path, unit: str) -> Recording:
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        head = fh.read(4096)
+    if "." not in head and "," in head.split("\n", 1)[-1]:
+        raise DataFormatError(f"{p}: the numbers seem to use decimal commas (e.g. 4,000000); "
+                              "write them with decimal points (4.000000)")
     try:
         raw = np.loadtxt(p, delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError as exc:
@@ -177,6 +188,7 @@ def _read_csv(p: Path, column: str | None, fs: float | None, time_column: str | 
         raise DataFormatError(f"{p}: the file is empty")
     header = [c.strip() for c in rows[0]] if has_header else [str(i) for i in range(len(rows[0]))]
     body = rows[1:] if has_header else rows
+    _refuse_decimal_commas(p, text, delim, header, body, has_header)
     col = _pick_column(p, header, column, has_header)
     tcol = _pick_column(p, header, time_column, has_header, what="--time-column") \
         if time_column is not None else None
@@ -207,6 +219,34 @@ def _read_csv(p: Path, column: str | None, fs: float | None, time_column: str | 
         raise DataFormatError(f"{p}: column '{header[col]}' holds no numbers")
     conv, u = to_microsiemens(values, unit, f"{p} column '{header[col]}'")
     return Recording(conv, float(fs), str(p), "csv", header[col], u)
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def _refuse_decimal_commas(p: Path, text: str, delim: str, header: list[str],
+                           body: list[list[str]], has_header: bool) -> None:
+    """Numbers written with decimal commas (5,012) must never be read as their integer parts:
+    refuse them with a one-line error."""
+    hint = ("the numbers seem to use decimal commas (e.g. 5,012); write them with decimal "
+            "points (5.012)")
+    if delim != ",":
+        for row in body[:1000]:
+            for cell in row:
+                if _DECIMAL_COMMA.match(cell.strip()):
+                    raise DataFormatError(f"{p}: {hint}")
+        return
+    longer = [r for r in body[:1000] if len(r) > len(header)]
+    if has_header and longer and all(c.strip().lstrip("+-").isdigit() for c in longer[0]):
+        raise DataFormatError(f"{p}: rows have more fields than the header "
+                              f"({', '.join(header)}): {hint}")
+    # no header, every row "digits,digits" and no decimal point anywhere: 5,012 read as two
+    # integer columns; a leading zero after the comma gives it away
+    if not has_header and "." not in text and all(
+            len(r) == 2 and r[0].strip().lstrip("+-").isdigit() and r[1].strip().isdigit()
+            for r in body[:1000]) and any(len(r[1].strip()) > 1 and r[1].strip()[0] == "0"
+                                          for r in body[:1000]):
+        raise DataFormatError(f"{p}: {hint}")
 
 
 def _pick_column(p: Path, header: list[str], column: str | None, has_header: bool,
