@@ -134,9 +134,8 @@ def write_error(exc: BaseException, path: str | os.PathLike, *, option: str = "-
 
 def os_error_message(exc: OSError) -> str:
     """One line for an OSError nobody translated (the CLI's last resort)."""
-    what = exc.filename if exc.filename is not None else "error"
-    reason, hint = _REASONS.get(exc.errno or -1, (exc.strerror or str(exc), ""))
-    return f"{what}: {reason}" + (f"; {hint.format(option='another path')}" if hint else "")
+    what = exc.filename if exc.filename is not None else "a file"
+    return f"{what}: {exc.strerror or exc}; check the path and the permissions of its folder"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +317,8 @@ def _acquire(target: Path, option: str) -> _Lock | None:
             except OSError as exc:
                 code = exc.errno if exc.errno in _REASONS else errno.EACCES
                 reason, hint = _REASONS[code]
+                if code in (errno.EISDIR, errno.ELOOP, errno.EEXIST):
+                    hint = "remove it if no emotionkd run is using it, or choose another {option}"
                 raise OutputError(f"{target}: cannot create its lock file {lock_path.name}: "
                                   f"{reason}; {hint.format(option=option)}") from None
             try:
