@@ -920,7 +920,6 @@ def export_cmd(
     from emotionkd.console import console
     from emotionkd.export import export_model
 
-    _check_out(out, overwrite, (model,))
     rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite)
     meta = rep.metadata
     shapes = ", ".join(f"{k} {tuple(v)}" for k, v in meta["input_shapes"].items())

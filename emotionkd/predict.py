@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,6 @@ from emotionkd.recordings import Recording
 
 FLAT_PTP_US = 1e-3  # a window whose conductance spans less than this (under one E4 step) is flat
 DISCONNECTED_US = 0.02  # a median conductance below this means no skin contact
-#: a window must cover at least this many samples of the recording (else it is interpolation)
-MIN_SAMPLES_PER_WINDOW = 4
-#: the windows of one recording may take at most this much memory (float64 samples)
-MAX_WINDOW_BYTES = 2 * 2**30
 
 
 @dataclass
@@ -198,35 +193,18 @@ def predict_recording(
     Windows go to the model ``batch_size`` at a time: chunks of 64 keep a chunk's activations
     in the CPU caches; on one thread they ran 1.1–1.2× (ONNX Runtime) to 1.5–2× (PyTorch,
     TorchScript) faster than chunks of 256 (docs/deployment.md). Results do not depend on it."""
-    from emotionkd.config import check_number
     from emotionkd.preprocess import resample_poly_to
     from emotionkd.windows import window_starts
 
+    check_window_budget(predictor.meta, rec, step_s)
     meta = predictor.meta
     fs = meta.sampling_rate
+    raw = np.asarray(rec.values, dtype=np.float64)
+    x = resample_poly_to(raw, rec.fs, fs) if rec.fs != fs else raw
     window = meta.window
-    if step_s is not None:
-        check_number(step_s, "--step", low=0, low_open=True, why=" (seconds)")
     step = int(round((step_s if step_s is not None else meta.window_s) * fs))
     if step < 1:
         raise ConfigError(f"--step must be at least one sample at {fs:g} Hz")
-    per_window = meta.window_s * rec.fs
-    if per_window < MIN_SAMPLES_PER_WINDOW:
-        raise DataFormatError(
-            f"{rec.source}: at {rec.fs:g} Hz a {meta.window_s:g}-s window of the model holds "
-            f"{per_window:.3g} sample(s) of the recording; at least {MIN_SAMPLES_PER_WINDOW} are "
-            f"needed (a rate of at least {MIN_SAMPLES_PER_WINDOW / meta.window_s:g} Hz): check "
-            "--fs or the time column")
-    n_model = int(np.ceil(len(rec.values) * fs / rec.fs))
-    n_windows = (n_model - window) // step + 1 if n_model >= window else 0
-    if n_windows * window * 8 > MAX_WINDOW_BYTES:
-        raise ConfigError(
-            f"{rec.source}: {len(rec.values):,} samples at {rec.fs:g} Hz make {n_windows:,} "
-            f"windows with a {step / fs:g}-s step, {n_windows * window * 8 / 2**30:.1f} GiB in "
-            f"memory (limit {MAX_WINDOW_BYTES / 2**30:g} GiB); check --fs, use a larger --step "
-            "or split the recording")
-    raw = np.asarray(rec.values, dtype=np.float64)
-    x = resample_poly_to(raw, rec.fs, fs) if rec.fs != fs else raw
     if len(x) < window:
         raise DataFormatError(
             f"{rec.source}: recording is {len(x) / fs:.1f} s long, shorter than one "
@@ -257,10 +235,9 @@ def predict_recording(
     else:  # per-recording calibration from the usable part of the signal
         ref = x if not good.any() else np.concatenate([wins[good].ravel()])
         mu, sd = float(ref.mean()), float(ref.std()) or 1.0
-    # normalised chunk by chunk: memory does not grow with the number of windows
-    probs = np.concatenate([
-        predictor.predict_proba(((wins[a:a + batch_size] - mu) / sd).astype(np.float32)[:, None])
-        for a in range(0, len(wins), batch_size)])
+    xn = ((wins - mu) / sd).astype(np.float32)[:, None, :]
+    probs = np.concatenate([predictor.predict_proba(xn[a:a + batch_size])
+                            for a in range(0, len(xn), batch_size)])
     p_high = probs[:, 1]
     label = np.where(p_high >= 0.5, meta.class_names[1], meta.class_names[0])
     rows = []
@@ -289,7 +266,7 @@ def predict_recording(
 
 
 def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | None = None,
-                      *, overwrite: bool = False, inputs: Sequence[str | os.PathLike] = ()
+                      *, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
                       ) -> Path:
     """Write rows as CSV or JSON (by ``fmt`` or the file extension) atomically
     (:func:`emotionkd.outputs.atomic_output`); an existing file is replaced only with
@@ -311,3 +288,37 @@ def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | 
             w.writeheader()
             w.writerows(res.rows)
     return p
+
+
+#: a model window must cover at least this many samples of the recording (else it is made of
+#: interpolation: a wrong --fs)
+MIN_SAMPLES_PER_WINDOW = 4
+#: the windows of one recording may take at most this much memory (float64 samples)
+MAX_WINDOW_BYTES = 2 * 2**30
+
+
+def check_window_budget(meta: ModelMeta, rec: Recording, step_s: float | None) -> None:
+    """Refuse, before resampling, a step that is not a positive number, a recording rate that
+    gives a model window fewer than :data:`MIN_SAMPLES_PER_WINDOW` samples (``--fs 0.01``),
+    and a recording that would make more than :data:`MAX_WINDOW_BYTES` of windows."""
+    from emotionkd.config import check_number
+
+    if step_s is not None:
+        check_number(step_s, "--step", low=0, low_open=True, why=" (seconds)")
+    fs, window = meta.sampling_rate, meta.window
+    per_window = meta.window_s * rec.fs
+    if per_window < MIN_SAMPLES_PER_WINDOW:
+        raise DataFormatError(
+            f"{rec.source}: at {rec.fs:g} Hz a {meta.window_s:g}-s window of the model holds "
+            f"{per_window:.3g} sample(s) of the recording; at least {MIN_SAMPLES_PER_WINDOW} are "
+            f"needed (a rate of at least {MIN_SAMPLES_PER_WINDOW / meta.window_s:g} Hz): check "
+            "--fs or the time column")
+    step = max(1, int(round((step_s if step_s is not None else meta.window_s) * fs)))
+    n_model = int(np.ceil(len(rec.values) * fs / rec.fs))
+    n_windows = (n_model - window) // step + 1 if n_model >= window else 0
+    if n_windows * window * 8 > MAX_WINDOW_BYTES:
+        raise ConfigError(
+            f"{rec.source}: {len(rec.values):,} samples at {rec.fs:g} Hz make {n_windows:,} "
+            f"windows with a {step / fs:g}-s step, {n_windows * window * 8 / 2**30:.1f} GiB in "
+            f"memory (limit {MAX_WINDOW_BYTES / 2**30:g} GiB); check --fs, use a larger --step "
+            "or split the recording")
