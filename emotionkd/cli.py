@@ -918,6 +918,8 @@ def export_cmd(
 ) -> None:
     """Export to ONNX or TorchScript with embedded metadata and a parity check."""
     from emotionkd.console import console
+
+    _check_out(out, overwrite, (model,))  # checked and locked for the whole export
     from emotionkd.export import export_model
 
     rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite)

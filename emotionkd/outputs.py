@@ -72,7 +72,7 @@ if hasattr(errno, "EDQUOT"):
                               "free some space or choose another {option}")
 #: text of write failures reported without an errno (torch's stream writer, HDF5)
 _WRITE_FAILED = re.compile(r"writ\w*.{0,60}fail|fail\w*.{0,60}writ|no space left|disk quota|"
-                           r"read-only file system", re.IGNORECASE)
+                           r"read-only file system|iostream error|unexpected pos", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,6 +448,36 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def commit_temp(tmp: str | os.PathLike, out: str | os.PathLike, *, option: str = "--out"
+                ) -> Path:
+    """Finish a write into ``tmp`` (from :func:`temp_name`): check that it is still a regular
+    file, fsync it, give it ``out``'s mode (or the umask's) and rename it onto ``out``. On
+    failure ``tmp`` is removed and a write error is raised as its one-line OutputError."""
+    tmp, out = Path(tmp), Path(out)
+    try:
+        st = os.lstat(tmp)
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{out}: its temporary file {tmp.name} was replaced by something "
+                              "other than a file while it was written; nothing was written")
+        fd = os.open(tmp, os.O_RDONLY | _NOFOLLOW)
+        try:
+            os.fsync(fd)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, _final_mode(out))
+        finally:
+            os.close(fd)
+        os.replace(tmp, out)
+    except BaseException as exc:
+        err = write_error(exc, out, option=option) if isinstance(exc, Exception) else None
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if err is not None and err is not exc:
+            raise err from None
+        raise
+    _fsync_dir(out.parent)
+    return out
+
+
 class AtomicOutput:
     """One output written through a unique temporary file; see :func:`atomic_output`.
 
@@ -484,33 +514,13 @@ class AtomicOutput:
         return self.tmp
 
     def commit(self) -> Path:
-        tmp = self.tmp
-        assert tmp is not None, "open() first"
+        assert self.tmp is not None, "open() first"
         try:
-            st = os.lstat(tmp)
-            if not stat.S_ISREG(st.st_mode):
-                raise OutputError(f"{self.path}: its temporary file {tmp.name} was replaced by "
-                                  "something other than a file while it was written; nothing "
-                                  "was written")
-            fd = os.open(tmp, os.O_RDONLY | _NOFOLLOW)
-            try:
-                os.fsync(fd)
-                if hasattr(os, "fchmod"):
-                    os.fchmod(fd, _final_mode(self.path))
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            err = write_error(exc, self.path, option=self.option) if isinstance(exc, Exception) \
-                else None
-            self.discard()
-            if err is not None and err is not exc:
-                raise err from None
-            raise
-        self.tmp = None
-        _fsync_dir(self.path.parent)
-        _release(self._lock)
-        self._lock = None
+            commit_temp(self.tmp, self.path, option=self.option)
+        finally:  # renamed, or removed by commit_temp on failure
+            self.tmp = None
+            _release(self._lock)
+            self._lock = None
         return self.path
 
     def discard(self) -> None:
