@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +71,17 @@ def save_checkpoint(
     data: dict[str, Any],
     training: dict[str, Any],
     overwrite: bool = True,
+    inputs: Sequence[str | os.PathLike] = (),
     **extra: Any,
 ) -> Path:
-    """Write a checkpoint atomically (``NAME.tmp`` then rename)."""
+    """Write a checkpoint atomically through :func:`emotionkd.outputs.atomic_output` (a unique
+    temporary file, fsync, rename; removed on any failure, a full disk is a one-line
+    OutputError). ``path`` must not be one of ``inputs``."""
     import torch
 
+    from emotionkd.outputs import atomic_output, write_error
+
     out = Path(path)
-    if out.exists() and not overwrite:
-        raise CheckpointError(f"{out}: already exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise CheckpointError(f"{out}: the folder {out.parent} does not exist; create it first")
     if role not in ("teacher", "student"):
         raise ValueError(f"role must be teacher or student, not {role!r}")
     ckpt = {
@@ -96,13 +97,11 @@ def save_checkpoint(
         "training": plain(training),
         **{k: plain(v) for k, v in extra.items()},
     }
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_output(out, overwrite=overwrite, inputs=inputs) as tmp:
+        try:
+            torch.save(ckpt, tmp)
+        except (OSError, RuntimeError) as exc:  # torch's writer names no cause
+            raise write_error(exc, out, force=True) from None
     return out
 
 

@@ -73,6 +73,7 @@ def synth_deap(
     from emotionkd.console import console, progress_task
     from emotionkd.datasets.synthetic import write_deap
 
+    _check_out(out, True, kind="dir")
     with progress_task("synth deap", total=subjects) as cb:
         paths = write_deap(out, n_subjects=subjects, n_trials=trials, seconds=seconds, seed=seed,
                            fmt=fmt, overwrite=overwrite, progress=cb)
@@ -158,6 +159,7 @@ def synth_hci(
     except ValueError:
         raise ConfigError(f"--stimulus-seconds: cannot read {stimulus!r}; use e.g. 35-117") \
             from None
+    _check_out(out, True, kind="dir")
     with progress_task("synth hci", total=subjects * trials) as cb:
         folders = write_hci(out, n_subjects=subjects, n_trials=trials, seed=seed,
                             stimulus_s=(lo, hi), overwrite=overwrite, progress=cb)
@@ -294,7 +296,7 @@ def models_cmd(
     """List the registered models with their parameter counts at a data shape."""
     from rich.table import Table
 
-    from emotionkd.config import model_overrides
+    from emotionkd.config import check_number, model_overrides
     from emotionkd.console import console
     from emotionkd.models.registry import (
         build_model,
@@ -304,6 +306,8 @@ def models_cmd(
         model_spec,
     )
 
+    check_number(fs, "--fs", low=1, high=4096, why=" (Hz)")
+    check_number(window, "--window", low=0, low_open=True, high=3600, why=" (seconds)")
     over = model_overrides({"size": size})
     table = Table(title=f"models at {window:g} s × {fs:g} Hz, {eeg_channels} EEG channels "
                         f"(size {size}; parameters include BatchNorm statistics)")
@@ -449,13 +453,53 @@ def _is_main() -> bool:
     return is_main()
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    from emotionkd.errors import OutputExistsError
+#: free space a checkpoint command needs before it trains (a paper-size teacher is ~8 MiB)
+CHECKPOINT_BYTES = 64 * 2**20
 
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise OutputExistsError(f"{out}: the folder {out.parent} does not exist; create it first")
+
+def _check_out(out: Path, overwrite: bool, inputs: tuple = (), need_bytes: float = 0,
+               kind: str = "file", option: str = "--out") -> None:
+    """Check an output before the long work (not an input, --overwrite, folder writable, free
+    space) and lock it until the command ends, so a concurrent run into it is refused. Under
+    torchrun only rank 0 writes, so only it takes the lock."""
+    from emotionkd.outputs import hold_output
+
+    hold_output(out, overwrite=overwrite, inputs=inputs, need_bytes=need_bytes, kind=kind,
+                option=option, lock=os.environ.get("RANK", "0") == "0")
+
+
+#: numeric options of train-teacher, distill and evaluate (flags and config files alike)
+NUMBERS: dict[str, dict] = {
+    "window": dict(low=0, low_open=True, high=3600, why=" (seconds)"),
+    "step": dict(low=0, low_open=True, high=3600, why=" (seconds)"),
+    "threshold": {},
+    "val_fraction": dict(low=0, high=1, high_open=True, why=" (a share of the subjects)"),
+    "quiz_fraction": dict(low=0, high=1, high_open=True, why=" (a share of the trials)"),
+    "epochs": dict(low=1, high=100_000, integer=True),
+    "lr": dict(low=0, low_open=True, high=1, why=" (larger Adam steps diverge)"),
+    "batch_size": dict(low=1, high=2**20, integer=True),
+    "weight_decay": dict(low=0),
+    "patience": dict(low=0, integer=True, why=" (0: never stop early)"),
+    "seed": dict(low=0, integer=True),
+    "grad_clip": dict(low=0, why=" (0: off)"),
+    "ce_weight": dict(low=0), "alpha": dict(low=0), "beta": dict(low=0),
+    "temperature": dict(low=0, low_open=True, high=100),
+    "pilot_lr": dict(low=0, low_open=True, high=10),
+    "teacher_lr": dict(low=0, high=1),
+    "warmup": dict(low=0, integer=True),
+    "feedback_every": dict(low=1, integer=True),
+    "feedback_teacher_ce": dict(low=0), "feedback_student_ce": dict(low=0),
+    "k": dict(low=0, high=10_000, integer=True),
+}
+
+
+def _check_numbers(opts: dict) -> None:
+    """Validate and convert the numeric options present in ``opts`` (None = not set)."""
+    from emotionkd.config import check_number
+
+    for key, rule in NUMBERS.items():
+        if opts.get(key) is not None:
+            opts[key] = check_number(opts[key], "--" + key.replace("_", "-"), **rule)
 
 
 def _print_metrics_table(title: str, rows: dict) -> None:
@@ -519,7 +563,8 @@ def train_teacher_cmd(
     defaults = {**DATA_DEFAULTS, **TRAIN_DEFAULTS, **SPLIT_DEFAULTS,
                 "model": "emotionnet-teacher", "size": "paper"}
     opts = _resolve(given, config, defaults, "train-teacher")
-    _check_out(out, overwrite)
+    _check_numbers(opts)
+    _check_out(out, overwrite, (data, config), CHECKPOINT_BYTES)
     _init_distributed()
     store = open_data(data)
     spec = _data_spec(opts, store)
@@ -647,13 +692,21 @@ def distill_cmd(
                  lr=lr, batch_size=batch_size, weight_decay=weight_decay, patience=patience,
                  seed=seed, device=device, monitor=monitor)
     opts = _resolve(given, config, {**TRAIN_DEFAULTS, **DISTILL_DEFAULTS}, "distill")
-    _check_out(out, overwrite)
+    _check_numbers(opts)
+    _check_out(out, overwrite, (teacher, data, config), CHECKPOINT_BYTES)
     _init_distributed()
     t_out = teacher_out or out.with_name(out.stem + ".teacher.pt")
     weights = _loss_weights(opts)
     fb = _feedback_config(opts)
     if fb.enabled:
-        _check_out(t_out, overwrite)
+        from emotionkd.errors import ConfigError
+        from emotionkd.outputs import same_file
+
+        if same_file(t_out, out):
+            raise ConfigError(f"{t_out}: --teacher-out is the same file as --out; give it "
+                              "another name")
+        _check_out(t_out, overwrite, (teacher, data, config), CHECKPOINT_BYTES,
+                   option="--teacher-out")
     cfg = _train_config(opts)
     label = f"distill {opts['method']}" + (" + feedback" if fb.enabled else "")
     with progress_task(label, total=cfg.epochs) as cb:
@@ -807,6 +860,7 @@ def evaluate_cmd(
                 "methods": "emotionkd,none", "baselines": "", "feedback": True,
                 "size": "paper", "protocol": None, "k": 0, "subjects": None}
     opts = _resolve(given, config, defaults, "evaluate")
+    _check_numbers(opts)
     _init_distributed()
     if len(chosen) > 1:
         raise ConfigError("choose one protocol: --loso, --kfold K or --subject-dependent K")
@@ -846,6 +900,11 @@ def evaluate_cmd(
         from emotionkd.distributed import broadcast_object
 
         out = broadcast_object(out)  # under torchrun every rank uses rank 0's timestamp
+    # fold jobs (a cluster array) write one run folder together: checked, never locked
+    from emotionkd.outputs import hold_output
+
+    hold_output(out, overwrite=True, inputs=(data, config), kind="dir", need_bytes=16 * 2**20,
+                lock=False)
     if _is_main():
         console.print(f"evaluation run: [bold]{out}[/] ({cfg.protocol}, targets "
                       f"{', '.join(targets)}; models {', '.join(cfg.model_labels())})")
@@ -890,6 +949,8 @@ def export_cmd(
     """Export to ONNX or TorchScript with embedded metadata and a parity check, and write a
     model card (OUT.md) next to it."""
     from emotionkd.console import console
+
+    _check_out(out, overwrite, (model,))  # checked and locked for the whole export
     from emotionkd.export import export_model
 
     rep = export_model(model, fmt, out, tolerance=tolerance, opset=opset, overwrite=overwrite,
@@ -933,6 +994,7 @@ def predict_cmd(
                                          help="Window step in seconds [default: the window]."),
     out_format: Optional[str] = typer.Option(None, "--out-format",  # noqa: UP045
                                              help="csv or json [default: from --out]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
 ) -> None:
     """Predict arousal/valence per window of a GSR recording with a GSR-only model, after the
     transformation its training inputs went through (units, rate, baseline, normalisation)."""
@@ -940,6 +1002,8 @@ def predict_cmd(
     from emotionkd.predict import load_predictor, predict_recording, write_predictions
     from emotionkd.recordings import read_recording
 
+    if out is not None:
+        _check_out(out, overwrite, (model, input))
     predictor = load_predictor(model)
     rec = read_recording(input, fmt=fmt, column=column, fs=fs, time_column=time_column,
                          channel=channel, unit=unit, decimal=decimal)
@@ -947,7 +1011,7 @@ def predict_cmd(
     for w in res.warnings:
         print_warning(w)
     if out is not None:
-        write_predictions(res, out, out_format)
+        write_predictions(res, out, out_format, overwrite=overwrite, inputs=(model, input))
     else:
         from rich.table import Table
 
@@ -994,6 +1058,7 @@ def demo_cmd(
     from emotionkd.demo import DEMO, QUICK, REDUCTIONS, run_demo
 
     setting = QUICK if quick else DEMO
+    _check_out(out, True, kind="dir")
     console.print("[bold]emotionkd demo[/] — reduced so it runs in minutes on a CPU:")
     for key, full in REDUCTIONS:
         console.print(f"  {key}: {setting[key]} (full size: {full})")
@@ -1014,11 +1079,16 @@ def demo_cmd(
 
 
 def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
-    """Console-script entry point: one-line errors, non-zero exit, tracebacks with --debug."""
+    """Console-script entry point: one-line errors, non-zero exit, tracebacks with --debug.
+
+    SIGTERM and SIGHUP end a command like Ctrl-C (its temporary files are removed) with exit
+    status 128 + the signal's number; output locks are released when the command ends."""
     from emotionkd.errors import EmotionKDError
+    from emotionkd.outputs import Terminated, release_outputs, terminate_on_signals
 
     try:
-        app(args=argv, prog_name="emotionkd")  # click/typer handle usage errors and exit
+        with terminate_on_signals():
+            app(args=argv, prog_name="emotionkd")  # click/typer handle usage errors and exit
     except EmotionKDError as exc:
         from emotionkd.console import is_debug, print_error
 
@@ -1026,11 +1096,26 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
             raise
         print_error(str(exc))
         sys.exit(exc.exit_code)
+    except Terminated as exc:
+        from emotionkd.console import print_error
+
+        print_error(f"{exc}; unfinished outputs were removed")
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
         from emotionkd.console import print_error
 
         print_error("interrupted")
         sys.exit(130)
+    except OSError as exc:  # a file-system error no library code translated: still one line
+        from emotionkd.console import is_debug, print_error
+        from emotionkd.outputs import os_error_message
+
+        if is_debug() or exc.errno is None:
+            raise
+        print_error(os_error_message(exc))
+        sys.exit(1)
+    finally:
+        release_outputs()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,8 @@ fully resolved configuration is stored in checkpoints.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -140,3 +142,39 @@ def model_overrides(cfg: Mapping[str, Any]) -> dict[str, Any]:
     over = dict(SIZE_PRESETS[size])
     over.update({k: cfg[k] for k in MODEL_KEYS if cfg.get(k) is not None})
     return over
+
+
+def check_number(
+    value: Any,
+    option: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+    why: str = "",
+) -> float | int:
+    """``value`` as a number, or a one-line ConfigError naming ``option``, the allowed range and
+    (``why``) the reason. NaN, infinity, booleans and text are refused; ``low_open`` and
+    ``high_open`` exclude the bounds. Used for flags and config-file values alike."""
+    rule = "a whole number" if integer else "a finite number"
+    if low is not None:
+        rule += f" {'above' if low_open else 'of at least'} {low:g}"
+    if high is not None:
+        rule += f"{' and' if low is not None else ''} {'below' if high_open else 'at most'} " \
+                f"{high:g}"
+    x = math.nan
+    if not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            x = float(value)
+    ok = math.isfinite(x) and (not integer or x.is_integer())
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        raise ConfigError(f"{option} must be {rule}{why}, got {value!r}")
+    if integer and isinstance(value, int):
+        return value  # exact, even beyond float precision
+    return int(x) if integer else x

@@ -44,6 +44,13 @@ class DemoResult:
     setting: dict[str, Any] = field(default_factory=dict)
 
 
+def demo_bytes(setting: dict[str, Any]) -> int:
+    """About what the demo writes: the raw float64 DEAP layout (40 rows, 3 s of baseline), a
+    store of ~40 % of it, and the run folder with its small models."""
+    raw = setting["subjects"] * setting["trials"] * (setting["seconds"] + 3) * 128 * 40 * 8
+    return int(1.5 * raw) + 32 * 2**20
+
+
 def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
              overwrite: bool = False, seed: int = 0,
              progress: Callable[..., None] | None = None,
@@ -53,13 +60,18 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.errors import ConfigError
     from emotionkd.evaluation import EvalConfig, evaluate_protocol
+    from emotionkd.outputs import check_free_space, check_output, make_folder
     from emotionkd.preprocess import preprocess_deap
 
     setting = dict(QUICK if quick else DEMO)
     root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root}: exists and is not a folder; choose another --out")
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise ConfigError(f"{root}: exists and is not empty; pass --overwrite or another --out")
-    root.mkdir(parents=True, exist_ok=True)
+    check_output(root, overwrite=True, kind="dir")
+    check_free_space(root / "x", demo_bytes(setting))
+    make_folder(root)
     t0 = time.perf_counter()
     say = stage or (lambda _msg: None)
     say(f"writing {setting['subjects']} synthetic subjects in DEAP's layout")

@@ -40,8 +40,17 @@ class DependencyError(EmotionKDError):
     """An optional dependency needed for this feature is not installed."""
 
 
-class OutputExistsError(EmotionKDError):
+class OutputError(EmotionKDError):
+    """An output cannot be written safely: a folder where a file is expected, the same file as
+    an input, an unwritable folder, a full disk, another run writing it (emotionkd.outputs)."""
+
+
+class OutputExistsError(OutputError):
     """The output path exists and --overwrite was not given."""
+
+
+class TrainingError(EmotionKDError):
+    """Training produced no usable model (a non-finite loss, no finite validation metric)."""
 
 
 def require_module(module: str, extra: str, feature: str):

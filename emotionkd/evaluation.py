@@ -28,7 +28,6 @@ import os
 import platform
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,17 +160,18 @@ def fold_windows(fold, ds, cfg: EvalConfig, fold_seed: int) -> FoldData:  # noqa
 def _tmp_name(path: Path) -> Path:
     """A temporary sibling unique to this process: fold jobs of one run (a SLURM array) write
     run.json and the report concurrently, and must never share a half-written file."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    from emotionkd.outputs import temp_name
+
+    return temp_name(path)
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write ``text`` atomically (emotionkd.outputs); fold jobs write the same run folder at
+    once, so each file gets a unique temporary name and the folder is not locked."""
+    from emotionkd.outputs import make_folder, write_text_atomic
+
+    make_folder(path.parent)
+    write_text_atomic(path, text, lock=False)
 
 
 def _atomic_json(path: Path, obj: Any) -> None:

@@ -30,8 +30,27 @@ import numpy as np
 
 from emotionkd import __version__
 from emotionkd.errors import CheckpointError, ConfigError, EmotionKDError
+from emotionkd.outputs import commit_temp, temp_name, write_error
 
 FORMATS = ("onnx", "torchscript")
+#: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
+OPSETS = (7, 20)
+
+
+def check_export(model_path: str | os.PathLike, out: str | os.PathLike, overwrite: bool,
+                 tolerance: float, opset: int) -> None:
+    """Before any work: ``--tolerance`` and ``--opset`` in range, and ``out`` a writable file
+    that is not the checkpoint (emotionkd.outputs.check_output), with room for the export."""
+    from emotionkd.config import check_number
+    from emotionkd.outputs import check_free_space, check_output
+
+    check_number(tolerance, "--tolerance", low=0, low_open=True, high=1,
+                 why=" (the largest allowed |exported - PyTorch| difference of the logits)")
+    check_number(opset, "--opset", low=OPSETS[0], high=OPSETS[1], integer=True,
+                 why=" (the opsets torch's ONNX exporter writes)")
+    check_output(out, overwrite=overwrite, inputs=[model_path])
+    if Path(model_path).is_file():  # the exported graph is about the checkpoint's size
+        check_free_space(out, 3 * Path(model_path).stat().st_size)
 
 
 class ExportParityError(EmotionKDError):
@@ -110,6 +129,7 @@ def export_model(
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
+    check_export(model_path, out, overwrite, tolerance, opset)
     out = Path(out)
     card_out = card_path(out) if card else None
     for p in (out, card_out):
@@ -125,7 +145,7 @@ def export_model(
     wrapped = _wrapper(model)  # the reference: the model exactly as trained
     # the exported graph: attention, score blocks and classifier folded (exact algebra)
     folded = _wrapper(fold_for_inference(model, _examples(meta, 2, 0)))
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = temp_name(out)  # unique and created exclusively beside out (emotionkd.outputs)
     try:
         if fmt == "onnx":
             _export_onnx(folded, meta, tmp, opset)
@@ -147,7 +167,12 @@ def export_model(
                 f"{out}: exported {fmt} outputs differ from PyTorch by {worst:.3g} "
                 f"(> {tolerance:g}); nothing was written. Try another --opset or report a bug"
             )
-        os.replace(tmp, out)
+        commit_temp(tmp, out)  # fsync, then rename onto out
+    except (OSError, RuntimeError) as exc:  # a full disk while torch or onnx writes
+        err = write_error(exc, out)
+        if err is None:
+            raise
+        raise err from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -307,6 +307,7 @@ def predict_recording(
     from emotionkd.preprocess import resample_poly_to
     from emotionkd.windows import window_starts
 
+    check_window_budget(predictor.meta, rec, step_s)
     meta = predictor.meta
     fs = meta.sampling_rate
     ref_s, notes = reference_period(meta, baseline_seconds, predictor.source or "the model")
@@ -392,28 +393,60 @@ def predict_recording(
     return PredictionResult(rows, summary, warnings)
 
 
-def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | None = None
+def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | None = None,
+                      *, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
                       ) -> Path:
-    """Write rows as CSV or JSON (by ``fmt`` or the file extension), atomically."""
+    """Write rows as CSV or JSON (by ``fmt`` or the file extension) atomically
+    (:func:`emotionkd.outputs.atomic_output`); an existing file is replaced only with
+    ``overwrite``, one of ``inputs`` (the model, the recording) never."""
+    from emotionkd.outputs import atomic_output
+
     p = Path(out)
     kind = (fmt or p.suffix.lstrip(".") or "csv").lower()
     if kind not in ("csv", "json"):
         raise ConfigError(f"--out-format must be csv or json, not {kind!r}")
-    if not p.parent.exists():
-        raise ConfigError(f"{p}: the folder {p.parent} does not exist")
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            if kind == "json":
-                json.dump({"summary": res.summary, "warnings": res.warnings,
-                           "windows": res.rows}, fh, indent=1)
-            else:
-                fields = list(res.rows[0].keys())
-                w = csv.DictWriter(fh, fieldnames=fields)
-                w.writeheader()
-                w.writerows(res.rows)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_output(p, overwrite=overwrite, inputs=inputs) as tmp, \
+            open(tmp, "w", newline="", encoding="utf-8") as fh:
+        if kind == "json":
+            json.dump({"summary": res.summary, "warnings": res.warnings,
+                       "windows": res.rows}, fh, indent=1)
+        else:
+            fields = list(res.rows[0].keys())
+            w = csv.DictWriter(fh, fieldnames=fields)
+            w.writeheader()
+            w.writerows(res.rows)
     return p
+
+
+#: a model window must cover at least this many samples of the recording (else it is made of
+#: interpolation: a wrong --fs)
+MIN_SAMPLES_PER_WINDOW = 4
+#: the windows of one recording may take at most this much memory (float64 samples)
+MAX_WINDOW_BYTES = 2 * 2**30
+
+
+def check_window_budget(meta: ModelMeta, rec: Recording, step_s: float | None) -> None:
+    """Refuse, before resampling, a step that is not a positive number, a recording rate that
+    gives a model window fewer than :data:`MIN_SAMPLES_PER_WINDOW` samples (``--fs 0.01``),
+    and a recording that would make more than :data:`MAX_WINDOW_BYTES` of windows."""
+    from emotionkd.config import check_number
+
+    if step_s is not None:
+        check_number(step_s, "--step", low=0, low_open=True, why=" (seconds)")
+    fs, window = meta.sampling_rate, meta.window
+    per_window = meta.window_s * rec.fs
+    if per_window < MIN_SAMPLES_PER_WINDOW:
+        raise DataFormatError(
+            f"{rec.source}: at {rec.fs:g} Hz a {meta.window_s:g}-s window of the model holds "
+            f"{per_window:.3g} sample(s) of the recording; at least {MIN_SAMPLES_PER_WINDOW} are "
+            f"needed (a rate of at least {MIN_SAMPLES_PER_WINDOW / meta.window_s:g} Hz): check "
+            "--fs or the time column")
+    step = max(1, int(round((step_s if step_s is not None else meta.window_s) * fs)))
+    n_model = int(np.ceil(len(rec.values) * fs / rec.fs))
+    n_windows = (n_model - window) // step + 1 if n_model >= window else 0
+    if n_windows * window * 8 > MAX_WINDOW_BYTES:
+        raise ConfigError(
+            f"{rec.source}: {len(rec.values):,} samples at {rec.fs:g} Hz make {n_windows:,} "
+            f"windows with a {step / fs:g}-s step, {n_windows * window * 8 / 2**30:.1f} GiB in "
+            f"memory (limit {MAX_WINDOW_BYTES / 2**30:g} GiB); check --fs, use a larger --step "
+            "or split the recording")

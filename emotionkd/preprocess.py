@@ -8,6 +8,7 @@ with at most ``workers`` jobs in flight, so peak memory does not grow with the d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -54,8 +55,11 @@ class CleanOptions:
             raise ConfigError(f"--gsr-unit must be one of {', '.join(GSR_UNITS)}, "
                               f"not {self.gsr_unit!r}")
         self.gsr_unit = self.gsr_unit.lower()
-        if self.target_fs is not None and self.target_fs <= 0:
-            raise ConfigError(f"--fs must be positive, got {self.target_fs}")
+        if self.target_fs is not None:
+            from emotionkd.config import check_number
+
+            self.target_fs = check_number(self.target_fs, "--fs", low=1, high=4096,
+                                          why=" (Hz; the raw data is resampled to it)")
 
 
 @dataclass
@@ -274,16 +278,22 @@ def run_pipeline(
     stray: Sequence[str] = (),
     progress: Callable[..., None] | None = None,
     latent: dict[tuple[int, int], np.ndarray] | None = None,
+    inputs: Sequence[str | os.PathLike] = (),
+    need_bytes: float = 0,
 ) -> PreprocessReport:
     """Process ``jobs`` in order and stream the cleaned trials into a new store at ``out``.
 
     A job that fails with a data error stops the run (nothing is written) unless ``skip_bad``;
     a :class:`SkipRecord` job is skipped with its reason unless ``strict``. ``latent`` (the
-    latent-emotion table of synthetic data) is stored per trial when given.
+    latent-emotion table of synthetic data) is stored per trial when given. ``out`` must not
+    be one of the ``inputs``; ``need_bytes`` (an estimate of the store's size) must be free
+    on its disk before any work starts.
     """
+    from emotionkd.outputs import check_free_space
     from emotionkd.store import StoreWriter, check_output_path
 
-    check_output_path(out, overwrite)
+    check_output_path(out, overwrite, inputs)
+    check_free_space(out, need_bytes)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     t0 = time.perf_counter()
@@ -297,7 +307,7 @@ def run_pipeline(
                  "eeg_filter": opts.eeg_filter})
     subjects: set[int] = set()
     with StoreWriter(out, source=source, sampling_rate=out_fs, eeg_channels=eeg_channels,
-                     rating_names=rating_names, overwrite=overwrite) as writer:
+                     rating_names=rating_names, overwrite=overwrite, inputs=inputs) as writer:
         for k, res in enumerate(_results(jobs, read, opts, workers), start=1):
             if res.error and res.expected:
                 report.ignored.append(res.job)
@@ -393,6 +403,9 @@ def preprocess_deap(
     folder = scan_folder(raw, fmt)
     latent = read_latent_table(raw)
     jobs = [_DeapJob((s, str(p), tuple(channels))) for s, p in folder.files]
+    inputs = [p for _, p in folder.files] + [Path(raw) / LATENT_FILE]
+    # float64 rows of 40 channels in the raw files → float32 rows of the kept EEG and the GSR
+    need = _raw_bytes(inputs) * (len(channels) + 1) / 40 / 2 + 4 * 2**20
     return run_pipeline(
         jobs=jobs, read=_read_deap, out=out, source="deap", eeg_channels=channels,
         rating_names=DEAP_RATING_NAMES, fs=DEAP_FS, opts=opts,
@@ -400,8 +413,16 @@ def preprocess_deap(
                        "baseline_s": 3.0, "files": [p.name for _, p in folder.files]},
         overwrite=overwrite, skip_bad=skip_bad, workers=workers,
         stray=[p.name for p in folder.stray if p.name != LATENT_FILE], progress=progress,
-        latent=latent,
+        latent=latent, inputs=inputs, need_bytes=need,
     )
+
+
+def _raw_bytes(paths: Sequence[Path]) -> int:
+    total = 0
+    for p in paths:
+        with contextlib.suppress(OSError):
+            total += p.stat().st_size
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +463,7 @@ def preprocess_hci(
     HCI's EEG is stored unreferenced and unfiltered, DEAP's preprocessed EEG is band-passed
     4–45 Hz and common-average referenced; ``eeg_filter="deap"`` (default) applies DEAP's
     conditioning so both datasets reach the models alike, ``"none"`` keeps the raw EEG."""
-    from emotionkd.datasets.hci import HCI_FS, HCI_RATING_NAMES, scan_sessions
+    from emotionkd.datasets.hci import HCI_CHANNELS, HCI_FS, HCI_RATING_NAMES, scan_sessions
     from emotionkd.datasets.records import resolve_eeg_channels
     from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
     from emotionkd.errors import require_module
@@ -458,6 +479,13 @@ def preprocess_hci(
     # the common average reference needs every electrode: read all 32, keep the chosen ones
     read = tuple(DEAP_EEG_CHANNELS) if eeg_filter == "deap" else tuple(channels)
     jobs = [_HciJob((str(p), read)) for p in scan.sessions]
+    inputs = [Path(raw) / LATENT_FILE]  # --out must not replace any of these
+    for p in scan.sessions:
+        with contextlib.suppress(OSError):  # an unreadable session is reported when read
+            inputs += list(p.iterdir())
+    # 24-bit samples of every recorded channel at 256 Hz → float32 EEG + GSR at target_fs
+    need = (_raw_bytes([f for f in inputs if f.suffix.lower() == ".bdf"]) * 4 / 3
+            * (len(channels) + 1) / len(HCI_CHANNELS) * target_fs / HCI_FS + 4 * 2**20)
     return run_pipeline(
         jobs=jobs, read=_read_hci, out=out, source="hci", eeg_channels=channels,
         rating_names=HCI_RATING_NAMES, fs=HCI_FS, opts=opts,
@@ -471,5 +499,5 @@ def preprocess_hci(
                        "sessions": len(jobs)},
         overwrite=overwrite, skip_bad=False, strict=strict, workers=workers,
         stray=[p.name for p in scan.stray if p.name != LATENT_FILE], progress=progress,
-        latent=latent,
+        latent=latent, inputs=inputs, need_bytes=need,
     )

@@ -30,6 +30,15 @@ class DataSpec:
     eeg_channels: list[str] | None = None  # None: all channels of the store
     norm: str = "subject"
 
+    def __post_init__(self) -> None:
+        from emotionkd.config import check_number
+
+        self.window_s = check_number(self.window_s, "--window", low=0, low_open=True, high=3600,
+                                     why=" (seconds)")
+        self.step_s = check_number(self.step_s, "--step", low=0, low_open=True, high=3600,
+                                   why=" (seconds)")
+        self.threshold = check_number(self.threshold, "--threshold")
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

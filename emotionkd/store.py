@@ -18,8 +18,9 @@ Layout::
     /trials/latent    float32 [n_trials, 2]   optional, synthetic data only: the true
                                            (valence, arousal) in [-1, 1] (attrs: names)
 
-Writers stream trial by trial into resizable datasets under ``NAME.tmp`` and rename at the end,
-so a crash never leaves a half-written file under the final name.
+Writers stream trial by trial into resizable datasets in a unique temporary file and rename it
+at the end (:mod:`emotionkd.outputs`), so a crash, a full disk or a signal never leaves a
+half-written file under the final name. Readers check the signals for NaN and infinity.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import h5py
 import numpy as np
 
 from emotionkd import __version__
-from emotionkd.errors import DataFormatError, OutputExistsError
+from emotionkd.errors import DataFormatError
 
 #: names of the latent-emotion columns of synthetic stores (/trials/latent)
 LATENT_NAMES = ("valence", "arousal")
@@ -46,22 +47,13 @@ FORMAT_VERSION = 1
 _CHUNK = 8192
 
 
-def tmp_path_for(path: Path) -> Path:
-    """The temporary name a writer uses before the final rename."""
-    return path.with_name(path.name + ".tmp")
+def check_output_path(path: str | os.PathLike, overwrite: bool,
+                      inputs: Sequence[str | os.PathLike] = ()) -> Path:
+    """Validate an output path before any work starts (fail early, write nothing); see
+    :func:`emotionkd.outputs.check_output`."""
+    from emotionkd.outputs import check_output
 
-
-def check_output_path(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Validate an output path before any work starts (fail early, write nothing)."""
-    out = Path(path)
-    if out.exists() and out.is_dir():
-        raise OutputExistsError(
-            f"{out}: is a directory; give a file name such as {out / 'data.h5'}")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise DataFormatError(f"{out}: the folder {out.parent} does not exist; create it first")
-    return out
+    return check_output(path, overwrite=overwrite, inputs=inputs)
 
 
 class StoreWriter:
@@ -75,7 +67,8 @@ class StoreWriter:
             w.preprocessing["baseline"] = "subtract"
 
     On a clean exit the file is completed and renamed to ``path``; on an exception the
-    temporary file is removed and nothing appears under ``path``.
+    temporary file is removed and nothing appears under ``path`` (a previous file stays). A
+    write failure (full disk, read-only file system) becomes a one-line OutputError.
     """
 
     def __init__(
@@ -89,9 +82,13 @@ class StoreWriter:
         preprocessing: dict[str, Any] | None = None,
         overwrite: bool = False,
         gsr_unit: str = "uS",
+        inputs: Sequence[str | os.PathLike] = (),
     ) -> None:
-        self.path = check_output_path(path, overwrite)
-        self.tmp = tmp_path_for(self.path)
+        from emotionkd.outputs import atomic_output
+
+        self.path = check_output_path(path, overwrite, inputs)
+        self._out = atomic_output(self.path, overwrite=overwrite, inputs=inputs)
+        self.tmp: Path | None = None
         self.source = source
         self.sampling_rate = float(sampling_rate)
         self.eeg_channels = [str(c) for c in eeg_channels]
@@ -110,36 +107,51 @@ class StoreWriter:
 
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> StoreWriter:
-        if self.tmp.exists():
-            self.tmp.unlink()
-        self._file = h5py.File(self.tmp, "w")
-        n_eeg = len(self.eeg_channels)
-        self._eeg = self._file.create_dataset(
-            "eeg", shape=(n_eeg, 0), maxshape=(n_eeg, None), dtype="float32",
-            chunks=(max(n_eeg, 1), _CHUNK),
-        )
-        self._gsr = self._file.create_dataset(
-            "gsr", shape=(1, 0), maxshape=(1, None), dtype="float32", chunks=(1, _CHUNK)
-        )
+        self.tmp = self._out.open()
+        try:
+            # no raw-data chunk cache: every chunk goes to the file when it is written, so a
+            # full disk fails in that write, not while HDF5 flushes its cache at close (which
+            # leaves the library in a state that can crash the process)
+            self._file = h5py.File(self.tmp, "w", rdcc_nbytes=0)
+            n_eeg = len(self.eeg_channels)
+            self._eeg = self._file.create_dataset(
+                "eeg", shape=(n_eeg, 0), maxshape=(n_eeg, None), dtype="float32",
+                chunks=(max(n_eeg, 1), _CHUNK),
+            )
+            self._gsr = self._file.create_dataset(
+                "gsr", shape=(1, 0), maxshape=(1, None), dtype="float32", chunks=(1, _CHUNK)
+            )
+        except BaseException as exc:
+            self._fail(exc)
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                self._finish()
-            except BaseException:
-                self._abort()
-                raise
-        else:
-            self._abort()
+        if exc_type is not None:
+            self._fail(exc)
+            return
+        try:
+            self._finish()
+            self._out.commit()
+        except BaseException as err:
+            self._fail(err)
+            raise
 
-    def _abort(self) -> None:
+    def _fail(self, exc: BaseException) -> None:
+        """Remove the temporary file; raise the one-line OutputError of a write failure."""
+        from emotionkd.outputs import write_error
+
+        err = write_error(exc, self.path) if isinstance(exc, Exception) else None
         if self._file is not None:
-            with contextlib.suppress(Exception):  # best-effort cleanup
+            if self.tmp is not None:  # give HDF5 room to write its metadata at close
+                with contextlib.suppress(OSError):
+                    os.truncate(self.tmp, 0)
+            with contextlib.suppress(Exception):
                 self._file.close()
             self._file = None
-        if self.tmp.exists():
-            self.tmp.unlink()
+        self._out.discard()
+        if err is not None and err is not exc:
+            raise err from None
 
     # -- writing -------------------------------------------------------------------------
     @property
@@ -217,7 +229,6 @@ class StoreWriter:
         f.attrs["rating_names"] = json.dumps(self.rating_names)
         f.close()
         self._file = None
-        os.replace(self.tmp, self.path)
 
 
 @dataclass
@@ -332,7 +343,34 @@ class Store:
         except (OSError, KeyError) as exc:
             raise DataFormatError(f"{self.path}: cannot read signals ({exc}); the file may be "
                                   "truncated or corrupt; preprocess the data again") from exc
+        self._check_finite("GSR", gsr, idx, offsets, ["GSR"])
+        if eeg is not None:
+            self._check_finite("EEG", eeg, idx, offsets, [self.eeg_channels[c] for c in chans])
         return eeg, gsr, offsets
+
+    def _check_finite(self, what: str, x: np.ndarray, idx: np.ndarray, offsets: np.ndarray,
+                      names: list[str]) -> None:
+        """A cheap pass (blocks of columns) that refuses NaN or infinity in loaded signals,
+        naming the first channel and trial: corrupt data must never reach training."""
+        step = max(1, (1 << 24) // max(x.shape[0], 1))
+        count, first = 0, None
+        for a in range(0, x.shape[1], step):
+            bad = ~np.isfinite(x[:, a:a + step])
+            n = int(np.count_nonzero(bad))
+            if n and first is None:
+                rows, cols = np.nonzero(bad)
+                k = int(np.argmin(cols))
+                first = (int(rows[k]), a + int(cols[k]))
+            count += n
+        if not count:
+            return
+        row, col = first
+        k = int(np.searchsorted(offsets, col, side="right") - 1)
+        t = int(idx[k])
+        raise DataFormatError(
+            f"{self.path}: {count} non-finite {what} value(s) (NaN or infinity), the first in "
+            f"channel {names[row]} of subject {int(self.subject[t])}, trial "
+            f"{int(self.trial[t])}; the store is corrupt: preprocess the raw data again")
 
     def summary(self) -> dict[str, Any]:
         """Plain-data summary used by ``emotionkd info``."""
@@ -472,6 +510,9 @@ def _validate(s: Store, n_eeg: int, n_total: int, gsr_shape: tuple[int, ...]) ->
             problems.append(f"/trials/{name} has shape {getattr(s, name).shape}, expected ({n},)")
     if s.ratings.shape != (n, len(s.rating_names)):
         problems.append(f"/trials/ratings has shape {s.ratings.shape}")
+    elif not np.isfinite(s.ratings).all():
+        problems.append(f"/trials/ratings holds {int(np.sum(~np.isfinite(s.ratings)))} "
+                        "non-finite value(s)")
     if s.latent is not None and s.latent.shape != (n, len(s.latent_names)):
         problems.append(f"/trials/latent has shape {s.latent.shape}")
     if not problems:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emotionkd import distributed as dist_
-from emotionkd.errors import ConfigError
+from emotionkd.errors import ConfigError, TrainingError
 from emotionkd.windows import WindowDataset
 
 MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
@@ -54,10 +54,20 @@ class TrainConfig:
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch_size must be >= 1")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+        from emotionkd.config import check_number
+
+        self.epochs = check_number(self.epochs, "--epochs", low=1, high=100_000, integer=True)
+        self.batch_size = check_number(self.batch_size, "--batch-size", low=1, high=2**20,
+                                       integer=True)
+        self.lr = check_number(self.lr, "--lr", low=0, low_open=True, high=1,
+                               why=" (larger Adam steps diverge)")
+        self.weight_decay = check_number(self.weight_decay, "--weight-decay", low=0)
+        self.patience = check_number(self.patience, "--patience", low=0, integer=True,
+                                     why=" (0: never stop early)")
+        self.grad_clip = check_number(self.grad_clip, "grad_clip", low=0, why=" (0: off)")
+        self.seed = check_number(self.seed, "--seed", low=0, integer=True)
+        self.eval_batch_size = check_number(self.eval_batch_size, "eval_batch_size", low=1,
+                                            integer=True)
         if self.monitor not in MONITORS:
             raise ConfigError(f"monitor must be one of {', '.join(MONITORS)}, not "
                               f"{self.monitor!r}")
@@ -411,6 +421,11 @@ def fit(
             scaler.update()
             step += 1
             terms = {"loss": float(loss.detach()), **terms, **extra}
+            if not use_amp and not math.isfinite(terms["loss"]):  # AMP skips such steps itself
+                raise TrainingError(
+                    f"{description}: the training loss became {terms['loss']} at epoch {epoch} "
+                    f"(batch {b + 1}); no model is saved. Lower --lr (now {cfg.lr:g}) or check "
+                    "the data for extreme values")
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
@@ -441,6 +456,11 @@ def fit(
         if use_val and cfg.patience and bad_epochs >= cfg.patience:
             stopped = True
             break
+    if use_val and best_epoch == 0:
+        raise TrainingError(
+            f"{description}: no epoch gave a finite validation {cfg.monitor} in "
+            f"{len(history)} epoch(s), so the model never trained; no model is saved. Lower "
+            f"--lr (now {cfg.lr:g}) or check the data")
     if best_snap is not None:
         _restore(task, best_snap)
     for m in task.modules().values():

@@ -107,11 +107,11 @@ def write_bdf(
     # records: (n_rec, n_ch, fs) samples → 3 little-endian bytes each
     recs = dig.reshape(n_ch, n_rec, fs).transpose(1, 0, 2).astype("<i4")
     body = recs.view(np.uint8).reshape(n_rec, n_ch, fs, 4)[..., :3]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    from emotionkd.outputs import atomic_output
+
+    with atomic_output(path, lock=False) as tmp, open(tmp, "wb") as fh:
         fh.write(head)
         fh.write(np.ascontiguousarray(body).tobytes())
-    os.replace(tmp, path)
     return path
 
 

@@ -355,14 +355,11 @@ def apply_cues(sp: SubjectParams, eeg_cue: float, gsr_cue: float) -> SubjectPara
 def write_latent_table(path: Path, rows: list[tuple[int, int, float, float]]) -> None:
     """Write the latent (valence, arousal) of every trial as CSV (subject, trial, valence,
     arousal), atomically: the ground truth that self-reports only approximate."""
+    from emotionkd.outputs import write_text_atomic
+
     lines = ["subject,trial,valence,arousal"]
     lines += [f"{s},{t},{v:.6f},{a:.6f}" for s, t, v, a in rows]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def read_latent_table(folder: str | os.PathLike) -> dict[tuple[int, int], np.ndarray] | None:
@@ -460,13 +457,17 @@ def write_deap(
     """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
     pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout, plus the latent emotion
     of every trial in :data:`LATENT_FILE`. Returns the paths of the subject files."""
+    from emotionkd.config import check_number
     from emotionkd.datasets.py2pickle import dump_py2
 
     check_cues(eeg_cue, gsr_cue, label_noise)
+    check_number(seconds, "--seconds", low=1, high=3600, why=" (per trial)")
     if fmt not in ("dat", "mat"):
         raise ConfigError(f"--format must be 'dat' or 'mat', not {fmt!r}")
     if not 1 <= n_subjects <= 99:
         raise ConfigError(f"--subjects must be between 1 and 99, got {n_subjects}")
+    from emotionkd.outputs import atomic_output, check_free_space, check_output, make_folder
+
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
@@ -477,26 +478,23 @@ def write_deap(
             f"{out}: already holds {', '.join(clash[:3])}{'…' if len(clash) > 3 else ''}; "
             "pass --overwrite or choose another --out"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, overwrite=True, kind="dir")
+    # float64 (trials, 40, samples) per subject, 3 s of baseline before the stimulus
+    check_free_space(out / "x", n_subjects * n_trials * 40 * (seconds + 3) * 128 * 8 + 2**20)
+    make_folder(out)
     latent_rows: list[tuple[int, int, float, float]] = []
     for k, path in enumerate(names, start=1):
         subj = generate_subject(k, n_trials, seconds, seed=seed, label_noise=label_noise,
                                 eeg_cue=eeg_cue, gsr_cue=gsr_cue)
         latent_rows += [(k, t + 1, float(v), float(a)) for t, (v, a) in enumerate(subj.latent)]
         arrays = deap_arrays(subj)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
+        with atomic_output(path, lock=False) as tmp, open(tmp, "wb") as fh:
             if fmt == "dat":
-                with open(tmp, "wb") as fh:
-                    dump_py2({"labels": arrays["labels"], "data": arrays["data"]}, fh)
+                dump_py2({"labels": arrays["labels"], "data": arrays["data"]}, fh)
             else:
                 from scipy.io import savemat
 
-                savemat(tmp, arrays, format="5", do_compression=False)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+                savemat(fh, arrays, format="5", do_compression=False)
         if progress is not None:
             progress(k, n_subjects)
     write_latent_table(out / LATENT_FILE, latent_rows)

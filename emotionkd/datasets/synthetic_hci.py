@@ -142,17 +142,37 @@ def write_hci(
     :data:`~emotionkd.datasets.synthetic.LATENT_FILE` at its root; returns the session
     folders (neutral and emotional). The cue strengths and label noise are those of
     :func:`~emotionkd.datasets.synthetic.generate_subject`."""
+    from emotionkd.config import check_number
+
     check_cues(eeg_cue, gsr_cue, label_noise)
+    for lo_hi, option in ((stimulus_s, "--stimulus-seconds"), (neutral_s, "neutral_s")):
+        lo = check_number(lo_hi[0], option, low=1, high=3600, why=" (clip lengths)")
+        check_number(lo_hi[1], option, low=lo, high=3600, why=" (clip lengths, low-high)")
     if not 1 <= n_subjects <= 30:
         raise ConfigError(f"--subjects must be between 1 and 30, got {n_subjects}")
     if not 1 <= n_trials <= 20:
         raise ConfigError(f"--trials must be between 1 and 20 (HCI has 20 clips), got "
                           f"{n_trials}")
+    from emotionkd.outputs import (
+        check_free_space,
+        check_output,
+        make_folder,
+        write_text_atomic,
+    )
+
     root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root}: exists and is not a folder; choose another --out")
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise ConfigError(f"{root}: exists and is not empty; pass --overwrite or choose "
                           "another --out")
-    root.mkdir(parents=True, exist_ok=True)
+    check_output(root, overwrite=True, kind="dir")
+    # 24-bit samples of every channel at 256 Hz; each clip with 30 s before and after it,
+    # a neutral clip with each emotional one
+    clip_s = max(stimulus_s) + max(neutral_s) + 4 * 30.0
+    check_free_space(root / "x", n_subjects * n_trials * clip_s * FS * len(_channels()) * 3
+                     + 2**20)
+    make_folder(root)
     chans = _channels()
     if channel_order is not None:
         by_name = {c.label: c for c in chans}
@@ -184,7 +204,7 @@ def write_hci(
                 xml = _session_xml(sid, p, bdf, ratings[k - 1] if kind == "S" else None,
                                    EMOTION_BY_QUADRANT[quad], 2 * k - (kind == "N"), length,
                                    f"{'n' if kind == 'N' else ''}{k}.avi")
-                (folder / "session.xml").write_text(xml, encoding="utf-8")
+                write_text_atomic(folder / "session.xml", xml, lock=False)
                 folders.append(folder)
             if progress is not None:
                 progress((p - 1) * n_trials + k, total)
