@@ -30,7 +30,7 @@ import numpy as np
 
 from emotionkd import __version__
 from emotionkd.errors import CheckpointError, ConfigError, EmotionKDError
-from emotionkd.outputs import commit_temp, temp_name, write_error
+from emotionkd.outputs import commit_temp, temp_name, write_error, write_text_atomic
 
 FORMATS = ("onnx", "torchscript")
 #: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
@@ -38,9 +38,10 @@ OPSETS = (7, 20)
 
 
 def check_export(model_path: str | os.PathLike, out: str | os.PathLike, overwrite: bool,
-                 tolerance: float, opset: int) -> None:
-    """Before any work: ``--tolerance`` and ``--opset`` in range, and ``out`` a writable file
-    that is not the checkpoint (emotionkd.outputs.check_output), with room for the export."""
+                 tolerance: float, opset: int, card: bool = True) -> None:
+    """Before any work: ``--tolerance`` and ``--opset`` in range, and ``out`` (and its model
+    card) a writable file that is not the checkpoint (emotionkd.outputs.check_output), with
+    room for the export."""
     from emotionkd.config import check_number
     from emotionkd.outputs import check_free_space, check_output
 
@@ -49,6 +50,10 @@ def check_export(model_path: str | os.PathLike, out: str | os.PathLike, overwrit
     check_number(opset, "--opset", low=OPSETS[0], high=OPSETS[1], integer=True,
                  why=" (the opsets torch's ONNX exporter writes)")
     check_output(out, overwrite=overwrite, inputs=[model_path])
+    if card:
+        from emotionkd.modelcard import card_path
+
+        check_output(card_path(Path(out)), overwrite=overwrite, inputs=[model_path, out])
     if Path(model_path).is_file():  # the exported graph is about the checkpoint's size
         check_free_space(out, 3 * Path(model_path).stat().st_size)
 
@@ -129,14 +134,9 @@ def export_model(
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
-    check_export(model_path, out, overwrite, tolerance, opset)
+    check_export(model_path, out, overwrite, tolerance, opset, card)
     out = Path(out)
     card_out = card_path(out) if card else None
-    for p in (out, card_out):
-        if p is not None and p.exists() and not overwrite:
-            raise ConfigError(f"{p}: already exists; pass --overwrite to replace it")
-    if not out.parent.exists():
-        raise ConfigError(f"{out}: the folder {out.parent} does not exist; create it first")
     ev = read_evaluation(evaluation) if evaluation is not None else None
     ck = load_checkpoint(model_path)
     text = model_card(ck, None, ev) if card_out is not None else ""  # fails before writing
@@ -180,13 +180,8 @@ def export_model(
     if card_out is not None:
         text = model_card(ck, {"path": out.name, "format": fmt, "max_abs_diff": worst,
                                "tolerance": tolerance}, ev)
-        ctmp = card_out.with_name(card_out.name + ".tmp")
-        try:
-            ctmp.write_text(text, encoding="utf-8")
-            os.replace(ctmp, card_out)
-        finally:
-            if ctmp.exists():
-                ctmp.unlink()
+        write_text_atomic(card_out, text, overwrite=overwrite, inputs=[model_path, out],
+                          lock=False)
         rep.card = card_out
     return rep
 
