@@ -38,7 +38,7 @@ def run_seed(seed: int, work: Path) -> dict[str, list[float]]:
         train={"epochs": DEMO["epochs"], "patience": DEMO["patience"],
                "batch_size": DEMO["batch_size"], "lr": DEMO["lr"], "seed": seed},
         model=dict(SIZE_PRESETS[DEMO["size"]]),
-        feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1}, seed=seed)
+        feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1}, seeds=[seed])
     res = evaluate_protocol(root / "d.h5", cfg, root / "run", resume=True)
     models = res["targets"]["arousal"]["models"]
     return {k: v["per_fold"]["balanced_accuracy"] for k, v in models.items() if "per_fold" in v}

@@ -197,6 +197,6 @@ def evaluate(
                                      if k2 in _DISTILL_KEYS} for meth in methods},
                      feedback_cfg={_FEEDBACK_KEYS[k2]: v for k2, v in rest.items()
                                    if k2 in _FEEDBACK_KEYS},
-                     val_fraction=val_fraction, quiz_fraction=quiz_fraction, seed=seed,
+                     val_fraction=val_fraction, quiz_fraction=quiz_fraction, seeds=[seed],
                      subjects=list(subjects) if subjects else None)
     return evaluate_protocol(open_data(data).path, cfg, out, resume=resume, progress=progress)

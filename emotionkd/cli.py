@@ -67,6 +67,12 @@ def synth_deap(
     fmt: str = typer.Option(
         "dat", "--format",
         help="dat (data_preprocessed_python) or mat (data_preprocessed_matlab)."),
+    eeg_cue: float = typer.Option(
+        1.0, "--eeg-cue", help="Strength of the emotion effects on the EEG (0 removes them)."),
+    gsr_cue: float = typer.Option(
+        1.0, "--gsr-cue", help="Strength of the arousal effects on the GSR (0 removes them)."),
+    label_noise: float = typer.Option(
+        1.0, "--label-noise", help="SD of the self-reports' noise, in rating points."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing sXX files."),
 ) -> None:
     """Write synthetic subjects in DEAP's preprocessed layout (128 Hz, GSR in Ohm at row 36)."""
@@ -76,6 +82,7 @@ def synth_deap(
     _check_out(out, True, kind="dir")
     with progress_task("synth deap", total=subjects) as cb:
         paths = write_deap(out, n_subjects=subjects, n_trials=trials, seconds=seconds, seed=seed,
+                           eeg_cue=eeg_cue, gsr_cue=gsr_cue, label_noise=label_noise,
                            fmt=fmt, overwrite=overwrite, progress=cb)
     size = sum(p.stat().st_size for p in paths) / 2**20
     console.print(f"wrote {len(paths)} subject files ({size:.1f} MiB) to {out}")
@@ -147,6 +154,12 @@ def synth_hci(
     seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same files."),
     stimulus: str = typer.Option("35-117", "--stimulus-seconds",
                                  help="Range of emotional-clip lengths in seconds, e.g. 35-117."),
+    eeg_cue: float = typer.Option(
+        1.0, "--eeg-cue", help="Strength of the emotion effects on the EEG (0 removes them)."),
+    gsr_cue: float = typer.Option(
+        1.0, "--gsr-cue", help="Strength of the arousal effects on the GSR (0 removes them)."),
+    label_noise: float = typer.Option(
+        1.0, "--label-noise", help="SD of the self-reports' noise, in rating points."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder."),
 ) -> None:
     """Write synthetic MAHNOB-HCI sessions (BioSemi BDF + session.xml) in the real layout."""
@@ -162,7 +175,8 @@ def synth_hci(
     _check_out(out, True, kind="dir")
     with progress_task("synth hci", total=subjects * trials) as cb:
         folders = write_hci(out, n_subjects=subjects, n_trials=trials, seed=seed,
-                            stimulus_s=(lo, hi), overwrite=overwrite, progress=cb)
+                            stimulus_s=(lo, hi), overwrite=overwrite, progress=cb,
+                            eeg_cue=eeg_cue, gsr_cue=gsr_cue, label_noise=label_noise)
     size = sum(f.stat().st_size for d in folders for f in d.iterdir()) / 2**20
     console.print(f"wrote {len(folders)} sessions ({len(folders) // 2} emotional with ratings, "
                   f"{len(folders) // 2} neutral; {size:.1f} MiB) to {out}")
@@ -182,6 +196,10 @@ def preprocess_hci_cmd(
     gsr_unit: str = typer.Option("auto", "--gsr-unit",
                                  help="Raw GSR1 unit: auto (by magnitude), ohm, us or ns."),
     fs: float = typer.Option(128.0, "--fs", help="Target sampling rate (Hz); 256 keeps it."),
+    eeg_filter: str = typer.Option(
+        "deap", "--eeg-filter",
+        help="deap: band-pass 4-45 Hz and common average reference, as DEAP's preprocessed "
+             "EEG; none: keep the raw, unreferenced EEG."),
     workers: int = typer.Option(1, "--workers", min=1, help="Sessions processed in parallel."),
     strict: bool = typer.Option(False, "--strict",
                                 help="Stop at the first session that would be skipped."),
@@ -193,7 +211,8 @@ def preprocess_hci_cmd(
 
     with progress_task("preprocess hci") as cb:
         report = preprocess_hci(raw, out, eeg_channels=eeg_channels, baseline=baseline,
-                                gsr_unit=gsr_unit, target_fs=fs, overwrite=overwrite,
+                                gsr_unit=gsr_unit, target_fs=fs, eeg_filter=eeg_filter,
+                                overwrite=overwrite,
                                 strict=strict, workers=workers, progress=cb)
     _print_preprocess_report(report)
 
@@ -404,7 +423,10 @@ O_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing outpu
 
 #: every key a config file may hold (one file can serve train-teacher, distill and evaluate;
 #: each command uses the keys it knows, a key no command knows is an error)
-CONFIG_KEYS = ("model", "size", "methods", "baselines", "protocol", "k", "subjects",
+#: the baselines evaluate runs unless told otherwise (emotionkd.evaluation.DEFAULT_BASELINES;
+#: repeated here so that the CLI imports no library module at start-up)
+DEFAULT_BASELINES = ("eeg-features", "gsr-features", "shallowconvnet")
+CONFIG_KEYS = ("model", "size", "methods", "baselines", "protocol", "k", "subjects", "seeds",
                "quiz_fraction")
 
 
@@ -746,28 +768,51 @@ def _print_results_table(results: dict) -> None:
     from rich.table import Table
 
     from emotionkd.console import console
+    from emotionkd.evaluation import comparison_line
 
     for target, t in results["targets"].items():
-        table = Table(title=f"{target}: mean ± SD over {t['folds_done']} of "
-                            f"{results['folds_total']} folds (majority baseline "
-                            f"{100 * t['majority_baseline']['mean']:.1f} %)")
+        seeds = results.get("seeds") or [0]
+        console.print(f"[bold]{target}[/]: {t['folds_done']} of "
+                      f"{results.get('jobs_total', results['folds_total'])} fold runs "
+                      f"({results['folds_total']} folds × {len(seeds)} seed"
+                      f"{'s' if len(seeds) > 1 else ''}); majority baseline "
+                      f"{100 * t['majority_baseline']['mean']:.1f} %")
+        for st in t.get("comparisons", {}).values():
+            console.print("  " + comparison_line(st), highlight=False)
+        if t.get("single_class_folds"):
+            console.print(f"  {len(t['single_class_folds'])} single-class test fold(s) left "
+                          "out of fold means and tests (see the report)")
+        table = Table(title=f"{target}: mean ± SD over test sets, and pooled over all test "
+                            "windows")
         table.add_column("model", no_wrap=True)
-        for col in ("acc.", "bal. acc.", "macro-F1", "AUC"):
+        for col in ("bal. acc.", "pooled", "macro-F1", "pooled", "AUC"):
             table.add_column(col, justify="right", no_wrap=True)
         for label, m in t["models"].items():
             cells = []
-            for key in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc"):
+            for key in ("balanced_accuracy", "macro_f1", "roc_auc"):
                 v = m["mean_std"].get(key, {})
                 cells.append("–" if not v.get("n") else
                              f"{100 * v['mean']:.1f}±{100 * v['std']:.1f}")
+                if key != "roc_auc":
+                    p = m["pooled"].get(key)
+                    cells.append("–" if p is None or p != p else f"{100 * p:.1f}")
             table.add_row(label + (f" ({len(m['errors'])} failed)" if m["errors"] else ""),
                           *cells)
         console.print(table)
-        for st in t.get("comparisons", {}).values():
-            r = st["balanced_accuracy"]
-            p = "n/a" if r["p_value"] != r["p_value"] else f"{r['p_value']:.3g}"
-            console.print(f"  {st['a']} vs {st['b']} (balanced accuracy): "
-                          f"{100 * r['mean_difference']:+.1f} pp, Wilcoxon p = {p}")
+
+
+def _int_list(value, option: str) -> list[int] | None:  # noqa: ANN001
+    """'0,1,2' (or a list from a config file) → [0, 1, 2]; None stays None."""
+    from emotionkd.errors import ConfigError
+
+    if value is None:
+        return None
+    items = value if isinstance(value, (list, tuple)) else _csv_list(str(value))
+    try:
+        return [int(v) for v in items]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option}: cannot read {value!r}; give integers, e.g. 0,1,2") \
+            from None
 
 
 @app.command("evaluate")
@@ -785,10 +830,21 @@ def evaluate_cmd(
         None, "--methods", help="Student methods: emotionkd, kd, fitnets, none "
                                 "[default: emotionkd,none]."),
     baselines: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--baselines", help="Baselines: deepconvnet, concat [default: none]."),
+        None, "--baselines", help="Baselines: eeg-features, gsr-features, shallowconvnet, "
+                                  "deepconvnet, concat, or none [default: eeg-features,"
+                                  "gsr-features,shallowconvnet]."),
     feedback: Optional[bool] = typer.Option(  # noqa: UP045
         None, "--feedback/--no-feedback",
-        help="Adaptive feedback for the emotionkd student [default: on]."),
+        help="Also train the emotionkd student with adaptive feedback [default: on]."),
+    feedback_ablation: bool = typer.Option(
+        False, "--feedback-ablation",
+        help="Also train the feedback's two halves: meta-gradient only and teacher CE only."),
+    seeds: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--seeds", help="Repeat the whole protocol per seed, e.g. 0,1,2 "
+                              "[default: --seed]."),
+    only_seed: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--only-seed", help="Run only this seed of --seeds (with --fold: one job of a "
+                                  "cluster array)."),
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", help="Run folder [default: runs/<store>-<protocol>-<time>]."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run; skip finished folds."),
@@ -849,7 +905,7 @@ def evaluate_cmd(
     chosen = [name for name, on in (("loso", loso), ("kfold", kfold is not None),
                                     ("subject-dependent", subject_dependent is not None)) if on]
     given = dict(target=target, methods=methods, baselines=baselines, feedback=feedback,
-                 size=size, window=window, step=step, threshold=threshold, tie=tie,
+                 seeds=seeds, size=size, window=window, step=step, threshold=threshold, tie=tie,
                  eeg_channels=eeg_channels, norm=norm, val_fraction=val_fraction,
                  quiz_fraction=quiz_fraction, epochs=epochs, lr=lr, batch_size=batch_size,
                  weight_decay=weight_decay, patience=patience, seed=seed, device=device,
@@ -857,8 +913,9 @@ def evaluate_cmd(
                  k=kfold or subject_dependent, subjects=subjects)
     defaults = {**{k: None for k in DISTILL_DEFAULTS if k not in ("method", "feedback")},
                 **DATA_DEFAULTS, **TRAIN_DEFAULTS, "val_fraction": 0.2, "quiz_fraction": 0.2,
-                "methods": "emotionkd,none", "baselines": "", "feedback": True,
-                "size": "paper", "protocol": None, "k": 0, "subjects": None}
+                "methods": "emotionkd,none", "baselines": ",".join(DEFAULT_BASELINES),
+                "feedback": True, "seeds": None, "size": "paper", "protocol": None, "k": 0,
+                "subjects": None}
     opts = _resolve(given, config, defaults, "evaluate")
     _check_numbers(opts)
     _init_distributed()
@@ -884,13 +941,15 @@ def evaluate_cmd(
         store.rating_index(t)
     spec_d = spec.as_dict()
     spec_d.pop("target")
+    run_seeds = _int_list(opts["seeds"], "--seeds") or [tr.seed]
+    base_list = [b for b in (_csv_list(opts["baselines"]) or []) if b != "none"]
     cfg = EvalConfig(protocol=opts["protocol"], k=int(opts["k"] or 0), targets=targets,
-                     methods=_csv_list(opts["methods"]) or [],
-                     baselines=_csv_list(opts["baselines"]) or [],
-                     feedback=bool(opts["feedback"]), data=spec_d, train=tr.as_dict(),
+                     methods=_csv_list(opts["methods"]) or [], baselines=base_list,
+                     feedback=bool(opts["feedback"]), feedback_ablation=feedback_ablation,
+                     data=spec_d, train=tr.as_dict(),
                      model=model_overrides(opts), feedback_cfg=fb_cfg,
                      val_fraction=float(opts["val_fraction"]),
-                     quiz_fraction=float(opts["quiz_fraction"]), seed=tr.seed,
+                     quiz_fraction=float(opts["quiz_fraction"]), seeds=run_seeds,
                      save_models=save_models,
                      subjects=parse_subjects(opts["subjects"], "--subjects"))
     if out is None:
@@ -910,7 +969,7 @@ def evaluate_cmd(
                       f"{', '.join(targets)}; models {', '.join(cfg.model_labels())})")
     with progress_task(f"evaluate {cfg.protocol}") as cb:
         results = evaluate_protocol(store.path, cfg, out, resume=resume, fold=fold,
-                                    progress=cb)
+                                    progress=cb, only_seed=only_seed)
     if not _is_main():
         return
     _print_results_table(results)

@@ -93,7 +93,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
                "batch_size": setting["batch_size"], "lr": setting["lr"], "seed": seed},
         model=dict(SIZE_PRESETS[setting["size"]]),
         feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1},
-        seed=seed, save_models=True,
+        seeds=[seed], save_models=True,
     )
     say(f"leave-one-subject-out evaluation: {setting['subjects']} folds × (teacher, EmotionKD "
         "student with feedback, student alone)")

@@ -92,3 +92,31 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     if len(d) < 6:
         res["note"] = f"only {len(d)} folds: the smallest attainable p-value is large"
     return res
+
+
+def bootstrap_ci(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
+                 n_boot: int = 10000, level: float = 0.95, seed: int = 0
+                 ) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean of paired differences.
+
+    ``clusters`` groups differences that are not independent (the seeds of one fold share its
+    test subjects): whole clusters are resampled, and each resample's mean weights every
+    difference equally. Without clusters every difference is its own. NaN differences are
+    dropped; fewer than two clusters give (nan, nan).
+    """
+    d = np.asarray(diffs, dtype=float)
+    keys = np.asarray(list(clusters) if clusters is not None else range(len(d)), dtype=object)
+    ok = ~np.isnan(d)
+    d, keys = d[ok], keys[ok]
+    uniq = {k: i for i, k in enumerate(dict.fromkeys(keys.tolist()))}
+    if len(uniq) < 2:
+        return math.nan, math.nan
+    ids = np.array([uniq[k] for k in keys.tolist()])
+    sums = np.bincount(ids, weights=d)
+    counts = np.bincount(ids).astype(float)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(uniq), size=(n_boot, len(uniq)))
+    means = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(means, [a, 1.0 - a])
+    return float(lo), float(hi)

@@ -47,8 +47,10 @@ def test_split_invariants(deap_store, protocol, k):
     tested = []
     for f in folds:
         fd = fold_windows(f, ds, cfg, fold_seed=f.index)
-        train_side = np.concatenate([fd.train, fd.val])
-        assert set(fd.quiz) <= set(fd.train)  # quiz from the training side
+        train_side = np.concatenate([fd.train, fd.val, fd.quiz])
+        assert len(fd.quiz) > 0 or protocol == "subject-dependent"  # 1 trial left there
+        assert not set(fd.quiz) & set(fd.train)  # quiz from the training side, held out of it
+        assert not set(keys[fd.quiz]) & set(keys[fd.train])  # whole trials
         assert not set(fd.val) & set(fd.train)  # validation ⊂ training side, not fitted on
         assert not set(train_side) & set(fd.test)
         assert not set(keys[train_side]) & set(keys[fd.test])  # no trial on both sides
@@ -105,18 +107,26 @@ def test_full_run_reports(full_run):
     out, res = full_run
     t = res["targets"]["arousal"]
     assert t["folds_done"] == 3
-    assert set(t["models"]) == {"teacher", "student-emotionkd+feedback", "student-none",
-                                "baseline-deepconvnet", "baseline-eeg-features",
+    assert set(t["models"]) == {"teacher", "student-emotionkd", "student-emotionkd+feedback",
+                                "student-none", "baseline-deepconvnet", "baseline-eeg-features",
                                 "baseline-gsr-features", "baseline-shallowconvnet"}
+    single = len(t["single_class_folds"])
     for m in t["models"].values():
-        assert m["folds"] == 3 and not m["errors"]
+        assert m["folds"] + m["single_class_folds"] == 3 and not m["errors"]
+        assert m["single_class_folds"] == single
         # synthetic data: every model is also scored against the latent truth
-        assert m["latent"]["mean_std"]["balanced_accuracy"]["n"] == 3
+        assert m["latent"]["folds"] + m["latent"]["single_class_folds"] == 3
     pairs = {(c["a"], c["b"]) for c in t["comparisons"].values()}
     assert pairs == {("student-emotionkd+feedback", "student-none"),
+                     ("student-emotionkd", "student-none"),
+                     ("student-emotionkd+feedback", "student-emotionkd"),
                      ("teacher", "student-none"), ("teacher", "baseline-eeg-features"),
                      ("teacher", "baseline-shallowconvnet"),
                      ("student-none", "baseline-gsr-features")}
+    for c in t["comparisons"].values():
+        r = c["balanced_accuracy"]
+        assert r["pairs"] == 3 - single and (r["ci_low"] <= r["mean_difference"] <= r["ci_high"]
+                                             or r["pairs"] < 2)
     parsed = json.loads((out / "results.json").read_text())
     assert parsed["protocol"] == "loso"
     with open(out / "results.csv") as fh:
@@ -125,9 +135,10 @@ def test_full_run_reports(full_run):
     md = (out / "report.md").read_text()
     for needle in ("leave-one-subject-out", "transductive", "high = rating > 5",
                    "majority-class baseline", "Wilcoxon", "versions: emotionkd",
-                   "Against the latent truth", "| baseline-eeg-features |"):
+                   "Against the latent truth", "| baseline-eeg-features |", "95 % CI",
+                   "### Effect sizes", "bal. acc. (pooled)"):
         assert needle in md
-    fold0 = json.loads((out / "folds" / "arousal" / "fold-000.json").read_text())
+    fold0 = json.loads((out / "folds" / "arousal" / "seed-0" / "fold-000.json").read_text())
     assert fold0["models"]["student-emotionkd+feedback"]["feedback_steps"] > 0
     assert len(fold0["test_labels"]) == len(fold0["models"]["teacher"]["p_high"])
 
@@ -150,7 +161,7 @@ def test_interrupted_run_resumes_to_the_same_result(deap_store, full_run, tmp_pa
     cfg = _cfg(baselines=FULL_BASELINES)
     with pytest.raises(KeyboardInterrupt):
         evaluate_protocol(deap_store, cfg, out)
-    assert len(list((out / "folds" / "arousal").glob("*.json"))) == 1
+    assert len(list((out / "folds" / "arousal").rglob("*.json"))) == 1
     monkeypatch.setattr(ev, "run_fold", real)
     with pytest.raises(ConfigError, match="--resume"):
         evaluate_protocol(deap_store, cfg, out)
@@ -204,11 +215,11 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
     except SystemExit as exc:
         assert not exc.code
     text = capsys.readouterr().out
-    assert "arousal: mean ± SD over 3 of 3 folds" in text and "valence" in text
-    models = sorted((out / "models" / "arousal" / "fold-000").glob("*.pt"))
+    assert "arousal: 3 of 3 fold runs" in text and "valence" in text
+    models = sorted((out / "models" / "arousal" / "seed-0" / "fold-000").glob("*.pt"))
     assert {p.stem for p in models} == {"teacher", "student-kd", "student-none"}
     # a saved fold model evaluated on its own held-out subject, and refused on training ones
-    ck = str(out / "models" / "arousal" / "fold-000" / "student-none.pt")
+    ck = str(out / "models" / "arousal" / "seed-0" / "fold-000" / "student-none.pt")
     from emotionkd.checkpoint import load_checkpoint
 
     d = load_checkpoint(ck)["data"]

@@ -417,7 +417,7 @@ def test_evaluation_files_take_no_lock(tmp_path):
     """Fold jobs of one run write its files concurrently: unique temporaries, no lock."""
     from emotionkd.evaluation import _atomic_json
 
-    path = tmp_path / "run" / "folds" / "arousal" / "fold-000.json"
+    path = tmp_path / "run" / "folds" / "arousal" / "seed-0" / "fold-000.json"
     path.parent.mkdir(parents=True)
     other_job = hold_in_child(path)
     try:
