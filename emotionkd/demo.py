@@ -51,15 +51,37 @@ def demo_bytes(setting: dict[str, Any]) -> int:
     return int(1.5 * raw) + 32 * 2**20
 
 
+def demo_config(seed: int = 0, setting: dict[str, Any] | None = None,
+                methods: list[str] | None = None, baselines: list[str] | None = None):  # noqa: ANN201
+    """The demo's evaluation configuration (:data:`DEMO` unless ``setting``): leave one
+    subject out, arousal, the teacher, the EmotionKD students with and without feedback, the
+    student alone and the classical yardsticks (benchmarks/yardsticks.py reuses it)."""
+    from emotionkd.config import SIZE_PRESETS
+    from emotionkd.evaluation import DEFAULT_BASELINES, EvalConfig
+
+    setting = dict(setting or DEMO)
+    methods = ["emotionkd", "none"] if methods is None else methods
+    return EvalConfig(
+        protocol="loso", targets=["arousal"], methods=methods,
+        feedback="emotionkd" in methods,
+        baselines=list(DEFAULT_BASELINES) if baselines is None else baselines,
+        data={"window_s": setting["window_s"], "step_s": setting["window_s"]},
+        train={"epochs": setting["epochs"], "patience": setting["patience"],
+               "batch_size": setting["batch_size"], "lr": setting["lr"]},
+        model=dict(SIZE_PRESETS[setting["size"]]),
+        feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1},
+        seeds=[seed], save_models=True,
+    )
+
+
 def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
              overwrite: bool = False, seed: int = 0,
              progress: Callable[..., None] | None = None,
              stage: Callable[[str], None] | None = None) -> DemoResult:
     """Run the demo into ``out`` (raw data, store, run folder with report and models)."""
-    from emotionkd.config import SIZE_PRESETS
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.errors import ConfigError
-    from emotionkd.evaluation import EvalConfig, evaluate_protocol
+    from emotionkd.evaluation import evaluate_protocol
     from emotionkd.outputs import check_free_space, check_output, make_folder
     from emotionkd.preprocess import preprocess_deap
 
@@ -86,15 +108,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
         import shutil
 
         shutil.rmtree(run_dir)
-    cfg = EvalConfig(
-        protocol="loso", targets=["arousal"], methods=["emotionkd", "none"], feedback=True,
-        data={"window_s": setting["window_s"], "step_s": setting["window_s"]},
-        train={"epochs": setting["epochs"], "patience": setting["patience"],
-               "batch_size": setting["batch_size"], "lr": setting["lr"], "seed": seed},
-        model=dict(SIZE_PRESETS[setting["size"]]),
-        feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1},
-        seeds=[seed], save_models=True,
-    )
+    cfg = demo_config(seed, setting)
     say(f"leave-one-subject-out evaluation: {setting['subjects']} folds × (teacher, EmotionKD "
         "student with feedback, student alone)")
     results = evaluate_protocol(store, cfg, run_dir, progress=progress)
