@@ -611,6 +611,7 @@ def train_teacher_cmd(
                   f"{fr.best_epoch}" + (" (early stop)" if fr.stopped_early else ""))
     _print_metrics_table("teacher", {"validation": _val_row(fr.best, run),
                                      "test": run.test_metrics or {}})
+    _save_curves(out, fr, f"train-teacher {run.model_name}: {out.name}", overwrite)
 
 
 def _val_row(best: dict, run) -> dict:  # noqa: ANN001
@@ -754,6 +755,7 @@ def distill_cmd(
         console.print(f"wrote the teacher adapted by feedback to [bold]{t_out}[/]")
     _print_metrics_table("student", {"validation": _val_row(fr.best, run),
                                      "test": run.test_metrics or {}})
+    _save_curves(out, fr, f"{label}: {out.name}", overwrite)
 
 
 def _csv_list(value: Optional[str]) -> Optional[list[str]]:  # noqa: UP045
@@ -976,19 +978,22 @@ def evaluate_cmd(
     console.print(f"report: {out / 'report.md'}  results: {out / 'results.json'}, "
                   f"{out / 'results.csv'}" + (f"  models: {out / 'models'}" if save_models
                                               else ""))
+    _print_figures(results, out)
 
 
 @app.command("report")
 def report_cmd(
     run: Path = typer.Argument(..., help="Run folder written by 'emotionkd evaluate --out'."),
 ) -> None:
-    """Merge whatever folds of a run exist into results.json, results.csv and report.md."""
+    """Merge whatever folds of a run exist into results.json, results.csv, report.md and its
+    figures (RUN/figures/*.png; needs the plots extra)."""
     from emotionkd.console import console
     from emotionkd.evaluation import build_report
 
     results = build_report(run)
     _print_results_table(results)
     console.print(f"report: {run / 'report.md'}")
+    _print_figures(results, run)
 
 
 @app.command("export")
@@ -1128,9 +1133,45 @@ def demo_cmd(
     console.print(f"done in {res.seconds / 60:.1f} min. Report: {res.run / 'report.md'}; "
                   f"results: {res.run / 'results.csv'}; models per fold: {res.run / 'models'}; "
                   f"store: {res.store}")
+    _print_figures(res.results, res.run)
     console.print("Next: the same on real DEAP — emotionkd preprocess deap --raw "
                   "data_preprocessed_python --out deap.h5, then emotionkd evaluate --data "
                   "deap.h5 --loso")
+
+
+# ---------------------------------------------------------------------------------------------
+# figures (matplotlib is optional: without it one line says what to install)
+
+
+def _print_figures(results: dict, run: Path) -> None:
+    """One line: where a report's figures are, or why they were skipped."""
+    from rich.markup import escape
+
+    from emotionkd.console import console, print_warning
+
+    fig = results.get("figures") or {}
+    if fig.get("skipped"):
+        print_warning(escape(fig["skipped"]))
+    elif fig.get("files"):
+        console.print(f"figures: {run / 'figures'} ({len(fig['files'])} PNGs, shown in "
+                      "report.md)")
+
+
+def _save_curves(checkpoint: Path, fit, title: str, overwrite: bool) -> None:  # noqa: ANN001
+    """Write the learning curves of a training run beside its checkpoint (CKPT.curves.png)."""
+    from emotionkd.console import console, print_warning
+    from emotionkd.figures import PLOTS_HINT, curves_path, learning_curve_figure, plots_available
+
+    png = curves_path(checkpoint)
+    if not plots_available():
+        from rich.markup import escape
+
+        print_warning(escape(PLOTS_HINT))
+    elif png.exists() and not overwrite:
+        print_warning(f"{png}: exists, so the learning curves were not written; pass "
+                      "--overwrite to replace it")
+    elif learning_curve_figure(fit.history, png, title, best_epoch=fit.best_epoch) is not None:
+        console.print(f"learning curves: {png}")
 
 
 # ---------------------------------------------------------------------------------------------

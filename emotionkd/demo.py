@@ -1,5 +1,6 @@
 """The one-command demo: synthetic DEAP-layout data → store → a small LOSO evaluation of the
-teacher, the EmotionKD student with feedback and the student alone → report and models.
+teacher, the EmotionKD student with feedback and the student alone → report, figures
+(``run/figures/``, with the plots extra) and models.
 
 Everything is reduced so that it finishes in a few minutes on two CPU cores; :data:`DEMO`
 lists the reductions, which the command prints.
@@ -42,6 +43,11 @@ class DemoResult:
     results: dict[str, Any]
     seconds: float
     setting: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def figures(self) -> list[Path]:
+        """The report's figures (none without matplotlib)."""
+        return [self.run / f for f in (self.results.get("figures") or {}).get("files", [])]
 
 
 def demo_bytes(setting: dict[str, Any]) -> int:

@@ -81,6 +81,8 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     run = tmp_path / "demo" / "run"
     assert (run / "report.md").exists() and (run / "results.csv").exists()
     assert list((run / "models").rglob("student-emotionkd+feedback.pt"))
+    assert f"figures: {run / 'figures'}" in cap.out  # where the report's PNGs are
+    assert (run / "figures" / "arousal-folds.png").exists()
     code, cap = _run(["demo", "--quick", "--out", str(tmp_path / "demo")], capsys)
     assert code == 1 and "--overwrite" in cap.err
 

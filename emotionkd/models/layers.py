@@ -1,7 +1,7 @@
-"""Building blocks of EmotionNet, ported from the reference Keras code (method.md §1.2).
+"""Building blocks of EmotionNet, ported from the reference Keras code (docs/method.md).
 
 Tokens are (batch, length, features) throughout, as in the reference. Keras → PyTorch fidelity
-(method.md §1.8):
+(docs/method.md, "Architecture"):
 
 * attention has ``n_heads`` heads of ``head_dim`` each, independent of the model width (8 × 64 =
   an inner width of 512 for a 64-wide model), like Keras ``MultiHeadAttention(num_heads=8,
