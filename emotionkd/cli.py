@@ -374,8 +374,8 @@ def _print_store_summary(s: dict, console) -> None:  # noqa: ANN001
 
 DATA_DEFAULTS: dict = {"window": 4.0, "step": 4.0, "target": "arousal", "threshold": 5.0,
                        "tie": "low", "eeg_channels": None, "norm": "subject"}
-TRAIN_DEFAULTS: dict = {"epochs": 30, "lr": 1e-4, "batch_size": 64, "weight_decay": 0.0,
-                        "patience": 8, "seed": 0, "device": "auto", "monitor": "loss",
+TRAIN_DEFAULTS: dict = {"epochs": 20, "lr": 1e-4, "batch_size": 64, "weight_decay": 0.0,
+                        "patience": 0, "seed": 0, "device": "auto", "monitor": "loss",
                         "class_weight": "balanced", "grad_clip": 1.0}
 SPLIT_DEFAULTS: dict = {"train_subjects": None, "val_subjects": None, "test_subjects": None,
                         "val_fraction": 0.2}
@@ -405,12 +405,14 @@ O_TEST_SUBJ = typer.Option(None, "--test-subjects",
 O_VAL_FRAC = typer.Option(None, "--val-fraction",
                           help="Fraction of training subjects held out for validation "
                                "[default: 0.2].")
-O_EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs [default: 30].")
+O_EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs [default: 20].")
 O_LR = typer.Option(None, "--lr", help="Adam learning rate [default: 1e-4].")
 O_BATCH = typer.Option(None, "--batch-size", help="Batch size [default: 64].")
 O_WD = typer.Option(None, "--weight-decay", help="Adam weight decay [default: 0].")
 O_PATIENCE = typer.Option(None, "--patience",
-                          help="Early stopping: epochs without improvement [default: 8].")
+                          help="Early stopping: epochs without improvement (0: train every "
+                               "epoch; the best validation epoch is restored either way) "
+                               "[default: 0].")
 O_SEED = typer.Option(None, "--seed", help="Random seed [default: 0].")
 O_DEVICE = typer.Option(None, "--device", help="auto (CUDA when present), cpu, cuda, cuda:1 "
                                                "[default: auto].")

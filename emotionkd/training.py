@@ -36,11 +36,12 @@ SCHEDULES = ("constant", "cosine")
 class TrainConfig:
     """Optimisation settings (CLI flags and TOML keys of the same names)."""
 
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-4
     weight_decay: float = 0.0
-    patience: int = 8  # epochs without improvement before stopping (0: never stop early)
+    patience: int = 0  # epochs without improvement before stopping (0: never stop early;
+    # the best validation epoch is restored either way)
     grad_clip: float = 1.0  # max gradient norm (0: off)
     seed: int = 0
     device: str = "auto"
@@ -49,9 +50,9 @@ class TrainConfig:
     class_weight: str = "balanced"  # balanced | none
     adam_eps: float = 1e-7  # the reference (Keras) default
     eval_batch_size: int = 512
-    schedule: str = "constant"  # constant | cosine (decay to 5 % of lr by the last epoch)
-    warmup_epochs: float = 0.0  # linear learning-rate warm-up from 0
-    label_smoothing: float = 0.0
+    schedule: str = "cosine"  # constant | cosine (decay to 5 % of lr by the last epoch)
+    warmup_epochs: float = 1.0  # linear learning-rate warm-up from 0
+    label_smoothing: float = 0.1
 
     def __post_init__(self) -> None:
         from emotionkd.config import check_number
@@ -177,7 +178,7 @@ class Task:
     model: nn.Module
     inputs: str = "gsr"
     supports_amp: bool = True
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module whose state belongs to a snapshot (moved to the device together)."""
