@@ -448,7 +448,11 @@ def _save_model(path: Path, model, label: str, ds, fd: FoldData, tcfg, fit_res, 
     subjects = sorted(set(int(s) for s in ds.subjects[fd.train]))
     val_subjects = sorted(set(int(s) for s in ds.subjects[fd.val]))
     test_subjects = sorted(set(int(s) for s in ds.subjects[fd.test]))
-    save_checkpoint(path, role=model_spec(name)["role"], model=name,
+    spec = model_spec(name)
+    # deep baselines are saved in the role of their inputs (EEG + GSR: the teacher's)
+    role = spec["role"] if spec["role"] in ("teacher", "student") else (
+        "teacher" if "eeg" in spec["inputs"] else "student")
+    save_checkpoint(path, role=role, model=name,
                     model_config=model.config_dict(), state_dict=model.state_dict(),
                     data=data_section(ds, store, subjects, val_subjects, test_subjects),
                     training=training_section(tcfg, fit_res, {"evaluation_model": label}))

@@ -3,6 +3,8 @@ the HCI EEG conditioning."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -105,6 +107,29 @@ def test_classical_baselines_fit_and_predict(deap_store):
     clf.fit(train, None)
     np.testing.assert_allclose(clf.mean, window_features("gsr-features", train,
                                                          FeatureModelConfig()).mean(0))
+
+
+def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
+    """--save-models keeps each yardstick of a fold: the deep baseline as a checkpoint in the
+    role of its inputs (EEG + GSR: the teacher's), the regressions as JSON."""
+    from emotionkd.checkpoint import load_checkpoint
+    from emotionkd.config import SIZE_PRESETS
+    from emotionkd.evaluation import EvalConfig, evaluate_protocol
+
+    cfg = EvalConfig(protocol="kfold", k=2, targets=["arousal"], methods=["none"], feedback=False,
+                     baselines=["shallowconvnet", "gsr-features"],
+                     data={"window_s": 2.0, "step_s": 2.0},
+                     train={"epochs": 1, "batch_size": 16, "lr": 1e-3},
+                     model=dict(SIZE_PRESETS["tiny"]), seeds=[0], save_models=True)
+    res = evaluate_protocol(deap_store, cfg, tmp_path / "run")
+    fold = next((tmp_path / "run" / "folds").rglob("fold-*.json"))
+    models = json.loads(fold.read_text())["models"]
+    assert all("error" not in m for m in models.values()), models
+    saved = next((tmp_path / "run" / "models").rglob("baseline-shallowconvnet.pt"))
+    ck = load_checkpoint(saved)
+    assert (ck["role"], ck["model"]) == ("teacher", "shallowconvnet")
+    assert next((tmp_path / "run" / "models").rglob("baseline-gsr-features.json")).stat().st_size
+    assert "baseline-shallowconvnet" in res["targets"]["arousal"]["models"]
 
 
 def test_shallowconvnet_shapes_and_single_convolution():
