@@ -1,17 +1,23 @@
 """The EmotionKD reference models in TensorFlow/Keras, timed the way train_throughput.py times ours.
 
-    # in a separate environment (not an emotionkd dependency), e.g. the reference's own versions:
-    python3.8 -m venv tf25 && tf25/bin/pip install tensorflow-cpu==2.5.0 numpy==1.19.5
-    tf25/bin/python benchmarks/reference_tf.py [--rounds 5] [--steps 8] [--batch 64] [--infer N]
-    python benchmarks/train_throughput.py --reference-python tf25/bin/python
-    python benchmarks/inference_latency.py --reference-python tf25/bin/python
+    # in a separate environment (TensorFlow is not an emotionkd dependency), e.g. TF 2.15.1, the
+    # last release whose tf.keras (Keras 2) runs the original reference code unmodified:
+    python3.11 -m venv tf215 && tf215/bin/pip install tensorflow-cpu==2.15.1
+    tf215/bin/python benchmarks/reference_tf.py [--rounds 5] [--steps 8] [--batch 64] [--infer N]
+    python benchmarks/train_throughput.py --reference-python tf215/bin/python
+    python benchmarks/inference_latency.py --reference-python tf215/bin/python
+
+It runs with TensorFlow 2.5 (the reference's own version: ``python3.8 -m venv tf25 &&
+tf25/bin/pip install tensorflow-cpu==2.5.0 numpy==1.19.5``), 2.15 (Keras 2.15 from the separate
+``keras`` package) and 2.16 or later (Keras 3, or Keras 2 with ``pip install tf_keras`` and
+``TF_USE_LEGACY_KERAS=1``); the header line names the Keras it ran with.
 
 emotionkd's speed goal is "at least the reference TensorFlow implementation on the same CPU".
 A number measured once, on another day, on a machine whose speed drifts by ±30 % says little,
-so this script rebuilds the reference graphs layer by layer from method.md §1.2–1.4 (written
-for this benchmark from that description: Conv2D heads with L2(0.001), learned position table,
-three post-norm blocks of Keras ``MultiHeadAttention(8, key_dim=64)``, score-gated IMF with the
-reference's ``E_b`` concatenation, the linear classifier; the student's MLKD loss
+so this script rebuilds the reference graphs layer by layer from the reference code's
+architecture as docs/method.md describes it (Conv2D heads with L2(0.001), learned position
+table, three post-norm blocks of Keras ``MultiHeadAttention(8, key_dim=64)``, score-gated IMF
+with the reference's ``E_b`` concatenation, the linear classifier; the student's MLKD loss
 CE + 0.1·KL + 1·MSE) and trains them with ``model.fit`` at batch 64. The parameter counts
 are checked against the reference's 2,047,490 (teacher) and 993,986 (student) before timing.
 
@@ -25,6 +31,7 @@ inference_latency.py can interleave the two frameworks' rounds on one machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -35,6 +42,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# the reference's teacher leaves its third EEG block without gradients (docs/method.md, "the IMF
+# bug"): Keras 2 warns about it at every traced step
+tf.get_logger().setLevel("ERROR")
 keras = tf.keras
 layers = keras.layers
 
@@ -153,13 +163,18 @@ def check_count(model: keras.Model, what: str, expected: int) -> None:
 
 
 def keras_version() -> str:
-    """Keras 3, or "tf_keras x.y" when TF_USE_LEGACY_KERAS=1 selects Keras 2."""
-    try:
-        return keras.__version__
-    except AttributeError:
-        import tf_keras
-
-        return f"tf_keras {tf_keras.__version__}"
+    """The version of the Keras behind ``tf.keras``: "2.15.0" (TensorFlow 2.6–2.15 load it from
+    the separate ``keras`` package, and their ``tf.keras`` has no ``__version__``), "3.x"
+    (TensorFlow ≥ 2.16), "tf_keras 2.x" (``TF_USE_LEGACY_KERAS=1``), or TensorFlow's own version
+    for the Keras built into TensorFlow ≤ 2.5."""
+    version = getattr(keras, "__version__", None)
+    if version:
+        return str(version)
+    package = keras.Model.__module__.split(".")[0]  # keras, tf_keras or tensorflow
+    if package == "tensorflow":
+        return f"{tf.__version__} (built into TensorFlow)"
+    version = getattr(importlib.import_module(package), "__version__", "unknown")
+    return version if package == "keras" else f"{package} {version}"
 
 
 class StepClock(keras.callbacks.Callback):

@@ -356,7 +356,7 @@ def synth_hci(
         1.0, "--label-noise", help="SD of the self-reports' noise, in rating points."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder."),
 ) -> None:
-    """Write synthetic MAHNOB-HCI sessions (BioSemi BDF + session.xml) in the real layout.
+    """Write synthetic MAHNOB-HCI sessions (BDF + session.xml) in the real layout.
 
     For every subject and trial an emotional-clip session with ratings and a neutral-clip
     session without: 47 channels in HCI order at 256 Hz, Status with the stimulus edges.
@@ -635,9 +635,10 @@ def train_teacher_cmd(
     config: ExperimentConfig,
     config_file: Optional[Path],  # noqa: UP045
 ) -> None:
-    """Train the EEG+GSR teacher with early stopping; write a checkpoint.
+    """Train the EEG+GSR teacher; keep its best validation epoch in a checkpoint.
 
-    Early stopping watches validation subjects held out of the training side. Prints
+    Validation subjects are held out of the training side (early stopping with --patience).
+    Prints
     validation (and, with --test-subjects, test) metrics with the majority-class rate.
     """
     from emotionkd.console import console, progress_task
@@ -662,6 +663,7 @@ def train_teacher_cmd(
                   f"{fr.best_epoch}" + (" (early stop)" if fr.stopped_early else ""))
     _print_metrics_table("teacher", {"validation": _val_row(fr.best, run),
                                      "test": run.test_metrics or {}})
+    _save_curves(out, fr, f"train-teacher {run.model_name}: {out.name}", overwrite)
 
 
 def _val_row(best: dict, run) -> dict:  # noqa: ANN001
@@ -741,6 +743,7 @@ def distill_cmd(
         console.print(f"wrote the teacher adapted by feedback to [bold]{t_out}[/]")
     _print_metrics_table("student", {"validation": _val_row(fr.best, run),
                                      "test": run.test_metrics or {}})
+    _save_curves(out, fr, f"{label}: {out.name}", overwrite)
 
 
 def _print_results_table(results: dict) -> None:
@@ -821,7 +824,7 @@ def evaluate_cmd(
     config: ExperimentConfig,
     config_file: Optional[Path],  # noqa: UP045
 ) -> None:
-    """Leakage-free evaluation of the teacher, the students and the baselines, or of one model.
+    """Leakage-free evaluation of teacher, students and baselines, or of one model.
 
     Protocols: leave-one-subject-out, k-fold over subjects, subject-dependent (docs/
     evaluation.md). Every fold retrains every model; per-fold results are written as they
@@ -880,19 +883,25 @@ def evaluate_cmd(
     console.print(f"report: {out / 'report.md'}  results: {out / 'results.json'}, "
                   f"{out / 'results.csv'}" + (f"  models: {out / 'models'}" if save_models
                                               else ""))
+    _print_figures(results, out)
 
 
 @app.command("report")
 def report_cmd(
-    run: Path = typer.Argument(..., help="Run folder written by 'emotionkd evaluate --out'."),
+    run: Path = typer.Argument(..., help="Run folder written by 'emotionkd evaluate'."),
 ) -> None:
-    """Merge whatever folds of a run exist into results.json, results.csv and report.md."""
+    """Merge whatever folds of a run exist into its results, report and figures.
+
+    Writes results.json, results.csv, report.md and the figures it shows (RUN/figures/*.png;
+    needs the plots extra).
+    """
     from emotionkd.console import console
     from emotionkd.evaluation import build_report
 
     results = build_report(run)
     _print_results_table(results)
     console.print(f"report: {run / 'report.md'}")
+    _print_figures(results, run)
 
 
 @app.command("export")
@@ -954,8 +963,9 @@ def predict_cmd(
     baseline_seconds: Optional[float] = typer.Option(  # noqa: UP045
         None, "--baseline-seconds",
         help="Reference period at the start of the recording (s): its mean is subtracted and "
-             "it is dropped, as preprocess --baseline subtract does with each trial's "
-             "pre-stimulus baseline. Needed by --norm train/none models trained that way."),
+             "it is dropped, as preprocessing's baseline subtraction does with each "
+             "trial's pre-stimulus baseline. Needed by models trained that way with norm "
+             "train or none."),
     step: Optional[float] = typer.Option(None, "--step", show_default="the window",  # noqa: UP045
                                          help="Window step in seconds."),
     out_format: Optional[OutFormat] = typer.Option(  # noqa: UP045
@@ -1025,7 +1035,7 @@ def demo_cmd(
         False, "--print-config", help="Print the demo's evaluation settings as TOML (for "
                                       "evaluate --config) and exit."),
 ) -> None:
-    """The main job on an embedded default: synthetic data, a store, a small evaluation.
+    """The main job on an embedded default: synthetic data, store, small evaluation.
 
     Writes a small synthetic DEAP-layout dataset, preprocesses it and runs a
     leave-one-subject-out evaluation of the teacher, the EmotionKD student with feedback, the
@@ -1049,9 +1059,45 @@ def demo_cmd(
     console.print(f"done in {res.seconds / 60:.1f} min. Report: {res.run / 'report.md'}; "
                   f"results: {res.run / 'results.csv'}; models per fold: {res.run / 'models'}; "
                   f"store: {res.store}")
+    _print_figures(res.results, res.run)
     console.print("Next: the same on real DEAP — emotionkd preprocess deap --raw "
                   "data_preprocessed_python --out deap.h5, then emotionkd evaluate --data "
                   "deap.h5 --loso")
+
+
+# ---------------------------------------------------------------------------------------------
+# figures (matplotlib is optional: without it one line says what to install)
+
+
+def _print_figures(results: dict, run: Path) -> None:
+    """One line: where a report's figures are, or why they were skipped."""
+    from rich.markup import escape
+
+    from emotionkd.console import console, print_warning
+
+    fig = results.get("figures") or {}
+    if fig.get("skipped"):
+        print_warning(escape(fig["skipped"]))
+    elif fig.get("files"):
+        console.print(f"figures: {run / 'figures'} ({len(fig['files'])} PNGs, shown in "
+                      "report.md)")
+
+
+def _save_curves(checkpoint: Path, fit, title: str, overwrite: bool) -> None:  # noqa: ANN001
+    """Write the learning curves of a training run beside its checkpoint (CKPT.curves.png)."""
+    from emotionkd.console import console, print_warning
+    from emotionkd.figures import PLOTS_HINT, curves_path, learning_curve_figure, plots_available
+
+    png = curves_path(checkpoint)
+    if not plots_available():
+        from rich.markup import escape
+
+        print_warning(escape(PLOTS_HINT))
+    elif png.exists() and not overwrite:
+        print_warning(f"{png}: exists, so the learning curves were not written; pass "
+                      "--overwrite to replace it")
+    elif learning_curve_figure(fit.history, png, title, best_epoch=fit.best_epoch) is not None:
+        console.print(f"learning curves: {png}")
 
 
 # ---------------------------------------------------------------------------------------------

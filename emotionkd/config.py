@@ -296,14 +296,15 @@ class ModelConfig:
 class TrainConfig:
     """``[train]``: optimisation of every model (Adam, early stopping, schedule)."""
 
-    epochs: int = setting(30, "Maximum epochs.", rule={"low": 1, "high": 100_000})
+    epochs: int = setting(20, "Maximum epochs.", rule={"low": 1, "high": 100_000})
     batch_size: int = setting(64, "Batch size (under torchrun: the global batch).",
                               rule={"low": 1, "high": 2**20})
     lr: float = setting(1e-4, "Adam learning rate.",
                         rule={"low": 0, "low_open": True, "high": 1,
                               "why": " (larger Adam steps diverge)"})
     weight_decay: float = setting(0.0, "Adam weight decay.", rule={"low": 0})
-    patience: int = setting(8, "Early stopping: epochs without improvement; 0 never stops.",
+    patience: int = setting(0, "Early stopping: epochs without improvement; 0 trains every "
+                            "epoch (the best validation epoch is restored either way).",
                             rule={"low": 0, "why": " (0: never stop early)"})
     grad_clip: float = setting(1.0, "Largest gradient norm; 0 turns clipping off.",
                                rule={"low": 0, "why": " (0: off)"})
@@ -317,11 +318,12 @@ class TrainConfig:
                               rule={"low": 0, "low_open": True}, flag=False)
     eval_batch_size: int = setting(512, "Batch size of validation and test predictions.",
                                    rule={"low": 1}, flag=False)
-    schedule: str = setting("constant", "Learning-rate schedule: constant, or cosine decay to "
+    schedule: str = setting("cosine", "Learning-rate schedule: constant, or cosine decay to "
                             "5 % of --lr by the last epoch.", choices=SCHEDULES)
-    warmup_epochs: float = setting(0.0, "Epochs of linear learning-rate warm-up from 0.",
+    warmup_epochs: float = setting(1.0, "Epochs of linear learning-rate warm-up from 0 (the "
+                                   "feedback's start is feedback_warmup).",
                                    rule={"low": 0})
-    label_smoothing: float = setting(0.0, "Label smoothing of the supervised loss.",
+    label_smoothing: float = setting(0.1, "Label smoothing of the supervised loss.",
                                      rule=_SHARE)
 
     def __post_init__(self) -> None:

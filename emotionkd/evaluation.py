@@ -587,7 +587,8 @@ def load_folds(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def build_report(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Merge the finished folds of a run into results.json, results.csv and report.md.
+    """Merge the finished folds of a run into results.json, results.csv, report.md and the
+    figures it links (RUN/figures/, :mod:`emotionkd.figures`; skipped without matplotlib).
 
     Folds whose test windows hold a single class are flagged and left out of fold means and
     paired comparisons (balanced accuracy is trivially 1 for a constant predictor there);
@@ -605,9 +606,13 @@ def build_report(run_dir: str | os.PathLike) -> dict[str, Any]:
         tf = sorted([f for f in folds if f.get("target") == target],
                     key=lambda f: (f["fold"]["index"], f.get("seed", 0)))
         results["targets"][target] = summarise_target(tf, labels)
+    from emotionkd.figures import figures_markdown, report_figures_entry
+
+    results["figures"] = report_figures_entry(run, results, folds)  # RUN/figures/*.png
     _atomic_json(run / "results.json", results)
     _write_csv(run / "results.csv", results)
-    _atomic_write(run / "report.md", render_markdown(results, meta))
+    _atomic_write(run / "report.md", render_markdown(results, meta)
+                  + "\n" + figures_markdown(results["figures"]))
     return results
 
 

@@ -120,7 +120,7 @@ class Task:
     model: nn.Module
     inputs: str = "gsr"
     supports_amp: bool = True
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module whose state belongs to a snapshot (moved to the device together)."""

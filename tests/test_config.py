@@ -113,7 +113,7 @@ def test_old_names_and_places_work_with_a_note(tmp_path, capsys):
     cfg = resolve_config("distill", config=f, notes=notes)
     assert (cfg.distill.kl_weight, cfg.distill.hint_weight) == (0.3, 2.0)
     assert cfg.feedback.feedback_warmup == 4 and cfg.feedback.pilot_lr == 0.05
-    assert cfg.train.epochs == 30  # [train-teacher] applies to train-teacher only
+    assert cfg.train.epochs == 20  # [train-teacher] applies to train-teacher only
     assert resolve_config("train-teacher", config=f).train.epochs == 2
     text = " | ".join(notes)
     assert "alpha is deprecated; use kl_weight" in text and "warmup is deprecated" in text

@@ -189,8 +189,9 @@ def test_distill_command_end_to_end(deap_store, teacher_ckpt, tmp_path, capsys):
 
     out = tmp_path / "s.pt"
     code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
-                      "--out", str(out), "--epochs", "2", "--batch-size", "8", "--feedback-warmup", "0",
-                      "--pilot-lr", "0.05", "--teacher-lr", "1e-3"], capsys)
+                      "--out", str(out), "--epochs", "2", "--batch-size", "8",
+                      "--feedback-warmup", "0", "--pilot-lr", "0.05", "--teacher-lr", "1e-3"],
+                     capsys)
     assert code == 0, cap.err
     assert "method emotionkd" in cap.out and "feedback steps" in cap.out
     ck = load_checkpoint(out, role="student")

@@ -43,7 +43,7 @@ def _inputs(name: str, batch: int, seed: int = 1) -> tuple[torch.Tensor, ...]:
 
 
 ARCH = {"paper": {}, "spectral": {"eeg_stem": "power", "norm_first": True,
-                                   "classifier_pool": "mean"}}
+                                   "classifier_pool": "mean", "classifier_segments": 3}}
 
 
 @pytest.mark.parametrize("name", ["emotionnet-student", "emotionnet-teacher", "concat"])

@@ -52,7 +52,8 @@ def _inputs(name: str, cfg: dict, batch: int = 2) -> tuple[torch.Tensor, ...]:
 
 def test_student_reference_parameter_count():
     # The reference Keras student at 1 x 512 GSR (4 s at 128 Hz): 993,986 parameters including
-    # BatchNorm statistics = 993,090 trainable + 896 moving means/variances (method.md §1.6).
+    # BatchNorm statistics = 993,090 trainable + 896 moving means/variances (docs/method.md,
+    # "Parameter counts").
     s = build_model("emotionnet-student", default_config("emotionnet-student", 128, 4, 28))
     assert count_parameters(s) == 993_986
     assert count_parameters(s, trainable_only=True) == 993_090

@@ -46,8 +46,15 @@ def test_pre_norm_block_keeps_the_scale_post_norm_removes_it():
         assert pre(10 * x).std(-1).mean() > 5 * pre(x).std(-1).mean()
 
 
-def test_mean_pooled_classifier_reads_group_means():
-    clf = Classifier(2 * 4, 6, 2, 0.0, pool="mean", groups=2).eval()
+def test_mean_pooled_classifier_reads_segment_means():
+    clf = Classifier(2 * 3 * 4, 6, 2, 0.0, pool="mean", groups=2, tokens=14,
+                     segments=3).eval()
+    tokens = torch.randn(3, 14, 4)
+    halves = tokens[:, :7], tokens[:, 7:]
+    runs = [(0, 2), (2, 5), (5, 7)]  # 7 tokens in 3 nearly equal consecutive runs
+    expect = torch.stack([h[:, a:b].mean(1) for h in halves for a, b in runs], 1).flatten(1)
+    torch.testing.assert_close(clf.features(tokens), expect)
+    clf = Classifier(2 * 4, 6, 2, 0.0, pool="mean", groups=2, tokens=10).eval()
     tokens = torch.randn(3, 10, 4)
     feats = clf.features(tokens)
     torch.testing.assert_close(feats, torch.cat([tokens[:, :5].mean(1), tokens[:, 5:].mean(1)],

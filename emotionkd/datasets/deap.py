@@ -3,7 +3,7 @@
 Each ``sXX`` file holds ``data`` (40 trials, 40 channels, 8064 samples at 128 Hz: 3 s pre-trial
 baseline + 60 s video) and ``labels`` (40, 4: valence, arousal, dominance, liking on 1–9).
 Rows 0–31 are EEG in DEAP's (Geneva) order, row 36 is GSR as skin resistance in Ohm.
-See docs/data-formats.md and the datasets reference for the sources of these facts.
+See docs/data-formats.md for these facts and docs/index.md for their sources.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def load_subject(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def validate_arrays(data: np.ndarray, labels: np.ndarray, path: Path) -> None:
-    """The sanity checks of the datasets reference (shapes, label range, finite values)."""
+    """Sanity checks of a subject's arrays (shapes, label range, finite values)."""
     if not isinstance(data, np.ndarray) or not isinstance(labels, np.ndarray):
         raise DataFormatError(f"{path}: 'data' and 'labels' must be numpy arrays")
     if data.ndim != 3 or data.shape[1] != len(DEAP_CHANNELS):

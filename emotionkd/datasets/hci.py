@@ -1,7 +1,7 @@
 """Reader of MAHNOB-HCI-Tagging ``Sessions/`` (one folder per stimulus presentation: a BDF
 with the physiology and ``session.xml`` with the self-reports).
 
-Facts (docs/data-formats.md, datasets reference part C): 47 channels at 256 Hz; 32 EEG
+Facts (docs/data-formats.md; sources in docs/index.md): 47 channels at 256 Hz; 32 EEG
 channels of a BioSemi cap (selected and ordered *by label*, never by position), EXG1–8, GSR1
 (skin resistance in Ohm), GSR2, Erg1/2, Resp, Temp, Status. The Status channel's low 16 bits
 rise at the stimulus onset, 30 s into the file, and again at the stimulus end; system bits

@@ -330,6 +330,10 @@ class SyntheticSubject:
 #: default strength of the emotion effects on the EEG (a multiplier of the effect sizes in
 #: docs/synthetic-data.md) and on the GSR, and the SD of the rating noise (rating points)
 DEFAULT_EEG_CUE = 1.0
+#: the EEG effects of ``eeg_cue = 1``, relative to emotionkd 0.1's generator: with 0.1's
+#: strength two band powers barely beat the GSR features (a world too weak to show whether a
+#: teacher knows more than its student); ``eeg_cue = 1/3`` gives 0.1's world back
+EEG_EFFECT_SCALE = 3.0
 DEFAULT_GSR_CUE = 1.0
 DEFAULT_LABEL_NOISE = 1.0
 #: the sidecar table of latent emotions that ``write_deap``/``write_hci`` put beside the data
@@ -346,8 +350,8 @@ def check_cues(eeg_cue: float, gsr_cue: float, label_noise: float) -> None:
 
 def apply_cues(sp: SubjectParams, eeg_cue: float, gsr_cue: float) -> SubjectParams:
     """A subject's physiology with its emotion effects scaled by the cue strengths."""
-    sp.eeg_strength *= eeg_cue
-    sp.valence_strength *= eeg_cue
+    sp.eeg_strength *= EEG_EFFECT_SCALE * eeg_cue
+    sp.valence_strength *= EEG_EFFECT_SCALE * eeg_cue
     sp.gsr_strength *= gsr_cue
     return sp
 

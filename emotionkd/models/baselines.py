@@ -1,4 +1,4 @@
-"""Comparison models for the paper's tables (method.md §3.2).
+"""Comparison models for the paper's tables (docs/method.md, "Baselines").
 
 * :class:`DeepConvNet` — the Deep ConvNet of Schirrmeister et al. (2017), "Deep learning with
   convolutional neural networks for EEG decoding and visualization", adapted to one GSR

@@ -117,7 +117,8 @@ class EmotionNetConfig:
     eeg_stem: str = "conv"  # conv (reference) | power (log band power per channel)
     power_filters: int = 8  # learned filters per EEG channel of the power stem
     norm_first: bool = False  # False: post-norm blocks (reference); True: pre-norm
-    classifier_pool: str = "flatten"  # flatten (reference) | mean (token average)
+    classifier_pool: str = "flatten"  # flatten (reference) | mean (segment averages)
+    classifier_segments: int = 1  # with mean pooling: consecutive token segments per group
 
     def __post_init__(self) -> None:
         o = "model"
@@ -142,6 +143,7 @@ class EmotionNetConfig:
         self.power_filters = _as_int(o, "power_filters", self.power_filters, 1)
         self.classifier_pool = _choice(o, "classifier_pool", self.classifier_pool,
                                        CLASSIFIER_POOLS)
+        self.classifier_segments = _as_int(o, "classifier_segments", self.classifier_segments, 1)
         for name in ("faithful_imf_bug", "norm_first"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"model: {name} must be true or false, got "
@@ -153,6 +155,9 @@ class EmotionNetConfig:
                 f"({self.kernel_size} samples = fs/4); use a longer window (>= "
                 f"{self.kernel_size / self.fs:g} s) or a higher sampling rate"
             )
+        if self.classifier_pool == "mean" and self.classifier_segments > self.n_tokens:
+            raise ConfigError(f"model: classifier_segments ({self.classifier_segments}) must be "
+                              f"at most the token count ({self.n_tokens})")
         if self.pos_table and self.pos_table < self.n_tokens:
             raise ConfigError(f"model: pos_table ({self.pos_table}) must be at least the token "
                               f"count ({self.n_tokens}); use 0 to size it automatically")
@@ -221,9 +226,10 @@ class EmotionNetBase(nn.Module):
 
     def _classifier(self, n_tokens: int, groups: int = 1) -> Classifier:
         c = self.config
-        width = (groups if c.classifier_pool == "mean" else n_tokens) * c.d_model
+        mean = c.classifier_pool == "mean"
+        width = (groups * c.classifier_segments if mean else n_tokens) * c.d_model
         return Classifier(width, c.classifier_dim, c.n_classes, c.classifier_dropout,
-                          c.classifier_pool, groups)
+                          c.classifier_pool, groups, n_tokens, c.classifier_segments)
 
     def _finish_init(self) -> None:
         if self.config.init == "keras":

@@ -158,7 +158,9 @@ class FoldedScoreBlock(nn.Module):
 
 
 class FoldedClassifier(nn.Module):
-    """The activation-free Linear stack of :class:`Classifier` as one Linear."""
+    """The activation-free Linear stack of :class:`Classifier` as one Linear on the flattened
+    tokens; a mean-pooled classifier's segment averaging is folded into the weights too (it is
+    linear), so every classifier becomes one matrix product at inference."""
 
     def __init__(self, clf: Classifier) -> None:
         super().__init__()
@@ -166,19 +168,19 @@ class FoldedClassifier(nn.Module):
         for lin in (clf.fc2, clf.fc3, clf.out):
             lw, lb = _linear64(lin)
             w, b = lw @ w, lw @ b + lb
+        if clf.pool == "mean":  # w reads (group, segment, d): spread it over the tokens
+            pm = clf.pool_matrix.double()  # (tokens per group, segments)
+            d = w.shape[1] // (clf.groups * clf.segments)
+            w = torch.einsum("ogsd,ls->ogld", w.reshape(-1, clf.groups, clf.segments, d), pm)
+            w = w.reshape(w.shape[0], -1)
         self.linear = nn.Linear(w.shape[1], w.shape[0]).to(device=clf.fc1.weight.device,
                                                             dtype=clf.fc1.weight.dtype)
         with torch.no_grad():
             self.linear.weight.copy_(w)
             self.linear.bias.copy_(b)
         self.linear.requires_grad_(False)
-        self.pool, self.groups = clf.pool, clf.groups
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if self.pool == "mean":
-            b, n, d = tokens.shape
-            return self.linear(tokens.reshape(b, self.groups, n // self.groups, d).mean(2)
-                               .flatten(1))
         return self.linear(tokens.flatten(1))
 
 

@@ -1,7 +1,7 @@
-"""Building blocks of EmotionNet, ported from the reference Keras code (method.md §1.2).
+"""Building blocks of EmotionNet, ported from the reference Keras code (docs/method.md).
 
 Tokens are (batch, length, features) throughout, as in the reference. Keras → PyTorch fidelity
-(method.md §1.8):
+(docs/method.md, "Architecture"):
 
 * attention has ``n_heads`` heads of ``head_dim`` each, independent of the model width (8 × 64 =
   an inner width of 512 for a 64-wide model), like Keras ``MultiHeadAttention(num_heads=8,
@@ -523,6 +523,16 @@ class DepthFusion(nn.Module):
 CLASSIFIER_POOLS = ("flatten", "mean")
 
 
+def segment_matrix(tokens: int, segments: int) -> torch.Tensor:
+    """(tokens, segments) averaging matrix: column j averages the j-th of ``segments``
+    consecutive, nearly equal runs of tokens."""
+    edges = [round(j * tokens / segments) for j in range(segments + 1)]
+    m = torch.zeros(tokens, segments)
+    for j in range(segments):
+        m[edges[j]:edges[j + 1], j] = 1.0 / max(edges[j + 1] - edges[j], 1)
+    return m
+
+
 class Classifier(nn.Module):
     """Flatten → Dropout → Linear(L·D, h) → Linear(h, h) → Linear(h, h) → Linear(h, classes).
 
@@ -531,18 +541,26 @@ class Classifier(nn.Module):
     the same order as Keras' Flatten.
 
     ``pool="mean"`` averages the tokens instead of flattening them: each of ``groups`` equal
-    runs of tokens (the teacher's EEG-first and GSR-first halves: 2) is averaged separately, so
-    the first Linear reads groups·D features instead of L·D — position-free, with 1/L of the
-    weights (the flattened form gives every token position its own weights, which lets a small
-    data set be memorised).
+    runs of tokens (the teacher's EEG-first and GSR-first halves: 2) is cut into ``segments``
+    consecutive parts whose token means the first Linear reads — groups·segments·D features
+    instead of L·D. One segment is position-free; a few keep the coarse time course (the rise
+    or fall of skin conductance over a window) with a fraction of the weights (flattening
+    gives every token position its own weights, which lets a small data set be memorised).
     """
 
     def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float,
-                 pool: str = "flatten", groups: int = 1) -> None:
+                 pool: str = "flatten", groups: int = 1, tokens: int = 0,
+                 segments: int = 1) -> None:
         super().__init__()
         if pool not in CLASSIFIER_POOLS:
             raise ValueError(f"classifier pool must be one of {CLASSIFIER_POOLS}, not {pool!r}")
-        self.pool, self.groups = pool, int(groups)
+        self.pool, self.groups, self.segments = pool, int(groups), int(segments)
+        if pool == "mean":
+            if tokens < groups * segments or tokens % groups:
+                raise ValueError(f"{tokens} tokens cannot be cut into {groups} groups of "
+                                 f"{segments} segments")
+            self.register_buffer("pool_matrix", segment_matrix(tokens // groups, segments),
+                                 persistent=False)
         self.drop = Dropout(dropout)
         self.fc1 = nn.Linear(in_features, hidden)
         self.fc2 = nn.Linear(hidden, hidden)
@@ -550,10 +568,11 @@ class Classifier(nn.Module):
         self.out = nn.Linear(hidden, n_classes)
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The classifier's input vector: flattened tokens, or the group means."""
+        """The classifier's input vector: flattened tokens, or the segment means."""
         if self.pool == "mean":
             b, n, d = tokens.shape
-            return tokens.reshape(b, self.groups, n // self.groups, d).mean(2).flatten(1)
+            x = tokens.reshape(b, self.groups, n // self.groups, d)
+            return torch.einsum("bgld,ls->bgsd", x, self.pool_matrix).flatten(1)
         return tokens.flatten(1)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
