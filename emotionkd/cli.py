@@ -241,6 +241,16 @@ def _required(value: Any, option: str) -> Any:
 # synth
 
 
+#: options both synth commands take
+O_SYNTH_SEED = typer.Option(0, "--seed", help="Random seed; same seed, same files.")
+O_EEG_CUE = typer.Option(1.0, "--eeg-cue",
+                         help="Strength of the emotion effects on the EEG (0 removes them).")
+O_GSR_CUE = typer.Option(1.0, "--gsr-cue",
+                         help="Strength of the arousal effects on the GSR (0 removes them).")
+O_LABEL_NOISE = typer.Option(1.0, "--label-noise",
+                             help="SD of the self-reports' noise, in rating points.")
+
+
 @synth_app.command("deap")
 def synth_deap(
     out: Path = typer.Option(..., "--out", help="Folder to write s01.dat … into (created)."),
@@ -249,16 +259,13 @@ def synth_deap(
     seconds: float = typer.Option(
         60.0, "--seconds", min=1.0,
         help="Stimulus seconds per trial (DEAP: 60), after the 3-s baseline."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same files."),
+    seed: int = O_SYNTH_SEED,
     fmt: SynthFormat = typer.Option(
         SynthFormat("dat"), "--format",
         help="dat (data_preprocessed_python) or mat (data_preprocessed_matlab)."),
-    eeg_cue: float = typer.Option(
-        1.0, "--eeg-cue", help="Strength of the emotion effects on the EEG (0 removes them)."),
-    gsr_cue: float = typer.Option(
-        1.0, "--gsr-cue", help="Strength of the arousal effects on the GSR (0 removes them)."),
-    label_noise: float = typer.Option(
-        1.0, "--label-noise", help="SD of the self-reports' noise, in rating points."),
+    eeg_cue: float = O_EEG_CUE,
+    gsr_cue: float = O_GSR_CUE,
+    label_noise: float = O_LABEL_NOISE,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing sXX files."),
 ) -> None:
     """Write synthetic subjects in DEAP's preprocessed layout.
@@ -304,20 +311,27 @@ def _print_preprocess_report(report) -> None:  # noqa: ANN001
             console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
+#: options both preprocess commands take
+O_STORE_OUT = typer.Option(..., "--out", help="Output HDF5 store, e.g. deap.h5.")
+O_STORE_CHANNELS = typer.Option(
+    "all", "--eeg-channels",
+    help="all (32), tsception28 (32 minus Fz, Cz, Pz, Oz) or comma-separated names.")
+O_BASELINE = typer.Option(
+    BaselineMode("subtract"), "--baseline",
+    help="subtract: remove each channel's pre-stimulus mean (DEAP: 3 s, HCI: 30 s), then drop "
+         "it; none: drop it; keep: store it (stimulus start recorded).")
+O_GSR_UNIT = typer.Option(GsrUnit("auto"), "--gsr-unit",
+                          help="Raw GSR unit (HCI: of GSR1); auto decides by magnitude.")
+
+
 @preprocess_app.command("deap")
 def preprocess_deap_cmd(
     raw: Path = typer.Option(..., "--raw",
                              help="DEAP data_preprocessed_python (or _matlab) folder."),
-    out: Path = typer.Option(..., "--out", help="Output HDF5 store, e.g. deap.h5."),
-    eeg_channels: str = typer.Option(
-        "all", "--eeg-channels",
-        help="all (32), tsception28 (32 minus Fz, Cz, Pz, Oz) or comma-separated names."),
-    baseline: BaselineMode = typer.Option(
-        BaselineMode("subtract"), "--baseline",
-        help="subtract: remove each channel's 3-s pre-trial mean, then drop the baseline; "
-             "none: drop it; keep: store it (stimulus start recorded)."),
-    gsr_unit: GsrUnit = typer.Option(GsrUnit("auto"), "--gsr-unit",
-                                     help="Raw GSR unit; auto decides by magnitude."),
+    out: Path = O_STORE_OUT,
+    eeg_channels: str = O_STORE_CHANNELS,
+    baseline: BaselineMode = O_BASELINE,
+    gsr_unit: GsrUnit = O_GSR_UNIT,
     fmt: DeapFormat = typer.Option(DeapFormat("auto"), "--format",
                                    help="File format; auto takes whichever is present."),
     workers: int = typer.Option(1, "--workers", min=1, help="Files processed in parallel."),
@@ -345,15 +359,12 @@ def synth_hci(
     subjects: int = typer.Option(2, "--subjects", min=1, max=30, help="Number of subjects."),
     trials: int = typer.Option(20, "--trials", min=1, max=20,
                                help="Emotional clips per subject (each with a neutral clip)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same files."),
+    seed: int = O_SYNTH_SEED,
     stimulus: str = typer.Option("35-117", "--stimulus-seconds",
                                  help="Range of emotional-clip lengths in seconds, e.g. 35-117."),
-    eeg_cue: float = typer.Option(
-        1.0, "--eeg-cue", help="Strength of the emotion effects on the EEG (0 removes them)."),
-    gsr_cue: float = typer.Option(
-        1.0, "--gsr-cue", help="Strength of the arousal effects on the GSR (0 removes them)."),
-    label_noise: float = typer.Option(
-        1.0, "--label-noise", help="SD of the self-reports' noise, in rating points."),
+    eeg_cue: float = O_EEG_CUE,
+    gsr_cue: float = O_GSR_CUE,
+    label_noise: float = O_LABEL_NOISE,
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder."),
 ) -> None:
     """Write synthetic MAHNOB-HCI sessions (BDF + session.xml) in the real layout.
@@ -383,16 +394,10 @@ def synth_hci(
 @preprocess_app.command("hci")
 def preprocess_hci_cmd(
     raw: Path = typer.Option(..., "--raw", help="MAHNOB-HCI Sessions/ folder."),
-    out: Path = typer.Option(..., "--out", help="Output HDF5 store, e.g. hci.h5."),
-    eeg_channels: str = typer.Option(
-        "all", "--eeg-channels",
-        help="all (32), tsception28 or comma-separated names (picked by label)."),
-    baseline: BaselineMode = typer.Option(
-        BaselineMode("subtract"), "--baseline",
-        help="subtract: remove each channel's mean over the 30 s before the stimulus, then "
-             "drop it; none: drop it; keep: store it (stimulus start recorded)."),
-    gsr_unit: GsrUnit = typer.Option(GsrUnit("auto"), "--gsr-unit",
-                                     help="Raw GSR1 unit; auto decides by magnitude."),
+    out: Path = O_STORE_OUT,
+    eeg_channels: str = O_STORE_CHANNELS,
+    baseline: BaselineMode = O_BASELINE,
+    gsr_unit: GsrUnit = O_GSR_UNIT,
     fs: float = typer.Option(128.0, "--fs", help="Target sampling rate (Hz); 256 keeps it."),
     eeg_filter: EegFilter = typer.Option(
         EegFilter("deap"), "--eeg-filter",
@@ -606,6 +611,10 @@ def _check_out(out: Path, overwrite: bool, inputs: tuple = (), need_bytes: float
                 option=option, lock=os.environ.get("RANK", "0") == "0")
 
 
+#: the store option of the training commands (distill: the store its teacher was trained on)
+O_DATA = typer.Option(None, "--data", help="HDF5 store from 'emotionkd preprocess' (required).")
+
+
 def _print_metrics_table(title: str, rows: dict) -> None:
     from rich.table import Table
 
@@ -626,8 +635,7 @@ def _print_metrics_table(title: str, rows: dict) -> None:
 @app.command("train-teacher")
 @configured("train-teacher")
 def train_teacher_cmd(
-    data: Optional[Path] = typer.Option(  # noqa: UP045
-        None, "--data", help="HDF5 store from 'emotionkd preprocess' (required)."),
+    data: Optional[Path] = O_DATA,  # noqa: UP045
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", help="Teacher checkpoint to write, e.g. t.pt (required)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
@@ -684,8 +692,7 @@ def _n_params(model) -> int:  # noqa: ANN001
 def distill_cmd(
     teacher: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--teacher", help="Teacher checkpoint from train-teacher (required)."),
-    data: Optional[Path] = typer.Option(  # noqa: UP045
-        None, "--data", help="HDF5 store the teacher was trained on (required)."),
+    data: Optional[Path] = O_DATA,  # noqa: UP045
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", help="Student checkpoint to write, e.g. s.pt (required)."),
     teacher_out: Optional[Path] = typer.Option(  # noqa: UP045
@@ -799,7 +806,7 @@ def _protocol_given(kw: dict[str, Any]) -> dict[str, Any]:
 @configured("evaluate", exclude=("model", "method", "train_subjects", "val_subjects",
                                  "test_subjects"), given_from=_protocol_given)
 def evaluate_cmd(
-    data: Optional[Path] = typer.Option(None, "--data", help="HDF5 store (required)."),  # noqa: UP045
+    data: Optional[Path] = O_DATA,  # noqa: UP045
     loso: bool = typer.Option(False, "--loso", help="Leave-one-subject-out protocol."),
     kfold: Optional[int] = typer.Option(  # noqa: UP045
         None, "--kfold", help="K folds over groups of subjects."),
@@ -1071,13 +1078,11 @@ def demo_cmd(
 
 def _print_figures(results: dict, run: Path) -> None:
     """One line: where a report's figures are, or why they were skipped."""
-    from rich.markup import escape
-
     from emotionkd.console import console, print_warning
 
     fig = results.get("figures") or {}
     if fig.get("skipped"):
-        print_warning(escape(fig["skipped"]))
+        print_warning(fig["skipped"])  # printed as it is (not read as markup)
     elif fig.get("files"):
         console.print(f"figures: {run / 'figures'} ({len(fig['files'])} PNGs, shown in "
                       "report.md)")
@@ -1090,9 +1095,7 @@ def _save_curves(checkpoint: Path, fit, title: str, overwrite: bool) -> None:  #
 
     png = curves_path(checkpoint)
     if not plots_available():
-        from rich.markup import escape
-
-        print_warning(escape(PLOTS_HINT))
+        print_warning(PLOTS_HINT)
     elif png.exists() and not overwrite:
         print_warning(f"{png}: exists, so the learning curves were not written; pass "
                       "--overwrite to replace it")

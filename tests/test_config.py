@@ -195,3 +195,98 @@ def test_models_command_lists_the_registry(capsys):
     code, cap = _cli(["models", "--size", "tiny"], capsys)
     assert code == 0
     assert "gsr-features" in cap.out and "gsr, teacher" in cap.out and "–" in cap.out
+
+
+def _help_text(args: list[str]) -> str:
+    """``emotionkd ARGS --help`` as plain text on a wide terminal (typer's CliRunner)."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from emotionkd.cli import app
+
+    res = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "200",
+                                                         "TERMINAL_WIDTH": "200"})
+    assert res.exit_code == 0, res.output
+    return re.sub(r"\x1b\[[0-9;]*m", "", res.output)
+
+
+@pytest.mark.parametrize("command, expect", [
+    ("train-teacher", {"--epochs": "20", "--patience": "0", "--schedule": "cosine",
+                       "--warmup-epochs": "1.0", "--label-smoothing": "0.1", "--window": "4.0",
+                       "--norm": "subject", "--size": "paper", "--lr": "0.0001"}),
+    ("distill", {"--method": "emotionkd", "--feedback-warmup": "1", "--pilot-lr": "0.01",
+                 "--epochs": "20", "--schedule": "cosine", "--hint-map": "fold"}),
+    ("evaluate", {"--methods": "emotionkd,none", "--target": "arousal", "--batch-size": "64",
+                  "--feedback-warmup": "1", "--quiz-fraction": "0.2"}),
+    ("demo", {"--out": "emotionkd-demo", "--seed": "0"}),
+    ("models", {"--size": "paper", "--fs": "128.0"}),
+])
+def test_help_shows_the_defaults(command, expect):
+    """Every default of the configuration is visible in --help (none swallowed as markup)."""
+    lines = _help_text([command]).splitlines()
+    for flag, default in expect.items():
+        at = next((i for i, ln in enumerate(lines) if f" {flag} " in ln
+                   and ln.split(flag)[0].strip(" │*") == ""), None)
+        assert at is not None, f"{command}: no row for {flag}"
+        row = [lines[at]]
+        for ln in lines[at + 1:]:  # the option's help, wrapped onto further lines
+            if ln.strip(" │").startswith(("-", "*")) or not ln.startswith("│"):
+                break
+            row.append(ln)
+        text = " ".join(" ".join(ln.strip(" │").split()) for ln in row)
+        assert f"[default: {default}]" in text, f"{command} {flag}: {text}"
+    if command != "demo" and command != "models":
+        whole = "\n".join(lines)
+        assert "--print-config" in whole and "--config" in whole
+
+
+def test_train_recipe_is_settable_by_flag_and_file(tmp_path):
+    f = tmp_path / "r.toml"
+    f.write_text('[train]\nschedule = "constant"\nwarmup_epochs = 0.5\nlabel_smoothing = 0.2\n')
+    for command in COMMAND_TABLES:
+        cfg = resolve_config(command, config=f).train
+        assert (cfg.schedule, cfg.warmup_epochs, cfg.label_smoothing) == ("constant", 0.5, 0.2)
+        cfg = resolve_config(command, {"label_smoothing": 0.0, "warmup_epochs": 2.0}, f).train
+        assert (cfg.label_smoothing, cfg.warmup_epochs) == (0.0, 2.0)  # flags over the file
+    default = ExperimentConfig().train
+    assert (default.epochs, default.patience, default.schedule, default.warmup_epochs,
+            default.label_smoothing) == (20, 0, "cosine", 1.0, 0.1)
+    assert ExperimentConfig().feedback.feedback_warmup == 1  # a separate setting
+
+
+def test_evaluate_honours_the_distill_and_feedback_tables(deap_store, tmp_path, capsys,
+                                                          monkeypatch):
+    """A config file's [distill] loss weights and [feedback] reach run.json and the students
+    that evaluate trains (the bug: evaluate ignored [distill])."""
+    import emotionkd.distill.trainer as trainer
+
+    seen: list[tuple] = []
+    real = trainer.fit_student
+
+    def spy(teacher, s_cfg, train, val, tcfg, method, weights, fb, *rest):  # noqa: ANN001
+        seen.append((method, weights, fb, tcfg))
+        return real(teacher, s_cfg, train, val, tcfg, method, weights, fb, *rest)
+
+    monkeypatch.setattr(trainer, "fit_student", spy)
+    f = tmp_path / "e.toml"
+    f.write_text("[data]\nwindow = 2.0\nstep = 2.0\n[model]\nsize = 'tiny'\n"
+                 "[train]\nepochs = 2\nbatch_size = 16\nlabel_smoothing = 0.0\n"
+                 "[distill]\nkl_weight = 0.3\nhint_weight = 0.5\ntemperature = 2.0\n"
+                 "[feedback]\nfeedback_warmup = 1\npilot_lr = 0.02\n"
+                 "[evaluate]\nprotocol = 'loso'\nmethods = 'emotionkd'\nbaselines = 'none'\n")
+    run = tmp_path / "run"
+    code, cap = _cli(["evaluate", "--data", str(deap_store), "--config", str(f), "--fold", "0",
+                      "--out", str(run)], capsys)
+    assert code == 0, cap.err
+    recorded = json.loads((run / "run.json").read_text())["config"]
+    assert recorded["distill"]["kl_weight"] == 0.3 and recorded["distill"]["temperature"] == 2.0
+    assert recorded["feedback_cfg"]["feedback_warmup"] == 1
+    assert recorded["feedback_cfg"]["pilot_lr"] == 0.02 and recorded["train"]["epochs"] == 2
+    assert recorded["train"]["label_smoothing"] == 0.0
+    assert {m for m, *_ in seen} == {"emotionkd"} and len(seen) == 2  # with, without feedback
+    for _, weights, _fb, tcfg in seen:
+        assert (weights.kl_weight, weights.hint_weight, weights.temperature) == (0.3, 0.5, 2.0)
+        assert tcfg.epochs == 2 and tcfg.label_smoothing == 0.0
+    fbs = [fb for _, _, fb, _ in seen if fb is not None]
+    assert len(fbs) == 1 and (fbs[0].feedback_warmup, fbs[0].pilot_lr) == (1, 0.02)

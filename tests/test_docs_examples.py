@@ -103,8 +103,14 @@ def test_every_command_has_help_with_defaults_and_choices(name, capsys, monkeypa
         if not flag.startswith("-"):
             continue  # an argument: no default, listed under Arguments
         at = re.compile(rf"^[│\s*]*(?:-\w, )?{re.escape(flag)}(?![\w-])")  # its own row
-        line = next((ln for ln in lines if at.match(ln)), None)
-        assert line is not None, f"{name}: {flag} is not in --help"
+        i = next((i for i, ln in enumerate(lines) if at.match(ln)), None)
+        assert i is not None, f"{name}: {flag} is not in --help"
+        line = lines[i]
+        for ln in lines[i + 1:]:  # its help wrapped onto further lines
+            if ln.strip(" │").startswith(("-", "*")) or not ln.startswith("│"):
+                break
+            line += " " + ln.strip(" │")
+        line = " ".join(line.split())
         if default and default not in ("required", "on", "off"):
             assert f"[default: {default}]" in line or f"[default: ({default})]" in line, \
                 f"{name} {flag}: --help does not show its default {default!r}: {line}"
@@ -206,6 +212,8 @@ def test_paper_config_resolves_to_the_documented_values(capsys):
     assert cfg["model"]["size"] == "paper" and cfg["model"]["d_model"] == 64
     assert {k: cfg["train"][k] for k in ("epochs", "batch_size", "lr", "patience", "seed")} == {
         "epochs": 40, "batch_size": 64, "lr": 1e-4, "patience": 8, "seed": 0}
+    assert (cfg["train"]["schedule"], cfg["train"]["warmup_epochs"],
+            cfg["train"]["label_smoothing"]) == ("constant", 0.0, 0.0)  # the reference's
     assert {k: cfg["distill"][k] for k in ("method", "feedback", "ce_weight", "kl_weight",
                                            "hint_weight", "temperature", "hint_map")} == {
         "method": "emotionkd", "feedback": True, "ce_weight": 1.0, "kl_weight": 0.1,
@@ -213,6 +221,7 @@ def test_paper_config_resolves_to_the_documented_values(capsys):
     assert cfg["feedback"]["feedback_warmup"] == 2 and cfg["feedback"]["quiz_fraction"] == 0.2
     assert cfg["evaluate"]["protocol"] == "loso" and cfg["evaluate"]["methods"] == "emotionkd"
     for promise in ("4-s windows", "28 EEG channels", "rating > 5", "up to 40 epochs",
-                    "patience 8", "batch 64, Adam 1e-4", "after 2 warm-up epochs",
+                    "patience 8", "batch 64, Adam 1e-4", "at a constant rate",
+                    "without label smoothing", "after 2 warm-up epochs",
                     "20 % of the"):
         assert promise in " ".join(doc.split())

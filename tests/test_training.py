@@ -148,7 +148,7 @@ def test_config_file_precedence_and_errors(tmp_path):
     assert values == {"target": "valence", "epochs": 7, "lr": 0.01, "d_model": 16}
     out = resolve_config("train-teacher", {"lr": 0.5, "epochs": None}, cfg)
     assert (out.data.target, out.train.epochs, out.train.lr) == ("valence", 7, 0.5)
-    assert out.model.architecture == {"d_model": 16} and out.train.patience == 8  # default
+    assert out.model.architecture == {"d_model": 16} and out.train.patience == 0  # default
     bad = tmp_path / "bad.toml"
     bad.write_text("epochz = 3\n")
     with pytest.raises(ConfigError, match="bad.toml: unknown key 'epochz' .did you mean epochs"):
