@@ -26,7 +26,7 @@ cfg = default_config("emotionnet-teacher", 128, 4, 28)
 teacher = build_model("emotionnet-teacher", cfg).eval()
 student = build_model("emotionnet-student", cfg).train()
 w = method_weights(method)
-adapter = HintAdapter(64, 64) if w.hint else None
+adapter = HintAdapter(64, 64) if w.hint_weight else None
 params = list(student.parameters()) + (list(adapter.parameters()) if adapter else [])
 from emotionkd.training import make_adam, tune_cpu_allocator
 tune_cpu_allocator()  # as fit() does

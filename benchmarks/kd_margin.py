@@ -22,23 +22,16 @@ STUDENTS = ("student-emotionkd+feedback", "student-kd")
 
 
 def run_seed(seed: int, work: Path) -> dict[str, list[float]]:
-    from emotionkd.config import SIZE_PRESETS
     from emotionkd.datasets.synthetic import write_deap
-    from emotionkd.demo import DEMO
-    from emotionkd.evaluation import EvalConfig, evaluate_protocol
+    from emotionkd.demo import DEMO, demo_config
+    from emotionkd.evaluation import eval_config, evaluate_protocol
     from emotionkd.preprocess import preprocess_deap
 
     root = work / f"seed{seed}"
     write_deap(root / "raw", n_subjects=DEMO["subjects"], n_trials=DEMO["trials"],
                seconds=DEMO["seconds"], seed=seed, overwrite=True)
     preprocess_deap(root / "raw", root / "d.h5", overwrite=True)
-    cfg = EvalConfig(
-        protocol="loso", targets=["arousal"], methods=["emotionkd", "kd", "none"],
-        feedback=True, data={"window_s": DEMO["window_s"], "step_s": DEMO["window_s"]},
-        train={"epochs": DEMO["epochs"], "patience": DEMO["patience"],
-               "batch_size": DEMO["batch_size"], "lr": DEMO["lr"], "seed": seed},
-        model=dict(SIZE_PRESETS[DEMO["size"]]),
-        feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1}, seeds=[seed])
+    cfg = eval_config(demo_config(seed=seed, methods="emotionkd,kd,none"))
     res = evaluate_protocol(root / "d.h5", cfg, root / "run", resume=True)
     models = res["targets"]["arousal"]["models"]
     return {k: v["per_fold"]["balanced_accuracy"] for k, v in models.items() if "per_fold" in v}

@@ -56,12 +56,13 @@ def world(scale: str, seed: int, work: Path, eeg_cue: float | None) -> Path:
 def run(scale: str, seed: int, work: Path, methods: list[str], eeg_cue: float | None) -> Path:
     """Evaluate one world; returns its run folder."""
     from emotionkd.demo import demo_config
-    from emotionkd.evaluation import DEFAULT_BASELINES, EvalConfig, evaluate_protocol
+    from emotionkd.evaluation import DEFAULT_BASELINES, EvalConfig, eval_config, evaluate_protocol
 
     store = world(scale, seed, work, eeg_cue)
     out = work / f"seed{seed}" / "run"
     if scale == "demo":
-        cfg = demo_config(seed, methods=methods, baselines=list(DEFAULT_BASELINES))
+        cfg = eval_config(demo_config(seed=seed, methods=",".join(methods),
+                                      baselines=",".join(DEFAULT_BASELINES)))
     else:
         cfg = EvalConfig(protocol="kfold", k=4, targets=["arousal"], methods=methods,
                          feedback="emotionkd" in methods, baselines=list(DEFAULT_BASELINES),
@@ -105,7 +106,12 @@ def main() -> None:
           f"({t['models']['teacher']['test_sets']} test sets), majority baseline "
           f"{100 * t['majority_baseline']['mean']:.1f} %")
     print(f"{'model':30s} {'bal. acc.':>16s} {'pooled':>7s} {'latent truth':>16s}")
+    failed = [label for label, m in t["models"].items() if "latent" not in m]
+    for label in failed:  # every fold of it failed: say so instead of a row
+        print(f"{label:30s} failed in every fold ({t['models'][label]['errors'][0]['error']})")
     for label, m in t["models"].items():
+        if label in failed:
+            continue
         ms, lat = m["mean_std"]["balanced_accuracy"], m["latent"]["mean_std"]["balanced_accuracy"]
         print(f"{label:30s} {100 * ms['mean']:7.1f} ± {100 * ms['std']:5.1f} "
               f"{100 * m['pooled']['balanced_accuracy']:7.1f} "
@@ -113,7 +119,7 @@ def main() -> None:
     summary = {"scale": args.scale, "seeds": args.seeds, "comparisons": {}}
     print("\npaired differences in balanced accuracy, pp [95 % CI], test sets better, Wilcoxon p")
     for a, b in COMPARISONS:
-        if a not in labels or b not in labels:
+        if a not in labels or b not in labels or a in failed or b in failed:
             continue
         row = {}
         for key, single, name in (("metrics", "single_class", "ratings"),
@@ -127,7 +133,7 @@ def main() -> None:
     summary["models"] = {label: {"balanced_accuracy": m["mean_std"]["balanced_accuracy"],
                                  "latent": m["latent"]["mean_std"]["balanced_accuracy"],
                                  "per_fold": m["per_fold"]["balanced_accuracy"]}
-                         for label, m in t["models"].items()}
+                         for label, m in t["models"].items() if label not in failed}
     (args.work / "summary.json").write_text(json.dumps(summary, indent=1))
     print(f"\nsummary: {args.work / 'summary.json'}")
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -77,15 +78,25 @@ def progress_task(description: str, total: int | None = None) -> Iterator[Progre
             state["prog"].stop()
 
 
+def _line(label: str, message: str) -> None:
+    """``label: message`` on one line of stderr; the message is printed as it is (its square
+    brackets, e.g. a TOML table's name, are not read as markup)."""
+    text = escape(" ".join(str(message).split()))
+    err_console.print(f"{label} {text}", markup=True, highlight=False, soft_wrap=True)
+
+
 def print_error(message: str) -> None:
     """Render an error as a single line on stderr."""
-    text = " ".join(str(message).split())
-    err_console.print(f"[bold red]error:[/] {text}", markup=True, highlight=False, soft_wrap=True)
+    _line("[bold red]error:[/]", message)
 
 
 def print_warning(message: str) -> None:
-    text = " ".join(str(message).split())
-    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+    _line("[yellow]warning:[/]", message)
+
+
+def print_note(message: str) -> None:
+    """A one-line note on stderr (e.g. a deprecated option that still works)."""
+    _line("[cyan]note:[/]", message)
 
 
 def is_debug() -> bool:

@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emotionkd.config import ExperimentConfig
 
 #: the demo setting next to the paper's (what was reduced, printed by the command)
 DEMO: dict[str, Any] = {
-    "subjects": 8, "trials": 12, "seconds": 30.0, "window_s": 4.0, "size": "tiny",
+    "subjects": 8, "trials": 12, "seconds": 30.0, "window": 4.0, "size": "tiny",
     "epochs": 20, "patience": 0, "batch_size": 32, "lr": 1e-3,
 }
 #: (setting, what the full-size job uses)
@@ -31,8 +34,14 @@ REDUCTIONS = [
 ]
 #: an even smaller setting for the test suite
 QUICK: dict[str, Any] = {
-    "subjects": 3, "trials": 4, "seconds": 8.0, "window_s": 2.0, "size": "tiny",
+    "subjects": 3, "trials": 4, "seconds": 8.0, "window": 2.0, "size": "tiny",
     "epochs": 1, "patience": 0, "batch_size": 16, "lr": 1e-3,
+}
+#: the demo's evaluation settings beyond the reductions: EmotionKD with feedback and the
+#: student alone, with a livelier feedback (larger pilot and teacher steps) for so few epochs
+EVALUATE: dict[str, Any] = {
+    "protocol": "loso", "target": "arousal", "methods": "emotionkd,none", "feedback": True,
+    "pilot_lr": 0.05, "teacher_lr": 1e-4, "feedback_warmup": 1,
 }
 
 
@@ -58,27 +67,15 @@ def demo_bytes(setting: dict[str, Any]) -> int:
     return int(1.5 * raw) + 32 * 2**20
 
 
-def demo_config(seed: int = 0, setting: dict[str, Any] | None = None,
-                methods: list[str] | None = None, baselines: list[str] | None = None):  # noqa: ANN201
-    """The demo's evaluation configuration (:data:`DEMO` unless ``setting``): leave one
-    subject out, arousal, the teacher, the EmotionKD students with and without feedback, the
-    student alone and the classical yardsticks (benchmarks/yardsticks.py reuses it)."""
-    from emotionkd.config import SIZE_PRESETS
-    from emotionkd.evaluation import DEFAULT_BASELINES, EvalConfig
+def demo_config(quick: bool = False, seed: int = 0, **overrides: Any) -> ExperimentConfig:
+    """The demo's evaluation as a configuration (``emotionkd demo --print-config`` prints it;
+    ``emotionkd evaluate --config`` runs it on any store); ``overrides`` replace settings."""
+    from emotionkd.config import resolve_config
 
-    setting = dict(setting or DEMO)
-    methods = ["emotionkd", "none"] if methods is None else methods
-    return EvalConfig(
-        protocol="loso", targets=["arousal"], methods=methods,
-        feedback="emotionkd" in methods,
-        baselines=list(DEFAULT_BASELINES) if baselines is None else baselines,
-        data={"window_s": setting["window_s"], "step_s": setting["window_s"]},
-        train={"epochs": setting["epochs"], "patience": setting["patience"],
-               "batch_size": setting["batch_size"], "lr": setting["lr"]},
-        model=dict(SIZE_PRESETS[setting["size"]]),
-        feedback_cfg={"pilot_lr": 0.05, "teacher_lr": 1e-4, "warmup_epochs": 1},
-        seeds=[seed], save_models=True,
-    )
+    setting = QUICK if quick else DEMO
+    given = {k: setting[k] for k in ("window", "size", "epochs", "patience", "batch_size", "lr")}
+    return resolve_config("evaluate", {**given, **EVALUATE, "step": setting["window"],
+                                       "seed": seed, **overrides})
 
 
 def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
@@ -88,7 +85,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
     """Run the demo into ``out`` (raw data, store, run folder with report and models)."""
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.errors import ConfigError
-    from emotionkd.evaluation import evaluate_protocol
+    from emotionkd.evaluation import eval_config, evaluate_protocol
     from emotionkd.outputs import check_free_space, check_output, make_folder
     from emotionkd.preprocess import preprocess_deap
 
@@ -115,7 +112,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
         import shutil
 
         shutil.rmtree(run_dir)
-    cfg = demo_config(seed, setting)
+    cfg = eval_config(demo_config(quick, seed), save_models=True)
     say(f"leave-one-subject-out evaluation: {setting['subjects']} folds × (teacher, EmotionKD "
         "student with feedback, student alone)")
     results = evaluate_protocol(store, cfg, run_dir, progress=progress)

@@ -45,38 +45,51 @@ from typing import Any
 import numpy as np
 
 from emotionkd import __version__
+from emotionkd.config import (
+    METHODS,
+    PROTOCOLS,
+    DataConfig,
+    DistillConfig,
+    EvaluationConfig,
+    ExperimentConfig,
+    FeedbackConfig,
+    ModelConfig,
+    csv_items,
+    parse_subjects,
+)
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.metrics import METRICS, aggregate, binary_metrics, bootstrap_ci, wilcoxon_paired
+from emotionkd.models.registry import names_where
 
-PROTOCOLS = ("loso", "kfold", "subject-dependent")
-STUDENT_METHODS = ("emotionkd", "kd", "fitnets", "none")
-#: classical (features + logistic regression) and deep baselines, in report order
-BASELINES = ("eeg-features", "gsr-features", "shallowconvnet", "deepconvnet", "concat")
+#: the models that may be baselines (classical: features + logistic regression; deep)
+BASELINES = tuple(names_where(baseline=True))
 #: the baselines every evaluation runs unless told otherwise: the yardsticks of the teacher
 #: (eeg-features, shallowconvnet) and of the GSR-only students (gsr-features)
-DEFAULT_BASELINES = ("eeg-features", "gsr-features", "shallowconvnet")
+DEFAULT_BASELINES = tuple(csv_items(EvaluationConfig.baselines))
 RUN_FORMAT = "emotionkd-run"
 
 
 @dataclass
 class EvalConfig:
-    """Everything that defines an evaluation run (stored in run.json)."""
+    """Everything that defines an evaluation run (stored in run.json); built from an
+    :class:`~emotionkd.config.ExperimentConfig` by :func:`eval_config`, whose tables the dict
+    fields hold with the same names (defaults: the configuration's)."""
 
     protocol: str = "loso"
-    k: int = 0  # folds for kfold / subject-dependent
-    targets: list[str] = field(default_factory=lambda: ["arousal"])
-    methods: list[str] = field(default_factory=lambda: ["emotionkd", "none"])
+    k: int = EvaluationConfig.k  # folds for kfold / subject-dependent
+    targets: list[str] = field(default_factory=lambda: [DataConfig.target])
+    methods: list[str] = field(default_factory=lambda: csv_items(EvaluationConfig.methods))
     baselines: list[str] = field(default_factory=lambda: list(DEFAULT_BASELINES))
-    teacher: str = "emotionnet-teacher"
+    teacher: str = ModelConfig.model
     feedback: bool = True  # also train the emotionkd student with adaptive feedback
-    feedback_ablation: bool = False  # and its two halves (meta-gradient only, teacher CE only)
+    feedback_ablation: bool = EvaluationConfig.feedback_ablation  # and the feedback's halves
     data: dict[str, Any] = field(default_factory=dict)  # DataSpec fields except target
-    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    train: dict[str, Any] = field(default_factory=dict)  # [train]
     model: dict[str, Any] = field(default_factory=dict)  # architecture overrides
-    distill: dict[str, Any] = field(default_factory=dict)  # loss weight overrides per method
-    feedback_cfg: dict[str, Any] = field(default_factory=dict)
-    val_fraction: float = 0.2
-    quiz_fraction: float = 0.2
+    distill: dict[str, Any] = field(default_factory=dict)  # [distill]: applies to its method
+    feedback_cfg: dict[str, Any] = field(default_factory=dict)  # [feedback]
+    val_fraction: float = DataConfig.val_fraction
+    quiz_fraction: float = FeedbackConfig.quiz_fraction
     seeds: list[int] = field(default_factory=lambda: [0])
     save_models: bool = False
     subjects: list[int] | None = None  # restrict the run to these subjects
@@ -86,10 +99,10 @@ class EvalConfig:
             raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}")
         if self.protocol != "loso" and self.k < 2:
             raise ConfigError(f"--{self.protocol} needs K >= 2 folds")
-        bad = [m for m in self.methods if m not in STUDENT_METHODS]
+        bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ConfigError(f"--methods: unknown {', '.join(bad)}; choose from "
-                              f"{', '.join(STUDENT_METHODS)}")
+                              f"{', '.join(METHODS)}")
         bad = [b for b in self.baselines if b not in BASELINES]
         if bad:
             raise ConfigError(f"--baselines: unknown {', '.join(bad)}; choose from "
@@ -115,6 +128,10 @@ class EvalConfig:
         """The first seed (the whole run's when there is one)."""
         return int(self.seeds[0])
 
+    def distill_settings(self) -> DistillConfig:
+        """The ``[distill]`` table of the run."""
+        return DistillConfig(**self.distill)
+
     def student_variants(self) -> list[tuple[str, str, dict[str, Any] | None]]:
         """(report label, distillation method, feedback overrides or None) of every student.
 
@@ -127,8 +144,10 @@ class EvalConfig:
             if m == "emotionkd" and self.feedback:
                 out.append(("student-emotionkd+feedback", m, {}))
                 if self.feedback_ablation:
-                    out.append(("student-emotionkd+feedback-meta", m, {"teacher_ce": 0.0}))
-                    out.append(("student-emotionkd+feedback-ce", m, {"student_ce": 0.0}))
+                    out.append(("student-emotionkd+feedback-meta", m,
+                                {"feedback_teacher_ce": 0.0}))
+                    out.append(("student-emotionkd+feedback-ce", m,
+                                {"feedback_student_ce": 0.0}))
         return out
 
     @property
@@ -141,6 +160,29 @@ class EvalConfig:
         """Row names of the report, in order."""
         return (["teacher"] + [label for label, _, _ in self.student_variants()]
                 + [f"baseline-{b}" for b in self.baselines])
+
+
+def eval_config(config: ExperimentConfig, save_models: bool = False) -> EvalConfig:
+    """The evaluation run of an experiment configuration (the ``evaluate`` command, the API
+    and the demo): every table applies — data, model, train, distill (its weights for the
+    students of its method), feedback and evaluate."""
+    from emotionkd.runs import data_spec
+
+    ev, d = config.evaluate, config.data
+    if ev.protocol is None:
+        raise ConfigError("choose a protocol: --loso, --kfold K or --subject-dependent K (or "
+                          "protocol in [evaluate]), or --model to evaluate one checkpoint")
+    spec = data_spec(d).as_dict()
+    spec.pop("target")
+    return EvalConfig(
+        protocol=ev.protocol, k=ev.k, targets=csv_items(d.target), methods=csv_items(ev.methods),
+        baselines=[b for b in csv_items(ev.baselines) if b != "none"],
+        teacher=config.model.model, feedback=config.distill.feedback_on("evaluate"),
+        feedback_ablation=ev.feedback_ablation, data=spec, train=config.train.as_dict(),
+        model=config.model.overrides(), distill=asdict(config.distill),
+        feedback_cfg=config.feedback.as_dict(), val_fraction=d.val_fraction,
+        quiz_fraction=config.feedback.quiz_fraction, seeds=ev.seed_list(config.train.seed),
+        save_models=save_models, subjects=parse_subjects(ev.subjects, "--subjects"))
 
 
 def config_from_run(meta: dict[str, Any]) -> EvalConfig:
@@ -226,15 +268,6 @@ def windows_digest(ds, idx: np.ndarray) -> dict[str, Any]:  # noqa: ANN001
 # running
 
 
-
-def _tmp_name(path: Path) -> Path:
-    """A temporary sibling unique to this process: fold jobs of one run (a SLURM array) write
-    run.json and the report concurrently, and must never share a half-written file."""
-    from emotionkd.outputs import temp_name
-
-    return temp_name(path)
-
-
 def _atomic_write(path: Path, text: str) -> None:
     """Write ``text`` atomically (emotionkd.outputs); fold jobs write the same run folder at
     once, so each file gets a unique temporary name and the folder is not locked."""
@@ -307,17 +340,15 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
              progress: Callable[..., None] | None = None, seed: int | None = None
              ) -> dict[str, Any]:
     """Train and test every model of one fold for one seed; per-model failures are recorded,
-    not raised."""
-    import torch
-
+    not raised. The teacher and the deep baselines train with
+    :func:`~emotionkd.runs.fit_model` (as ``train-teacher``), the students with
+    :func:`~emotionkd.distill.trainer.fit_student` (as ``distill``)."""
     from emotionkd import distributed as dist_
-    from emotionkd.distill.feedback import FeedbackConfig
-    from emotionkd.distill.losses import method_weights
-    from emotionkd.distill.trainer import distill_student
-    from emotionkd.models.classical import CLASSICAL, FeatureLogReg
-    from emotionkd.models.registry import build_model, default_config
-    from emotionkd.runs import train_model
-    from emotionkd.training import TrainConfig, predict_proba
+    from emotionkd.distill.trainer import fit_student
+    from emotionkd.models.classical import FeatureLogReg
+    from emotionkd.models.registry import config_for, distilled_student, entry
+    from emotionkd.runs import class_balance, fit_model
+    from emotionkd.training import TrainConfig, clone_module, predict_proba
 
     t0 = time.perf_counter()
     seed = cfg.seed if seed is None else int(seed)
@@ -337,12 +368,12 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
         "validation": fd.val_desc, "windows": {"train": len(train), "val": len(val),
                                                "quiz": len(quiz), "test": len(test)},
         "trained_on": trained_on, "single_class": bool(single),
-        "test_balance": _balance(test.labels), "train_balance": _balance(train.labels),
+        "test_balance": class_balance(test.labels), "train_balance": class_balance(train.labels),
         "test_labels": test.labels.tolist(), "models": {},
     }
     if test.latent_labels is not None:
         result["test_latent_labels"] = test.latent_labels.tolist()
-        result["test_latent_balance"] = _balance(test.latent_labels)
+        result["test_latent_balance"] = class_balance(test.latent_labels)
         result["single_class_latent"] = bool(len(np.unique(test.latent_labels)) < 2)
     if len(test) == 0 or len(train) == 0:
         result["error"] = "no test or training windows in this fold"
@@ -351,11 +382,11 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     steps = len(cfg.model_labels())
 
     def record(label: str, prob: np.ndarray, extra: dict | None = None) -> None:
-        entry = {"metrics": binary_metrics(test.labels, prob), "p_high": prob.round(6).tolist(),
-                 "trained_on": trained_on, **(extra or {})}
+        entry_ = {"metrics": binary_metrics(test.labels, prob), "p_high": prob.round(6).tolist(),
+                  "trained_on": trained_on, **(extra or {})}
         if test.latent_labels is not None:
-            entry["metrics_latent"] = binary_metrics(test.latent_labels, prob)
-        result["models"][label] = entry
+            entry_["metrics_latent"] = binary_metrics(test.latent_labels, prob)
+        result["models"][label] = entry_
 
     def record_model(label: str, model, fit_res, extra: dict | None = None) -> None:  # noqa: ANN001
         prob = predict_proba(model, test, distributed=dist_.active())[:, 1]
@@ -375,42 +406,37 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
         if progress is not None:
             progress(len(result["models"]), steps, info=label)
 
-    over = dict(cfg.model)
-    t_cfg = default_config(cfg.teacher, ds.fs, ds.window_s, ds.n_eeg, over)
+    arch = dict(cfg.model)
     teacher_box: dict[str, Any] = {}
 
     def do_teacher() -> None:
-        teacher, res = train_model(cfg.teacher, t_cfg, train, val, tcfg)
+        teacher, _, res = fit_model(cfg.teacher, train, val, tcfg, arch)
         teacher_box["model"] = teacher
         record_model("teacher", teacher, res)
 
     attempt("teacher", do_teacher)
-    s_cfg = default_config("emotionnet-student", ds.fs, ds.window_s, ds.n_eeg, over)
+    dist_cfg = cfg.distill_settings()
+    s_cfg = config_for(distilled_student(), ds.fs, ds.window_s, ds.n_eeg, arch)
     s_tcfg = TrainConfig(**{**tcfg.as_dict(), "seed": fold_seed + 1})
     for label, method, fb_over in cfg.student_variants():
         def do_student(label: str = label, method: str = method,
                        fb_over: dict | None = fb_over) -> None:
-            if method == "none":
-                student, res = train_model("emotionnet-student", s_cfg, train, val, s_tcfg)
-                record_model(label, student, res)
-                return
-            if "model" not in teacher_box:
-                raise RuntimeError("the teacher of this fold failed")
-            torch.manual_seed(fold_seed + 1)  # every variant starts from the same student
-            student = build_model("emotionnet-student", s_cfg)
-            teacher = build_model(cfg.teacher, t_cfg)
-            teacher.load_state_dict(teacher_box["model"].state_dict())
-            weights = method_weights(method, **cfg.distill.get(method, {}))
-            fb = FeedbackConfig(**{**cfg.feedback_cfg, **(fb_over or {}),
-                                   "enabled": fb_over is not None})
-            dres = distill_student(teacher, student, train, val, weights, s_tcfg, fb,
-                                   quiz if fb.enabled else None)
-            record_model(label, student, dres.fit, {"feedback_steps": dres.feedback_steps})
+            teacher = None
+            if method != "none":
+                if "model" not in teacher_box:
+                    raise RuntimeError("the teacher of this fold failed")
+                teacher = clone_module(teacher_box["model"])  # feedback changes its copy
+            fb = None if fb_over is None else FeedbackConfig(**{**cfg.feedback_cfg, **fb_over})
+            init = dist_cfg.student_init if method == dist_cfg.method else "scratch"
+            res = fit_student(teacher, s_cfg, train, val, s_tcfg, method,
+                              dist_cfg.weights(method), fb, quiz if fb else None, init)
+            record_model(label, res.student, res.fit, {"feedback_steps": res.feedback_steps})
 
         attempt(label, do_student)
+    b_tcfg = TrainConfig(**{**tcfg.as_dict(), "seed": fold_seed + 2})
     for base in cfg.baselines:
         def do_baseline(base: str = base) -> None:
-            if base in CLASSICAL:
+            if entry(base).kind == "classical":
                 t1 = time.perf_counter()
                 clf = FeatureLogReg(base)
                 info = clf.fit(train, val)
@@ -419,10 +445,7 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
                 if cfg.save_models and dist_.is_main():
                     _atomic_json(models_dir / f"baseline-{base}.json", clf.state())
                 return
-            b_over = over if base == "concat" else {}
-            m, res = train_model(base, default_config(base, ds.fs, ds.window_s, ds.n_eeg,
-                                                      b_over), train, val,
-                                 TrainConfig(**{**tcfg.as_dict(), "seed": fold_seed + 2}))
+            m, _, res = fit_model(base, train, val, b_tcfg, arch)
             record_model(f"baseline-{base}", m, res)
 
         attempt(f"baseline-{base}", do_baseline)
@@ -430,17 +453,10 @@ def run_fold(store, cfg: EvalConfig, ds, fold, target: str, run_dir: Path,  # no
     return result
 
 
-def _balance(labels: np.ndarray) -> dict[str, Any]:
-    n = int(len(labels))
-    high = int(labels.sum())
-    return {"n": n, "high": high, "low": n - high,
-            "majority": (max(high, n - high) / n) if n else math.nan}
-
-
 def _save_model(path: Path, model, label: str, ds, fd: FoldData, tcfg, fit_res,  # noqa: ANN001
                 store) -> None:  # noqa: ANN001
     from emotionkd.checkpoint import save_checkpoint
-    from emotionkd.models.registry import model_spec
+    from emotionkd.models.registry import entry
     from emotionkd.runs import data_section, training_section
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -448,10 +464,10 @@ def _save_model(path: Path, model, label: str, ds, fd: FoldData, tcfg, fit_res, 
     subjects = sorted(set(int(s) for s in ds.subjects[fd.train]))
     val_subjects = sorted(set(int(s) for s in ds.subjects[fd.val]))
     test_subjects = sorted(set(int(s) for s in ds.subjects[fd.test]))
-    spec = model_spec(name)
+    e = entry(name)
     # deep baselines are saved in the role of their inputs (EEG + GSR: the teacher's)
-    role = spec["role"] if spec["role"] in ("teacher", "student") else (
-        "teacher" if "eeg" in spec["inputs"] else "student")
+    role = e.role if e.role in ("teacher", "student") else (
+        "teacher" if "eeg" in e.needs else "student")
     save_checkpoint(path, role=role, model=name,
                     model_config=model.config_dict(), state_dict=model.state_dict(),
                     data=data_section(ds, store, subjects, val_subjects, test_subjects),
@@ -937,7 +953,7 @@ def evaluate_checkpoint(model_path: str, store_path: str | os.PathLike,
                         ) -> dict[str, Any]:
     """Metrics of one checkpoint on some subjects of a store (refusing its training subjects)."""
     from emotionkd.checkpoint import build_from_checkpoint, check_data_compatible, load_checkpoint
-    from emotionkd.models.registry import model_spec
+    from emotionkd.models.registry import entry
     from emotionkd.runs import DataSpec, load_windows, open_data
     from emotionkd.training import predict_proba
 
@@ -957,11 +973,9 @@ def evaluate_checkpoint(model_path: str, store_path: str | os.PathLike,
     if d.get("norm") == "train":
         raise ConfigError(f"{model_path}: models trained with --norm train are evaluated "
                           "inside 'emotionkd evaluate' runs; this check needs per-subject norm")
-    spec = DataSpec(window_s=d["window_s"], step_s=d["step_s"], target=d["target"],
-                    threshold=d["threshold"], tie=d["tie"], eeg_channels=d["eeg_channels"],
-                    norm=d["norm"])
-    inputs = model_spec(ck["model"])["inputs"]
-    ds = load_windows(store, spec, subjects=subs, load_eeg=inputs == "eeg+gsr")
+    spec = DataSpec.from_checkpoint(d)
+    inputs = entry(ck["model"]).inputs
+    ds = load_windows(store, spec, subjects=subs, load_eeg="eeg" in entry(ck["model"]).needs)
     check_data_compatible(ck, ds.spec(), str(store.path))
     model = build_from_checkpoint(ck)
     prob = predict_proba(model, ds, inputs=inputs)[:, 1]

@@ -20,7 +20,8 @@ def binary_metrics(y: Sequence[int] | np.ndarray, p_high: Sequence[float] | np.n
                    threshold: float = 0.5) -> dict[str, float]:
     """Metrics of predicted probabilities of the high class against labels (0/1).
 
-    ROC-AUC is NaN when the labels hold a single class (it is undefined there).
+    ROC-AUC is NaN when the labels hold a single class (it is undefined there) or a
+    probability is not finite (a diverged model).
     """
     from sklearn.metrics import (
         accuracy_score,
@@ -40,7 +41,8 @@ def binary_metrics(y: Sequence[int] | np.ndarray, p_high: Sequence[float] | np.n
         "macro_f1": float(f1_score(y, pred, average="macro", labels=[0, 1], zero_division=0)),
         "f1_high": float(f1_score(y, pred, pos_label=1, average="binary", zero_division=0)),
         "balanced_accuracy": _balanced(y, pred, balanced_accuracy_score),
-        "roc_auc": float(roc_auc_score(y, p)) if 0 < high < n else math.nan,
+        "roc_auc": (float(roc_auc_score(y, p)) if 0 < high < n and np.isfinite(p).all()
+                    else math.nan),
         "high_fraction": high / n if n else math.nan,
         "majority_baseline": max(high, n - high) / n if n else math.nan,
     }

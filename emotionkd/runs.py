@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from emotionkd.config import DataConfig, ExperimentConfig, check_setting, parse_subjects, settings
 from emotionkd.errors import ConfigError
 from emotionkd.store import Store, open_store
 from emotionkd.training import FitResult, SupervisedTask, TrainConfig, fit
@@ -20,27 +21,45 @@ from emotionkd.windows import WindowDataset
 
 @dataclass
 class DataSpec:
-    """How windows and labels are made from a store (stored in every checkpoint)."""
+    """How windows and labels are made from a store (stored in every checkpoint): the
+    ``[data]`` settings with the EEG channels resolved to names (defaults: DataConfig's)."""
 
-    window_s: float = 4.0
-    step_s: float = 4.0
-    target: str = "arousal"
-    threshold: float = 5.0
-    tie: str = "low"
+    window_s: float = DataConfig.window
+    step_s: float = DataConfig.step
+    target: str = DataConfig.target
+    threshold: float = DataConfig.threshold
+    tie: str = DataConfig.tie
     eeg_channels: list[str] | None = None  # None: all channels of the store
-    norm: str = "subject"
+    norm: str = DataConfig.norm
 
     def __post_init__(self) -> None:
-        from emotionkd.config import check_number
-
-        self.window_s = check_number(self.window_s, "--window", low=0, low_open=True, high=3600,
-                                     why=" (seconds)")
-        self.step_s = check_number(self.step_s, "--step", low=0, low_open=True, high=3600,
-                                   why=" (seconds)")
-        self.threshold = check_number(self.threshold, "--threshold")
+        spec = settings("data")
+        for key, name in (("window", "window_s"), ("step", "step_s"), ("threshold", "threshold"),
+                          ("tie", "tie"), ("norm", "norm")):
+            setattr(self, name, check_setting(spec[key], getattr(self, name)))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_checkpoint(cls, data: dict[str, Any]) -> DataSpec:
+        """The specification a checkpoint's ``data`` entry records."""
+        return cls(**{k: data[k] for k in ("window_s", "step_s", "target", "threshold", "tie",
+                                           "eeg_channels", "norm")})
+
+
+def data_spec(data: DataConfig, store: Store | None = None, target: str | None = None
+              ) -> DataSpec:
+    """The DataSpec of the ``[data]`` settings (``target`` replaces theirs); the EEG channels
+    are resolved to names and, with a ``store``, checked against it."""
+    from emotionkd.datasets.records import resolve_eeg_channels
+
+    chans = data.eeg_channels
+    names = None if chans in ("", "store") else resolve_eeg_channels(chans)
+    if names is not None and store is not None:
+        store.channel_indices(names)  # a clear error if the store lacks one
+    return DataSpec(window_s=data.window, step_s=data.step, target=target or data.target,
+                    threshold=data.threshold, tie=data.tie, eeg_channels=names, norm=data.norm)
 
 
 def open_data(path: str | os.PathLike | Store) -> Store:
@@ -105,7 +124,8 @@ def train_model(
     cfg: TrainConfig,
     progress: Callable[..., None] | None = None,
 ) -> tuple[nn.Module, FitResult]:
-    """Build a registry model and fit it with plain supervised training."""
+    """Build a registry model (its weights drawn after seeding with ``cfg.seed``) and fit it
+    with plain supervised training."""
     import torch
 
     from emotionkd.models.registry import build_model
@@ -114,6 +134,25 @@ def train_model(
     model = build_model(name, model_config)
     res = fit(SupervisedTask(model), train, val, cfg, progress=progress, description=name)
     return model, res
+
+
+def fit_model(
+    name: str,
+    train: WindowDataset,
+    val: WindowDataset | None,
+    cfg: TrainConfig,
+    architecture: dict[str, Any] | None = None,
+    progress: Callable[..., None] | None = None,
+) -> tuple[nn.Module, dict[str, Any], FitResult]:
+    """Build registry model ``name`` for the windows' shape — with the ``[model]``
+    ``architecture`` where the registry says it is sized — and fit it supervised (teachers
+    and deep baselines, in ``train-teacher`` and in every fold of ``evaluate``). Returns the
+    model, its config dict and the fit result."""
+    from emotionkd.models.registry import config_for
+
+    model_config = config_for(name, train.fs, train.window_s, train.n_eeg, architecture)
+    model, res = train_model(name, model_config, train, val, cfg, progress)
+    return model, model_config, res
 
 
 def norm_stats_dict(ds: WindowDataset) -> dict[str, Any] | None:
@@ -207,22 +246,20 @@ def train_teacher(
     progress: Callable[..., None] | None = None,
 ) -> ModelRun:
     """Train an EEG+GSR teacher on a store with a subject-level validation split."""
-    from emotionkd.models.registry import default_config, model_spec
+    from emotionkd.models.registry import entry, names_where
 
     st = open_data(store)
-    spec_m = model_spec(model_name)
-    if spec_m["role"] != "teacher":
-        raise ConfigError(f"--model {model_name} is a {spec_m['role']}; train-teacher trains "
-                          "emotionnet-teacher or concat")
+    role = entry(model_name).role
+    if role != "teacher":
+        raise ConfigError(f"--model {model_name} is a {role}; train-teacher trains "
+                          f"{' or '.join(names_where(role='teacher'))}")
     tr, va, te = resolve_subject_split(st.subjects, train_subjects, val_subjects, test_subjects,
                                        val_fraction, cfg.seed)
     full = load_windows(st, spec, subjects=tr + va + te,
                         norm_subjects=tr if spec.norm == "train" else None)
     train, val = full.select_subjects(tr), full.select_subjects(va)
-    model_config = default_config(model_name, full.fs, full.window_s, full.n_eeg,
-                                  model_overrides)
-    model, res = train_model(model_name, model_config, train, val if len(val) else None, cfg,
-                             progress)
+    model, model_config, res = fit_model(model_name, train, val if len(val) else None, cfg,
+                                         model_overrides, progress)
     run = ModelRun("teacher", model_name, model, model_config, res,
                    data_section(full, st, tr, va, te), training_section(cfg, res, resolved))
     run.data["train_balance"] = class_balance(train.labels)
@@ -231,3 +268,19 @@ def train_teacher(
         run.test_metrics = score_model(model, full.select_subjects(te))
         run.training["test"] = run.test_metrics
     return run
+
+
+def run_train_teacher(store: Store | str | os.PathLike, config: ExperimentConfig,
+                      progress: Callable[..., None] | None = None) -> ModelRun:
+    """:func:`train_teacher` with the ``[data]``, ``[model]`` and ``[train]`` settings of
+    ``config`` (the ``train-teacher`` command; the resolved tables go into the checkpoint)."""
+    st = open_data(store)
+    d = config.data
+    return train_teacher(
+        st, data_spec(d, st), config.train, model_name=config.model.model,
+        model_overrides=config.model.overrides(),
+        train_subjects=parse_subjects(d.train_subjects, "--train-subjects"),
+        val_subjects=parse_subjects(d.val_subjects, "--val-subjects"),
+        test_subjects=parse_subjects(d.test_subjects, "--test-subjects"),
+        val_fraction=d.val_fraction, resolved=config.resolved("train-teacher"),
+        progress=progress)

@@ -16,8 +16,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,66 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from emotionkd import distributed as dist_
+from emotionkd.config import TrainConfig  # defined there (import-light); used from here too
 from emotionkd.errors import ConfigError, TrainingError
 from emotionkd.windows import WindowDataset
-
-MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
-SCHEDULES = ("constant", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings (CLI flags and TOML keys of the same names)."""
-
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    patience: int = 0  # epochs without improvement before stopping (0: never stop early;
-    # the best validation epoch is restored either way)
-    grad_clip: float = 1.0  # max gradient norm (0: off)
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # mixed precision, CUDA only
-    monitor: str = "loss"  # validation quantity for early stopping
-    class_weight: str = "balanced"  # balanced | none
-    adam_eps: float = 1e-7  # the reference (Keras) default
-    eval_batch_size: int = 512
-    schedule: str = "cosine"  # constant | cosine (decay to 5 % of lr by the last epoch)
-    warmup_epochs: float = 1.0  # linear learning-rate warm-up from 0
-    label_smoothing: float = 0.1
-
-    def __post_init__(self) -> None:
-        from emotionkd.config import check_number
-
-        self.epochs = check_number(self.epochs, "--epochs", low=1, high=100_000, integer=True)
-        self.batch_size = check_number(self.batch_size, "--batch-size", low=1, high=2**20,
-                                       integer=True)
-        self.lr = check_number(self.lr, "--lr", low=0, low_open=True, high=1,
-                               why=" (larger Adam steps diverge)")
-        self.weight_decay = check_number(self.weight_decay, "--weight-decay", low=0)
-        self.patience = check_number(self.patience, "--patience", low=0, integer=True,
-                                     why=" (0: never stop early)")
-        self.grad_clip = check_number(self.grad_clip, "grad_clip", low=0, why=" (0: off)")
-        self.seed = check_number(self.seed, "--seed", low=0, integer=True)
-        self.eval_batch_size = check_number(self.eval_batch_size, "eval_batch_size", low=1,
-                                            integer=True)
-        if self.monitor not in MONITORS:
-            raise ConfigError(f"monitor must be one of {', '.join(MONITORS)}, not "
-                              f"{self.monitor!r}")
-        if self.class_weight not in ("balanced", "none"):
-            raise ConfigError(f"class_weight must be balanced or none, not {self.class_weight!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not "
-                              f"{self.schedule!r}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise ConfigError(f"warmup_epochs must be between 0 and epochs ({self.epochs}), "
-                              f"got {self.warmup_epochs}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -247,24 +189,6 @@ class FitResult:
     device: str = "cpu"
 
 
-def basic_metrics(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
-    """Accuracy, balanced accuracy and macro-F1 of binary predictions (argmax of ``prob``)."""
-    pred = prob.argmax(axis=1)
-    out = {"accuracy": float((pred == y).mean()) if len(y) else float("nan")}
-    recalls, f1s = [], []
-    for c in (0, 1):
-        tp = np.sum((pred == c) & (y == c))
-        pos, npred = np.sum(y == c), np.sum(pred == c)
-        if pos:
-            recalls.append(tp / pos)
-        prec = tp / npred if npred else 0.0
-        rec = tp / pos if pos else 0.0
-        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
-    out["balanced_accuracy"] = float(np.mean(recalls)) if recalls else float("nan")
-    out["macro_f1"] = float(np.mean(f1s))
-    return out
-
-
 @torch.no_grad()
 def predict_proba(
     task_or_model: Task | nn.Module,
@@ -316,9 +240,12 @@ def evaluate_task(task: Task, ds: WindowDataset, device: torch.device,
                   batch_size: int, balanced: bool = False) -> dict[str, float]:
     """Validation metrics; ``loss`` is class-balanced when ``balanced`` (the training loss's
     weighting)."""
+    from emotionkd.metrics import METRICS, binary_metrics
+
     prob = predict_proba(task, ds, device, batch_size, distributed=dist_.active())
     y = ds.labels
-    return {"loss": nll(y, prob, balanced), **basic_metrics(y, prob)}
+    scores = binary_metrics(y, prob[:, 1])
+    return {"loss": nll(y, prob, balanced), **{k: scores[k] for k in METRICS}}
 
 
 def lr_factor(schedule: str, step: int, total: int, warmup: float) -> float:

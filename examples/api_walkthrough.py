@@ -60,7 +60,7 @@ def main(out: Path, quick: bool) -> None:
     student = build_model("emotionnet-student", cfg)
     dres = distill_student(teacher, student, train.subset(keep.nonzero()[0]), val,
                            method_weights("emotionkd"), tc,
-                           FeedbackConfig(pilot_lr=0.05, teacher_lr=1e-4, warmup_epochs=0),
+                           FeedbackConfig(pilot_lr=0.05, teacher_lr=1e-4, feedback_warmup=0),
                            quiz=train.subset(quiz.nonzero()[0]))
     m = score_model(student, test)
     print(f"student: {count_parameters(student):,} parameters, {dres.feedback_steps} feedback "

@@ -27,7 +27,7 @@ TRAIN = {"epochs": 1, "batch_size": 16, "lr": 1e-3, "patience": 0}
 def _cfg(**kw) -> EvalConfig:
     base = dict(protocol="loso", targets=["arousal"], methods=["emotionkd", "none"],
                 data={"window_s": 2.0, "step_s": 2.0}, train=TRAIN, model=TINY,
-                feedback_cfg={"warmup_epochs": 0}, val_fraction=0.3, quiz_fraction=0.3,
+                feedback_cfg={"feedback_warmup": 0}, val_fraction=0.3, quiz_fraction=0.3,
                 baselines=["gsr-features"])
     base.update(kw)
     return EvalConfig(**base)
@@ -87,8 +87,8 @@ def test_feedback_logs_both_gradient_norms(deap_store, tmp_path):
     terms = up.step(eeg, gsr, y, gsr, y)
     assert terms["fb_ce_norm"] > 0 and terms["fb_meta_norm"] > 0
     assert "fb_ce_norm" not in up.step(eeg, gsr, y, gsr, y)  # measured every NORM_EVERY steps
-    with pytest.raises(Exception, match="not both 0"):
-        FeedbackConfig(teacher_ce=0, student_ce=0)
+    with pytest.raises(Exception, match="cannot both be 0"):
+        FeedbackConfig(feedback_teacher_ce=0, feedback_student_ce=0)
 
 
 def _fold(index: int, seed: int, labels: list[int], a: float, b: float,

@@ -58,16 +58,20 @@ def test_hint_mapping_and_mse():
 def test_method_presets_and_objective():
     assert method_weights("emotionkd") == LossWeights(1.0, 0.1, 1.0, 1.0)
     kd = method_weights("kd")
-    assert (kd.ce, kd.kl, kd.hint, kd.temperature) == (0.1, 0.9, 0.0, 4.0)
-    assert method_weights("fitnets").kl == 0 and method_weights("none").hint == 0
-    assert method_weights("emotionkd", kl=0.5, hint_map="gsr").kl == 0.5
+    assert (kd.ce_weight, kd.kl_weight, kd.hint_weight, kd.temperature) == (0.1, 0.9, 0.0, 4.0)
+    assert method_weights("fitnets").kl_weight == 0 and method_weights("none").hint_weight == 0
+    assert method_weights("emotionkd", kl_weight=0.5, hint_map="gsr").kl_weight == 0.5
     with pytest.raises(ConfigError, match="--method"):
         method_weights("crd")
+    with pytest.raises(ConfigError, match="--temperature must be a finite number above 0"):
+        method_weights("kd", temperature=0)
+    with pytest.raises(ConfigError, match="--hint-map must be one of fold, gsr, eeg"):
+        method_weights("kd", hint_map="both")
     z_s = torch.tensor([[0.2, -0.1]])
     z_t = torch.tensor([[1.0, 0.0]])
     y = torch.tensor([1])
     f_s, f_t = torch.zeros(1, 2, 3), torch.ones(1, 4, 3)
-    w = LossWeights(ce=1.0, kl=0.1, hint=1.0)
+    w = LossWeights(ce_weight=1.0, kl_weight=0.1, hint_weight=1.0)
     total, terms = student_objective(z_s, f_s, y, z_t, f_t, w, None)
     ce = -math.log(math.exp(-0.1) / (math.exp(0.2) + math.exp(-0.1)))
     assert terms["ce"].item() == pytest.approx(ce, rel=1e-6)
@@ -116,7 +120,7 @@ def test_meta_gradient_matches_finite_differences():
     t.eval()
     s.train()
     adapter = HintAdapter(8, 8).double()
-    w = method_weights("emotionkd", kl=0.5)
+    w = method_weights("emotionkd", kl_weight=0.5)
     eeg, gsr, y = _batch(6, torch.float64)
     _, qg, qy = _batch(6, torch.float64, seed=3)
     lr = 0.5
@@ -154,8 +158,8 @@ def test_meta_gradient_matches_finite_differences():
 def test_feedback_config_validation():
     with pytest.raises(ConfigError):
         FeedbackConfig(pilot_lr=0)
-    with pytest.raises(ConfigError):
-        FeedbackConfig(every=0)
+    with pytest.raises(ConfigError, match="--feedback-every must be a whole number of at least 1"):
+        FeedbackConfig(feedback_every=0)
 
 
 def _cli(args, capsys):
@@ -185,8 +189,9 @@ def test_distill_command_end_to_end(deap_store, teacher_ckpt, tmp_path, capsys):
 
     out = tmp_path / "s.pt"
     code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
-                      "--out", str(out), "--epochs", "2", "--batch-size", "8", "--warmup", "0",
-                      "--pilot-lr", "0.05", "--teacher-lr", "1e-3"], capsys)
+                      "--out", str(out), "--epochs", "2", "--batch-size", "8",
+                      "--feedback-warmup", "0", "--pilot-lr", "0.05", "--teacher-lr", "1e-3"],
+                     capsys)
     assert code == 0, cap.err
     assert "method emotionkd" in cap.out and "feedback steps" in cap.out
     ck = load_checkpoint(out, role="student")

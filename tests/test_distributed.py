@@ -50,7 +50,7 @@ def _train(store: str, out: str, feedback: bool) -> None:
         t_cfg = default_config("emotionnet-teacher", ds.fs, ds.window_s, ds.n_eeg, NOTRAND)
         teacher = build_model("emotionnet-teacher", t_cfg)
         dres = distill_student(teacher, student, train, val, method_weights("emotionkd"), cfg,
-                               FeedbackConfig(warmup_epochs=0, teacher_lr=1e-3, pilot_lr=0.1),
+                               FeedbackConfig(feedback_warmup=0, teacher_lr=1e-3, pilot_lr=0.1),
                                quiz=train)
         result = {"student": student.state_dict(), "teacher": teacher.state_dict(),
                   "steps": dres.feedback_steps}

@@ -41,6 +41,8 @@ def _commands():
 def _options(cmd) -> set[str]:
     opts = set()
     for p in cmd.params:
+        if getattr(p, "hidden", False):  # deprecated aliases are not documented
+            continue
         for o in list(getattr(p, "opts", [])) + list(getattr(p, "secondary_opts", [])):
             if o.startswith("--") and o != "--help":
                 opts.add(o)
@@ -58,7 +60,9 @@ def test_cli_reference_matches_help():
     commands = _commands()
     assert set(sections) == set(commands), (set(sections) ^ set(commands))
     for name, cmd in commands.items():
-        documented = set(re.findall(r"--[a-z][a-z0-9-]*", sections[name]))
+        others = "|".join(re.escape(c) for c in commands if c != name)
+        text = re.sub(rf"\b(?:{others}) --[a-z][a-z0-9-]*", "", sections[name])  # theirs
+        documented = set(re.findall(r"--[a-z][a-z0-9-]*", text))
         # "--feedback/--no-feedback" documents both spellings
         actual = _options(cmd)
         missing = actual - documented
@@ -67,10 +71,79 @@ def test_cli_reference_matches_help():
         assert not stale, f"{name}: docs/cli.md lists options the command lacks: {sorted(stale)}"
 
 
-@pytest.mark.parametrize("name", sorted(_commands()))
-def test_every_command_has_help(name, capsys):
+def test_generated_docs_are_current():
+    """docs/cli.md's option tables and docs/reproducing.md's resolved configuration are made
+    from the commands; after a change of an option or a default, run
+    python -m emotionkd.cli_docs."""
+    from emotionkd.cli_docs import DOCS, update
+
+    for doc in DOCS:
+        text = (ROOT / doc).read_text()
+        assert "<!-- generated: " in text
+        assert update(text) == text, f"{doc} is stale: run python -m emotionkd.cli_docs"
+
+
+def _help(name, capsys, monkeypatch) -> str:
+    monkeypatch.setenv("COLUMNS", "300")  # one line per option: nothing wrapped
+    monkeypatch.setenv("TERMINAL_WIDTH", "300")
     code, cap = _run([*name.split(), "--help"], capsys)
     assert code == 0 and "Usage" in cap.out
+    return cap.out
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_has_help_with_defaults_and_choices(name, capsys, monkeypatch):
+    from emotionkd.cli_docs import option_rows
+
+    out = _help(name, capsys, monkeypatch)
+    rows = [r for panel in option_rows(name).values() for r in panel]
+    lines = out.splitlines()
+    for option, default, _meaning in rows:
+        flag = option.split("`")[1].split("/")[0]
+        if not flag.startswith("-"):
+            continue  # an argument: no default, listed under Arguments
+        at = re.compile(rf"^[│\s*]*(?:-\w, )?{re.escape(flag)}(?![\w-])")  # its own row
+        i = next((i for i, ln in enumerate(lines) if at.match(ln)), None)
+        assert i is not None, f"{name}: {flag} is not in --help"
+        line = lines[i]
+        for ln in lines[i + 1:]:  # its help wrapped onto further lines
+            if ln.strip(" │").startswith(("-", "*")) or not ln.startswith("│"):
+                break
+            line += " " + ln.strip(" │")
+        line = " ".join(line.split())
+        if default and default not in ("required", "on", "off"):
+            assert f"[default: {default}]" in line or f"[default: ({default})]" in line, \
+                f"{name} {flag}: --help does not show its default {default!r}: {line}"
+        if "\\|" in option:  # a choice: every allowed value is listed
+            choices = option.split("` ", 1)[1].split("\\|")
+            assert "|".join(choices) in line, f"{name} {flag}: choices not shown: {line}"
+    # help text is shown whole (no square brackets swallowed as markup)
+    for _, _, meaning in rows:
+        assert "[" not in meaning and "]" not in meaning
+
+
+def test_command_summaries_fit_one_line_and_completion_installs(capsys):
+    """The first line of every command's docstring is its summary in emotionkd --help."""
+    from emotionkd.cli_docs import commands
+
+    for name, fn in commands():
+        first, _, rest = fn.__doc__.strip().partition("\n")
+        assert first.endswith(".") and len(first) <= 80, f"{name}: {first!r}"
+        assert not rest or rest.startswith("\n"), f"{name}: the summary runs on: {first!r}"
+    code, cap = _run(["--help"], capsys)
+    assert code == 0 and "--install-completion" in cap.out and "--show-completion" in cap.out
+
+
+def test_choices_match_the_library():
+    """The data commands' choices are the values their library functions accept."""
+    from emotionkd import cli, export, preprocess, recordings
+
+    assert cli.BASELINE_MODES == preprocess.BASELINE_MODES
+    assert cli.GSR_UNITS == preprocess.GSR_UNITS
+    assert cli.EEG_FILTERS == preprocess.EEG_FILTERS
+    assert cli.EXPORT_FORMATS == export.FORMATS
+    assert cli.RECORDING_FORMATS == recordings.FORMATS
+    assert cli.UNITS == recordings.UNITS and cli.DECIMALS == recordings.DECIMALS
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
@@ -109,9 +182,46 @@ def test_paper_config_drives_the_pipeline(deap_store, tmp_path, capsys):
                       "--out", str(tmp_path / "s.pt"), "--config", str(cfg), "--epochs", "1",
                       "--warmup", "0"], capsys)
     assert code == 0, cap.err
-    assert load_checkpoint(tmp_path / "s.pt")["distillation"]["weights"]["kl"] == 0.1
+    assert "note: --warmup is deprecated; use --feedback-warmup" in cap.err  # still works
+    s = load_checkpoint(tmp_path / "s.pt")
+    assert s["distillation"]["weights"]["kl_weight"] == 0.1
+    assert s["distillation"]["feedback"]["feedback_warmup"] == 0  # the flag over the file's 2
+    assert s["training"]["resolved"]["feedback"]["pilot_lr"] == 0.01  # [feedback] applied
     code, cap = _run(["evaluate", "--data", str(deap_store), "--config", str(cfg), *small,
                       "--methods", "none", "--baselines", "deepconvnet",
                       "--out", str(tmp_path / "run")], capsys)
     assert code == 0, cap.err
     assert "leave-one-subject-out" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_paper_config_resolves_to_the_documented_values(capsys):
+    """examples/deap_paper.toml with --methods emotionkd gives exactly the configuration that
+    docs/reproducing.md shows (but for the methods) and the values its prose promises."""
+    from emotionkd.config import tomllib  # tomli on Python 3.10
+
+    code, cap = _run(["evaluate", "--config", str(ROOT / "examples" / "deap_paper.toml"),
+                      "--methods", "emotionkd", "--print-config"], capsys)
+    assert code == 0, cap.err
+    doc = (ROOT / "docs" / "reproducing.md").read_text()
+    shown = re.search(r"--print-config -->\n```toml\n(.*?)```", doc, re.S).group(1)
+    assert cap.out == shown.replace('methods = "emotionkd,kd,none"', 'methods = "emotionkd"')
+    cfg = tomllib.loads(cap.out)
+    assert cfg["data"] | {"val_fraction": 0.2} == {
+        "target": "arousal", "window": 4.0, "step": 4.0, "threshold": 5.0, "tie": "low",
+        "eeg_channels": "tsception28", "norm": "subject", "val_fraction": 0.2}
+    assert cfg["model"]["size"] == "paper" and cfg["model"]["d_model"] == 64
+    assert {k: cfg["train"][k] for k in ("epochs", "batch_size", "lr", "patience", "seed")} == {
+        "epochs": 40, "batch_size": 64, "lr": 1e-4, "patience": 8, "seed": 0}
+    assert (cfg["train"]["schedule"], cfg["train"]["warmup_epochs"],
+            cfg["train"]["label_smoothing"]) == ("constant", 0.0, 0.0)  # the reference's
+    assert {k: cfg["distill"][k] for k in ("method", "feedback", "ce_weight", "kl_weight",
+                                           "hint_weight", "temperature", "hint_map")} == {
+        "method": "emotionkd", "feedback": True, "ce_weight": 1.0, "kl_weight": 0.1,
+        "hint_weight": 1.0, "temperature": 1.0, "hint_map": "fold"}
+    assert cfg["feedback"]["feedback_warmup"] == 2 and cfg["feedback"]["quiz_fraction"] == 0.2
+    assert cfg["evaluate"]["protocol"] == "loso" and cfg["evaluate"]["methods"] == "emotionkd"
+    for promise in ("4-s windows", "28 EEG channels", "rating > 5", "up to 40 epochs",
+                    "patience 8", "batch 64, Adam 1e-4", "at a constant rate",
+                    "without label smoothing", "after 2 warm-up epochs",
+                    "20 % of the"):
+        assert promise in " ".join(doc.split())

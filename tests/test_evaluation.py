@@ -31,7 +31,7 @@ FULL_BASELINES = ["deepconvnet", "eeg-features", "gsr-features", "shallowconvnet
 def _cfg(**kw) -> EvalConfig:
     base = dict(protocol="loso", targets=["arousal"], methods=["emotionkd", "none"],
                 data={"window_s": 2.0, "step_s": 2.0}, train=TRAIN, model=TINY,
-                feedback_cfg={"warmup_epochs": 0}, val_fraction=0.3, quiz_fraction=0.3,
+                feedback_cfg={"feedback_warmup": 0}, val_fraction=0.3, quiz_fraction=0.3,
                 baselines=[])
     base.update(kw)
     return EvalConfig(**base)

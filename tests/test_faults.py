@@ -687,7 +687,8 @@ def test_case7_decimal_commas_are_refused(work, tmp_path, capsys):
     (["--window", "inf"], "--window must be a finite number above 0 and at most 3600 "
                           "(seconds)"),
     (["--threshold", "nan"], "--threshold must be a finite number, got nan"),
-    (["--config", "CFG"], "--weight-decay must be a finite number of at least 0, got nan"),
+    (["--config", "CFG"], "c.toml: weight_decay must be a finite number of at least 0, got "
+                          "nan"),  # a file's value is named by file and key
 ])
 def test_case7_training_numbers(work, extra, message, tmp_path, capsys):
     cfg = tmp_path / "c.toml"

@@ -98,7 +98,7 @@ def test_lr_schedule_warms_up_then_decays():
     assert [lr_factor("constant", s, 100, 0) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
     with pytest.raises(ConfigError, match="schedule"):
         TrainConfig(schedule="step")
-    with pytest.raises(ConfigError, match="label_smoothing"):
+    with pytest.raises(ConfigError, match="--label-smoothing must be .* below 1"):
         TrainConfig(label_smoothing=1.0)
 
 

@@ -15,7 +15,7 @@ from emotionkd.checkpoint import (
     load_checkpoint,
 )
 from emotionkd.cli import main
-from emotionkd.config import load_toml, parse_subjects, resolve
+from emotionkd.config import parse_subjects, read_config_file, resolve_config
 from emotionkd.errors import CheckpointError, ConfigError
 from emotionkd.models.registry import build_model, default_config
 from emotionkd.runs import DataSpec, load_windows, open_data, train_teacher
@@ -144,19 +144,19 @@ def test_checkpoint_round_trip_and_refusals(deap_store, tmp_path):
 def test_config_file_precedence_and_errors(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('target = "valence"\n[train]\nepochs = 7\nlr = 0.01\n[model]\nd_model = 16\n')
-    flat = load_toml(cfg)
-    assert flat == {"target": "valence", "epochs": 7, "lr": 0.01, "d_model": 16}
-    out = resolve({"lr": 0.5, "epochs": None}, {"target": "arousal", "epochs": 30, "lr": 1e-4},
-                  cfg, extra_keys=("d_model",))
-    assert out == {"target": "valence", "epochs": 7, "lr": 0.5, "d_model": 16}
+    values = {k: v for k, (v, _) in read_config_file(cfg, "train-teacher").items()}
+    assert values == {"target": "valence", "epochs": 7, "lr": 0.01, "d_model": 16}
+    out = resolve_config("train-teacher", {"lr": 0.5, "epochs": None}, cfg)
+    assert (out.data.target, out.train.epochs, out.train.lr) == ("valence", 7, 0.5)
+    assert out.model.architecture == {"d_model": 16} and out.train.patience == 0  # default
     bad = tmp_path / "bad.toml"
     bad.write_text("epochz = 3\n")
-    with pytest.raises(ConfigError, match="bad.toml: unknown key.*epochz"):
-        resolve({}, {"epochs": 1}, bad)
+    with pytest.raises(ConfigError, match="bad.toml: unknown key 'epochz' .did you mean epochs"):
+        resolve_config("train-teacher", {}, bad)
     broken = tmp_path / "broken.toml"
     broken.write_text("epochs = [\n")
     with pytest.raises(ConfigError, match="broken.toml: invalid TOML"):
-        load_toml(broken)
+        read_config_file(broken, "train-teacher")
     assert parse_subjects("1,3-5", "--x") == [1, 3, 4, 5]
     with pytest.raises(ConfigError, match="--x: cannot read"):
         parse_subjects("a-b", "--x")
@@ -176,7 +176,10 @@ def test_train_teacher_cli(deap_store, tmp_path, capsys):
     assert "wrote" in cap.out and "validation" in cap.out and "test" in cap.out
     ck = load_checkpoint(out)
     assert ck["training"]["epochs_run"] == 1  # the flag overrides the file
-    assert ck["training"]["resolved"]["window"] == 2.0 and ck["model_config"]["d_model"] == 8
+    resolved = ck["training"]["resolved"]  # the resolved tables, names as in flags and files
+    assert resolved["data"]["window"] == 2.0 and resolved["model"]["d_model"] == 8
+    assert resolved["train"]["epochs"] == 1 and set(resolved) == {"data", "model", "train"}
+    assert ck["model_config"]["d_model"] == 8
     assert ck["data"]["target"] == "valence" and len(ck["data"]["eeg_channels"]) == 28
     assert ck["data"]["train_subjects"] == [1] and ck["data"]["test_subjects"] == [3]
     code, cap = _cli(["info", str(out), "--json"], capsys)
@@ -190,7 +193,9 @@ def test_train_teacher_cli(deap_store, tmp_path, capsys):
     assert code == 1 and "subject(s) [9] are not in the data" in cap.err
     code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(tmp_path / "x.pt"),
                       "--model", "deepconvnet"], capsys)
-    assert code == 1 and "is a student" in cap.err
+    assert code == 2 and "'deepconvnet' is not one of" in cap.err  # a choice: usage error
+    with pytest.raises(ConfigError, match="--model deepconvnet is a student"):
+        train_teacher(deap_store, DataSpec(), TrainConfig(), model_name="deepconvnet")
     assert not (tmp_path / "x.pt").exists()
 
 

@@ -186,24 +186,12 @@ def latent_trajectory(
     return np.clip(latent[:, :, None] + fluct, -1.0, 1.0) * w[None, None, :]
 
 
-def synth_eeg(
-    rng: np.random.Generator,
-    sp: SubjectParams,
-    latent: np.ndarray,
-    fs: float,
-    n: int,
-    onset: int,
-    stop: int | None = None,
-    trajectory: np.ndarray | None = None,
-) -> np.ndarray:
-    """EEG in µV, shape (trials, 32, n), channels in DEAP order (see module docstring).
-
-    ``trajectory`` (trials, 2, n) is the moment-to-moment (valence, arousal); by default it is
-    drawn with :func:`latent_trajectory` from ``latent``.
-    """
-    n_trials = latent.shape[0]
-    traj = trajectory if trajectory is not None else latent_trajectory(rng, latent, fs, n,
-                                                                       onset, stop)
+def synth_eeg(rng: np.random.Generator, sp: SubjectParams, traj: np.ndarray,
+              fs: float) -> np.ndarray:
+    """EEG in µV, shape (trials, 32, n), channels in DEAP order (see module docstring), from
+    the moment-to-moment (valence, arousal) ``traj`` (trials, 2, n) of
+    :func:`latent_trajectory`."""
+    n_trials, _, n = traj.shape
     v, a = traj[:, 0:1, :], traj[:, 1:2, :]  # (trials, 1, n)
     f = np.fft.rfftfreq(n, d=1.0 / fs)
     band = _sigmoid((f - 4.0) / 0.5) * _sigmoid((45.0 - f) / 1.0)  # DEAP's 4-45 Hz band
@@ -239,20 +227,11 @@ def synth_eeg(
     return x
 
 
-def synth_gsr(
-    rng: np.random.Generator,
-    sp: SubjectParams,
-    latent: np.ndarray,
-    fs: float,
-    n: int,
-    onset: int,
-    stop: int | None = None,
-    trajectory: np.ndarray | None = None,
-) -> np.ndarray:
-    """Skin conductance in µS, shape (trials, n) (see module docstring)."""
-    n_trials = latent.shape[0]
-    traj = trajectory if trajectory is not None else latent_trajectory(rng, latent, fs, n,
-                                                                       onset, stop)
+def synth_gsr(rng: np.random.Generator, sp: SubjectParams, traj: np.ndarray,
+              fs: float) -> np.ndarray:
+    """Skin conductance in µS, shape (trials, n) (see module docstring), from ``traj`` as
+    :func:`synth_eeg`."""
+    n_trials, _, n = traj.shape
     a = traj[:, 1, :]  # (trials, n), 0 outside the stimulus
     s = sp.gsr_strength
     f = np.fft.rfftfreq(n, d=1.0 / fs)
@@ -423,8 +402,8 @@ def generate_subject(
     onset = int(round(baseline_s * fs))
     n = onset + int(round(stimulus_s * fs))
     traj = latent_trajectory(rng, latent, fs, n, onset)
-    eeg = synth_eeg(rng, sp, latent, fs, n, onset, trajectory=traj)
-    gsr = synth_gsr(rng, sp, latent, fs, n, onset, trajectory=traj)
+    eeg = synth_eeg(rng, sp, traj, fs)
+    gsr = synth_gsr(rng, sp, traj, fs)
     per = synth_peripheral(rng, latent, fs, n) if peripheral else {}
     return SyntheticSubject(subject, fs, onset, eeg, gsr, per, ratings, latent, sp)
 

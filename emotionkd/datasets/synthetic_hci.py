@@ -90,7 +90,7 @@ def session_signals(rng: np.random.Generator, sp, latent: np.ndarray,  # noqa: A
     end = onset + int(round(stim_s * fs))
     n = end + int(round(POST_S * fs))
     traj = latent_trajectory(rng, latent[None, :], fs, n, onset, end)
-    eeg = synth_eeg(rng, sp, latent[None, :], fs, n, onset, end, trajectory=traj)[0]
+    eeg = synth_eeg(rng, sp, traj, fs)[0]
     t = np.arange(n) / fs
     # what raw, unreferenced BioSemi EEG carries and DEAP's preprocessing removes: DC offsets
     # (µV), a common-mode signal shared by every electrode (mains hum at 50 Hz and a slow
@@ -102,7 +102,7 @@ def session_signals(rng: np.random.Generator, sp, latent: np.ndarray,  # noqa: A
     eeg += rng.normal(0, 15.0, size=(32, 1)) * np.sin(
         2 * np.pi * rng.uniform(0.02, 0.2, size=(32, 1)) * t[None, :]
         + rng.uniform(0, 2 * np.pi, size=(32, 1)))
-    gsr_us = synth_gsr(rng, sp, latent[None, :], fs, n, onset, end, trajectory=traj)[0]
+    gsr_us = synth_gsr(rng, sp, traj, fs)[0]
     rows: dict[str, np.ndarray] = {c: eeg[DEAP_EEG_CHANNELS.index(c)] for c in
                                    BIOSEMI32_CAP_ORDER}
     beat = np.sin(2 * np.pi * 1.15 * t)

@@ -9,8 +9,9 @@ EmotionKD figure describes it ("Temporary Student" → "Feedback" → Teacher):
    are cloned, so the real student is untouched);
 2. the pilot's cross-entropy on a *quiz* batch (from the training side, disjoint from the
    early-stopping validation data) back-propagates through that step into the teacher, which
-   also keeps its own CE term: L_fb = teacher_ce·CE(T(x), y) + student_ce·CE(S'(x_q), y_q)
-   (EmotionKD's ``feedback_Loss`` with e1 = e2 = 1);
+   also keeps its own CE term: L_fb = e1·CE(T(x), y) + e2·CE(S'(x_q), y_q) with
+   e1 = ``feedback_teacher_ce``, e2 = ``feedback_student_ce`` (EmotionKD's ``feedback_Loss``
+   with e1 = e2 = 1);
 3. the teacher takes an Adam step; the real student then steps with the updated teacher
    (done by the training loop).
 
@@ -25,40 +26,15 @@ deterministic and the teacher's statistics stable.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from emotionkd.distill.losses import LossWeights, ce, student_objective
-from emotionkd.errors import ConfigError
+from emotionkd.config import FeedbackConfig, LossWeights
+from emotionkd.distill.losses import ce, student_objective
 from emotionkd.training import make_adam
 
-
-@dataclass
-class FeedbackConfig:
-    """Settings of the adaptive feedback (CLI: --feedback/--no-feedback, --pilot-lr, …)."""
-
-    enabled: bool = True
-    pilot_lr: float = 0.01  # λ of the differentiable pilot SGD step (not the student's lr)
-    teacher_lr: float = 1e-5
-    warmup_epochs: int = 1  # epochs of plain distillation before feedback starts
-    every: int = 1  # a feedback step every k student steps
-    teacher_ce: float = 1.0  # e1: the teacher's own CE term
-    student_ce: float = 1.0  # e2: the pilot student's quiz CE (the meta-gradient term)
-    grad_clip: float = 1.0  # max norm of the teacher's feedback gradient (0: off)
-
-    def __post_init__(self) -> None:
-        if self.pilot_lr <= 0 or self.teacher_lr < 0 or self.every < 1 or self.warmup_epochs < 0:
-            raise ConfigError("feedback needs pilot_lr > 0, teacher_lr >= 0, every >= 1 and "
-                              "warmup_epochs >= 0")
-        if self.teacher_ce < 0 or self.student_ce < 0 or self.teacher_ce + self.student_ce == 0:
-            raise ConfigError("feedback needs teacher_ce >= 0 and student_ce >= 0, not both 0 "
-                              f"(got {self.teacher_ce:g} and {self.student_ce:g})")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["FeedbackConfig", "FeedbackUpdater", "pilot_quiz_loss"]  # the settings: config.py
 
 
 def pilot_quiz_loss(
@@ -122,8 +98,8 @@ class FeedbackUpdater:
              quiz_gsr: torch.Tensor, quiz_y: torch.Tensor) -> dict[str, float]:
         """One teacher update from the pilot student's quiz loss (+ the teacher's own CE).
 
-        With ``student_ce == 0`` no pilot step is taken at all (the teacher-CE-only ablation);
-        with ``teacher_ce == 0`` the update is the meta-gradient alone. Every
+        With ``feedback_student_ce == 0`` no pilot step is taken at all (the teacher-CE-only
+        ablation); with ``feedback_teacher_ce == 0`` the update is the meta-gradient alone. Every
         :attr:`NORM_EVERY` steps the norms of the two terms' gradients are measured
         separately and returned (``fb_ce_norm``, ``fb_meta_norm``)."""
         from emotionkd import distributed as dist_
@@ -131,7 +107,7 @@ class FeedbackUpdater:
         cfg = self.cfg
         self.teacher.eval()
         terms: dict[str, float] = {}
-        if cfg.student_ce > 0:
+        if cfg.feedback_student_ce > 0:
             with dist_.local_batchnorm():  # the pilot needs a second derivative: local stats
                 quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter,
                                                self.weights, eeg, gsr, y, quiz_gsr, quiz_y,
@@ -142,17 +118,18 @@ class FeedbackUpdater:
         t_ce = ce(z_t, y, self.class_weight)
         terms["fb_teacher_ce"] = float(t_ce.detach())
         measure = self.steps % self.NORM_EVERY == 0
-        if measure and quiz is not None and cfg.teacher_ce > 0:
+        if measure and quiz is not None and cfg.feedback_teacher_ce > 0:
             g_ce = torch.autograd.grad(t_ce, self.params, allow_unused=True, retain_graph=True)
             g_meta = torch.autograd.grad(quiz, self.params, allow_unused=True)
             terms["fb_ce_norm"] = _norm(g_ce)
             terms["fb_meta_norm"] = _norm(g_meta)
             grads = [None if a is None and b is None else
-                     (0 if a is None else cfg.teacher_ce * a)
-                     + (0 if b is None else cfg.student_ce * b)
+                     (0 if a is None else cfg.feedback_teacher_ce * a)
+                     + (0 if b is None else cfg.feedback_student_ce * b)
                      for a, b in zip(g_ce, g_meta)]
         else:
-            loss = cfg.teacher_ce * t_ce + (cfg.student_ce * quiz if quiz is not None else 0)
+            loss = cfg.feedback_teacher_ce * t_ce + (
+                cfg.feedback_student_ce * quiz if quiz is not None else 0)
             grads = torch.autograd.grad(loss, self.params, allow_unused=True)
             if measure:
                 terms["fb_meta_norm" if quiz is not None else "fb_ce_norm"] = _norm(grads)
@@ -160,8 +137,8 @@ class FeedbackUpdater:
             # zeros, not None: every rank must all-reduce the same flat gradient layout
             p.grad = torch.zeros_like(p) if g is None else g.detach()
         dist_.average_gradients(self.params)  # the teacher replicas stay identical
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        if cfg.feedback_grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.feedback_grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         self.steps += 1

@@ -1,5 +1,8 @@
-"""Distillation losses: CE, soft-label KL with temperature, hint MSE through an adapter, and the
-method presets (EmotionKD, Hinton KD, FitNets, none).
+"""Distillation losses: CE, soft-label KL with temperature, and hint MSE through an adapter.
+
+The loss weights and the method presets (EmotionKD, Hinton KD, FitNets, none) are settings of
+the ``[distill]`` table: :class:`~emotionkd.config.LossWeights` and
+:func:`~emotionkd.config.method_weights` (re-exported here).
 
 Notation: ``z_s``/``z_t`` student/teacher logits (B, 2); ``f_s`` student fused tokens (B, L, D);
 ``f_t`` teacher fused tokens (B, 2L, D) — the IMF output concatenates EEG and GSR tokens along
@@ -8,16 +11,15 @@ the token axis, so its first L tokens come from EEG-first pairs and the last L f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emotionkd.config import HINT_MAPS, METHODS, LossWeights, method_weights
 from emotionkd.errors import ConfigError
 
-METHODS = ("emotionkd", "kd", "fitnets", "none")
-HINT_MAPS = ("fold", "gsr", "eeg")
+__all__ = ["HINT_MAPS", "METHODS", "HintAdapter", "LossWeights", "ce", "hint_mse",
+           "map_teacher_tokens", "method_weights", "soft_kl", "student_objective"]
 
 
 def _full(x: torch.Tensor) -> torch.Tensor:
@@ -94,47 +96,6 @@ def hint_mse(f_s: torch.Tensor, f_t: torch.Tensor, adapter: nn.Module | None,
     return F.mse_loss(_full(pred), _full(target))
 
 
-@dataclass
-class LossWeights:
-    """Weights of the student objective ``ce·CE + kl·T²·KL_T + hint·MSE``."""
-
-    ce: float = 1.0
-    kl: float = 0.1
-    hint: float = 1.0
-    temperature: float = 1.0
-    hint_map: str = "fold"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def method_weights(method: str, **overrides: float | str | None) -> LossWeights:
-    """Defaults per method; ``overrides`` with value None are ignored.
-
-    * emotionkd: CE + 0.1·KL + 1·hint, T = 1 (the reference ``MLKDLoss`` e2 = 0.1, e3 = 1);
-    * kd: Hinton, 0.1·CE + 0.9·T²·KL with T = 4 (RepDistiller defaults);
-    * fitnets: CE + 1·hint (hint only, no soft labels);
-    * none: CE only — the student alone, the baseline every KD number is compared with.
-    """
-    presets = {
-        "emotionkd": LossWeights(1.0, 0.1, 1.0, 1.0),
-        "kd": LossWeights(0.1, 0.9, 0.0, 4.0),
-        "fitnets": LossWeights(1.0, 0.0, 1.0, 1.0),
-        "none": LossWeights(1.0, 0.0, 0.0, 1.0),
-    }
-    if method not in presets:
-        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
-    w = presets[method]
-    for k, v in overrides.items():
-        if v is not None:
-            setattr(w, k, v)
-    if w.temperature <= 0:
-        raise ConfigError(f"--temperature must be positive, got {w.temperature}")
-    if w.hint_map not in HINT_MAPS:
-        raise ConfigError(f"--hint-map must be one of {', '.join(HINT_MAPS)}, not {w.hint_map!r}")
-    return w
-
-
 def student_objective(
     z_s: torch.Tensor,
     f_s: torch.Tensor,
@@ -147,11 +108,11 @@ def student_objective(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The distillation loss and its terms (terms with weight 0 are not computed)."""
     terms: dict[str, torch.Tensor] = {"ce": ce(z_s, y, class_weight)}
-    total = w.ce * terms["ce"]
-    if w.kl and z_t is not None:
+    total = w.ce_weight * terms["ce"]
+    if w.kl_weight and z_t is not None:
         terms["kl"] = soft_kl(z_s, z_t, w.temperature)
-        total = total + w.kl * terms["kl"]
-    if w.hint and f_t is not None:
+        total = total + w.kl_weight * terms["kl"]
+    if w.hint_weight and f_t is not None:
         terms["hint"] = hint_mse(f_s, f_t, adapter, w.hint_map)
-        total = total + w.hint * terms["hint"]
+        total = total + w.hint_weight * terms["hint"]
     return total, terms

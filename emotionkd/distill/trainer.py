@@ -1,8 +1,10 @@
-"""Distillation as a :class:`~emotionkd.training.Task`, and the library entry point.
+"""Distillation as a :class:`~emotionkd.training.Task`, and the library entry points.
 
 :func:`distill_student` trains a GSR-only student from a trained teacher with one of the
 methods of :mod:`emotionkd.distill.losses`, optionally with the adaptive feedback of
-:mod:`emotionkd.distill.feedback`, using the shared fit loop.
+:mod:`emotionkd.distill.feedback`, using the shared fit loop. :func:`fit_student` builds the
+student and trains it with any method (``none``: plain supervised training); the ``distill``
+command (:func:`run_distillation`) and every fold of ``evaluate`` train students through it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from emotionkd.distill.feedback import FeedbackConfig, FeedbackUpdater
-from emotionkd.distill.losses import HintAdapter, LossWeights, student_objective
+from emotionkd.config import ExperimentConfig, FeedbackConfig, LossWeights, method_weights
+from emotionkd.distill.feedback import FeedbackUpdater
+from emotionkd.distill.losses import HintAdapter, student_objective
 from emotionkd.errors import ConfigError
-from emotionkd.training import FitResult, Task, TrainConfig, fit
+from emotionkd.training import FitResult, SupervisedTask, Task, TrainConfig, fit
 from emotionkd.windows import WindowDataset
 
 
@@ -45,13 +48,13 @@ class DistillTask(Task):
         self.teacher, self.model, self.weights = teacher, student, weights
         self.cache_teacher = cache_teacher
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.feedback_cfg = feedback if feedback is not None and feedback.enabled else None
+        self.feedback_cfg = feedback
         if self.feedback_cfg is not None and (quiz is None or len(quiz) == 0):
             raise ConfigError("feedback needs quiz data from the training side")
         self.quiz = quiz
         self._rng = np.random.default_rng(seed + 7919)
         self.adapter: nn.Module | None = None
-        if weights.hint:
+        if weights.hint_weight:
             self.adapter = HintAdapter(_width(student), _width(teacher))
         self.updater: FeedbackUpdater | None = None
         self.feedback_steps = 0
@@ -88,7 +91,7 @@ class DistillTask(Task):
     def before_step(self, eeg, gsr, y, step: int, epoch: int) -> dict[str, float]:
         self.teacher.eval()  # the loop sets every module to train mode each epoch
         fb = self.feedback_cfg
-        if (self.updater is None or epoch <= fb.warmup_epochs or step % fb.every != 0
+        if (self.updater is None or epoch <= fb.feedback_warmup or step % fb.feedback_every != 0
                 or len(y) < 2):
             return {}
         qi = self._rng.choice(len(self.quiz), size=min(self._quiz_bs, len(self.quiz)),
@@ -168,7 +171,7 @@ def _width(model: nn.Module) -> int:
 @dataclass
 class DistillResult:
     student: nn.Module
-    teacher: nn.Module
+    teacher: nn.Module | None  # as it ended (feedback changes it); None: trained alone
     fit: FitResult
     feedback_steps: int
     weights: LossWeights
@@ -210,9 +213,9 @@ def distill_student(
 ) -> DistillResult:
     """Train ``student`` from ``teacher`` on ``train`` (early stopping on ``val``).
 
-    With ``feedback`` enabled, ``quiz`` (training-side windows, disjoint from ``val``) feeds the
-    pilot student's quiz loss. Returns the student and the (possibly adapted) teacher at the
-    best validation epoch.
+    With ``feedback`` (None: off), ``quiz`` (training-side windows, disjoint from ``val``)
+    feeds the pilot student's quiz loss. Returns the student and the (possibly adapted)
+    teacher at the best validation epoch.
     """
     if not train.has_eeg:
         raise ConfigError("distillation needs EEG for the teacher: load the data with EEG")
@@ -225,19 +228,57 @@ def distill_student(
                          feedback=task.feedback_cfg)
 
 
+def fit_student(
+    teacher: nn.Module | None,
+    student_config: dict[str, Any],
+    train: WindowDataset,
+    val: WindowDataset | None,
+    cfg: TrainConfig,
+    method: str = "emotionkd",
+    weights: LossWeights | None = None,
+    feedback: FeedbackConfig | None = None,
+    quiz: WindowDataset | None = None,
+    student_init: str = "scratch",
+    progress: Callable[..., None] | None = None,
+) -> DistillResult:
+    """Build the distilled student (the registry entry that needs a teacher) from
+    ``student_config`` and train it with ``method``.
+
+    The student's weights are drawn after seeding with ``cfg.seed``, so every method starts
+    from the same student. ``none`` is plain supervised training (the teacher is not used);
+    the other methods distil from ``teacher``, which feedback changes in place (pass a copy to
+    keep the original). ``weights`` default to the method's preset; ``student_init``
+    ``teacher-gsr`` starts from the teacher's GSR stream.
+    """
+    import torch
+
+    from emotionkd.models.registry import build_model, distilled_student
+
+    weights = weights or method_weights(method)
+    if method != "none" and teacher is None:
+        raise ConfigError(f"--method {method} distils from a teacher, and none was given")
+    torch.manual_seed(cfg.seed)
+    name = distilled_student()
+    student = build_model(name, student_config)
+    if student_init == "teacher-gsr":
+        if teacher is None:
+            raise ConfigError("--student-init teacher-gsr needs a teacher")
+        init_student_from_teacher(student, teacher)
+    if method == "none":
+        res = fit(SupervisedTask(student), train, val, cfg, progress=progress, description=name)
+        return DistillResult(student=student, teacher=teacher, fit=res, feedback_steps=0,
+                             weights=weights, feedback=None)
+    return distill_student(teacher, student, train, val, weights, cfg, feedback, quiz, progress)
+
+
 def run_distillation(
     teacher_path: str,
     store,  # noqa: ANN001 - Store or path
-    method: str,
-    cfg: TrainConfig,
-    weights: LossWeights,
-    feedback: FeedbackConfig,
-    student_init: str = "scratch",
-    quiz_fraction: float = 0.2,
-    resolved: dict[str, Any] | None = None,
+    config: ExperimentConfig,
     progress: Callable[..., None] | None = None,
 ):  # noqa: ANN201 - returns (ModelRun, adapted teacher or None)
-    """Distil a GSR student from a teacher checkpoint on a store (the ``distill`` command).
+    """Distil a GSR student from a teacher checkpoint on a store (the ``distill`` command),
+    with the ``[train]``, ``[distill]`` and ``[feedback]`` settings of ``config``.
 
     The data specification and subject split come from the teacher checkpoint; data that
     does not match it is refused. With feedback, a ``quiz_fraction`` of the training trials
@@ -245,15 +286,13 @@ def run_distillation(
     pilot student's quiz set. Returns the student run and the adapted teacher (None when the
     teacher did not change).
     """
-    import torch
-
     from emotionkd.checkpoint import (
         build_from_checkpoint,
         check_data_compatible,
         file_sha256,
         load_checkpoint,
     )
-    from emotionkd.models.registry import build_model, default_config
+    from emotionkd.models.registry import config_for, distilled_student
     from emotionkd.runs import (
         DataSpec,
         ModelRun,
@@ -266,8 +305,10 @@ def run_distillation(
     )
     from emotionkd.splits import holdout_trials
 
-    if student_init not in ("scratch", "teacher-gsr"):
-        raise ConfigError(f"--student-init must be scratch or teacher-gsr, not {student_init!r}")
+    dc, cfg = config.distill, config.train
+    method = dc.method
+    feedback = config.feedback if dc.feedback_on("distill") and method != "none" else None
+    weights = dc.weights()
     ck = load_checkpoint(teacher_path, role="teacher")
     st = open_data(store)
     d = ck["data"]
@@ -275,9 +316,7 @@ def run_distillation(
         raise ConfigError(f"{teacher_path}: sampling_rate is {d['sampling_rate']} in the teacher "
                           f"but {st.sampling_rate} in {st.path}; preprocess the data at the "
                           "teacher's rate")
-    spec = DataSpec(window_s=d["window_s"], step_s=d["step_s"], target=d["target"],
-                    threshold=d["threshold"], tie=d["tie"], eeg_channels=d["eeg_channels"],
-                    norm=d["norm"])
+    spec = DataSpec.from_checkpoint(d)
     tr, va, te = d["train_subjects"], d["val_subjects"], d.get("test_subjects", [])
     missing = sorted(set(tr + va + te) - set(st.subjects))
     if missing:
@@ -288,33 +327,28 @@ def run_distillation(
     check_data_compatible(ck, full.spec(), str(st.path))
     train, val = full.select_subjects(tr), full.select_subjects(va)
     teacher = build_from_checkpoint(ck)
-    torch.manual_seed(cfg.seed)
-    s_over = {k: v for k, v in ck["model_config"].items() if k not in ("fs", "window_s", "n_eeg")}
-    s_cfg = default_config("emotionnet-student", full.fs, full.window_s, full.n_eeg, s_over)
-    student = build_model("emotionnet-student", s_cfg)
-    if student_init == "teacher-gsr":
-        init_student_from_teacher(student, teacher)
+    name = distilled_student()
+    arch = {k: v for k, v in ck["model_config"].items() if k not in ("fs", "window_s", "n_eeg")}
+    s_cfg = config_for(name, full.fs, full.window_s, full.n_eeg, arch)
     quiz = None
     fit_set = train
-    if feedback.enabled and method != "none":
-        keep, held = holdout_trials(train.trial_keys(), quiz_fraction, cfg.seed)
+    if feedback is not None:
+        keep, held = holdout_trials(train.trial_keys(), feedback.quiz_fraction, cfg.seed)
         fit_set, quiz = train.subset(np.flatnonzero(keep)), train.subset(np.flatnonzero(held))
-    elif feedback.enabled:
-        feedback = FeedbackConfig(**{**feedback.as_dict(), "enabled": False})
-    res = distill_student(teacher, student, fit_set, val if len(val) else None, weights, cfg,
-                          feedback, quiz, progress)
+    res = fit_student(teacher, s_cfg, fit_set, val if len(val) else None, cfg, method, weights,
+                      feedback, quiz, dc.student_init, progress)
     data = data_section(full, st, tr, va, te)
     data["train_balance"] = class_balance(fit_set.labels)
     data["val_balance"] = class_balance(val.labels)
-    training = training_section(cfg, res.fit, resolved)
+    training = training_section(cfg, res.fit, config.resolved("distill"))
     teacher_info = {"path": str(teacher_path), "sha256": file_sha256(teacher_path),
                     "model": ck["model"], "best": ck["training"].get("best", {})}
     dist = {"method": method, "weights": weights.as_dict(),
             "feedback": res.feedback.as_dict() if res.feedback else None,
-            "feedback_steps": res.feedback_steps, "student_init": student_init,
-            "quiz_fraction": quiz_fraction if quiz is not None else 0.0,
+            "feedback_steps": res.feedback_steps, "student_init": dc.student_init,
+            "quiz_fraction": feedback.quiz_fraction if quiz is not None else 0.0,
             "quiz_windows": len(quiz) if quiz is not None else 0, "teacher": teacher_info}
-    run = ModelRun("student", "emotionnet-student", res.student, s_cfg, res.fit, data, training)
+    run = ModelRun("student", name, res.student, s_cfg, res.fit, data, training)
     run.distillation = dist
     if te:
         run.test_metrics = score_model(res.student, full.select_subjects(te))

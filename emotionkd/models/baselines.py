@@ -29,6 +29,7 @@ from emotionkd.models.emotionnet import (
     EmotionNetConfig,
     _as_float,
     _as_int,
+    _check_data_shape,
     config_from_dict,
     window_samples,
 )
@@ -55,12 +56,7 @@ class DeepConvNetConfig:
 
     def __post_init__(self) -> None:
         o = "deepconvnet"
-        self.fs = _as_float(o, "fs", self.fs, 0.0)
-        self.window_s = _as_float(o, "window_s", self.window_s, 0.0)
-        if self.fs <= 0 or self.window_s <= 0:
-            raise ConfigError(f"{o}: fs ({self.fs:g} Hz) and window_s ({self.window_s:g} s) "
-                              "must be positive")
-        self.n_eeg = _as_int(o, "n_eeg", self.n_eeg, 0)
+        _check_data_shape(self, o)
         if isinstance(self.filters, (str, bytes)) or not hasattr(self.filters, "__iter__"):
             raise ConfigError(f"{o}: filters must be a list of four integers, got "
                               f"{self.filters!r}")
@@ -119,7 +115,19 @@ class DeepConvNetConfig:
         return config_from_dict(cls, "deepconvnet", d)
 
 
-class DeepConvNet(nn.Module):
+class _ConfiguredNet(nn.Module):
+    """A network built from a config dataclass (kept as ``config``)."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def config_dict(self) -> dict[str, Any]:
+        """The plain config dict that rebuilds this architecture via ``build_model``."""
+        return self.config.as_dict()
+
+
+class DeepConvNet(_ConfiguredNet):
     """GSR-only Deep ConvNet: gsr (B, 1, T) → (logits (B, n_classes), features (B, L', 200)).
 
     BatchNorm uses PyTorch defaults and conv layers followed by BatchNorm have no bias, as in
@@ -131,8 +139,7 @@ class DeepConvNet(nn.Module):
     inputs: ClassVar[str] = "gsr"
 
     def __init__(self, config: DeepConvNetConfig | None = None) -> None:
-        super().__init__()
-        self.config = config if config is not None else DeepConvNetConfig()
+        super().__init__(config or DeepConvNetConfig())
         c = self.config
         k, f = c.kernel_size, c.filters
         self.temporal = nn.Conv1d(1, f[0], k)
@@ -146,10 +153,6 @@ class DeepConvNet(nn.Module):
             layers.append(nn.MaxPool1d(p) if p > 1 else nn.Identity())
             self.blocks.append(nn.Sequential(*layers))
         self.classifier = nn.Linear(f[-1] * c.out_length(), c.n_classes)
-
-    def config_dict(self) -> dict[str, Any]:
-        """The plain config dict that rebuilds this architecture via ``build_model``."""
-        return self.config.as_dict()
 
     def forward(self, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config
@@ -217,12 +220,7 @@ class ShallowConvNetConfig:
 
     def __post_init__(self) -> None:
         o = "shallowconvnet"
-        self.fs = _as_float(o, "fs", self.fs, 0.0)
-        self.window_s = _as_float(o, "window_s", self.window_s, 0.0)
-        if self.fs <= 0 or self.window_s <= 0:
-            raise ConfigError(f"{o}: fs ({self.fs:g} Hz) and window_s ({self.window_s:g} s) "
-                              "must be positive")
-        self.n_eeg = _as_int(o, "n_eeg", self.n_eeg, 1)
+        _check_data_shape(self, o, min_eeg=1)
         self.filters = _as_int(o, "filters", self.filters, 1)
         for name in ("kernel", "pool", "pool_stride"):
             setattr(self, name, _as_int(o, name, getattr(self, name), 0))
@@ -265,7 +263,7 @@ class ShallowConvNetConfig:
         return config_from_dict(cls, "shallowconvnet", d)
 
 
-class ShallowConvNet(nn.Module):
+class ShallowConvNet(_ConfiguredNet):
     """Shallow ConvNet on EEG + GSR: (eeg (B, C, T), gsr (B, 1, T)) → (logits, features).
 
     GSR is one more input row beside the C EEG channels. Temporal conv (``filters`` kernels,
@@ -278,18 +276,13 @@ class ShallowConvNet(nn.Module):
     inputs: ClassVar[str] = "eeg+gsr"
 
     def __init__(self, config: ShallowConvNetConfig | None = None) -> None:
-        super().__init__()
-        self.config = config if config is not None else ShallowConvNetConfig()
+        super().__init__(config or ShallowConvNetConfig())
         c = self.config
         self.temporal = nn.Conv2d(1, c.filters, (1, c.kernel_size))
         self.spatial = nn.Conv2d(c.filters, c.filters, (c.n_eeg + 1, 1), bias=False)
         self.bn = nn.BatchNorm1d(c.filters)
         self.drop = Dropout(c.dropout)
         self.classifier = nn.Linear(c.filters * c.out_length(), c.n_classes)
-
-    def config_dict(self) -> dict[str, Any]:
-        """The plain config dict that rebuilds this architecture via ``build_model``."""
-        return self.config.as_dict()
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config

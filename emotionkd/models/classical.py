@@ -23,14 +23,15 @@ import numpy as np
 
 from emotionkd.errors import ConfigError
 from emotionkd.features import BANDS, EEG_METHODS, GSR_FEATURES, eeg_band_power, gsr_features
+from emotionkd.models.registry import entry, model_names
 
-#: the classical baselines and what each one reads
-CLASSICAL: dict[str, dict[str, Any]] = {
-    "eeg-features": {"inputs": "eeg+gsr", "description":
-                     "log band power per EEG channel + GSR features → logistic regression"},
-    "gsr-features": {"inputs": "gsr", "description":
-                     "GSR tonic level/slope and SCR count/amplitude → logistic regression"},
-}
+
+def _uses_eeg(name: str) -> bool:
+    """Whether classical baseline ``name`` reads the EEG (its registry entry says so)."""
+    known = model_names("classical")
+    if name not in known:
+        raise ConfigError(f"unknown classical baseline {name!r}; choose from {', '.join(known)}")
+    return "eeg" in entry(name).needs
 
 
 @dataclass
@@ -58,10 +59,7 @@ class FeatureModelConfig:
 def window_features(name: str, ds: Any, cfg: FeatureModelConfig) -> np.ndarray:
     """Feature matrix (windows, features) of baseline ``name`` for a
     :class:`~emotionkd.windows.WindowDataset`, extracted in chunks of ``cfg.batch`` windows."""
-    if name not in CLASSICAL:
-        raise ConfigError(f"unknown classical baseline {name!r}; choose from "
-                          f"{', '.join(CLASSICAL)}")
-    use_eeg = CLASSICAL[name]["inputs"] == "eeg+gsr"
+    use_eeg = _uses_eeg(name)
     if use_eeg and not ds.has_eeg:
         raise ConfigError(f"{name} needs EEG but the data were loaded without it")
     blocks = []
@@ -79,9 +77,7 @@ class FeatureLogReg:
     """A classical baseline of one fold: features → standardisation → logistic regression."""
 
     def __init__(self, name: str, config: FeatureModelConfig | None = None) -> None:
-        if name not in CLASSICAL:
-            raise ConfigError(f"unknown classical baseline {name!r}; choose from "
-                              f"{', '.join(CLASSICAL)}")
+        _uses_eeg(name)  # a known classical baseline
         self.name = name
         self.config = config or FeatureModelConfig()
         self.mean: np.ndarray | None = None

@@ -59,6 +59,17 @@ def _as_float(owner: str, name: str, value: Any, low: float, high: float | None 
     return v
 
 
+def _check_data_shape(cfg: Any, owner: str, min_eeg: int = 0) -> None:
+    """Check and convert a model config's data shape in place: ``fs`` and ``window_s``
+    positive numbers, ``n_eeg`` a whole number of at least ``min_eeg``."""
+    cfg.fs = _as_float(owner, "fs", cfg.fs, 0.0)
+    cfg.window_s = _as_float(owner, "window_s", cfg.window_s, 0.0)
+    if cfg.fs <= 0 or cfg.window_s <= 0:
+        raise ConfigError(f"{owner}: fs ({cfg.fs:g} Hz) and window_s ({cfg.window_s:g} s) "
+                          "must be positive")
+    cfg.n_eeg = _as_int(owner, "n_eeg", cfg.n_eeg, min_eeg)
+
+
 def _choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{owner}: {name} must be one of {', '.join(choices)}; got {value!r}")
@@ -122,12 +133,7 @@ class EmotionNetConfig:
 
     def __post_init__(self) -> None:
         o = "model"
-        self.fs = _as_float(o, "fs", self.fs, 0.0)
-        self.window_s = _as_float(o, "window_s", self.window_s, 0.0)
-        if self.fs <= 0 or self.window_s <= 0:
-            raise ConfigError(f"model: fs ({self.fs:g} Hz) and window_s ({self.window_s:g} s) "
-                              "must be positive")
-        self.n_eeg = _as_int(o, "n_eeg", self.n_eeg, 0)
+        _check_data_shape(self, o)
         for name in ("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim", "classifier_dim",
                      "stride"):
             setattr(self, name, _as_int(o, name, getattr(self, name), 1))

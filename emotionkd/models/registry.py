@@ -1,78 +1,162 @@
-"""Model registry: name → builder. A model is rebuilt from ``(name, plain config dict)``.
+"""Model registry: name → what the model needs, its role, and how it is built.
 
-| name | role | inputs | what |
-|---|---|---|---|
-| emotionnet-teacher | teacher | eeg+gsr | two streams, score-gated IMF fusion |
-| emotionnet-student | student | gsr | GSR stream, depth fusion |
-| concat | teacher | eeg+gsr | baseline: fusion by concatenation |
-| deepconvnet | student | gsr | baseline: Schirrmeister et al. 2017 on GSR |
-| shallowconvnet | baseline | eeg+gsr | baseline: Shallow ConvNet (Schirrmeister et al. 2017) |
+| name | role | needs | kind | what |
+|---|---|---|---|---|
+| emotionnet-teacher | teacher | eeg, gsr | torch | two streams, score-gated IMF fusion |
+| emotionnet-student | student | gsr, teacher | torch | GSR stream, depth fusion (distilled) |
+| concat | teacher | eeg, gsr | torch | baseline: fusion by concatenation |
+| deepconvnet | student | gsr | torch | baseline: Schirrmeister et al. 2017 on GSR |
+| shallowconvnet | baseline | eeg, gsr | torch | baseline: Shallow ConvNet, EEG + GSR |
+| eeg-features | baseline | eeg, gsr | classical | band power + GSR features, logistic regression |
+| gsr-features | baseline | gsr | classical | GSR features, logistic regression |
 
-Checkpoints store the name and ``model.config_dict()``; ``build_model(name, config)`` gives the
-same architecture back (load the state dict into it).
+``needs`` says what training a model takes: the EEG and/or the GSR of each window, and
+``teacher`` for the model that is distilled from a trained teacher. ``sized`` models take the
+``[model]`` architecture settings (size preset, ``d_model`` …); ``baseline`` models may be
+listed in ``evaluate --baselines``. Callers ask the registry instead of checking names.
+
+This module imports no torch: the command line reads it to list choices. The classes are
+imported when a model is built. Checkpoints store the name and ``model.config_dict()``;
+``build_model(name, config)`` gives the same architecture back.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, fields
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import ConfigError
-from emotionkd.models.baselines import (
-    ConcatTeacher,
-    DeepConvNet,
-    DeepConvNetConfig,
-    ShallowConvNet,
-    ShallowConvNetConfig,
-)
-from emotionkd.models.emotionnet import EmotionNetConfig, EmotionNetStudent, EmotionNetTeacher
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+_EMOTIONNET = "emotionkd.models.emotionnet"
+_BASELINES = "emotionkd.models.baselines"
 
 
 @dataclass(frozen=True)
-class _Entry:
-    cls: type[nn.Module]
-    config_cls: type
-    role: str
-    inputs: str
+class ModelEntry:
+    """What the rest of the package may know about a registered model."""
+
+    role: str  # teacher | student | baseline
+    needs: frozenset[str]  # eeg, gsr, teacher
     description: str
+    kind: str = "torch"  # torch (built here) | classical (emotionkd.models.classical)
+    builder: str = ""  # "module:Class" of a torch model
+    config: str = ""  # "module:Class" of its configuration
+    sized: bool = False  # takes the [model] architecture settings
+    baseline: bool = False  # may be an evaluation baseline
+
+    @property
+    def inputs(self) -> str:
+        """The signals its forward pass takes: "eeg+gsr" or "gsr"."""
+        return "eeg+gsr" if "eeg" in self.needs else "gsr"
 
 
-_REGISTRY: dict[str, _Entry] = {
-    "emotionnet-teacher": _Entry(EmotionNetTeacher, EmotionNetConfig, "teacher", "eeg+gsr",
-                                 "EEG + GSR streams, score-gated IMF fusion"),
-    "emotionnet-student": _Entry(EmotionNetStudent, EmotionNetConfig, "student", "gsr",
-                                 "GSR stream, depth fusion"),
-    "concat": _Entry(ConcatTeacher, EmotionNetConfig, "teacher", "eeg+gsr",
-                     "baseline: EEG + GSR streams fused by concatenation"),
-    "deepconvnet": _Entry(DeepConvNet, DeepConvNetConfig, "student", "gsr",
-                          "baseline: Deep ConvNet (Schirrmeister et al. 2017) on GSR"),
-    "shallowconvnet": _Entry(ShallowConvNet, ShallowConvNetConfig, "baseline", "eeg+gsr",
-                             "baseline: Shallow ConvNet (Schirrmeister et al. 2017), EEG + GSR"),
+def _needs(*items: str) -> frozenset[str]:
+    return frozenset(items)
+
+
+_REGISTRY: dict[str, ModelEntry] = {
+    "emotionnet-teacher": ModelEntry(
+        "teacher", _needs("eeg", "gsr"), "EEG + GSR streams, score-gated IMF fusion",
+        builder=f"{_EMOTIONNET}:EmotionNetTeacher", config=f"{_EMOTIONNET}:EmotionNetConfig",
+        sized=True),
+    "emotionnet-student": ModelEntry(
+        "student", _needs("gsr", "teacher"), "GSR stream, depth fusion",
+        builder=f"{_EMOTIONNET}:EmotionNetStudent", config=f"{_EMOTIONNET}:EmotionNetConfig",
+        sized=True),
+    "concat": ModelEntry(
+        "teacher", _needs("eeg", "gsr"), "baseline: EEG + GSR streams fused by concatenation",
+        builder=f"{_BASELINES}:ConcatTeacher", config=f"{_EMOTIONNET}:EmotionNetConfig",
+        sized=True, baseline=True),
+    "deepconvnet": ModelEntry(
+        "student", _needs("gsr"), "baseline: Deep ConvNet (Schirrmeister et al. 2017) on GSR",
+        builder=f"{_BASELINES}:DeepConvNet", config=f"{_BASELINES}:DeepConvNetConfig",
+        baseline=True),
+    "shallowconvnet": ModelEntry(
+        "baseline", _needs("eeg", "gsr"),
+        "baseline: Shallow ConvNet (Schirrmeister et al. 2017), EEG + GSR",
+        builder=f"{_BASELINES}:ShallowConvNet", config=f"{_BASELINES}:ShallowConvNetConfig",
+        baseline=True),
+    "eeg-features": ModelEntry(
+        "baseline", _needs("eeg", "gsr"),
+        "log band power per EEG channel + GSR features → logistic regression",
+        kind="classical", baseline=True),
+    "gsr-features": ModelEntry(
+        "baseline", _needs("gsr"),
+        "GSR tonic level/slope and SCR count/amplitude → logistic regression",
+        kind="classical", baseline=True),
 }
 
-
-def model_names() -> list[str]:
-    """Registered model names, in display order."""
-    return list(_REGISTRY)
+#: settings of a sized model's configuration that come from the data, not from [model]
+DATA_SHAPE_KEYS = ("fs", "window_s", "n_eeg", "n_classes")
 
 
-def _entry(name: str) -> _Entry:
+def model_names(kind: str | None = "torch") -> list[str]:
+    """Registered model names of one ``kind`` (None: every kind), in display order."""
+    return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
+
+
+def names_where(**facts: Any) -> list[str]:
+    """Names whose entries have these facts, e.g. ``names_where(role="teacher")``;
+    ``need="teacher"`` selects the entries whose ``needs`` hold it."""
+    need = facts.pop("need", None)
+    return [n for n, e in _REGISTRY.items()
+            if (need is None or need in e.needs)
+            and all(getattr(e, k) == v for k, v in facts.items())]
+
+
+def entry(name: str) -> ModelEntry:
+    """The registry entry of ``name`` (a ConfigError listing the names if unknown)."""
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown model {name!r}; available models: {', '.join(_REGISTRY)}")
+        raise ConfigError(f"unknown model {name!r}; available models: "
+                          f"{', '.join(model_names(None))}")
     return _REGISTRY[name]
 
 
-def model_spec(name: str) -> dict[str, str]:
-    """``{"role": "teacher"|"student", "inputs": "eeg+gsr"|"gsr", "description": ...}``."""
-    e = _entry(name)
-    return {"role": e.role, "inputs": e.inputs, "description": e.description}
+def distilled_student() -> str:
+    """The model that distillation trains (the entry that needs a teacher)."""
+    return names_where(need="teacher")[0]
+
+
+def model_spec(name: str) -> dict[str, Any]:
+    """``{"role", "inputs", "needs", "kind", "sized", "description"}`` of a model."""
+    e = entry(name)
+    return {"role": e.role, "inputs": e.inputs, "needs": sorted(e.needs), "kind": e.kind,
+            "sized": e.sized, "description": e.description}
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _torch_entry(name: str) -> ModelEntry:
+    e = entry(name)
+    if e.kind != "torch":
+        raise ConfigError(f"model {name!r} is a {e.kind} baseline, not a neural network; "
+                          "it is fitted by emotionkd.models.classical")
+    return e
+
+
+def config_class(name: str) -> type:
+    """The configuration dataclass of a torch model."""
+    return _load(_torch_entry(name).config)
 
 
 def config_keys(name: str) -> list[str]:
     """The settings a model's config accepts."""
-    return [f.name for f in fields(_entry(name).config_cls)]
+    return [f.name for f in fields(config_class(name))]
+
+
+def architecture_defaults() -> dict[str, Any]:
+    """Default architecture of the sized models (what ``[model]`` may set besides ``model``
+    and ``size``): their configuration's fields other than the data shape."""
+    cls = config_class(names_where(sized=True)[0])
+    base = cls()
+    return {f.name: getattr(base, f.name) for f in fields(cls) if f.name not in DATA_SHAPE_KEYS}
 
 
 def default_config(name: str, fs: float, window_s: float, n_eeg: int,
@@ -82,19 +166,26 @@ def default_config(name: str, fs: float, window_s: float, n_eeg: int,
     ``overrides`` (e.g. size knobs from a config file) replace defaults; an unknown key is a
     ConfigError listing the valid ones. The result is plain JSON-serialisable data.
     """
-    e = _entry(name)
     data = {"fs": float(fs), "window_s": float(window_s), "n_eeg": int(n_eeg)}
-    return e.config_cls.from_dict({**data, **dict(overrides or {})}).as_dict()
+    return config_class(name).from_dict({**data, **dict(overrides or {})}).as_dict()
+
+
+def config_for(name: str, fs: float, window_s: float, n_eeg: int,
+               architecture: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`default_config` with the ``[model]`` architecture applied only where the entry
+    is sized (the other models keep their own defaults)."""
+    return default_config(name, fs, window_s, n_eeg,
+                          architecture if _torch_entry(name).sized else None)
 
 
 def build_model(name: str, config: dict[str, Any]) -> nn.Module:
     """Build model ``name`` from its plain config dict (missing keys take their defaults;
     unknown ones are a ConfigError listing the valid ones)."""
-    e = _entry(name)
+    e = _torch_entry(name)
     if not isinstance(config, dict):
         raise ConfigError(f"model {name!r}: the config must be a mapping, got "
                           f"{type(config).__name__}")
-    return e.cls(e.config_cls.from_dict(dict(config)))
+    return _load(e.builder)(_load(e.config).from_dict(dict(config)))
 
 
 def count_parameters(model: nn.Module, include_buffers: bool = True,
@@ -112,24 +203,27 @@ def count_parameters(model: nn.Module, include_buffers: bool = True,
 
 def describe_models(fs: float = 128.0, window_s: float = 4.0, n_eeg: int = 28,
                     overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One row per registered model at a data shape: name, role, inputs, description,
-    ``parameters`` (with BatchNorm statistics) and ``trainable``.
+    """One row per registered neural network at a data shape: name, role, inputs,
+    description, ``parameters`` (with BatchNorm statistics) and ``trainable``.
 
     ``overrides`` (e.g. a size preset) are applied to every model whose config has those keys;
     a key that no model accepts is a ConfigError.
     """
     over = dict(overrides or {})
-    known = {k for name in _REGISTRY for k in config_keys(name)}
+    names = model_names()
+    known = {k for name in names for k in config_keys(name)}
     unknown = sorted(set(over) - known)
     if unknown:
         raise ConfigError(f"unknown model setting(s) {', '.join(unknown)}; valid settings: "
                           f"{', '.join(sorted(known))}")
     rows = []
-    for name in _REGISTRY:
+    for name in names:
         keys = set(config_keys(name))
         mine = {k: v for k, v in over.items() if k in keys}
         model = build_model(name, default_config(name, fs, window_s, n_eeg, mine))
-        rows.append({"name": name, **model_spec(name),
+        spec = model_spec(name)
+        rows.append({"name": name, "role": spec["role"], "inputs": spec["inputs"],
+                     "description": spec["description"],
                      "parameters": count_parameters(model),
                      "trainable": count_parameters(model, trainable_only=True)})
     return rows
