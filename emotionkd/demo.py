@@ -114,6 +114,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
         shutil.rmtree(run_dir)
     cfg = eval_config(demo_config(quick, seed), save_models=True)
     say(f"leave-one-subject-out evaluation: {setting['subjects']} folds × (teacher, EmotionKD "
-        "student with feedback, student alone)")
+        "student with and without feedback, student alone, and the yardsticks: logistic "
+        "regression on EEG band power + GSR features, on GSR features, Shallow ConvNet)")
     results = evaluate_protocol(store, cfg, run_dir, progress=progress)
     return DemoResult(root, store, run_dir, results, time.perf_counter() - t0, setting)
