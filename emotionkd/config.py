@@ -248,7 +248,7 @@ class DataConfig:
                         "unsupervised), train (statistics of the training subjects), none.",
                         choices=NORMS)
     val_fraction: float = setting(0.2, "Share of the training subjects (subject-dependent: "
-                                  "trials) held out for early stopping.",
+                                  "trials) held out for validation: it picks the epoch kept.",
                                   rule={**_SHARE, "why": " (a share of the subjects)"})
     train_subjects: str | None = setting(None, "Training subjects, e.g. 1-20,25.", kind="csv",
                                          shown="every subject not held out")
@@ -311,7 +311,8 @@ class TrainConfig:
     seed: int = setting(0, "Random seed.", rule={"low": 0})
     device: str = setting("auto", "Device: auto (CUDA when present), cpu, cuda or cuda:N.")
     amp: bool = setting(True, "Mixed precision on CUDA.", flag=False)
-    monitor: str = setting("loss", "Validation quantity for early stopping.", choices=MONITORS)
+    monitor: str = setting("loss", "Validation quantity that picks the epoch kept (and stops "
+                           "early with --patience).", choices=MONITORS)
     class_weight: str = setting("balanced", "Class weights of the loss: balanced or none.",
                                 choices=CLASS_WEIGHTS)
     adam_eps: float = setting(1e-7, "Adam epsilon (the reference's Keras default).",
