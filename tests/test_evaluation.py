@@ -217,7 +217,8 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "arousal: 3 of 3 fold runs" in text and "valence" in text
     models = sorted((out / "models" / "arousal" / "seed-0" / "fold-000").glob("*.pt"))
-    assert {p.stem for p in models} == {"teacher", "student-kd", "student-none"}
+    assert {p.stem for p in models} == {"teacher", "student-kd", "student-none",
+                                        "baseline-shallowconvnet"}
     # a saved fold model evaluated on its own held-out subject, and refused on training ones
     ck = str(out / "models" / "arousal" / "seed-0" / "fold-000" / "student-none.pt")
     from emotionkd.checkpoint import load_checkpoint
