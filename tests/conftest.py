@@ -28,3 +28,15 @@ def deap_store(deap_raw, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("store") / "deap.h5"
     preprocess_deap(deap_raw, out)
     return out
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, object]:  # noqa: ANN001
+    """Run ``emotionkd ARGS`` in-process: (exit status, captured stdout/stderr)."""
+    from emotionkd.cli import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr()

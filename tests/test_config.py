@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli as _cli
 
-from emotionkd.cli import main
 from emotionkd.config import (
     COMMAND_TABLES,
     HOME,
@@ -22,15 +22,6 @@ from emotionkd.config import (
     tomllib,
 )
 from emotionkd.errors import ConfigError
-
-
-def _cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 def test_every_setting_has_one_name_help_and_a_checked_default():

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli as _run
 
 from emotionkd.checkpoint import check_data_compatible, load_checkpoint, save_checkpoint
-from emotionkd.cli import main
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.predict import load_predictor
 from emotionkd.preprocess import CleanOptions, clean_trial, preprocess_deap, resample_poly_to
@@ -38,15 +38,6 @@ NK = REAL / "neurokit_bio_eventrelated_100hz.csv"
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
 SUBJECT, TRIAL = 3, 2  # a held-out subject's trial, written out as a wristband recording
-
-
-def _run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 def _student(store: Path, out: Path, norm: str, train: bool = True) -> Path:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli as _cli
 
 from emotionkd.distill.feedback import FeedbackConfig, FeedbackUpdater, pilot_quiz_loss
 from emotionkd.distill.losses import (
@@ -160,17 +161,6 @@ def test_feedback_config_validation():
         FeedbackConfig(pilot_lr=0)
     with pytest.raises(ConfigError, match="--feedback-every must be a whole number of at least 1"):
         FeedbackConfig(feedback_every=0)
-
-
-def _cli(args, capsys):
-    from emotionkd.cli import main
-
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 @pytest.fixture(scope="module")

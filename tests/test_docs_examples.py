@@ -8,19 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli as _run
 
-from emotionkd.cli import app, main
+from emotionkd.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 def _commands():

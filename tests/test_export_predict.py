@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli as _run
 
-from emotionkd.cli import main
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.export import ExportParityError, export_model, read_metadata
 from emotionkd.predict import load_predictor, predict_recording
@@ -21,15 +21,6 @@ E4 = REAL / "e4_EDA.csv"
 NK = REAL / "neurokit_bio_eventrelated_100hz.csv"
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
-
-
-def _run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 def _train(deap_store, out: Path, name: str) -> Path:

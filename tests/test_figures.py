@@ -10,8 +10,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from conftest import run_cli as _cli
 
-from emotionkd.cli import main
 from emotionkd.errors import OutputExistsError
 from emotionkd.evaluation import EvalConfig, evaluate_protocol
 from emotionkd.figures import (
@@ -27,15 +27,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
 TARGETS = ["arousal", "valence"]
-
-
-def _cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 @pytest.fixture(scope="module")

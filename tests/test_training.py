@@ -8,13 +8,13 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli as _cli
 
 from emotionkd.checkpoint import (
     build_from_checkpoint,
     check_data_compatible,
     load_checkpoint,
 )
-from emotionkd.cli import main
 from emotionkd.config import parse_subjects, read_config_file, resolve_config
 from emotionkd.errors import CheckpointError, ConfigError
 from emotionkd.models.registry import build_model, default_config
@@ -22,15 +22,6 @@ from emotionkd.runs import DataSpec, load_windows, open_data, train_teacher
 from emotionkd.training import SupervisedTask, TrainConfig, evaluate_task, fit
 
 TINY = {"size": "tiny"}
-
-
-def _cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 def _tiny_student(ds):
