@@ -283,10 +283,14 @@ def fit(
     cfg: TrainConfig,
     progress: Callable[..., None] | None = None,
     description: str = "train",
+    on_epoch: Callable[[int, Task], None] | None = None,
 ) -> FitResult:
     """Train ``task`` on ``train``; early-stop on ``val`` and restore the best state.
 
-    Deterministic on CPU for a given ``cfg.seed``. Returns the history and best metrics.
+    Deterministic on CPU for a given ``cfg.seed``. ``on_epoch(epoch, task)`` runs after each
+    epoch's validation, before the best state is restored (for studies that look at every
+    epoch's model; it must leave the modules' weights and modes as it found them). Returns
+    the history and best metrics.
     """
     if len(train) == 0:
         raise ConfigError("no training windows: check the subjects, window length and step")
@@ -375,6 +379,8 @@ def fit(
         else:
             best_epoch, best_snap = epoch, None
         history.append(record)
+        if on_epoch is not None:
+            on_epoch(epoch, task)
         if progress is not None:
             info = f"epoch {epoch}"
             if use_val:

@@ -1,0 +1,192 @@
+"""Experiment: which epoch (or average of epochs) of the paper-size teacher to keep.
+
+At the larger scale of issue 15 (16 subjects × 20 trials × 30 s, 4-fold over subjects,
+paper-size models, the library's default recipe) the teacher trails the ``eeg-features``
+regression by about a point, and its validation loss — measured on the 2–3 validation
+subjects of a fold — jumps by a factor of two between neighbouring epochs. This script trains
+the teacher of every fold ONCE, exactly as ``evaluate`` does (same folds, validation subjects,
+normalisation, seed), and scores on the test subjects the model of every epoch, so that
+several ways of choosing the model kept can be compared on the same training runs:
+
+* ``best-loss``: the epoch of lowest class-balanced validation loss (the library default;
+  reproduces the teacher of ``benchmarks/yardsticks.py --scale large``);
+* ``best-bacc``: the epoch of highest validation balanced accuracy;
+* ``smooth-loss``: the epoch of lowest 3-epoch moving average of the validation loss;
+* ``last``: the last epoch (the end of the cosine decay);
+* ``avg-last-K``: the average of the weights of the last K epochs (K = 5, 10), BatchNorm
+  statistics averaged likewise.
+
+Test scores are only recorded, never used to choose. The ``eeg-features`` regression of the
+same fold is trained alongside. Printed: mean balanced accuracy per rule and the paired
+difference against ``eeg-features`` with a 95 % bootstrap CI over test folds.
+
+    python benchmarks/selection_study.py --work runs/yardsticks-large --seeds 10 11 12
+
+The worlds are those of ``benchmarks/yardsticks.py --scale large`` (made when missing, in
+``WORK/seed<N>/d.h5``). About 7 minutes per fold on 2 CPU cores; per-fold results are kept in
+``WORK/selection/`` and reused, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+RULES = ("best-loss", "best-bacc", "smooth-loss", "last", "avg-last-5", "avg-last-10")
+AVERAGES = (5, 10)
+
+
+def _state(model) -> dict:  # noqa: ANN001
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def run_fold(store, cfg, ds, fold, seed: int, epochs: int) -> dict:  # noqa: ANN001
+    """Train one fold's teacher once; score every epoch and every rule on the test side."""
+    import torch
+
+    from emotionkd.evaluation import fold_windows
+    from emotionkd.metrics import binary_metrics
+    from emotionkd.models.classical import FeatureLogReg
+    from emotionkd.models.registry import build_model, config_for
+    from emotionkd.training import SupervisedTask, TrainConfig, fit, predict_proba
+
+    fold_seed = seed * 1000 + fold.index
+    fd = fold_windows(fold, ds, cfg, fold_seed)
+    side = np.unique(ds.trial_keys()[np.concatenate([fd.train, fd.val, fd.quiz])])
+    view = ds if ds.norm != "train" else ds.with_norm("train", norm_trials=side)
+    train, val, test = view.subset(fd.train), view.subset(fd.val), view.subset(fd.test)
+    tcfg = TrainConfig(**{**cfg.train, "seed": fold_seed})
+    model_cfg = config_for(cfg.teacher, train.fs, train.window_s, train.n_eeg, dict(cfg.model))
+
+    def score(prob: np.ndarray) -> dict:
+        out = {"metrics": binary_metrics(test.labels, prob)}
+        if test.latent_labels is not None:
+            out["metrics_latent"] = binary_metrics(test.latent_labels, prob)
+        return out
+
+    per_epoch: list[dict] = []
+    sums: dict[int, dict] = {}
+    counts: dict[int, int] = {}
+    last_state: dict = {}
+
+    def on_epoch(epoch: int, task) -> None:  # noqa: ANN001
+        nonlocal last_state
+        per_epoch.append(score(predict_proba(task, test)[:, 1]))
+        state = _state(task.model)
+        last_state = state
+        for k in AVERAGES:
+            if epoch > epochs - k:
+                acc = sums.setdefault(k, {})
+                counts[k] = counts.get(k, 0) + 1
+                for name, v in state.items():
+                    if v.is_floating_point():
+                        acc[name] = acc[name] + v if name in acc else v.clone()
+                    else:
+                        acc[name] = v
+
+    torch.manual_seed(tcfg.seed)
+    model = build_model(cfg.teacher, model_cfg)
+    res = fit(SupervisedTask(model), train, val, tcfg, description="teacher", on_epoch=on_epoch)
+    hist = res.history
+    loss = np.array([h["val_loss"] for h in hist])
+    bacc = np.array([h["val_balanced_accuracy"] for h in hist])
+    smooth = np.convolve(np.pad(loss, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    chosen = {"best-loss": int(np.argmin(loss)), "best-bacc": int(np.argmax(bacc)),
+              "smooth-loss": int(np.argmin(smooth)), "last": len(hist) - 1}
+    models = {rule: {**per_epoch[i], "epoch": i + 1} for rule, i in chosen.items()}
+    assert res.best_epoch == chosen["best-loss"] + 1, "the rule must match the library's"
+    for k in AVERAGES:
+        avg = {n: (v / counts[k] if v.is_floating_point() else v) for n, v in sums[k].items()}
+        model.load_state_dict(avg)
+        models[f"avg-last-{k}"] = score(predict_proba(model, test)[:, 1])
+    model.load_state_dict(last_state)
+    clf = FeatureLogReg("eeg-features")
+    clf.fit(train, val)
+    models["baseline-eeg-features"] = score(clf.predict_proba(test)[:, 1])
+    result = {"target": "arousal", "fold": fold.as_dict(), "seed": seed,
+              "single_class": bool(len(np.unique(test.labels)) < 2),
+              "validation": fd.val_desc, "models": models, "per_epoch": per_epoch,
+              "history": hist, "seconds": round(res.seconds, 1)}
+    if test.latent_labels is not None:
+        result["single_class_latent"] = bool(len(np.unique(test.latent_labels)) < 2)
+    return result
+
+
+def run_world(work: Path, seed: int, epochs: int, train_over: dict) -> list[dict]:
+    from emotionkd.evaluation import EvalConfig, make_folds
+    from emotionkd.runs import DataSpec, load_windows, open_data
+    from yardsticks import world
+
+    store_path = world("large", seed, work, None)
+    cfg = EvalConfig(protocol="kfold", k=4, targets=["arousal"], methods=[], feedback=False,
+                     baselines=[], seeds=[seed], train={"epochs": epochs, **train_over})
+    store = open_data(store_path)
+    mask = store.trial_mask(cfg.subjects)
+    folds = make_folds(cfg, store.subject[mask], store.trial[mask], seed)
+    spec = DataSpec(**{**cfg.data, "target": "arousal"})
+    load_spec = DataSpec(**{**spec.as_dict(), "norm": "none"}) if spec.norm == "train" else spec
+    ds = None
+    out = []
+    tag = "-".join(f"{k}{v}" for k, v in sorted(train_over.items()))
+    for fold in folds:
+        path = work / "selection" / f"e{epochs}{tag}" / f"seed{seed}-fold{fold.index}.json"
+        if path.exists():
+            out.append(json.loads(path.read_text()))
+            continue
+        if ds is None:
+            ds = load_windows(store, load_spec, subjects=cfg.subjects, load_eeg=True)
+            if spec.norm == "train":
+                ds.norm = "train"
+        t0 = time.perf_counter()
+        r = run_fold(store, cfg, ds, fold, seed, epochs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r))
+        print(f"world {seed} fold {fold.index}: {time.perf_counter() - t0:.0f} s; " + ", ".join(
+            f"{k} {v['metrics']['balanced_accuracy']:.3f}" for k, v in r["models"].items()),
+            flush=True)
+        out.append(r)
+    return out
+
+
+def main() -> None:
+    from emotionkd.evaluation import paired_comparison
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12])
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--train", default="{}", help="JSON of other [train] settings")
+    args = ap.parse_args()
+    folds = []
+    for s in args.seeds:
+        for f in run_world(args.work, s, args.epochs, json.loads(args.train)):
+            f["fold"]["test_subjects"] = [f"w{s}-s{x}" for x in f["fold"]["test_subjects"]]
+            folds.append(f)
+    print(f"\n{len(folds)} test folds; balanced accuracy, mean over folds; paired difference "
+          "against eeg-features in pp [95 % CI], folds better, Wilcoxon p")
+    base = "baseline-eeg-features"
+    for key, single in (("metrics", "single_class"), ("metrics_latent", "single_class_latent")):
+        print("against the ratings" if key == "metrics" else "against the latent truth")
+        m = np.mean([f["models"][base][key]["balanced_accuracy"] for f in folds])
+        print(f"  {'eeg-features':14s} {m:.3f}")
+        for rule in RULES:
+            m = np.mean([f["models"][rule][key]["balanced_accuracy"] for f in folds])
+            r = paired_comparison(folds, rule, base, "balanced_accuracy", key, single)
+            print(f"  {rule:14s} {m:.3f}  {100 * r['mean_difference']:+.1f} "
+                  f"[{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]  "
+                  f"{r['wins']}/{r['test_sets']}  p = {r['p_value']:.3g}")
+    ep = np.array([[e["metrics"]["balanced_accuracy"] for e in f["per_epoch"]] for f in folds])
+    print("test balanced accuracy by epoch (mean over folds): "
+          + " ".join(f"{x:.3f}" for x in ep.mean(axis=0)))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
