@@ -1,12 +1,14 @@
-"""Experiment: which epoch (or average of epochs) of the paper-size teacher to keep.
+"""Experiment: which epoch (or average of epochs) of a paper-size model to keep.
 
 At the larger scale of issue 15 (16 subjects × 20 trials × 30 s, 4-fold over subjects,
 paper-size models, the library's default recipe) the teacher trails the ``eeg-features``
 regression by about a point, and its validation loss — measured on the 2–3 validation
 subjects of a fold — jumps by a factor of two between neighbouring epochs. This script trains
-the teacher of every fold ONCE, exactly as ``evaluate`` does (same folds, validation subjects,
-normalisation, seed), and scores on the test subjects the model of every epoch, so that
-several ways of choosing the model kept can be compared on the same training runs:
+one model of every fold ONCE, exactly as ``evaluate`` does (same folds, validation subjects,
+normalisation, seed, model build) — ``--model teacher`` (the default), ``student-none`` (the
+GSR-only student alone) or ``shallowconvnet`` — and scores on the test subjects the model of
+every epoch, so that several ways of choosing the model kept can be compared on the same
+training runs:
 
 * ``best-loss``: the epoch of lowest class-balanced validation loss (the library default;
   reproduces the teacher of ``benchmarks/yardsticks.py --scale large``);
@@ -16,14 +18,18 @@ several ways of choosing the model kept can be compared on the same training run
 * ``avg-last-K``: the average of the weights of the last K epochs (K = 5, 10), BatchNorm
   statistics averaged likewise.
 
-Test scores are only recorded, never used to choose. The ``eeg-features`` regression of the
-same fold is trained alongside. Printed: mean balanced accuracy per rule and the paired
-difference against ``eeg-features`` with a 95 % bootstrap CI over test folds.
+Test scores are only recorded, never used to choose. The ``eeg-features`` and ``gsr-features``
+regressions of the same fold are trained alongside. Printed: mean balanced accuracy per rule
+and the paired difference against the model's yardstick (``eeg-features`` for the teacher and
+ShallowConvNet, ``gsr-features`` for the student), with a 95 % bootstrap CI over test folds;
+once both the teacher and the student have run, also teacher − student per rule.
 
     python benchmarks/selection_study.py --work runs/yardsticks-large --seeds 10 11 12
+    python benchmarks/selection_study.py --work runs/yardsticks-large --model student-none
 
 The worlds are those of ``benchmarks/yardsticks.py --scale large`` (made when missing, in
-``WORK/seed<N>/d.h5``). About 7 minutes per fold on 2 CPU cores; per-fold results are kept in
+``WORK/seed<N>/d.h5``). About 4 minutes per teacher fold on 2 CPU cores (2 for the
+student, 1 for ShallowConvNet); per-fold results are kept in
 ``WORK/selection/`` and reused, so an interrupted run continues where it stopped.
 """
 
@@ -41,14 +47,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RULES = ("best-loss", "best-bacc", "smooth-loss", "last", "avg-last-5", "avg-last-10")
 AVERAGES = (5, 10)
+#: studied model -> (its yardstick, the offset of its seed from the fold seed in evaluate)
+MODELS = {"teacher": ("baseline-eeg-features", 0), "student-none": ("baseline-gsr-features", 1),
+          "shallowconvnet": ("baseline-eeg-features", 2)}
 
 
 def _state(model) -> dict:  # noqa: ANN001
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def run_fold(store, cfg, ds, fold, seed: int, epochs: int) -> dict:  # noqa: ANN001
-    """Train one fold's teacher once; score every epoch and every rule on the test side."""
+def registry_name(cfg, label: str) -> str:  # noqa: ANN001
+    from emotionkd.models.registry import distilled_student
+
+    return {"teacher": cfg.teacher, "student-none": distilled_student()}.get(label, label)
+
+
+def run_fold(store, cfg, ds, fold, seed: int, epochs: int,  # noqa: ANN001
+             label: str = "teacher") -> dict:
+    """Train one fold's model once; score every epoch and every rule on the test side."""
     import torch
 
     from emotionkd.evaluation import fold_windows
@@ -62,8 +78,9 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int) -> dict:  # noqa: ANN
     side = np.unique(ds.trial_keys()[np.concatenate([fd.train, fd.val, fd.quiz])])
     view = ds if ds.norm != "train" else ds.with_norm("train", norm_trials=side)
     train, val, test = view.subset(fd.train), view.subset(fd.val), view.subset(fd.test)
-    tcfg = TrainConfig(**{**cfg.train, "seed": fold_seed})
-    model_cfg = config_for(cfg.teacher, train.fs, train.window_s, train.n_eeg, dict(cfg.model))
+    tcfg = TrainConfig(**{**cfg.train, "seed": fold_seed + MODELS[label][1]})
+    name = registry_name(cfg, label)
+    model_cfg = config_for(name, train.fs, train.window_s, train.n_eeg, dict(cfg.model))
 
     def score(prob: np.ndarray) -> dict:
         out = {"metrics": binary_metrics(test.labels, prob)}
@@ -92,8 +109,8 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int) -> dict:  # noqa: ANN
                         acc[name] = v
 
     torch.manual_seed(tcfg.seed)
-    model = build_model(cfg.teacher, model_cfg)
-    res = fit(SupervisedTask(model), train, val, tcfg, description="teacher", on_epoch=on_epoch)
+    model = build_model(name, model_cfg)
+    res = fit(SupervisedTask(model), train, val, tcfg, description=label, on_epoch=on_epoch)
     hist = res.history
     loss = np.array([h["val_loss"] for h in hist])
     bacc = np.array([h["val_balanced_accuracy"] for h in hist])
@@ -107,9 +124,10 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int) -> dict:  # noqa: ANN
         model.load_state_dict(avg)
         models[f"avg-last-{k}"] = score(predict_proba(model, test)[:, 1])
     model.load_state_dict(last_state)
-    clf = FeatureLogReg("eeg-features")
-    clf.fit(train, val)
-    models["baseline-eeg-features"] = score(clf.predict_proba(test)[:, 1])
+    for base in ("eeg-features", "gsr-features"):
+        clf = FeatureLogReg(base)
+        clf.fit(train, val)
+        models[f"baseline-{base}"] = score(clf.predict_proba(test)[:, 1])
     result = {"target": "arousal", "fold": fold.as_dict(), "seed": seed,
               "single_class": bool(len(np.unique(test.labels)) < 2),
               "validation": fd.val_desc, "models": models, "per_epoch": per_epoch,
@@ -119,14 +137,24 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int) -> dict:  # noqa: ANN
     return result
 
 
-def run_world(work: Path, seed: int, epochs: int, train_over: dict) -> list[dict]:
+def results_dir(work: Path, label: str, epochs: int, train_over: dict,
+                arch: dict | None = None) -> Path:
+    tag = "-".join(f"{k}{v}" for k, v in sorted({**train_over, **(arch or {})}.items()))
+    prefix = f"{label}-" if label != "teacher" else ""  # the teacher's runs came first
+    return work / "selection" / f"{prefix}e{epochs}{tag}"
+
+
+def run_world(work: Path, seed: int, epochs: int, train_over: dict,
+              label: str = "teacher", arch: dict | None = None) -> list[dict]:
+    from yardsticks import world
+
     from emotionkd.evaluation import EvalConfig, make_folds
     from emotionkd.runs import DataSpec, load_windows, open_data
-    from yardsticks import world
 
     store_path = world("large", seed, work, None)
     cfg = EvalConfig(protocol="kfold", k=4, targets=["arousal"], methods=[], feedback=False,
-                     baselines=[], seeds=[seed], train={"epochs": epochs, **train_over})
+                     baselines=[], seeds=[seed], train={"epochs": epochs, **train_over},
+                     model=arch or {})
     store = open_data(store_path)
     mask = store.trial_mask(cfg.subjects)
     folds = make_folds(cfg, store.subject[mask], store.trial[mask], seed)
@@ -134,9 +162,9 @@ def run_world(work: Path, seed: int, epochs: int, train_over: dict) -> list[dict
     load_spec = DataSpec(**{**spec.as_dict(), "norm": "none"}) if spec.norm == "train" else spec
     ds = None
     out = []
-    tag = "-".join(f"{k}{v}" for k, v in sorted(train_over.items()))
     for fold in folds:
-        path = work / "selection" / f"e{epochs}{tag}" / f"seed{seed}-fold{fold.index}.json"
+        path = results_dir(work, label, epochs, train_over, arch) / \
+            f"seed{seed}-fold{fold.index}.json"
         if path.exists():
             out.append(json.loads(path.read_text()))
             continue
@@ -145,43 +173,70 @@ def run_world(work: Path, seed: int, epochs: int, train_over: dict) -> list[dict
             if spec.norm == "train":
                 ds.norm = "train"
         t0 = time.perf_counter()
-        r = run_fold(store, cfg, ds, fold, seed, epochs)
+        r = run_fold(store, cfg, ds, fold, seed, epochs, label)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(r))
-        print(f"world {seed} fold {fold.index}: {time.perf_counter() - t0:.0f} s; " + ", ".join(
+        print(f"{label}, world {seed} fold {fold.index}: {time.perf_counter() - t0:.0f} s; "
+              + ", ".join(
             f"{k} {v['metrics']['balanced_accuracy']:.3f}" for k, v in r["models"].items()),
             flush=True)
         out.append(r)
     return out
 
 
-def main() -> None:
+def _line(name: str, folds: list[dict], a: str, b: str | None, key: str, single: str) -> str:
     from emotionkd.evaluation import paired_comparison
 
+    m = np.mean([f["models"][a][key]["balanced_accuracy"] for f in folds])
+    if b is None:
+        return f"  {name:30s} {m:.3f}"
+    r = paired_comparison(folds, a, b, "balanced_accuracy", key, single)
+    return (f"  {name:30s} {m:.3f}  {100 * r['mean_difference']:+.1f} "
+            f"[{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]  "
+            f"{r['wins']}/{r['test_sets']}  p = {r['p_value']:.3g}")
+
+
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--model", choices=tuple(MODELS), default="teacher")
     ap.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12])
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--train", default="{}", help="JSON of other [train] settings")
+    ap.add_argument("--arch", default="{}", help='JSON of [model] settings, e.g. '
+                    '\'{"eeg_stem": "power"}\'')
     args = ap.parse_args()
+    over, arch = json.loads(args.train), json.loads(args.arch)
     folds = []
     for s in args.seeds:
-        for f in run_world(args.work, s, args.epochs, json.loads(args.train)):
+        for f in run_world(args.work, s, args.epochs, over, args.model, arch):
             f["fold"]["test_subjects"] = [f"w{s}-s{x}" for x in f["fold"]["test_subjects"]]
             folds.append(f)
-    print(f"\n{len(folds)} test folds; balanced accuracy, mean over folds; paired difference "
-          "against eeg-features in pp [95 % CI], folds better, Wilcoxon p")
-    base = "baseline-eeg-features"
+    base = MODELS[args.model][0]
+    print(f"\n{args.model}: {len(folds)} test folds; balanced accuracy, mean over folds; paired "
+          f"difference against {base[9:]} in pp [95 % CI], folds better, Wilcoxon p")
+    # teacher − student per rule, once both have run on the same folds
+    other = "student-none" if args.model == "teacher" else "teacher"
+    pairs = []
+    if args.model != "shallowconvnet":
+        odir = results_dir(args.work, other, args.epochs, over, arch)
+        for f in folds:
+            p = odir / f"seed{f['seed']}-fold{f['fold']['index']}.json"
+            if not p.exists():
+                pairs = []
+                break
+            g = json.loads(p.read_text())
+            t, st = (f, g) if args.model == "teacher" else (g, f)
+            pairs.append({**f, "models": {**{f"teacher {r}": t["models"][r] for r in RULES},
+                                          **{f"student {r}": st["models"][r] for r in RULES}}})
     for key, single in (("metrics", "single_class"), ("metrics_latent", "single_class_latent")):
         print("against the ratings" if key == "metrics" else "against the latent truth")
-        m = np.mean([f["models"][base][key]["balanced_accuracy"] for f in folds])
-        print(f"  {'eeg-features':14s} {m:.3f}")
+        print(_line(base[9:], folds, base, None, key, single))
         for rule in RULES:
-            m = np.mean([f["models"][rule][key]["balanced_accuracy"] for f in folds])
-            r = paired_comparison(folds, rule, base, "balanced_accuracy", key, single)
-            print(f"  {rule:14s} {m:.3f}  {100 * r['mean_difference']:+.1f} "
-                  f"[{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]  "
-                  f"{r['wins']}/{r['test_sets']}  p = {r['p_value']:.3g}")
+            print(_line(rule, folds, rule, base, key, single))
+        for rule in RULES if pairs else ():
+            print(_line(f"teacher − student, {rule}", pairs, f"teacher {rule}",
+                        f"student {rule}", key, single))
     ep = np.array([[e["metrics"]["balanced_accuracy"] for e in f["per_epoch"]] for f in folds])
     print("test balanced accuracy by epoch (mean over folds): "
           + " ".join(f"{x:.3f}" for x in ep.mean(axis=0)))

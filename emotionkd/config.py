@@ -49,6 +49,7 @@ TIES = ("low", "high")
 NORMS = ("subject", "train", "none")
 MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
 SCHEDULES = ("constant", "cosine")
+KEEPS = ("best", "last")
 CLASS_WEIGHTS = ("balanced", "none")
 METHODS = ("emotionkd", "kd", "fitnets", "none")
 HINT_MAPS = ("fold", "gsr", "eeg")
@@ -313,6 +314,8 @@ class TrainConfig:
     amp: bool = setting(True, "Mixed precision on CUDA.", flag=False)
     monitor: str = setting("loss", "Validation quantity that picks the epoch kept (and stops "
                            "early with --patience).", choices=MONITORS)
+    keep: str = setting("best", "Model kept: best (the epoch --monitor picks on the validation "
+                        "data) or last (the last epoch trained).", choices=KEEPS)
     class_weight: str = setting("balanced", "Class weights of the loss: balanced or none.",
                                 choices=CLASS_WEIGHTS)
     adam_eps: float = setting(1e-7, "Adam epsilon (the reference's Keras default).",

@@ -182,7 +182,7 @@ class SupervisedTask(Task):
 class FitResult:
     best_epoch: int
     epochs_run: int
-    best: dict[str, float]  # validation metrics at the best epoch
+    best: dict[str, float]  # validation metrics at the epoch kept
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
@@ -285,7 +285,8 @@ def fit(
     description: str = "train",
     on_epoch: Callable[[int, Task], None] | None = None,
 ) -> FitResult:
-    """Train ``task`` on ``train``; early-stop on ``val`` and restore the best state.
+    """Train ``task`` on ``train``; early-stop on ``val`` and keep the best (or, with
+    ``cfg.keep == "last"``, the last) epoch's state.
 
     Deterministic on CPU for a given ``cfg.seed``. ``on_epoch(epoch, task)`` runs after each
     epoch's validation, before the best state is restored (for studies that look at every
@@ -373,7 +374,8 @@ def fit(
             value = vm[cfg.monitor]
             if _better(cfg.monitor, value, best_value):
                 best_value, best_epoch, best_metrics, bad_epochs = value, epoch, vm, 0
-                best_snap = _snapshot(task)
+                if cfg.keep == "best":
+                    best_snap = _snapshot(task)
             else:
                 bad_epochs += 1
         else:
@@ -395,6 +397,9 @@ def fit(
             f"{description}: no epoch gave a finite validation {cfg.monitor} in "
             f"{len(history)} epoch(s), so the model never trained; no model is saved. Lower "
             f"--lr (now {cfg.lr:g}) or check the data")
+    if cfg.keep == "last" and history:
+        best_epoch, best_snap = len(history), None
+        best_metrics = {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")}
     if best_snap is not None:
         _restore(task, best_snap)
     for m in task.modules().values():

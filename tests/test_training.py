@@ -53,6 +53,29 @@ def test_fit_is_deterministic_and_restores_best(deap_store):
     assert res.best["loss"] == pytest.approx(best_loss)
 
 
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_chooses_the_epoch_and_on_epoch_sees_every_epoch(deap_store, keep):
+    ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2))
+    train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
+    seen: dict[int, dict] = {}
+
+    def on_epoch(epoch, task):
+        seen[epoch] = {k: v.clone() for k, v in task.model.state_dict().items()}
+
+    m = _tiny_student(ds)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=1e-2, seed=1, keep=keep)
+    res = fit(SupervisedTask(m), train, val, cfg, on_epoch=on_epoch)
+    assert sorted(seen) == [1, 2, 3, 4]
+    losses = [h["val_loss"] for h in res.history]
+    kept = int(np.argmin(losses)) + 1 if keep == "best" else 4
+    assert res.best_epoch == kept
+    assert res.best["loss"] == pytest.approx(losses[kept - 1])
+    final = m.state_dict()
+    assert all(torch.equal(final[k], seen[kept][k]) for k in final)
+    if keep == "best" and kept != 4:  # the last epoch's weights were really replaced
+        assert not all(torch.equal(final[k], seen[4][k]) for k in final)
+
+
 def test_early_stopping_stops(deap_store):
     ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2))
     m = _tiny_student(ds)
