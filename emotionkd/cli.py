@@ -477,7 +477,7 @@ def _print_checkpoint_summary(s: dict, console) -> None:  # noqa: ANN001
     console.print(_inputs_line(s["preprocessing"], d), highlight=False)
     tr = s["training"]
     best = tr.get("best") or {}
-    line = f"training: seed {tr.get('seed')}, {tr.get('epochs_run')} epochs, best epoch " \
+    line = f"training: seed {tr.get('seed')}, {tr.get('epochs_run')} epochs, epoch kept " \
            f"{tr.get('best_epoch')}"
     if best:
         line += (f", validation loss {best.get('loss', float('nan')):.3f}, balanced accuracy "
@@ -667,7 +667,7 @@ def train_teacher_cmd(
                   f"{d['sampling_rate']:g} Hz, {len(d['eeg_channels'])} EEG channels; "
                   f"train subjects {d['train_subjects']}, validation {d['val_subjects']}")
     fr = run.fit
-    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; best epoch "
+    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
                   f"{fr.best_epoch}" + (" (early stop)" if fr.stopped_early else ""))
     _print_metrics_table("teacher", {"validation": _val_row(fr.best, run),
                                      "test": run.test_metrics or {}})
@@ -741,7 +741,7 @@ def distill_cmd(
                   f"{w['kl_weight']:g} at T={w['temperature']:g}, hint {w['hint_weight']:g} "
                   f"{w['hint_map']}), feedback {'on' if dist['feedback'] else 'off'}")
     fr = run.fit
-    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; best epoch "
+    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
                   f"{fr.best_epoch}" + (f"; {dist['feedback_steps']} feedback steps on "
                                         f"{dist['quiz_windows']} quiz windows"
                                         if dist["feedback_steps"] else ""))

@@ -305,7 +305,7 @@ class TrainConfig:
                               "why": " (larger Adam steps diverge)"})
     weight_decay: float = setting(0.0, "Adam weight decay.", rule={"low": 0})
     patience: int = setting(0, "Early stopping: epochs without improvement; 0 trains every "
-                            "epoch (the best epoch is kept either way).",
+                            "epoch (the epoch --keep names is kept either way).",
                             rule={"low": 0, "why": " (0: never stop early)"})
     grad_clip: float = setting(1.0, "Largest gradient norm; 0 turns clipping off.",
                                rule={"low": 0, "why": " (0: off)"})

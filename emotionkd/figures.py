@@ -145,7 +145,7 @@ def learning_curve_figure(history: Sequence[dict[str, float]], out_png: str | os
                         lw=1.5, label=names.get(k, k.removeprefix("train_")))
             if best_epoch:
                 ax.axvline(best_epoch, color="0.4", ls=":", lw=1,
-                           label=f"best epoch ({best_epoch})")
+                           label=f"epoch kept ({best_epoch})")
             ax.set_title(name)
             ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel)

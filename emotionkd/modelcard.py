@@ -158,8 +158,9 @@ def model_card(ck: dict[str, Any], exported: dict[str, Any] | None = None,
     if cfg:
         add(f"* Training: up to {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam "
             f"lr {cfg.get('lr')}, early stopping on validation {cfg.get('monitor')} (patience "
-            f"{cfg.get('patience')}), seed {tr.get('seed')}; ran {tr.get('epochs_run')} epochs, "
-            f"best epoch {tr.get('best_epoch')}, on {tr.get('device')}.")
+            f"{cfg.get('patience')}; {cfg.get('keep', 'best')} epoch kept), seed {tr.get('seed')}; "
+            f"ran {tr.get('epochs_run')} epochs, "
+            f"epoch kept {tr.get('best_epoch')}, on {tr.get('device')}.")
     add("")
     add("## Evaluation")
     add("")
