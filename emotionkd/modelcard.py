@@ -157,10 +157,10 @@ def model_card(ck: dict[str, Any], exported: dict[str, Any] | None = None,
     cfg = tr.get("config", {})
     if cfg:
         add(f"* Training: up to {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam "
-            f"lr {cfg.get('lr')}, early stopping on validation {cfg.get('monitor')} (patience "
-            f"{cfg.get('patience')}; {cfg.get('keep', 'best')} epoch kept), seed {tr.get('seed')}; "
-            f"ran {tr.get('epochs_run')} epochs, "
-            f"epoch kept {tr.get('best_epoch')}, on {tr.get('device')}.")
+            f"lr {cfg.get('lr')}, the {cfg.get('keep', 'best')} epoch kept (validation "
+            f"{cfg.get('monitor')}, early-stopping patience {cfg.get('patience')}), seed "
+            f"{tr.get('seed')}; ran {tr.get('epochs_run')} epochs, kept epoch "
+            f"{tr.get('best_epoch')}, on {tr.get('device')}.")
     add("")
     add("## Evaluation")
     add("")
