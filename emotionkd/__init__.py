@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from emotionkd.version import __version__
 
 #: names served lazily from emotionkd.api
 _API = ("read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",

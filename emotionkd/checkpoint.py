@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from emotionkd import __version__
 from emotionkd.errors import CheckpointError
+from emotionkd.version import __version__
 
 FORMAT = "emotionkd-checkpoint"
 FORMAT_VERSION = 1

@@ -22,7 +22,17 @@ from typing import Any, Optional
 
 import typer
 
-from emotionkd import __version__
+from emotionkd.choices import (
+    BASELINE_MODES,
+    DEAP_FORMATS,
+    DECIMALS,
+    EEG_FILTERS,
+    EXPORT_FORMATS,
+    GSR_UNITS,
+    PREDICTION_FORMATS,
+    RECORDING_FORMATS,
+    SYNTH_FORMATS,
+)
 from emotionkd.config import (
     COMMAND_TABLES,
     DEPRECATED,
@@ -32,6 +42,7 @@ from emotionkd.config import (
     ModelConfig,
     settings,
 )
+from emotionkd.version import __version__
 
 app = typer.Typer(
     name="emotionkd",
@@ -63,27 +74,16 @@ def _value(x: Any) -> Any:
     return x.value if isinstance(x, enum.Enum) else x
 
 
-#: allowed values of the data commands' options (tests check them against the library's)
-DEAP_FORMATS = ("auto", "dat", "mat")
-BASELINE_MODES = ("subtract", "none", "keep")
-GSR_UNITS = ("auto", "ohm", "us", "ns")
-EEG_FILTERS = ("deap", "none")
-EXPORT_FORMATS = ("onnx", "torchscript")
-RECORDING_FORMATS = ("auto", "e4", "opensignals", "csv", "edf", "bdf")
-UNITS = ("auto", "us", "ohm", "kohm", "ns")
-DECIMALS = ("auto", ".", ",")
-OUT_FORMATS = ("csv", "json")
-
-SynthFormat = _choices("SynthFormat", DEAP_FORMATS[1:])
+SynthFormat = _choices("SynthFormat", SYNTH_FORMATS)
 DeapFormat = _choices("DeapFormat", DEAP_FORMATS)
 BaselineMode = _choices("BaselineMode", BASELINE_MODES)
 GsrUnit = _choices("GsrUnit", GSR_UNITS)
 EegFilter = _choices("EegFilter", EEG_FILTERS)
 ExportFormat = _choices("ExportFormat", EXPORT_FORMATS)
 RecordingFormat = _choices("RecordingFormat", RECORDING_FORMATS)
-Unit = _choices("Unit", UNITS)
+Unit = _choices("Unit", GSR_UNITS)
 Decimal = _choices("Decimal", DECIMALS)
-OutFormat = _choices("OutFormat", OUT_FORMATS)
+OutFormat = _choices("OutFormat", PREDICTION_FORMATS)
 Size = _choices("Size", SIZE_PRESETS)
 
 
@@ -526,9 +526,9 @@ def models_cmd(
     """List the registered models with their parameter counts at a data shape."""
     from rich.table import Table
 
-    from emotionkd.config import check_number
     from emotionkd.console import console
     from emotionkd.models.registry import build_model, config_for, count_parameters, model_names
+    from emotionkd.validation import check_number
 
     check_number(fs, "--fs", low=1, high=4096, why=" (Hz)")
     check_number(window, "--window", low=0, low_open=True, high=3600, why=" (seconds)")
@@ -839,8 +839,8 @@ def evaluate_cmd(
     """
     import json
 
-    from emotionkd.config import parse_subjects
     from emotionkd.console import console, progress_task
+    from emotionkd.validation import parse_subjects
 
     data = _required(data, "--data")
     subjects = parse_subjects(config.evaluate.subjects, "--subjects")

@@ -22,7 +22,6 @@ build its options and help); the model registry is read on demand.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import math
@@ -33,8 +32,28 @@ from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from emotionkd.choices import (
+    CLASS_WEIGHTS,
+    HINT_MAPS,
+    KEEPS,
+    MONITORS,
+    NORMS,
+    PROTOCOLS,
+    SCHEDULES,
+    STUDENT_INITS,
+    TARGETS,
+    TIES,
+)
 from emotionkd.errors import ConfigError
 from emotionkd.models import registry as _registry
+from emotionkd.validation import (
+    check_bool,
+    check_choice,
+    check_items,
+    check_number,
+    check_text,
+    csv_items,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,17 +63,7 @@ else:  # pragma: no cover - Python 3.10
 # ---------------------------------------------------------------------------------------------
 # allowed values
 
-TARGETS = ("arousal", "valence", "dominance", "liking")  # DEAP's and HCI's ratings
-TIES = ("low", "high")
-NORMS = ("subject", "train", "none")
-MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
-SCHEDULES = ("constant", "cosine")
-KEEPS = ("best", "last")
-CLASS_WEIGHTS = ("balanced", "none")
 METHODS = ("emotionkd", "kd", "fitnets", "none")
-HINT_MAPS = ("fold", "gsr", "eeg")
-STUDENT_INITS = ("scratch", "teacher-gsr")
-PROTOCOLS = ("loso", "kfold", "subject-dependent")
 
 #: size presets of the sized models: paper = the reference architecture
 SIZE_PRESETS: dict[str, dict[str, Any]] = {
@@ -92,78 +101,6 @@ LEGACY_COMMAND_TABLE = "train-teacher"
 
 
 # ---------------------------------------------------------------------------------------------
-# numbers and subject lists
-
-
-def check_number(
-    value: Any,
-    option: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    integer: bool = False,
-    why: str = "",
-) -> float | int:
-    """``value`` as a number, or a one-line ConfigError naming ``option``, the allowed range and
-    (``why``) the reason. NaN, infinity, booleans and text are refused; ``low_open`` and
-    ``high_open`` exclude the bounds. Used for flags and config-file values alike."""
-    rule = "a whole number" if integer else "a finite number"
-    if low is not None:
-        rule += f" {'above' if low_open else 'of at least'} {low:g}"
-    if high is not None:
-        rule += f"{' and' if low is not None else ''} {'below' if high_open else 'at most'} " \
-                f"{high:g}"
-    x = math.nan
-    if not isinstance(value, bool):
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            x = float(value)
-    ok = math.isfinite(x) and (not integer or x.is_integer())
-    if ok and low is not None:
-        ok = x > low if low_open else x >= low
-    if ok and high is not None:
-        ok = x < high if high_open else x <= high
-    if not ok:
-        raise ConfigError(f"{option} must be {rule}{why}, got {value!r}")
-    if integer and isinstance(value, int):
-        return value  # exact, even beyond float precision
-    return int(x) if integer else x
-
-
-def parse_subjects(value: str | Iterable[int] | None, option: str) -> list[int] | None:
-    """'1,2,5-8' → [1, 2, 5, 6, 7, 8]; None stays None."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return [int(v) for v in value]
-    out: list[int] = []
-    for part in value.replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise ConfigError(f"{option}: cannot read {value!r}; use e.g. 1,2,5-8") from None
-    if not out:
-        raise ConfigError(f"{option}: no subjects in {value!r}")
-    return out
-
-
-def csv_items(value: str | Iterable[Any] | None) -> list[str]:
-    """'a, b' (or a list) → ['a', 'b']; None → []."""
-    if value is None:
-        return []
-    if not isinstance(value, str):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-# ---------------------------------------------------------------------------------------------
 # settings: a dataclass field with what the CLI, the checks and the docs need
 
 
@@ -195,21 +132,17 @@ def check_setting(f: Field, value: Any, label: str | None = None) -> Any:
     if value is None and f.default is None:
         return None
     kind = meta["kind"]
-    if kind is bool and not isinstance(value, bool):
-        raise ConfigError(f"{label} must be true or false, got {value!r}")
+    if kind is bool:
+        return check_bool(value, label)
     if kind in (int, float):
         return check_number(value, label, integer=kind is int, **meta["rule"])
     if kind == "csv" and isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
-    if kind in (str, "csv") and not isinstance(value, str):
-        raise ConfigError(f"{label} must be text, got {value!r}")
-    if meta["choices"] and value not in meta["choices"]:
-        raise ConfigError(f"{label} must be one of {', '.join(meta['choices'])}, not {value!r}")
-    bad = [v for v in csv_items(value) if meta["items"] and v not in meta["items"]] \
-        if kind == "csv" else []
-    if bad:
-        raise ConfigError(f"{label}: unknown {', '.join(bad)}; choose from "
-                          f"{', '.join(meta['items'])}")
+    check_text(value, label)
+    if meta["choices"]:
+        check_choice(value, label, meta["choices"])
+    if kind == "csv" and meta["items"]:
+        check_items(value, label, meta["items"])
     return value
 
 

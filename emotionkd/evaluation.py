@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 
-from emotionkd import __version__
 from emotionkd.config import (
     METHODS,
     PROTOCOLS,
@@ -54,12 +53,12 @@ from emotionkd.config import (
     ExperimentConfig,
     FeedbackConfig,
     ModelConfig,
-    csv_items,
-    parse_subjects,
 )
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.metrics import METRICS, aggregate, binary_metrics, bootstrap_ci, wilcoxon_paired
 from emotionkd.models.registry import names_where
+from emotionkd.validation import csv_items, parse_subjects
+from emotionkd.version import __version__
 
 #: the models that may be baselines (classical: features + logistic regression; deep)
 BASELINES = tuple(names_where(baseline=True))

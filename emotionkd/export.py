@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from emotionkd import __version__
-from emotionkd.errors import CheckpointError, ConfigError, EmotionKDError
+from emotionkd.choices import EXPORT_FORMATS
+from emotionkd.errors import CheckpointError, EmotionKDError
 from emotionkd.outputs import commit_temp, temp_name, write_error, write_text_atomic
+from emotionkd.validation import check_choice, check_number
+from emotionkd.version import __version__
 
-FORMATS = ("onnx", "torchscript")
 #: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
 OPSETS = (7, 20)
 
@@ -42,7 +43,6 @@ def check_export(model_path: str | os.PathLike, out: str | os.PathLike, overwrit
     """Before any work: ``--tolerance`` and ``--opset`` in range, and ``out`` (and its model
     card) a writable file that is not the checkpoint (emotionkd.outputs.check_output), with
     room for the export."""
-    from emotionkd.config import check_number
     from emotionkd.outputs import check_free_space, check_output
 
     check_number(tolerance, "--tolerance", low=0, low_open=True, high=1,
@@ -132,8 +132,7 @@ def export_model(
     from emotionkd.modelcard import card_path, model_card, read_evaluation
     from emotionkd.models.inference import fold_for_inference
 
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format must be onnx or torchscript, not {fmt!r}")
+    check_choice(fmt, "--format", EXPORT_FORMATS)
     check_export(model_path, out, overwrite, tolerance, opset, card)
     out = Path(out)
     card_out = card_path(out) if card else None

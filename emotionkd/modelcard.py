@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from emotionkd import __version__
 from emotionkd.errors import ConfigError, DataFormatError
+from emotionkd.version import __version__
 
 _METRICS = (("balanced_accuracy", "balanced accuracy"), ("accuracy", "accuracy"),
             ("macro_f1", "macro-F1"), ("roc_auc", "ROC-AUC"))

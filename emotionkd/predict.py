@@ -33,8 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from emotionkd.choices import PREDICTION_FORMATS
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.recordings import Recording
+from emotionkd.signals import moments, normalise, zscore_stats
+from emotionkd.validation import check_choice, check_number
 
 FLAT_PTP_US = 1e-3  # a window whose conductance spans less than this (under one E4 step) is flat
 DISCONNECTED_US = 0.02  # a median conductance below this means no skin contact
@@ -304,7 +307,7 @@ def predict_recording(
     Windows go to the model ``batch_size`` at a time: chunks of 64 keep a chunk's activations
     in the CPU caches; on one thread they ran 1.1–1.2× (ONNX Runtime) to 1.5–2× (PyTorch,
     TorchScript) faster than chunks of 256 (docs/deployment.md). Results do not depend on it."""
-    from emotionkd.preprocess import resample_poly_to
+    from emotionkd.signals import resample
     from emotionkd.windows import window_starts
 
     check_window_budget(predictor.meta, rec, step_s)
@@ -312,7 +315,7 @@ def predict_recording(
     fs = meta.sampling_rate
     ref_s, notes = reference_period(meta, baseline_seconds, predictor.source or "the model")
     raw = np.asarray(rec.values, dtype=np.float64)
-    x = resample_poly_to(raw, rec.fs, fs) if rec.fs != fs else raw
+    x = resample(raw, rec.fs, fs) if rec.fs != fs else raw
     window = meta.window
     step = int(round((step_s if step_s is not None else meta.window_s) * fs))
     if step < 1:
@@ -347,19 +350,8 @@ def predict_recording(
         if flags[i]:
             usable[s0:s0 + window] = False
     good = flags == ""
-    if meta.norm == "train":
-        if meta.gsr_mean is None or meta.gsr_std is None:
-            raise CheckpointError("the model was trained with --norm train but carries no "
-                                  "training statistics; re-export it")
-        mu, sd = meta.gsr_mean, meta.gsr_std
-    elif meta.norm == "none":
-        mu, sd = 0.0, 1.0
-    else:  # per-recording calibration from the usable part of the signal, as the training
-        # statistics of a subject come from all of its (baseline-corrected) stimulus samples
-        ref = xs[usable] if good.any() else xs
-        mu, sd = float(ref.mean()), float(ref.std())
-        sd = sd if sd > 1e-8 else 1.0
-    xn = ((wins - mu) / sd).astype(np.float32)[:, None, :]
+    mu, sd = _norm_stats(meta, xs[usable] if good.any() else xs)
+    xn = normalise(wins.astype(np.float32), np.float32(mu), np.float32(1.0 / sd))[:, None, :]
     probs = np.concatenate([predictor.predict_proba(xn[a:a + batch_size])
                             for a in range(0, len(xn), batch_size)])
     p_high = probs[:, 1]
@@ -393,6 +385,21 @@ def predict_recording(
     return PredictionResult(rows, summary, warnings)
 
 
+def _norm_stats(meta: ModelMeta, usable: np.ndarray) -> tuple[float, float]:
+    """Mean and SD that z-score a recording for the model: the stored training statistics
+    (``norm train``), none, or (``norm subject``) the recording's own over its usable
+    samples, as a subject's statistics come from all of its stimulus samples in training."""
+    if meta.norm == "train":
+        if meta.gsr_mean is None or meta.gsr_std is None:
+            raise CheckpointError("the model was trained with --norm train but carries no "
+                                  "training statistics; re-export it")
+        return meta.gsr_mean, meta.gsr_std
+    if meta.norm == "none":
+        return 0.0, 1.0
+    mean, std = zscore_stats(*moments(usable))
+    return float(mean), float(std)
+
+
 def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | None = None,
                       *, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
                       ) -> Path:
@@ -403,8 +410,7 @@ def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | 
 
     p = Path(out)
     kind = (fmt or p.suffix.lstrip(".") or "csv").lower()
-    if kind not in ("csv", "json"):
-        raise ConfigError(f"--out-format must be csv or json, not {kind!r}")
+    check_choice(kind, "--out-format", PREDICTION_FORMATS)
     with atomic_output(p, overwrite=overwrite, inputs=inputs) as tmp, \
             open(tmp, "w", newline="", encoding="utf-8") as fh:
         if kind == "json":
@@ -429,8 +435,6 @@ def check_window_budget(meta: ModelMeta, rec: Recording, step_s: float | None) -
     """Refuse, before resampling, a step that is not a positive number, a recording rate that
     gives a model window fewer than :data:`MIN_SAMPLES_PER_WINDOW` samples (``--fs 0.01``),
     and a recording that would make more than :data:`MAX_WINDOW_BYTES` of windows."""
-    from emotionkd.config import check_number
-
     if step_s is not None:
         check_number(step_s, "--step", low=0, low_open=True, why=" (seconds)")
     fs, window = meta.sampling_rate, meta.window

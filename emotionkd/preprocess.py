@@ -14,22 +14,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from emotionkd.choices import BASELINE_MODES, EEG_FILTERS, GSR_UNITS
 from emotionkd.datasets.records import Trial
-from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
-
-BASELINE_MODES = ("subtract", "none", "keep")
-GSR_UNITS = ("auto", "ohm", "us", "ns")
-#: EEG conditioning: deap = DEAP's own preprocessing (4–45 Hz band-pass, common average
-#: reference); none = as recorded
-EEG_FILTERS = ("deap", "none")
-#: DEAP's EEG pass band (Hz)
-DEAP_BAND = (4.0, 45.0)
+from emotionkd.errors import DataFormatError, SkipRecord
+from emotionkd.signals import condition_eeg, gsr_to_microsiemens, infer_gsr_unit, resample
+from emotionkd.validation import check_choice, check_number
 
 
 @dataclass
@@ -45,19 +39,10 @@ class CleanOptions:
     keep_channels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.eeg_filter not in EEG_FILTERS:
-            raise ConfigError(f"--eeg-filter must be one of {', '.join(EEG_FILTERS)}, "
-                              f"not {self.eeg_filter!r}")
-        if self.baseline not in BASELINE_MODES:
-            raise ConfigError(f"--baseline must be one of {', '.join(BASELINE_MODES)}, "
-                              f"not {self.baseline!r}")
-        if self.gsr_unit.lower() not in GSR_UNITS:
-            raise ConfigError(f"--gsr-unit must be one of {', '.join(GSR_UNITS)}, "
-                              f"not {self.gsr_unit!r}")
-        self.gsr_unit = self.gsr_unit.lower()
+        check_choice(self.eeg_filter, "--eeg-filter", EEG_FILTERS)
+        check_choice(self.baseline, "--baseline", BASELINE_MODES)
+        self.gsr_unit = check_choice(str(self.gsr_unit).lower(), "--gsr-unit", GSR_UNITS)
         if self.target_fs is not None:
-            from emotionkd.config import check_number
-
             self.target_fs = check_number(self.target_fs, "--fs", low=1, high=4096,
                                           why=" (Hz; the raw data is resampled to it)")
 
@@ -107,78 +92,7 @@ class PreprocessReport:
 
 
 # ---------------------------------------------------------------------------------------------
-# GSR units
-
-
-def detect_gsr_unit(gsr: np.ndarray, source: str, option: str = "--gsr-unit"
-                    ) -> tuple[str, str]:
-    """Decide whether raw GSR is skin resistance (Ohm) or conductance (µS) from its magnitude.
-
-    Skin conductance lies within about 0.05–100 µS; skin resistance correspondingly within
-    10 kΩ–20 MΩ. Values in between are ambiguous and need ``--gsr-unit``.
-    """
-    med = float(np.median(gsr))
-    if not np.isfinite(med):
-        raise DataFormatError(f"{source}: GSR contains NaN or Inf")
-    if med >= 1000.0:
-        return "ohm", f"median {med:.4g} >= 1000: skin resistance in Ohm"
-    if 0.0 < med <= 200.0:
-        return "us", f"median {med:.4g} in (0, 200]: skin conductance in uS"
-    raise DataFormatError(
-        f"{source}: cannot tell the GSR unit from its magnitude (median {med:.4g}); pass "
-        f"{option} ohm|us|ns (or check that this is a GSR signal)"
-    )
-
-
-def gsr_to_microsiemens(gsr: np.ndarray, unit: str, source: str, option: str = "--gsr-unit"
-                        ) -> np.ndarray:
-    """Convert raw GSR to conductance in µS (Ohm → 1e6/Ohm, nS → /1000). ``option`` is the
-    command-line option that sets the unit, named in the error message."""
-    if unit == "us":
-        return np.asarray(gsr, dtype=np.float64)
-    if unit == "ns":
-        return np.asarray(gsr, dtype=np.float64) / 1000.0
-    if unit == "ohm":
-        g = np.asarray(gsr, dtype=np.float64)
-        if (g <= 0).any():
-            raise DataFormatError(
-                f"{source}: GSR has zero or negative values ({g.min():.4g}), impossible for a "
-                f"skin resistance in Ohm; check the file or pass {option} us|ns"
-            )
-        return 1e6 / g
-    raise ConfigError(f"unknown GSR unit {unit!r}")
-
-
-# ---------------------------------------------------------------------------------------------
 # cleaning one trial
-
-
-def resample_poly_to(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """Polyphase resampling along the last axis with scipy's anti-aliasing FIR (Kaiser)."""
-    if fs_in == fs_out:
-        return x
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
-    if abs(float(ratio) - fs_out / fs_in) > 1e-9:
-        raise ConfigError(f"cannot resample {fs_in} Hz to {fs_out} Hz with a rational ratio")
-    # padtype="line": extend the signal linearly at both ends instead of with zeros, so a
-    # slowly varying signal (skin conductance, EEG offsets) gets no edge transients
-    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1, padtype="line")
-
-
-def condition_eeg(eeg: np.ndarray, fs: float) -> np.ndarray:
-    """DEAP's EEG conditioning: a 4–45 Hz band-pass (4th-order Butterworth, zero phase; the
-    upper edge is lowered below Nyquist at low rates) and a common average reference."""
-    from scipy import signal
-
-    lo, hi = DEAP_BAND
-    hi = min(hi, 0.45 * fs)
-    sos = signal.butter(4, [lo, hi], btype="bandpass", fs=fs, output="sos")
-    x = np.asarray(eeg, dtype=np.float64)
-    x = x - x.mean(axis=1, keepdims=True)  # DC offsets first: no filter start-up transient
-    y = signal.sosfiltfilt(sos, x, axis=-1, padlen=min(x.shape[1] - 1, 3 * int(fs)))
-    return y - y.mean(axis=0, keepdims=True)
 
 
 def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
@@ -192,10 +106,10 @@ def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
     if trial.onset < 1 and opts.baseline == "subtract":
         raise DataFormatError(f"{src}: no pre-stimulus baseline to subtract; use --baseline none")
     eeg = np.asarray(trial.eeg)
-    gsr = gsr_to_microsiemens(trial.gsr, gsr_unit, src)
+    gsr = gsr_to_microsiemens(trial.gsr, gsr_unit, src, "--gsr-unit")
     onset = trial.onset
     if opts.target_fs is not None and opts.target_fs != trial.fs:
-        both = resample_poly_to(np.vstack([eeg, gsr[None, :]]), trial.fs, opts.target_fs)
+        both = resample(np.vstack([eeg, gsr[None, :]]), trial.fs, opts.target_fs)
         eeg, gsr = both[:-1], both[-1]
         onset = int(round(onset * opts.target_fs / trial.fs))
     if opts.eeg_filter == "deap":
@@ -245,7 +159,8 @@ def process_job(
             raise SkipRecord(f"{job}: no trials")
         unit, reason = opts.gsr_unit, "given by --gsr-unit"
         if unit == "auto":
-            unit, reason = detect_gsr_unit(np.concatenate([t.gsr for t in trials]), str(job))
+            unit, reason = infer_gsr_unit(np.concatenate([t.gsr for t in trials]), str(job),
+                                          "--gsr-unit")
         res.gsr_unit, res.gsr_unit_reason = unit, reason
         res.trials = [clean_trial(t, opts, unit) for t in trials]
     except SkipRecord as exc:
@@ -294,8 +209,7 @@ def run_pipeline(
 
     check_output_path(out, overwrite, inputs)
     check_free_space(out, need_bytes)
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    check_number(workers, "--workers", low=1, integer=True)
     t0 = time.perf_counter()
     report = PreprocessReport(out=str(out), source=source, stray=list(stray),
                               eeg_channels=list(eeg_channels))

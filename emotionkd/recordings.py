@@ -18,8 +18,8 @@ Supported inputs (the sampling rate and unit come from the file wherever it reco
 
 Values are returned as skin conductance in µS (Ohm → 10⁶/Ohm, kOhm → 10³/kOhm, nS → /1000).
 A unit the file does not state is inferred from the signal's median only where that is
-unambiguous (:func:`infer_unit`); otherwise the reader refuses and names ``--unit``. Every
-decision is recorded in ``Recording.notes``.
+unambiguous (:func:`emotionkd.signals.infer_gsr_unit`); otherwise the reader refuses and
+names ``--unit``. Every decision is recorded in ``Recording.notes``.
 """
 
 from __future__ import annotations
@@ -36,24 +36,18 @@ from typing import Any
 
 import numpy as np
 
-from emotionkd.errors import ConfigError, DataFormatError
+from emotionkd.choices import DECIMALS, GSR_UNITS, RECORDING_FORMATS
+from emotionkd.errors import DataFormatError
+from emotionkd.signals import to_microsiemens
+from emotionkd.validation import check_choice, check_number
 
-FORMATS = ("auto", "e4", "opensignals", "csv", "edf", "bdf")
 SUPPORTED = ("Empatica E4 (EDA.csv, session .zip or folder), OpenSignals text (.txt, PLUX/"
              "BITalino), CSV/TSV (.csv, .tsv, .txt), EDF (.edf), BDF (.bdf)")
-UNITS = ("auto", "us", "ohm", "kohm", "ns")
-DECIMALS = ("auto", ".", ",")
 _GSR_NAMES = ("gsr", "eda", "gsr1", "skin conductance", "sc", "electrodermal")
 _UNIT_ALIASES = {"us": "us", "usiemens": "us", "microsiemens": "us", "umho": "us",
                  "ohm": "ohm", "ohms": "ohm", "ω": "ohm", "kohm": "kohm", "kohms": "kohm",
                  "kω": "kohm", "ns": "ns", "nanosiemens": "ns", "auto": "auto", "": "auto"}
 _VOLT_UNITS = ("v", "mv", "uv", "nv")
-
-#: :func:`infer_unit`: a median below this is skin conductance in µS ...
-US_MAX_MEDIAN = 20.0
-#: ... and a median above this is skin resistance in Ohm (below 20 µS); between the two, µS,
-#: nS, kOhm and Ohm are all physiologically possible and the unit must be given
-OHM_MIN_MEDIAN = 50_000.0
 
 #: EDA transfer functions of PLUX devices, raw ADC counts of an n-bit channel → µS:
 #: EDA(µS) = (ADC / 2ⁿ · VCC) / divisor. BITalino (r)evolution EDA sensor user manual (PLUX,
@@ -105,68 +99,20 @@ class Recording:
 
 
 def _check_fs(fs: float, what: str) -> float:
-    try:
-        f = float(fs)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--{what} must be a number of Hz, not {fs!r}") from None
-    if not np.isfinite(f) or f <= 0:
-        raise ConfigError(f"--{what} must be a positive sampling rate in Hz, got {fs}")
-    return f
+    return float(check_number(fs, f"--{what}", low=0, low_open=True, why=" (a sampling rate "
+                              "in Hz)"))
 
 
 def _option_unit(unit: str) -> str:
     """A unit given by the user (``--unit``), normalised; unknown names are refused."""
     u = _normalise_unit(unit)
     if u not in _UNIT_ALIASES:
-        raise ConfigError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
+        check_choice(unit, "--unit", GSR_UNITS)
     return _UNIT_ALIASES[u]
 
 
 def _normalise_unit(unit: str | None) -> str:
     return (unit or "").strip().lower().replace("µ", "u").replace("μ", "u").replace(" ", "")
-
-
-def infer_unit(values: np.ndarray, source: str) -> tuple[str, str]:
-    """The unit of a GSR signal whose file does not state it, from its median, where that is
-    unambiguous; otherwise a DataFormatError naming ``--unit``.
-
-    Skin conductance lies within about 0.05–50 µS. Read as each candidate unit, a median m is
-    plausible as µS for m < 20 (as kOhm it would be above 50 µS), as Ohm for m > 50,000 (as
-    nS it would be above 50 µS); in between µS, nS, kOhm and Ohm all give plausible
-    conductances, so the unit must be given.
-    """
-    finite = values[np.isfinite(values)]
-    med = float(np.median(finite)) if len(finite) else float("nan")
-    if not np.isfinite(med):
-        raise DataFormatError(f"{source}: the GSR signal holds no finite values")
-    if 0.0 < med < US_MAX_MEDIAN:
-        return "us", f"unit inferred: median {med:.4g} < {US_MAX_MEDIAN:g}, skin conductance in µS"
-    if med > OHM_MIN_MEDIAN:
-        return "ohm", (f"unit inferred: median {med:.4g} > {OHM_MIN_MEDIAN:,.0f}, skin "
-                       "resistance in Ohm")
-    if med <= 0:
-        raise DataFormatError(f"{source}: GSR median is {med:.4g} (not positive), neither a "
-                              "conductance nor a resistance; check the channel or pass --unit "
-                              "us|ohm|kohm|ns")
-    as_us = {"µS": med, "nS": med / 1e3, "kOhm": 1e3 / med, "Ohm": 1e6 / med}
-    fits = [f"{u} ({v:.3g} µS)" for u, v in as_us.items() if 0.05 <= v <= 50]
-    raise DataFormatError(
-        f"{source}: cannot tell the GSR unit from the values (median {med:.4g} is a plausible "
-        f"skin conductance as {' or '.join(fits) or 'no unit'}); pass --unit us|ohm|kohm|ns"
-    )
-
-
-def to_microsiemens(values: np.ndarray, unit: str, source: str) -> tuple[np.ndarray, str, str]:
-    """Convert to µS; returns (values, unit used, reason when inferred). ``unit`` is one of
-    :data:`UNITS` ("auto" infers it with :func:`infer_unit`)."""
-    from emotionkd.preprocess import gsr_to_microsiemens
-
-    why = ""
-    if unit == "auto":
-        unit, why = infer_unit(values, source)
-    if unit == "kohm":
-        return gsr_to_microsiemens(values * 1000.0, "ohm", source, "--unit"), "kohm", why
-    return gsr_to_microsiemens(values, unit, source, "--unit"), unit, why
 
 
 def detect_format(path: Path) -> str:
@@ -237,10 +183,8 @@ def read_recording(
     p = Path(path)
     if not p.exists():
         raise DataFormatError(f"{p}: no such recording")
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if decimal not in DECIMALS:
-        raise ConfigError(f"--decimal must be one of {', '.join(DECIMALS)}, not {decimal!r}")
+    check_choice(fmt, "--format", RECORDING_FORMATS)
+    check_choice(decimal, "--decimal", DECIMALS)
     u = _option_unit(unit)
     if fs is not None:
         fs = _check_fs(fs, "fs")

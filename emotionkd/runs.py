@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from emotionkd.config import DataConfig, ExperimentConfig, check_setting, parse_subjects, settings
+from emotionkd.config import DataConfig, ExperimentConfig, check_setting, settings
 from emotionkd.errors import ConfigError
 from emotionkd.store import Store, open_store
 from emotionkd.training import FitResult, SupervisedTask, TrainConfig, fit
+from emotionkd.validation import parse_subjects
 from emotionkd.windows import WindowDataset
 
 

@@ -36,8 +36,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from emotionkd import __version__
 from emotionkd.errors import DataFormatError
+from emotionkd.version import __version__
 
 #: names of the latent-emotion columns of synthetic stores (/trials/latent)
 LATENT_NAMES = ("valence", "arousal")

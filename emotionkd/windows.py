@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from emotionkd.choices import NORMS, TIES
 from emotionkd.errors import ConfigError
+from emotionkd.signals import moments, normalise, zscore_stats
 from emotionkd.store import Store, open_store
+from emotionkd.validation import check_choice
 
-NORM_MODES = ("subject", "train", "none")
-TIE_RULES = ("low", "high")
 #: entries of a store's ``preprocessing`` record that shaped the training inputs; copied into
 #: every checkpoint's data specification so that ``predict`` can reproduce them
 SHAPING_PREPROCESSING = ("reader", "baseline", "baseline_s", "gsr_unit_option",
@@ -32,8 +33,7 @@ SHAPING_PREPROCESSING = ("reader", "baseline", "baseline_s", "gsr_unit_option",
 def binarise(ratings: np.ndarray, threshold: float = 5.0, tie: str = "low") -> np.ndarray:
     """High (1) / low (0) labels: ``rating > threshold`` (tie="low", the default) or
     ``rating >= threshold`` (tie="high", torcheeg's rule)."""
-    if tie not in TIE_RULES:
-        raise ConfigError(f"--tie must be 'low' or 'high', not {tie!r}")
+    check_choice(tie, "--tie", TIES)
     r = np.asarray(ratings)
     return (r >= threshold if tie == "high" else r > threshold).astype(np.int64)
 
@@ -102,10 +102,8 @@ class WindowDataset(torch.utils.data.Dataset):
     ) -> None:
         self.store = store if isinstance(store, Store) else open_store(store)
         s = self.store
-        if norm not in NORM_MODES:
-            raise ConfigError(f"--norm must be one of {', '.join(NORM_MODES)}, not {norm!r}")
-        if tie not in TIE_RULES:
-            raise ConfigError(f"--tie must be 'low' or 'high', not {tie!r}")
+        check_choice(norm, "--norm", NORMS)
+        check_choice(tie, "--tie", TIES)
         self.fs = float(s.sampling_rate)
         self.window = int(round(window_s * self.fs))
         self.step = int(round(step_s * self.fs))
@@ -163,10 +161,8 @@ class WindowDataset(torch.utils.data.Dataset):
         for i in range(k):
             a, b = int(begin[i]), int(end[i])
             if self._eeg is not None:
-                x = self._eeg[:, a:b].numpy().astype(np.float64)
-                es[i], eq[i] = x.sum(axis=1), np.square(x).sum(axis=1)
-            g = self._gsr[:, a:b].numpy().astype(np.float64)
-            gs[i], gq[i] = g.sum(axis=1), np.square(g).sum(axis=1)
+                _, es[i], eq[i] = moments(self._eeg[:, a:b].numpy())
+            _, gs[i], gq[i] = moments(self._gsr[:, a:b].numpy())
         return n, es, eq, gs, gq
 
     def trial_key_of_loaded(self) -> np.ndarray:
@@ -184,14 +180,13 @@ class WindowDataset(torch.utils.data.Dataset):
             return NormStats(z[0], z[1], np.zeros((n_groups, 1)), np.ones((n_groups, 1)))
         if self._moments is None:
             self._moments = self._trial_moments()
-        moments = self._moments
+        sums = self._moments
 
         def finish(rows: np.ndarray) -> tuple[np.ndarray, ...]:
-            n = max(float(moments[0][rows].sum()), 1.0)
-            em, gm = moments[1][rows].sum(0) / n, moments[3][rows].sum(0) / n
-            es = np.sqrt(np.maximum(moments[2][rows].sum(0) / n - em**2, 0.0))
-            gs = np.sqrt(np.maximum(moments[4][rows].sum(0) / n - gm**2, 0.0))
-            return em, np.where(es > 1e-8, es, 1.0), gm, np.where(gs > 1e-8, gs, 1.0)
+            n = float(sums[0][rows].sum())
+            em, es = zscore_stats(n, sums[1][rows].sum(0), sums[2][rows].sum(0))
+            gm, gs = zscore_stats(n, sums[3][rows].sum(0), sums[4][rows].sum(0))
+            return em, es, gm, gs
 
         subj_of_trial = self.store.subject[self.trial_index]
         if norm == "subject":
@@ -273,11 +268,11 @@ class WindowDataset(torch.utils.data.Dataset):
             starts = torch.from_numpy(moved)
         groups = self._group_t[i]
         gsr = self._gsr.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
-        gsr = (gsr - self._gsr_mu[groups][:, :, None]) * self._gsr_inv[groups][:, :, None]
+        gsr = normalise(gsr, self._gsr_mu[groups][:, :, None], self._gsr_inv[groups][:, :, None])
         e = None
         if eeg and self._eeg is not None:
             e = self._eeg.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
-            e = (e - self._eeg_mu[groups][:, :, None]) * self._eeg_inv[groups][:, :, None]
+            e = normalise(e, self._eeg_mu[groups][:, :, None], self._eeg_inv[groups][:, :, None])
         return e, gsr.contiguous(), self._labels_t[i]
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -188,7 +188,7 @@ def test_cue_knobs_change_the_signal(tmp_path):
 
 
 def test_hci_conditioning_removes_common_mode_and_drift():
-    from emotionkd.preprocess import condition_eeg
+    from emotionkd.signals import condition_eeg
 
     fs = 128.0
     t = np.arange(int(20 * fs)) / fs

@@ -85,7 +85,7 @@ def test_files_are_checked_whatever_the_command(tmp_path, capsys):
     assert code == 1 and "c.toml: epochs must be a whole number of at least 1" in cap.err
     f.write_text("[model]\nd_model = 'wide'\n")
     code, cap = _cli(["train-teacher", "--config", str(f), "--print-config"], capsys)
-    assert code == 1 and "c.toml: model: d_model must be an integer" in cap.err
+    assert code == 1 and "c.toml: model: d_model must be a whole number of at least 1" in cap.err
     f.write_text("epochs = 3\n[train]\nepochs = 4\n")
     with pytest.raises(ConfigError, match="key 'epochs' is set twice"):
         resolve_config("evaluate", config=f)

@@ -17,8 +17,8 @@ from conftest import run_cli as _run
 from emotionkd.checkpoint import check_data_compatible, load_checkpoint, save_checkpoint
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.predict import load_predictor
-from emotionkd.preprocess import CleanOptions, clean_trial, preprocess_deap, resample_poly_to
-from emotionkd.recordings import infer_unit, read_recording
+from emotionkd.preprocess import CleanOptions, clean_trial, preprocess_deap
+from emotionkd.recordings import read_recording
 from emotionkd.runs import (
     DataSpec,
     ModelRun,
@@ -28,6 +28,7 @@ from emotionkd.runs import (
     train_model,
     training_section,
 )
+from emotionkd.signals import infer_gsr_unit, resample
 from emotionkd.training import TrainConfig
 from emotionkd.windows import window_starts
 
@@ -183,7 +184,7 @@ def test_predict_matches_the_training_windows(train_ckpt, deap_raw, deap_store, 
     and close without that correction."""
     pred = load_predictor(train_ckpt)
     us = _raw_trial_us(deap_raw)
-    rec_values = resample_poly_to(us, 128, rate) if rate != 128 else us
+    rec_values = resample(us, 128, rate) if rate != 128 else us
     rec = read_recording(_write_csv(tmp_path / f"rec{rate}.csv", rec_values), fs=rate)
     assert rec.unit == "us" and "inferred" in rec.notes[0]
     res = pred.predict_recording(rec, baseline_seconds=3.0)
@@ -191,7 +192,7 @@ def test_predict_matches_the_training_windows(train_ckpt, deap_raw, deap_store, 
     assert res.summary["reference_s"] == 3.0
     got = res.p_high
     # the training pipeline (clean_trial, WindowDataset normalisation) on what predict saw
-    seen = resample_poly_to(rec_values, rate, 128) if rate != 128 else rec_values
+    seen = resample(rec_values, rate, 128) if rate != 128 else rec_values
     ref = pred.predict_proba(_training_transform(seen, pred.meta.gsr_mean, pred.meta.gsr_std))
     corrected = float(np.max(np.abs(got - ref[:, 1])))
     raw_diff = float(np.max(np.abs(got - _store_windows(deap_store, "train", pred))))
@@ -207,7 +208,7 @@ def test_predict_matches_the_training_windows(train_ckpt, deap_raw, deap_store, 
 
 def test_cli_refuses_or_uses_the_reference_period(train_ckpt, deap_raw, tmp_path, capsys):
     us = _raw_trial_us(deap_raw)
-    csv_path = _write_csv(tmp_path / "rec.csv", resample_poly_to(us, 128, 32))
+    csv_path = _write_csv(tmp_path / "rec.csv", resample(us, 128, 32))
     base = ["predict", "--model", str(train_ckpt), "--input", str(csv_path), "--fs", "32"]
     code, cap = _run(base, capsys)
     assert code == 1 and len(cap.err.strip().splitlines()) == 1
@@ -380,13 +381,13 @@ def test_decimal_commas_are_parsed_or_refused_never_truncated(tmp_path, subject_
 def test_units_inferred_only_when_unambiguous(tmp_path, subject_ckpt, capsys):
     from emotionkd.datasets.bdf import BdfChannel, write_bdf
 
-    assert infer_unit(np.full(10, 5.0), "x")[0] == "us"
-    assert infer_unit(np.full(10, 2e5), "x")[0] == "ohm"
+    assert infer_gsr_unit(np.full(10, 5.0), "x")[0] == "us"
+    assert infer_gsr_unit(np.full(10, 2e5), "x")[0] == "ohm"
     with pytest.raises(DataFormatError, match=r"median 500 is a plausible skin conductance as "
                                               r"nS .* or kOhm .*; pass --unit us\|ohm\|kohm\|ns"):
-        infer_unit(np.full(10, 500.0), "x")
+        infer_gsr_unit(np.full(10, 500.0), "x")
     with pytest.raises(DataFormatError, match="not positive"):
-        infer_unit(np.full(10, -1.0), "x")
+        infer_gsr_unit(np.full(10, -1.0), "x")
     # a PLUX-like EDF/BDF whose EDA channel declares its unit as 'n/a'
     sig = 5 + 0.3 * np.sin(np.arange(128 * 20) / 100)
     p = write_bdf(tmp_path / "plux.bdf", [BdfChannel("EDA", "n/a", 0, 30)], sig[None, :], 128)

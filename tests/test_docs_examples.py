@@ -126,18 +126,6 @@ def test_command_summaries_fit_one_line_and_completion_installs(capsys):
     assert code == 0 and "--install-completion" in cap.out and "--show-completion" in cap.out
 
 
-def test_choices_match_the_library():
-    """The data commands' choices are the values their library functions accept."""
-    from emotionkd import cli, export, preprocess, recordings
-
-    assert cli.BASELINE_MODES == preprocess.BASELINE_MODES
-    assert cli.GSR_UNITS == preprocess.GSR_UNITS
-    assert cli.EEG_FILTERS == preprocess.EEG_FILTERS
-    assert cli.EXPORT_FORMATS == export.FORMATS
-    assert cli.RECORDING_FORMATS == recordings.FORMATS
-    assert cli.UNITS == recordings.UNITS and cli.DECIMALS == recordings.DECIMALS
-
-
 def test_demo_runs_end_to_end(tmp_path, capsys):
     code, cap = _run(["demo", "--quick", "--out", str(tmp_path / "demo")], capsys)
     assert code == 0, cap.err

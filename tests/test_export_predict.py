@@ -73,7 +73,7 @@ def test_export_parity_failure_leaves_nothing(student_ckpt, tmp_path):
     with pytest.raises(ExportParityError, match="differ from PyTorch"):
         export_model(student_ckpt, "onnx", out, tolerance=1e-15)
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
-    with pytest.raises(ConfigError, match="onnx or torchscript"):
+    with pytest.raises(ConfigError, match="must be one of onnx, torchscript"):
         export_model(student_ckpt, "tflite", out)
 
 

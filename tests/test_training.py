@@ -15,11 +15,12 @@ from emotionkd.checkpoint import (
     check_data_compatible,
     load_checkpoint,
 )
-from emotionkd.config import parse_subjects, read_config_file, resolve_config
+from emotionkd.config import read_config_file, resolve_config
 from emotionkd.errors import CheckpointError, ConfigError
 from emotionkd.models.registry import build_model, default_config
 from emotionkd.runs import DataSpec, load_windows, open_data, train_teacher
 from emotionkd.training import SupervisedTask, TrainConfig, evaluate_task, fit
+from emotionkd.validation import parse_subjects
 
 TINY = {"size": "tiny"}
 

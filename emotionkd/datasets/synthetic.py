@@ -440,8 +440,8 @@ def write_deap(
     """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
     pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout, plus the latent emotion
     of every trial in :data:`LATENT_FILE`. Returns the paths of the subject files."""
-    from emotionkd.config import check_number
     from emotionkd.datasets.py2pickle import dump_py2
+    from emotionkd.validation import check_number
 
     check_cues(eeg_cue, gsr_cue, label_noise)
     check_number(seconds, "--seconds", low=1, high=3600, why=" (per trial)")

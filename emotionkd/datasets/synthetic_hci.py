@@ -142,7 +142,7 @@ def write_hci(
     :data:`~emotionkd.datasets.synthetic.LATENT_FILE` at its root; returns the session
     folders (neutral and emotional). The cue strengths and label noise are those of
     :func:`~emotionkd.datasets.synthetic.generate_subject`."""
-    from emotionkd.config import check_number
+    from emotionkd.validation import check_number
 
     check_cues(eeg_cue, gsr_cue, label_noise)
     for lo_hi, option in ((stimulus_s, "--stimulus-seconds"), (neutral_s, "neutral_s")):

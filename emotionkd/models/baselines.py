@@ -27,13 +27,12 @@ from emotionkd.errors import ConfigError
 from emotionkd.models.emotionnet import (
     EmotionNetBase,
     EmotionNetConfig,
-    _as_float,
-    _as_int,
-    _check_data_shape,
     config_from_dict,
+    data_shape_rules,
     window_samples,
 )
 from emotionkd.models.layers import Dropout
+from emotionkd.validation import COUNT, SHARE, WHOLE, check_fields, check_number
 
 
 @dataclass
@@ -56,18 +55,16 @@ class DeepConvNetConfig:
 
     def __post_init__(self) -> None:
         o = "deepconvnet"
-        _check_data_shape(self, o)
+        check_fields(self, o, {**data_shape_rules(), "kernel": COUNT, "pool": WHOLE,
+                               "dropout": SHARE, "n_classes": {"integer": True, "low": 2}})
         if isinstance(self.filters, (str, bytes)) or not hasattr(self.filters, "__iter__"):
             raise ConfigError(f"{o}: filters must be a list of four integers, got "
                               f"{self.filters!r}")
-        self.filters = tuple(_as_int(o, "filters", f, 1) for f in self.filters)
+        self.filters = tuple(check_number(f, f"{o}: filters", low=1, integer=True)
+                             for f in self.filters)
         if len(self.filters) != 4:
             raise ConfigError(f"{o}: filters must be four integers (one per block), got "
                               f"{list(self.filters)}")
-        self.kernel = _as_int(o, "kernel", self.kernel, 0)
-        self.pool = _as_int(o, "pool", self.pool, 1)
-        self.dropout = _as_float(o, "dropout", self.dropout, 0.0, 1.0)
-        self.n_classes = _as_int(o, "n_classes", self.n_classes, 2)
         need = 4 * (self.kernel_size - 1) + 1
         if self.n_samples < need:
             raise ConfigError(
@@ -220,12 +217,9 @@ class ShallowConvNetConfig:
 
     def __post_init__(self) -> None:
         o = "shallowconvnet"
-        _check_data_shape(self, o, min_eeg=1)
-        self.filters = _as_int(o, "filters", self.filters, 1)
-        for name in ("kernel", "pool", "pool_stride"):
-            setattr(self, name, _as_int(o, name, getattr(self, name), 0))
-        self.dropout = _as_float(o, "dropout", self.dropout, 0.0, 1.0)
-        self.n_classes = _as_int(o, "n_classes", self.n_classes, 2)
+        check_fields(self, o, {**data_shape_rules(min_eeg=1), "filters": WHOLE,
+                               **dict.fromkeys(("kernel", "pool", "pool_stride"), COUNT),
+                               "dropout": SHARE, "n_classes": {"integer": True, "low": 2}})
         if self.n_samples < self.kernel_size + self.pool_size - 1:
             raise ConfigError(f"{o}: a {self.window_s:g}-s window at fs = {self.fs:g} Hz has "
                               f"{self.n_samples} samples, too few for a {self.kernel_size}-"

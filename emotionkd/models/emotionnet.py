@@ -32,48 +32,17 @@ from emotionkd.models.layers import (
     PowerHead,
     keras_init,
 )
+from emotionkd.validation import COUNT, FLAG, POSITIVE, SHARE, WHOLE, check_fields
 
 INITS = ("keras", "torch")
 #: valid values of ``eeg_stem``
 STEMS = ("conv", "power")
 
 
-def _as_int(owner: str, name: str, value: Any, minimum: int) -> int:
-    ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if isinstance(value, bool) or not ok:
-        raise ConfigError(f"{owner}: {name} must be an integer, got {value!r}")
-    if int(value) < minimum:
-        raise ConfigError(f"{owner}: {name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _as_float(owner: str, name: str, value: Any, low: float, high: float | None = None,
-              high_open: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{owner}: {name} must be a number, got {value!r}")
-    v = float(value)
-    too_high = high is not None and (v >= high if high_open else v > high)
-    if v < low or too_high:
-        bound = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
-        raise ConfigError(f"{owner}: {name} must be >= {low:g}{bound}, got {value}")
-    return v
-
-
-def _check_data_shape(cfg: Any, owner: str, min_eeg: int = 0) -> None:
-    """Check and convert a model config's data shape in place: ``fs`` and ``window_s``
-    positive numbers, ``n_eeg`` a whole number of at least ``min_eeg``."""
-    cfg.fs = _as_float(owner, "fs", cfg.fs, 0.0)
-    cfg.window_s = _as_float(owner, "window_s", cfg.window_s, 0.0)
-    if cfg.fs <= 0 or cfg.window_s <= 0:
-        raise ConfigError(f"{owner}: fs ({cfg.fs:g} Hz) and window_s ({cfg.window_s:g} s) "
-                          "must be positive")
-    cfg.n_eeg = _as_int(owner, "n_eeg", cfg.n_eeg, min_eeg)
-
-
-def _choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{owner}: {name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
+def data_shape_rules(min_eeg: int = 0) -> dict[str, dict[str, Any]]:
+    """The rules of a model config's data shape: ``fs`` and ``window_s`` positive numbers,
+    ``n_eeg`` a whole number of at least ``min_eeg``."""
+    return {"fs": POSITIVE, "window_s": POSITIVE, "n_eeg": {"integer": True, "low": min_eeg}}
 
 
 def config_from_dict(cls: type, owner: str, d: Any) -> Any:
@@ -132,28 +101,17 @@ class EmotionNetConfig:
     classifier_segments: int = 1  # with mean pooling: consecutive token segments per group
 
     def __post_init__(self) -> None:
-        o = "model"
-        _check_data_shape(self, o)
-        for name in ("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim", "classifier_dim",
-                     "stride"):
-            setattr(self, name, _as_int(o, name, getattr(self, name), 1))
-        self.n_classes = _as_int(o, "n_classes", self.n_classes, 2)
-        self.kernel = _as_int(o, "kernel", self.kernel, 0)
-        self.pos_table = _as_int(o, "pos_table", self.pos_table, 0)
-        for name in ("dropout", "head_dropout", "classifier_dropout"):
-            setattr(self, name, _as_float(o, name, getattr(self, name), 0.0, 1.0))
-        self.head_l2 = _as_float(o, "head_l2", self.head_l2, 0.0)
-        self.score_pool = _choice(o, "score_pool", self.score_pool, SCORE_POOLS)
-        self.init = _choice(o, "init", self.init, INITS)
-        self.eeg_stem = _choice(o, "eeg_stem", self.eeg_stem, STEMS)
-        self.power_filters = _as_int(o, "power_filters", self.power_filters, 1)
-        self.classifier_pool = _choice(o, "classifier_pool", self.classifier_pool,
-                                       CLASSIFIER_POOLS)
-        self.classifier_segments = _as_int(o, "classifier_segments", self.classifier_segments, 1)
-        for name in ("faithful_imf_bug", "norm_first"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"model: {name} must be true or false, got "
-                                  f"{getattr(self, name)!r}")
+        check_fields(self, "model", {
+            **data_shape_rules(),
+            **dict.fromkeys(("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim",
+                             "classifier_dim", "stride", "power_filters",
+                             "classifier_segments"), WHOLE),
+            "n_classes": {"integer": True, "low": 2}, "kernel": COUNT, "pos_table": COUNT,
+            **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout"), SHARE),
+            "head_l2": {"low": 0}, "score_pool": {"choices": SCORE_POOLS},
+            "init": {"choices": INITS}, "eeg_stem": {"choices": STEMS},
+            "classifier_pool": {"choices": CLASSIFIER_POOLS},
+            "faithful_imf_bug": FLAG, "norm_first": FLAG})
         if self.n_samples < self.kernel_size:
             raise ConfigError(
                 f"model: a {self.window_s:g}-s window at fs = {self.fs:g} Hz has "

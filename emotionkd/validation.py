@@ -1,0 +1,163 @@
+"""The checks every layer uses on values a user gives: flags, config files, API keywords,
+model configurations and readers' options. Each failure is a one-line
+:class:`~emotionkd.errors.ConfigError` that names the option, the rule and the value.
+
+Only the standard library is imported (the command line uses these before any heavy module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from emotionkd.errors import ConfigError
+
+
+def number_rule(*, low: float | None = None, high: float | None = None, low_open: bool = False,
+                high_open: bool = False, integer: bool = False) -> str:
+    """The rule :func:`check_number` states in its message, e.g. "a finite number above 0 and
+    at most 1"."""
+    rule = "a whole number" if integer else "a finite number"
+    if low is not None:
+        rule += f" {'above' if low_open else 'of at least'} {low:g}"
+    if high is not None:
+        rule += f"{' and' if low is not None else ''} {'below' if high_open else 'at most'} " \
+                f"{high:g}"
+    return rule
+
+
+def check_number(
+    value: Any,
+    option: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+    why: str = "",
+) -> float | int:
+    """``value`` as a number, or a one-line ConfigError naming ``option``, the allowed range and
+    (``why``) the reason. NaN, infinity, booleans and text are refused; ``low_open`` and
+    ``high_open`` exclude the bounds; ``integer`` asks for a whole number (2.0 is 2)."""
+    x = math.nan
+    if not isinstance(value, (bool, str, bytes)):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            x = float(value)
+    ok = math.isfinite(x) and (not integer or x.is_integer())
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        rule = number_rule(low=low, high=high, low_open=low_open, high_open=high_open,
+                           integer=integer)
+        raise ConfigError(f"{option} must be {rule}{why}, got {value!r}")
+    if integer and isinstance(value, int):
+        return value  # exact, even beyond float precision
+    return int(x) if integer else x
+
+
+def check_choice(value: Any, option: str, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices``, else a ConfigError listing them."""
+    allowed = tuple(choices)
+    if value not in allowed:
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def check_bool(value: Any, option: str) -> bool:
+    """``value`` if it is True or False (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{option} must be true or false, got {value!r}")
+    return value
+
+
+def check_text(value: Any, option: str) -> str:
+    """``value`` if it is text."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{option} must be text, got {value!r}")
+    return value
+
+
+def csv_items(value: str | Iterable[Any] | None) -> list[str]:
+    """'a, b' (or a list) → ['a', 'b']; None → []."""
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def check_items(value: str | Iterable[Any] | None, option: str, allowed: Iterable[str]
+                ) -> list[str]:
+    """The comma-separated entries of ``value``, each one of ``allowed``."""
+    known = tuple(allowed)
+    items = csv_items(value)
+    bad = [v for v in items if v not in known]
+    if bad:
+        raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}")
+    return items
+
+
+def parse_subjects(value: str | Iterable[int] | None, option: str) -> list[int] | None:
+    """'1,2,5-8' → [1, 2, 5, 6, 7, 8]; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return [int(v) for v in value]
+    out: list[int] = []
+    for part in value.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ConfigError(f"{option}: cannot read {value!r}; use e.g. 1,2,5-8") from None
+    if not out:
+        raise ConfigError(f"{option}: no subjects in {value!r}")
+    return out
+
+
+def parse_integers(value: str | Iterable[Any], option: str, example: str = "0,1,2"
+                   ) -> list[int]:
+    """'0, 1, 2' (or a list) → [0, 1, 2]; every entry a whole number, none twice."""
+    items = csv_items(value)
+    try:
+        out = [int(v) for v in items]
+    except ValueError:
+        raise ConfigError(f"{option}: cannot read {value!r}; give integers, e.g. "
+                          f"{example}") from None
+    if not out:
+        raise ConfigError(f"{option}: give one or more integers, e.g. {example}")
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{option}: {out} lists a value twice")
+    return out
+
+
+#: rules of :func:`check_fields`
+WHOLE = {"integer": True, "low": 1}
+COUNT = {"integer": True, "low": 0}
+SHARE = {"low": 0, "high": 1, "high_open": True}
+POSITIVE = {"low": 0, "low_open": True}
+FLAG = {"kind": bool}
+
+
+def check_fields(obj: Any, owner: str, rules: dict[str, dict[str, Any]]) -> None:
+    """Check and convert attributes of ``obj`` in place, each by its rule: ``{"choices": …}``
+    (:func:`check_choice`), ``{"kind": bool}`` (:func:`check_bool`), otherwise the keywords of
+    :func:`check_number`. Errors name ``owner: attribute`` (e.g. ``model: d_model``)."""
+    for name, rule in rules.items():
+        label, value = f"{owner}: {name}", getattr(obj, name)
+        if "choices" in rule:
+            setattr(obj, name, check_choice(value, label, rule["choices"]))
+        elif rule.get("kind") is bool:
+            setattr(obj, name, check_bool(value, label))
+        else:
+            setattr(obj, name, check_number(value, label, **rule))
