@@ -17,16 +17,18 @@ import sys
 
 CHILD = r"""
 import json, resource, sys, time, torch
-from emotionkd.distill.feedback import FeedbackConfig, FeedbackUpdater
-from emotionkd.distill.losses import HintAdapter, method_weights, student_objective
+from emotionkd.config import DistillConfig, FeedbackConfig
+from emotionkd.distill.feedback import FeedbackUpdater
+from emotionkd.distill.losses import HintAdapter
+from emotionkd.distill.methods import Outputs
 from emotionkd.models.registry import build_model, default_config
 method, fb, steps, B = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
 torch.manual_seed(0)
 cfg = default_config("emotionnet-teacher", 128, 4, 28)
 teacher = build_model("emotionnet-teacher", cfg).eval()
 student = build_model("emotionnet-student", cfg).train()
-w = method_weights(method)
-adapter = HintAdapter(64, 64) if w.hint_weight else None
+w = DistillConfig(method=method).method_object()
+adapter = HintAdapter(64, 64) if w.params["hint_weight"] else None
 params = list(student.parameters()) + (list(adapter.parameters()) if adapter else [])
 from emotionkd.training import make_adam, tune_cpu_allocator
 tune_cpu_allocator()  # as fit() does
@@ -46,7 +48,7 @@ def step():
         with torch.no_grad():
             zt, ft = teacher(eeg, gsr)
         zs, fs = student(gsr)
-        loss, _ = student_objective(zs, fs, y, zt, ft, w, adapter)
+        loss, _ = w.loss(Outputs(y, zs, fs, zt, ft), adapter)
     opt.zero_grad(); loss.backward(); opt.step()
 for _ in range(2):
     step()

@@ -24,17 +24,17 @@ STUDENTS = ("student-emotionkd+feedback", "student-kd")
 def run_seed(seed: int, work: Path) -> dict[str, list[float]]:
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.demo import DEMO, demo_config
-    from emotionkd.evaluation import eval_config, evaluate_protocol
+    from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
     from emotionkd.preprocess import preprocess_deap
 
     root = work / f"seed{seed}"
     write_deap(root / "raw", n_subjects=DEMO["subjects"], n_trials=DEMO["trials"],
                seconds=DEMO["seconds"], seed=seed, overwrite=True)
     preprocess_deap(root / "raw", root / "d.h5", overwrite=True)
-    cfg = eval_config(demo_config(seed=seed, methods="emotionkd,kd,none"))
-    res = evaluate_protocol(root / "d.h5", cfg, root / "run", resume=True)
-    models = res["targets"]["arousal"]["models"]
-    return {k: v["per_fold"]["balanced_accuracy"] for k, v in models.items() if "per_fold" in v}
+    plan = EvaluationPlan(demo_config(seed=seed, methods="emotionkd,kd,none"))
+    res = evaluate_protocol(root / "d.h5", plan, root / "run", resume=True)
+    models = res.targets["arousal"].models
+    return {k: v.per_fold["balanced_accuracy"] for k, v in models.items()}
 
 
 def main() -> None:

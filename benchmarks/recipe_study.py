@@ -47,15 +47,16 @@ def run_world(store: Path, model: str, train: dict, model_cfg: dict) -> tuple[li
     """LOSO over one world: balanced accuracy per test subject (ratings, latent truth)."""
     import torch
 
-    from emotionkd.config import SIZE_PRESETS
+    from emotionkd.config import SIZE_PRESETS, DataConfig
     from emotionkd.metrics import binary_metrics
     from emotionkd.models.classical import FeatureLogReg
     from emotionkd.models.registry import build_model, default_config
-    from emotionkd.runs import DataSpec, load_windows, open_data
     from emotionkd.splits import holdout_subjects
+    from emotionkd.store import open_store
     from emotionkd.training import SupervisedTask, TrainConfig, fit, predict_proba
+    from emotionkd.windows import WindowDataset
 
-    ds = load_windows(open_data(store), DataSpec(target="arousal"))
+    ds = WindowDataset(open_store(store), DataConfig(target="arousal"))
     subjects = list(ds.subject_ids)
     scores, latent = [], []
     for i, test_subject in enumerate(subjects):

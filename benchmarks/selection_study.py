@@ -39,6 +39,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,16 +72,17 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int,  # noqa: ANN001
     from emotionkd.metrics import binary_metrics
     from emotionkd.models.classical import FeatureLogReg
     from emotionkd.models.registry import build_model, config_for
-    from emotionkd.training import SupervisedTask, TrainConfig, fit, predict_proba
+    from emotionkd.training import SupervisedTask, fit, predict_proba
 
     fold_seed = seed * 1000 + fold.index
     fd = fold_windows(fold, ds, cfg, fold_seed)
     side = np.unique(ds.trial_keys()[np.concatenate([fd.train, fd.val, fd.quiz])])
     view = ds if ds.norm != "train" else ds.with_norm("train", norm_trials=side)
     train, val, test = view.subset(fd.train), view.subset(fd.val), view.subset(fd.test)
-    tcfg = TrainConfig(**{**cfg.train, "seed": fold_seed + MODELS[label][1]})
+    tcfg = replace(cfg.config.train, seed=fold_seed + MODELS[label][1])
     name = registry_name(cfg, label)
-    model_cfg = config_for(name, train.fs, train.window_s, train.n_eeg, dict(cfg.model))
+    model_cfg = config_for(name, train.fs, train.window_s, train.n_eeg,
+                           cfg.config.model.overrides())
 
     def score(prob: np.ndarray) -> dict:
         out = {"metrics": binary_metrics(test.labels, prob)}
@@ -148,18 +150,18 @@ def run_world(work: Path, seed: int, epochs: int, train_over: dict,
               label: str = "teacher", arch: dict | None = None) -> list[dict]:
     from yardsticks import world
 
-    from emotionkd.evaluation import EvalConfig, make_folds
-    from emotionkd.runs import DataSpec, load_windows, open_data
+    from emotionkd.config import resolve_config
+    from emotionkd.evaluation import EvaluationPlan, make_folds
+    from emotionkd.evaluation.protocol import target_windows
+    from emotionkd.store import open_store
 
     store_path = world("large", seed, work, None)
-    cfg = EvalConfig(protocol="kfold", k=4, targets=["arousal"], methods=[], feedback=False,
-                     baselines=[], seeds=[seed], train={"epochs": epochs, **train_over},
-                     model=arch or {})
-    store = open_data(store_path)
+    cfg = EvaluationPlan(resolve_config("evaluate", {
+        "protocol": "kfold", "k": 4, "target": "arousal", "methods": "", "feedback": False,
+        "baselines": "none", "seed": seed, "epochs": epochs, **train_over, **(arch or {})}))
+    store = open_store(store_path)
     mask = store.trial_mask(cfg.subjects)
     folds = make_folds(cfg, store.subject[mask], store.trial[mask], seed)
-    spec = DataSpec(**{**cfg.data, "target": "arousal"})
-    load_spec = DataSpec(**{**spec.as_dict(), "norm": "none"}) if spec.norm == "train" else spec
     ds = None
     out = []
     for fold in folds:
@@ -169,9 +171,7 @@ def run_world(work: Path, seed: int, epochs: int, train_over: dict,
             out.append(json.loads(path.read_text()))
             continue
         if ds is None:
-            ds = load_windows(store, load_spec, subjects=cfg.subjects, load_eeg=True)
-            if spec.norm == "train":
-                ds.norm = "train"
+            ds = target_windows(store, cfg, "arousal")
         t0 = time.perf_counter()
         r = run_fold(store, cfg, ds, fold, seed, epochs, label)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,9 +191,9 @@ def _line(name: str, folds: list[dict], a: str, b: str | None, key: str, single:
     if b is None:
         return f"  {name:30s} {m:.3f}"
     r = paired_comparison(folds, a, b, "balanced_accuracy", key, single)
-    return (f"  {name:30s} {m:.3f}  {100 * r['mean_difference']:+.1f} "
-            f"[{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]  "
-            f"{r['wins']}/{r['test_sets']}  p = {r['p_value']:.3g}")
+    return (f"  {name:30s} {m:.3f}  {100 * r.mean_difference:+.1f} "
+            f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]  "
+            f"{r.wins}/{r.test_sets}  p = {r.p_value:.3g}")
 
 
 def main() -> None:

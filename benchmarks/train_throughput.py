@@ -83,7 +83,9 @@ def main() -> None:
     args = ap.parse_args()
     reference = ReferenceTF(args.reference_python, "--batch", str(args.batch), "--steps",
                             str(args.steps + 1)) if args.reference_python else None
-    from emotionkd.distill.losses import HintAdapter, method_weights, student_objective
+    from emotionkd.config import DistillConfig
+    from emotionkd.distill.losses import HintAdapter
+    from emotionkd.distill.methods import Outputs
     from emotionkd.models.registry import build_model, default_config
     from emotionkd.training import TrainConfig, make_adam, resolve_device, tune_cpu_allocator
 
@@ -99,7 +101,7 @@ def main() -> None:
     y = torch.randint(0, 2, (B,), device=dev)
     opt_t = make_adam(list(teacher.parameters()), 1e-4)
     opt_s = make_adam(list(student.parameters()) + list(adapter.parameters()), 1e-4)
-    w = method_weights("emotionkd")
+    w = DistillConfig(method="emotionkd").method_object()
 
     def teacher_step() -> None:
         z, _ = teacher(eeg, gsr)
@@ -117,7 +119,7 @@ def main() -> None:
 
     def student_update(zt: torch.Tensor, ft: torch.Tensor) -> None:
         zs, fs = student(gsr)
-        loss, _ = student_objective(zs, fs, y, zt, ft, w, adapter)
+        loss, _ = w.loss(Outputs(y, zs, fs, zt, ft), adapter)
         opt_s.zero_grad()
         (loss + student.head_l2_penalty()).backward()
         opt_s.step()

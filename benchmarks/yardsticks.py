@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -55,19 +56,20 @@ def world(scale: str, seed: int, work: Path, eeg_cue: float | None) -> Path:
 
 def run(scale: str, seed: int, work: Path, methods: list[str], eeg_cue: float | None) -> Path:
     """Evaluate one world; returns its run folder."""
+    from emotionkd.config import EvaluationConfig, resolve_config
     from emotionkd.demo import demo_config
-    from emotionkd.evaluation import DEFAULT_BASELINES, EvalConfig, eval_config, evaluate_protocol
+    from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
 
     store = world(scale, seed, work, eeg_cue)
     out = work / f"seed{seed}" / "run"
     if scale == "demo":
-        cfg = eval_config(demo_config(seed=seed, methods=",".join(methods),
-                                      baselines=",".join(DEFAULT_BASELINES)))
+        cfg = demo_config(seed=seed, methods=",".join(methods),
+                          baselines=EvaluationConfig.baselines)
     else:
-        cfg = EvalConfig(protocol="kfold", k=4, targets=["arousal"], methods=methods,
-                         feedback="emotionkd" in methods, baselines=list(DEFAULT_BASELINES),
-                         seeds=[seed])
-    evaluate_protocol(store, cfg, out, resume=out.exists(),
+        cfg = resolve_config("evaluate", {"protocol": "kfold", "k": 4, "target": "arousal",
+                                          "methods": ",".join(methods),
+                                          "feedback": "emotionkd" in methods, "seed": seed})
+    evaluate_protocol(store, EvaluationPlan(cfg), out, resume=out.exists(),
                       progress=lambda k, n, info="": print(f"\r  seed {seed}: {info[:90]:90s}",
                                                            end="", flush=True))
     print()
@@ -101,7 +103,7 @@ def main() -> None:
     folds = pooled_folds(runs)
     labels = [lab for lab in json.loads((next(iter(runs.values())) / "results.json")
                                         .read_text())["targets"]["arousal"]["models"]]
-    t = summarise_target(folds, labels)
+    t = summarise_target(folds, labels).to_dict()
     print(f"\n{args.scale} scale, seeds {args.seeds}: {len(folds)} test folds "
           f"({t['models']['teacher']['test_sets']} test sets), majority baseline "
           f"{100 * t['majority_baseline']['mean']:.1f} %")
@@ -124,7 +126,7 @@ def main() -> None:
         row = {}
         for key, single, name in (("metrics", "single_class", "ratings"),
                                   ("metrics_latent", "single_class_latent", "latent truth")):
-            r = paired_comparison(folds, a, b, "balanced_accuracy", key, single)
+            r = asdict(paired_comparison(folds, a, b, "balanced_accuracy", key, single))
             row[name] = r
             print(f"  {a} − {b} ({name}): {100 * r['mean_difference']:+.1f} "
                   f"[{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}], "

@@ -1,20 +1,26 @@
-"""Checkpoints: a ``.pt`` file of tensors and plain values only.
+"""Checkpoints: a ``.pt`` file of tensors and plain values only, what goes into one, and the
+one way to read its configuration back.
 
 Loaded with ``torch.load(..., weights_only=True)``, so a checkpoint from an untrusted source
-cannot run code. Contents (format ``emotionkd-checkpoint``, version 1)::
+cannot run code. Contents (format ``emotionkd-checkpoint``, version 2)::
 
     format, format_version, emotionkd_version, created
     role            "teacher" | "student"
     model           registry name, e.g. "emotionnet-student"
     model_config    plain dict: build_model(model, model_config) rebuilds the architecture
     state_dict      the weights (BatchNorm statistics included)
-    data            sampling_rate, window_s, step_s, window, eeg_channels, target, threshold,
-                    tie, norm (+ norm_stats for "train"), source, train/val subjects, store path,
-                    class names, and ``preprocessing``: how the store's signals were made
-                    (baseline mode and length, GSR unit, raw and stored rates, EEG conditioning)
-    training        resolved configuration, seed, epochs run, best epoch, best validation
-                    metrics, history
-    distillation    (students) method, loss weights, feedback settings, teacher summary
+    config          the resolved configuration tables (names as in flags and files): data,
+                    model and train; a student adds distill and feedback (its data and model
+                    tables are its teacher's); ExperimentConfig.from_tables reads them back
+    data            what the windows were made from: sampling_rate, window_samples, the EEG
+                    channel names, source, store path, rating and class names, the training,
+                    validation and test subjects, norm_stats (for norm "train"), the class
+                    balance, and ``preprocessing``: how the store's signals were made
+                    (baseline mode and length, GSR unit, raw and stored rates, EEG
+                    conditioning)
+    training        seed, epochs run, the epoch kept and its validation metrics, history,
+                    device, run time, test metrics
+    distillation    (students) feedback steps, quiz windows, a summary of the teacher
 
 Everything needed to rebuild, evaluate, distil from or export the model is inside.
 """
@@ -25,23 +31,29 @@ import datetime as _dt
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import CheckpointError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from emotionkd.config import DataConfig, ExperimentConfig
+    from emotionkd.training import FitResult
+    from emotionkd.windows import WindowDataset
 from emotionkd.version import __version__
 
 FORMAT = "emotionkd-checkpoint"
-FORMAT_VERSION = 1
-REQUIRED = ("format", "format_version", "role", "model", "model_config", "state_dict", "data",
-            "training", "emotionkd_version")
+FORMAT_VERSION = 2
+REQUIRED = ("format", "format_version", "role", "model", "model_config", "state_dict", "config",
+            "data", "training", "emotionkd_version")
 #: data-specification keys that must agree between a checkpoint and the data it is used with
-DATA_KEYS = ("sampling_rate", "window", "eeg_channels", "target", "threshold", "tie", "norm")
+DATA_KEYS = ("sampling_rate", "window_samples", "eeg_channels", "target", "threshold", "tie",
+             "norm")
 #: entries of the data specification's ``preprocessing`` record that must agree as well
 PREPROCESSING_KEYS = ("baseline", "baseline_s", "gsr_unit", "raw_sampling_rate", "eeg_filter")
-#: pre-stimulus baseline lengths (s) of the datasets, assumed for checkpoints that predate the
-#: preprocessing record (every store was then made with the default ``--baseline subtract``)
-LEGACY_BASELINE_S = {"deap": 3.0, "hci": 30.0}
 
 
 def plain(obj: Any) -> Any:
@@ -68,6 +80,7 @@ def save_checkpoint(
     model: str,
     model_config: dict[str, Any],
     state_dict: Mapping[str, Any],
+    config: Mapping[str, Mapping[str, Any]],
     data: dict[str, Any],
     training: dict[str, Any],
     overwrite: bool = True,
@@ -93,6 +106,7 @@ def save_checkpoint(
         "model": model,
         "model_config": plain(model_config),
         "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
+        "config": plain(config),
         "data": plain(data),
         "training": plain(training),
         **{k: plain(v) for k, v in extra.items()},
@@ -142,8 +156,9 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
         raise CheckpointError(f"{p}: is a torch file but not an emotionkd checkpoint")
     if ckpt.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{p}: checkpoint format_version {ckpt.get('format_version')} is not supported by "
-            f"emotionkd {__version__} (expects {FORMAT_VERSION})"
+            f"{p}: checkpoint format_version {ckpt.get('format_version')} is not read by "
+            f"emotionkd {__version__}, which reads version {FORMAT_VERSION}; train the model "
+            "again with this version"
         )
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
@@ -156,7 +171,7 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
     return ckpt
 
 
-def build_from_checkpoint(ckpt: dict[str, Any]):  # noqa: ANN201 - returns torch.nn.Module
+def build_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
     """Rebuild the model of a loaded checkpoint and load its weights (strictly)."""
     from emotionkd.models.registry import build_model
 
@@ -176,11 +191,35 @@ def build_from_checkpoint(ckpt: dict[str, Any]):  # noqa: ANN201 - returns torch
     return model
 
 
+def checkpoint_config(ckpt: Mapping[str, Any]) -> ExperimentConfig:
+    """The configuration a checkpoint was trained with (its resolved tables, read by
+    :meth:`~emotionkd.config.ExperimentConfig.from_tables`)."""
+    from emotionkd.config import ExperimentConfig
+
+    return ExperimentConfig.from_tables(ckpt["config"], str(ckpt.get("_path", "checkpoint")))
+
+
+def checkpoint_data(ckpt: Mapping[str, Any]) -> DataConfig:
+    """The ``[data]`` table of a checkpoint with its EEG channels pinned to the names it was
+    trained on, so that data for it is read the same way from any store."""
+    from dataclasses import replace
+
+    names = ",".join(ckpt["data"]["eeg_channels"])
+    return replace(checkpoint_config(ckpt).data, eeg_channels=names)
+
+
+def data_spec(ckpt: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's data specification: its ``[data]`` settings together with the facts of
+    its ``data`` entry (rate, window in samples, channel names, preprocessing …), in the keys
+    of :meth:`emotionkd.windows.WindowDataset.spec`."""
+    return {**ckpt["config"]["data"], **ckpt["data"]}
+
+
 def check_data_compatible(ckpt: dict[str, Any], spec: Mapping[str, Any], what: str) -> None:
     """Raise CheckpointError if ``spec`` (a data specification, e.g. WindowDataset.spec()) does
-    not match the checkpoint's data specification, naming both values."""
+    not match the checkpoint's (:func:`data_spec`), naming both values."""
     src = ckpt.get("_path", "checkpoint")
-    have = ckpt["data"]
+    have = data_spec(ckpt)
     pairs = [(key, have.get(key), spec.get(key)) for key in DATA_KEYS
              if key in have and key in spec]
     pre_have, pre_spec = have.get("preprocessing") or {}, spec.get("preprocessing") or {}
@@ -195,21 +234,6 @@ def check_data_compatible(ckpt: dict[str, Any], spec: Mapping[str, Any], what: s
                 f"{src}: {key} is {a!r} in the checkpoint but {b!r} in {what}; "
                 "use data preprocessed the same way (or retrain)"
             )
-
-
-def preprocessing_record(data: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The checkpoint's record of how its training signals were made, and whether the
-    checkpoint holds one. Checkpoints written before the record existed get the defaults of
-    that time: baseline ``subtract`` over the dataset's pre-stimulus period (3 s for DEAP, 30 s
-    for MAHNOB-HCI) and GSR in µS."""
-    pre = data.get("preprocessing")
-    if isinstance(pre, Mapping) and pre.get("baseline"):
-        return dict(pre), True
-    out = dict(pre or {})
-    out.setdefault("baseline", "subtract")
-    out.setdefault("baseline_s", LEGACY_BASELINE_S.get(str(data.get("source", "")).lower()))
-    out.setdefault("gsr_unit", "uS")
-    return out, False
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -246,12 +270,77 @@ def summary(ckpt: dict[str, Any]) -> dict[str, Any]:
         "model": ckpt["model"],
         "parameters": n_params,
         "model_config": ckpt["model_config"],
+        "config": ckpt["config"],
         "data": ckpt["data"],
         "training": {k: tr[k] for k in ("seed", "epochs_run", "best_epoch", "best", "device")
                      if k in tr},
     }
-    pre, recorded = preprocessing_record(ckpt["data"])
-    out["preprocessing"] = {**pre, "recorded": recorded}
     if "distillation" in ckpt:
         out["distillation"] = ckpt["distillation"]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# what a trained model's checkpoint holds
+
+
+def data_section(ds: WindowDataset, train_subjects: Sequence[int],
+                 val_subjects: Sequence[int], test_subjects: Sequence[int] = ()
+                 ) -> dict[str, Any]:
+    """The checkpoint's ``data`` entry for a model trained on windows of ``ds``."""
+    spec = ds.spec()
+    out = {k: spec[k] for k in ("sampling_rate", "window_samples", "eeg_channels", "n_eeg",
+                                "source", "preprocessing")}
+    out.update({
+        "store": str(ds.store.path),
+        "rating_names": list(ds.store.rating_names),
+        "class_names": [f"low {ds.target}", f"high {ds.target}"],
+        "train_subjects": [int(s) for s in train_subjects],
+        "val_subjects": [int(s) for s in val_subjects],
+        "test_subjects": [int(s) for s in test_subjects],
+    })
+    if "norm_stats" in spec:
+        out["norm_stats"] = spec["norm_stats"]
+    return out
+
+
+def training_section(res: FitResult, **extra: Any) -> dict[str, Any]:
+    """The checkpoint's ``training`` entry of a fit (``extra``: more entries)."""
+    return {"seed": res.seed, "epochs_run": res.epochs_run, "best_epoch": res.best_epoch,
+            "best": res.best, "history": res.history, "seconds": round(res.seconds, 2),
+            "device": res.device, "stopped_early": res.stopped_early, **extra}
+
+
+@dataclass
+class TrainedModel:
+    """A trained model with everything its checkpoint holds; ``command`` (train-teacher,
+    distill or evaluate) says which tables of ``config`` it records."""
+
+    role: str
+    model_name: str
+    model: nn.Module
+    model_config: dict[str, Any]
+    config: ExperimentConfig
+    command: str
+    fit: FitResult
+    data: dict[str, Any]
+    training: dict[str, Any]
+    test_metrics: dict[str, float] | None = None
+    distillation: dict[str, Any] | None = None
+    #: a distillation's teacher as feedback left it (None: unchanged or no feedback)
+    adapted_teacher: TrainedModel | None = None
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """The resolved configuration tables the checkpoint stores."""
+        from emotionkd.config import CHECKPOINT_TABLES
+
+        return self.config.resolved(self.command, CHECKPOINT_TABLES[self.command])
+
+    def save(self, path: str | os.PathLike, overwrite: bool = True,
+             inputs: Sequence[str | os.PathLike] = ()) -> Path:
+        extra = {} if self.distillation is None else {"distillation": self.distillation}
+        return save_checkpoint(path, role=self.role, model=self.model_name,
+                               model_config=self.model_config,
+                               state_dict=self.model.state_dict(), config=self.tables(),
+                               data=self.data, training=self.training, overwrite=overwrite,
+                               inputs=inputs, **extra)

@@ -30,7 +30,7 @@ from typing import Any
 
 import typer
 
-from emotionkd.cli import app
+from emotionkd.cli import PANELS, build_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ("docs/cli.md", "docs/reproducing.md")
@@ -40,6 +40,7 @@ BLOCK = re.compile(r"(<!-- generated: (?P<what>.+?) -->\n)(?P<body>.*?)(<!-- end
 
 def commands() -> Iterator[tuple[str, Callable[..., Any]]]:
     """``("synth deap", callback)`` … for every command, in the order of ``emotionkd --help``."""
+    app = build_app()
     for info in app.registered_commands:
         yield info.name, info.callback
     for group in app.registered_groups:
@@ -106,8 +107,6 @@ def option_rows(name: str) -> dict[str, list[tuple[str, str, str]]]:
 
 def options_block(name: str) -> str:
     """The option tables of a command, the configuration's tables under their own headings."""
-    from emotionkd.cli import PANELS
-
     table_of = {title: key for key, title in PANELS.items()}
     out: list[str] = []
     for panel, rows in option_rows(name).items():

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from emotionkd.config import ExperimentConfig
+    from emotionkd.evaluation import RunSummary
 
 #: the demo setting next to the paper's (what was reduced, printed by the command)
 DEMO: dict[str, Any] = {
@@ -50,14 +51,15 @@ class DemoResult:
     out: Path
     store: Path
     run: Path
-    results: dict[str, Any]
+    results: RunSummary
     seconds: float
     setting: dict[str, Any] = field(default_factory=dict)
 
     @property
     def figures(self) -> list[Path]:
         """The report's figures (none without matplotlib)."""
-        return [self.run / f for f in (self.results.get("figures") or {}).get("files", [])]
+        return [self.run / f for f in (self.results.figures.files if self.results.figures
+                                        else [])]
 
 
 def demo_bytes(setting: dict[str, Any]) -> int:
@@ -85,7 +87,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
     """Run the demo into ``out`` (raw data, store, run folder with report and models)."""
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.errors import ConfigError
-    from emotionkd.evaluation import eval_config, evaluate_protocol
+    from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
     from emotionkd.outputs import check_free_space, check_output, make_folder
     from emotionkd.preprocess import preprocess_deap
 
@@ -112,9 +114,9 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
         import shutil
 
         shutil.rmtree(run_dir)
-    cfg = eval_config(demo_config(quick, seed), save_models=True)
+    plan = EvaluationPlan(demo_config(quick, seed), save_models=True)
     say(f"leave-one-subject-out evaluation: {setting['subjects']} folds × (teacher, EmotionKD "
         "student with and without feedback, student alone, and the yardsticks: logistic "
         "regression on EEG band power + GSR features, on GSR features, Shallow ConvNet)")
-    results = evaluate_protocol(store, cfg, run_dir, progress=progress)
+    results = evaluate_protocol(store, plan, run_dir, progress=progress)
     return DemoResult(root, store, run_dir, results, time.perf_counter() - t0, setting)

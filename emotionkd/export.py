@@ -34,6 +34,8 @@ from emotionkd.outputs import commit_temp, temp_name, write_error, write_text_at
 from emotionkd.validation import check_choice, check_number
 from emotionkd.version import __version__
 
+#: version of the metadata embedded in exported files
+EXPORT_FORMAT_VERSION = 2
 #: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
 OPSETS = (7, 20)
 
@@ -74,21 +76,24 @@ class ExportReport:
 
 
 def export_metadata(ck: dict[str, Any]) -> dict[str, Any]:
-    """The JSON embedded in exported files."""
+    """The JSON embedded in exported files (format ``emotionkd-export``, version 2): what the
+    model takes and returns, the predictor's input specification (``predict``) and the
+    checkpoint's configuration and data entries."""
     from emotionkd.models.registry import model_spec
     from emotionkd.predict import ModelMeta
 
     d = ck["data"]
     inputs = model_spec(ck["model"])["inputs"]
-    shapes = {"gsr": ["batch", 1, int(d["window"])]}
+    shapes = {"gsr": ["batch", 1, int(d["window_samples"])]}
     if inputs == "eeg+gsr":
-        shapes = {"eeg": ["batch", len(d["eeg_channels"]), int(d["window"])], **shapes}
+        shapes = {"eeg": ["batch", len(d["eeg_channels"]), int(d["window_samples"])], **shapes}
     return {
-        "format": "emotionkd-export", "emotionkd_version": __version__,
-        "role": ck["role"], "model": ck["model"], "model_config": ck["model_config"],
-        "inputs": list(shapes), "input_shapes": shapes, "output": "logits (batch, 2)",
-        "predict": ModelMeta.from_data_spec(d, ck["model"], __version__).as_dict(),
-        "data": d,
+        "format": "emotionkd-export", "format_version": EXPORT_FORMAT_VERSION,
+        "emotionkd_version": __version__, "role": ck["role"], "model": ck["model"],
+        "model_config": ck["model_config"], "inputs": list(shapes), "input_shapes": shapes,
+        "output": "logits (batch, 2)",
+        "predict": ModelMeta.from_checkpoint(ck, __version__).as_dict(),
+        "config": ck["config"], "data": d,
     }
 
 

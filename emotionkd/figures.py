@@ -21,9 +21,14 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from emotionkd.evaluation.summary import Figures, RunSummary, TargetSummary
 
 #: figure kinds of an evaluation report, in report order, with their captions
 FIGURE_KINDS: dict[str, str] = {
@@ -68,7 +73,7 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _figure(width: float, height: float):  # noqa: ANN202
+def _figure(width: float, height: float) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -77,7 +82,7 @@ def _figure(width: float, height: float):  # noqa: ANN202
     return fig
 
 
-def _save(fig, path: Path, *, overwrite: bool = True, lock: bool = False,  # noqa: ANN001
+def _save(fig: Figure, path: Path, *, overwrite: bool = True, lock: bool = False,
           option: str = "--out") -> Path:
     """Write ``fig`` as a PNG atomically (no software tag, so bytes depend on the data only)."""
     from emotionkd.outputs import atomic_output, make_folder
@@ -162,7 +167,7 @@ def learning_curve_figure(history: Sequence[dict[str, float]], out_png: str | os
 # an evaluation run
 
 
-def report_figures(run_dir: str | os.PathLike, results: dict[str, Any],
+def report_figures(run_dir: str | os.PathLike, results: RunSummary,
                    folds: Sequence[dict[str, Any]]) -> list[Path]:
     """Draw every target's figures of an evaluation run into ``RUN/figures/`` and return their
     paths (kinds without data, e.g. differences when no comparison was made, are left out).
@@ -172,10 +177,10 @@ def report_figures(run_dir: str | os.PathLike, results: dict[str, Any],
         return []
     out_dir = Path(run_dir) / "figures"
     written: list[Path] = []
-    for target, t in results["targets"].items():
+    for target, t in results.targets.items():
         units = sorted((f for f in folds if f.get("target") == target and "models" in f),
                        key=lambda f: (f["fold"]["index"], int(f.get("seed", 0))))
-        labels = list(t["models"])
+        labels = list(t.models)
         drawers = {"folds": _folds_figure, "differences": _differences_figure,
                    "confusion": _confusion_figure, "roc": _roc_figure,
                    "curves": _curves_figure}
@@ -187,7 +192,7 @@ def report_figures(run_dir: str | os.PathLike, results: dict[str, Any],
     return written
 
 
-def report_figures_entry(run_dir: str | os.PathLike, results: dict[str, Any],
+def report_figures_entry(run_dir: str | os.PathLike, results: RunSummary,
                          folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """:func:`report_figures` for a report: ``{"files": [paths relative to the run folder],
     "skipped": None or why}``. A missing matplotlib or a failure while drawing skips the
@@ -209,15 +214,15 @@ def report_figures_entry(run_dir: str | os.PathLike, results: dict[str, Any],
     return {"files": [p.relative_to(run).as_posix() for p in paths], "skipped": None}
 
 
-def figures_markdown(entry: dict[str, Any]) -> str:
-    """The report's "Figures" section for a :func:`report_figures_entry`."""
+def figures_markdown(entry: Figures) -> str:
+    """The report's "Figures" section for the figures of :func:`report_figures_entry`."""
     lines = ["## Figures", ""]
-    if entry.get("skipped"):
-        return "\n".join(lines + [entry["skipped"], ""]) + "\n"
-    if not entry.get("files"):
+    if entry.skipped:
+        return "\n".join(lines + [entry.skipped, ""]) + "\n"
+    if not entry.files:
         return "\n".join(lines + ["No figure: the run has no finished fold yet.", ""]) + "\n"
     by_target: dict[str, list[tuple[str, str]]] = {}
-    for rel in entry["files"]:
+    for rel in entry.files:
         target, _, kind = Path(rel).stem.rpartition("-")
         by_target.setdefault(target, []).append((kind, rel))
     for target, items in by_target.items():
@@ -234,8 +239,8 @@ def _fold_tick(f: dict[str, Any]) -> str:
     return f"{index}\nS{subs[0]}" if len(subs) == 1 else str(index)
 
 
-def _folds_figure(target: str, t: dict, units: list[dict], labels: list[str],  # noqa: ANN202
-                  results: dict):
+def _folds_figure(target: str, t: TargetSummary, units: list[dict], labels: list[str],
+                  results: RunSummary) -> Figure | None:
     """Balanced accuracy (top) and accuracy with each fold's majority share (bottom) of every
     model per (fold, seed), and each model's mean ± SD over the test sets at the right."""
     usable = [f for f in units if not f.get("single_class")]
@@ -261,10 +266,10 @@ def _folds_figure(target: str, t: dict, units: list[dict], labels: list[str],  #
                   if "metrics" in f["models"].get(lab, {})]
             ax.scatter(xs, ys, s=16, color=_color(j), marker=_marker(j), alpha=0.8, lw=0,
                        label=lab if ax is ax_b else None, zorder=3)
-            ms = t["models"][lab]["mean_std"].get(metric, {})
-            if _finite(ms.get("mean")):
-                sd = ms.get("std") if _finite(ms.get("std")) else 0.0
-                ax.errorbar([mean_x + off], [ms["mean"]], yerr=[sd], color=_color(j),
+            ms = t.models[lab].mean_std.get(metric)
+            if ms is not None and _finite(ms.mean):
+                sd = ms.std if _finite(ms.std) else 0.0
+                ax.errorbar([mean_x + off], [ms.mean], yerr=[sd], color=_color(j),
                             marker="D", markersize=6, capsize=2, lw=1.2, zorder=3)
         ax.axvline(n - 0.5 + 0.05, color="0.5", lw=0.8, ls=":")
         ax.grid(axis="y", alpha=0.3)
@@ -276,7 +281,7 @@ def _folds_figure(target: str, t: dict, units: list[dict], labels: list[str],  #
         share = f.get("test_balance", {}).get("majority")
         if _finite(share):
             ax_a.hlines(share, x - 0.45, x + 0.45, color="k", lw=1.2, zorder=2)
-    maj = t["majority_baseline"]["mean"]
+    maj = t.majority_baseline.mean
     if _finite(maj):
         ax_a.hlines(maj, mean_x - 0.45, mean_x + 0.45, color="k", lw=1.2, zorder=2)
     ax_a.plot([], [], color="k", lw=1.2, label="majority class (its share of the test windows)")
@@ -291,39 +296,39 @@ def _folds_figure(target: str, t: dict, units: list[dict], labels: list[str],  #
     dropped = len(units) - len(usable)
     seeds_s = f" × {len(seeds)} seeds" if len(seeds) > 1 else ""
     protocol = {"loso": "leave-one-subject-out", "kfold": "k-fold over subjects",
-                "subject-dependent": "subject-dependent"}.get(results.get("protocol", ""), "")
+                "subject-dependent": "subject-dependent"}.get(results.protocol, "")
     fig.suptitle(f"{target}: {n} test folds{seeds_s} ({protocol}); one point "
                  "per fold and seed" + (f"; {dropped} single-class fold runs left out"
                                         if dropped else ""))
     return fig
 
 
-def _differences_figure(target: str, t: dict, units: list[dict],  # noqa: ANN202
-                        labels: list[str], results: dict):
+def _differences_figure(target: str, t: TargetSummary, units: list[dict],
+                        labels: list[str], results: RunSummary) -> Figure | None:
     """Forest plot of the paired comparisons (balanced accuracy, percentage points)."""
-    comps = [c for c in t.get("comparisons", {}).values()
-             if _finite(c.get("balanced_accuracy", {}).get("mean_difference"))]
+    comps = [c for c in t.comparisons.values()
+             if _finite(c.metrics["balanced_accuracy"].mean_difference)]
     if not comps:
         return None
     fig = _figure(8.0, 1.4 + 0.45 * len(comps))
     ax = fig.subplots()
     for row, c in enumerate(comps):
-        r = c["balanced_accuracy"]
+        r = c.metrics["balanced_accuracy"]
         y = len(comps) - 1 - row
-        mean = 100 * r["mean_difference"]
-        lo, hi = r.get("ci_low"), r.get("ci_high")
+        mean = 100 * r.mean_difference
+        lo, hi = r.ci_low, r.ci_high
         if _finite(lo) and _finite(hi):
             ax.errorbar([mean], [y], xerr=[[mean - 100 * lo], [100 * hi - mean]], fmt="o",
                         color="C0", capsize=3, lw=1.5)
         else:
             ax.plot([mean], [y], "o", color="C0")
-        p = r.get("p_value")
-        ax.annotate(f"better on {r.get('wins', 0)} of {r.get('test_sets', 0)}"
+        p = r.p_value
+        ax.annotate(f"better on {r.wins} of {r.test_sets}"
                     + (f", p = {p:.2g}" if _finite(p) else ""), (1.0, y),
                     xycoords=("axes fraction", "data"), xytext=(6, 0),
                     textcoords="offset points", va="center", fontsize="small")
     ax.axvline(0, color="k", lw=1)
-    ax.set_yticks(range(len(comps)), [f"{c['a']} − {c['b']}" for c in reversed(comps)])
+    ax.set_yticks(range(len(comps)), [f"{c.a} − {c.b}" for c in reversed(comps)])
     ax.set_ylim(-0.6, len(comps) - 0.4)
     ax.set_xlabel("difference in balanced accuracy (percentage points), 95 % bootstrap CI "
                   "over test sets")
@@ -343,8 +348,8 @@ def _pooled_predictions(units: list[dict], label: str) -> tuple[np.ndarray, np.n
     return np.concatenate(ys), np.concatenate(ps)
 
 
-def _confusion_figure(target: str, t: dict, units: list[dict],  # noqa: ANN202
-                      labels: list[str], results: dict):
+def _confusion_figure(target: str, t: TargetSummary, units: list[dict],
+                      labels: list[str], results: RunSummary) -> Figure | None:
     """One 2×2 confusion matrix per model (counts, and shares of each true class)."""
     pooled = {lab: _pooled_predictions(units, lab) for lab in labels}
     shown = [lab for lab in labels if len(pooled[lab][0])]
@@ -370,7 +375,7 @@ def _confusion_figure(target: str, t: dict, units: list[dict],  # noqa: ANN202
         ax.set_yticks([0, 1], ["low", "high"])
         ax.set_xlabel(f"predicted {target}")
         ax.set_ylabel(f"true {target}")
-        bacc = t["models"][lab]["pooled"].get("balanced_accuracy")
+        bacc = t.models[lab].pooled.get("balanced_accuracy")
         ax.set_title(lab + (f"\npooled bal. acc. {100 * bacc:.1f} %" if _finite(bacc) else ""),
                      fontsize="medium")
     for ax in axes[len(shown):]:
@@ -382,8 +387,8 @@ def _confusion_figure(target: str, t: dict, units: list[dict],  # noqa: ANN202
     return fig
 
 
-def _roc_figure(target: str, t: dict, units: list[dict], labels: list[str],  # noqa: ANN202
-                results: dict):
+def _roc_figure(target: str, t: TargetSummary, units: list[dict], labels: list[str],
+                results: RunSummary) -> Figure | None:
     """Pooled ROC curve of every model, AUC in the legend."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -412,8 +417,8 @@ def _roc_figure(target: str, t: dict, units: list[dict], labels: list[str],  # n
     return fig
 
 
-def _curves_figure(target: str, t: dict, units: list[dict], labels: list[str],  # noqa: ANN202
-                   results: dict):
+def _curves_figure(target: str, t: TargetSummary, units: list[dict], labels: list[str],
+                   results: RunSummary) -> Figure | None:
     """Training cross-entropy, validation loss and validation balanced accuracy per epoch of
     every deep model; one thin line per fold and seed."""
     runs = {lab: [f["models"][lab]["history"] for f in units

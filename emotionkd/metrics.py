@@ -122,3 +122,11 @@ def bootstrap_ci(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(means, [a, 1.0 - a])
     return float(lo), float(hi)
+
+
+def class_balance(labels: np.ndarray) -> dict[str, Any]:
+    """Windows, high and low counts, and the majority class's share (the majority baseline)."""
+    n = int(len(labels))
+    high = int(np.sum(labels))
+    return {"n": n, "high": high, "low": n - high,
+            "majority": max(high, n - high) / n if n else float("nan")}

@@ -48,7 +48,7 @@ class ModelMeta:
     """What a predictor needs to know about the model's inputs and outputs."""
 
     sampling_rate: float
-    window: int
+    window_samples: int
     window_s: float
     step_s: float
     norm: str
@@ -63,41 +63,38 @@ class ModelMeta:
     #: training baseline: subtract (each trial relative to its pre-stimulus mean) | none | keep
     baseline: str = "subtract"
     baseline_s: float | None = None  # length of the training pre-stimulus baseline (s)
-    #: False for models written before checkpoints recorded their preprocessing (the defaults
-    #: of that time are assumed)
-    preprocessing_recorded: bool = False
 
     @classmethod
-    def from_data_spec(cls, data: dict[str, Any], model: str = "", version: str = ""
-                       ) -> ModelMeta:
-        from emotionkd.checkpoint import preprocessing_record
+    def from_checkpoint(cls, ck: dict[str, Any], version: str = "") -> ModelMeta:
+        """From a loaded checkpoint (its data specification and preprocessing record)."""
+        from emotionkd.checkpoint import data_spec
 
-        target = data.get("target", "arousal")
-        stats = data.get("norm_stats") or {}
-        pre, recorded = preprocessing_record(data)
+        d = data_spec(ck)
+        fs, target = float(d["sampling_rate"]), d["target"]
+        stats, pre = d.get("norm_stats") or {}, d["preprocessing"]
         return cls(
-            sampling_rate=float(data["sampling_rate"]), window=int(data["window"]),
-            window_s=float(data["window_s"]), step_s=float(data.get("step_s", data["window_s"])),
-            norm=str(data.get("norm", "subject")), target=target,
-            threshold=float(data.get("threshold", 5.0)), tie=str(data.get("tie", "low")),
-            class_names=list(data.get("class_names") or [f"low {target}", f"high {target}"]),
-            gsr_mean=stats.get("gsr_mean"), gsr_std=stats.get("gsr_std"), model=model,
-            emotionkd_version=version, baseline=str(pre.get("baseline", "subtract")),
+            sampling_rate=fs, window_samples=int(d["window_samples"]),
+            window_s=int(d["window_samples"]) / fs, step_s=round(d["step"] * fs) / fs,
+            norm=d["norm"], target=target, threshold=float(d["threshold"]), tie=d["tie"],
+            class_names=list(d.get("class_names") or [f"low {target}", f"high {target}"]),
+            gsr_mean=stats.get("gsr_mean"), gsr_std=stats.get("gsr_std"), model=ck["model"],
+            emotionkd_version=version or ck["emotionkd_version"],
+            baseline=str(pre.get("baseline", "subtract")),
             baseline_s=(float(pre["baseline_s"]) if pre.get("baseline_s") is not None
                         else None),
-            preprocessing_recorded=recorded,
         )
 
     @classmethod
-    def from_export(cls, meta: dict[str, Any]) -> ModelMeta:
-        """From the metadata embedded by ``emotionkd export`` (older exports lack the
-        preprocessing fields: they are rebuilt from the embedded data specification)."""
-        pred = meta["predict"]
-        if "preprocessing_recorded" not in pred and "data" in meta:
-            return cls.from_data_spec(meta["data"], pred.get("model", ""),
-                                      pred.get("emotionkd_version", ""))
+    def from_export(cls, meta: dict[str, Any], source: str = "the exported file") -> ModelMeta:
+        """From the metadata embedded by ``emotionkd export``."""
+        from emotionkd.export import EXPORT_FORMAT_VERSION
+
+        if meta.get("format_version") != EXPORT_FORMAT_VERSION:
+            raise CheckpointError(
+                f"{source}: exported with metadata version {meta.get('format_version', 1)}; "
+                f"emotionkd reads version {EXPORT_FORMAT_VERSION}: export the checkpoint again")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in pred.items() if k in known})
+        return cls(**{k: v for k, v in meta["predict"].items() if k in known})
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -152,8 +149,7 @@ class TorchPredictor(Predictor):
                 "GSR-only models: pass a distilled student (emotionkd distill)"
             )
         self.model = fold_for_inference(build_from_checkpoint(ckpt))
-        self.meta = ModelMeta.from_data_spec(ckpt["data"], ckpt["model"],
-                                             ckpt["emotionkd_version"])
+        self.meta = ModelMeta.from_checkpoint(ckpt)
         self._torch = torch
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -178,7 +174,7 @@ class TorchScriptPredictor(Predictor):
         if not extra["emotionkd.json"]:
             raise CheckpointError(f"{path}: TorchScript file without emotionkd metadata; "
                                   "export it with 'emotionkd export'")
-        self.meta = ModelMeta.from_export(json.loads(extra["emotionkd.json"]))
+        self.meta = ModelMeta.from_export(json.loads(extra["emotionkd.json"]), str(path))
         self._torch = torch
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -208,7 +204,7 @@ class OnnxPredictor(Predictor):
         if "emotionkd" not in props:
             raise CheckpointError(f"{path}: ONNX file without emotionkd metadata; export it "
                                   "with 'emotionkd export'")
-        self.meta = ModelMeta.from_export(json.loads(props["emotionkd"]))
+        self.meta = ModelMeta.from_export(json.loads(props["emotionkd"]), str(path))
         self.input_name = self.session.get_inputs()[0].name
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -264,13 +260,9 @@ def reference_period(meta: ModelMeta, baseline_seconds: float | None, model: str
     training baseline; a ConfigError says what to pass when the recording needs one."""
     notes: list[str] = []
     base = f"{meta.baseline_s:g}-s " if meta.baseline_s else ""
-    if not meta.preprocessing_recorded:
-        notes.append(f"{model}: written before checkpoints recorded their preprocessing; "
-                     f"assuming the default of that time, each trial relative to its {base}"
-                     "pre-stimulus mean (preprocess --baseline subtract)")
     if baseline_seconds is not None:
-        if not np.isfinite(baseline_seconds) or baseline_seconds <= 0:
-            raise ConfigError(f"--baseline-seconds must be positive, got {baseline_seconds}")
+        check_number(baseline_seconds, "--baseline-seconds", low=0, low_open=True,
+                     why=" (seconds)")
         if meta.baseline != "subtract":
             raise ConfigError(
                 f"--baseline-seconds: {model} was trained without baseline subtraction "
@@ -316,7 +308,7 @@ def predict_recording(
     ref_s, notes = reference_period(meta, baseline_seconds, predictor.source or "the model")
     raw = np.asarray(rec.values, dtype=np.float64)
     x = resample(raw, rec.fs, fs) if rec.fs != fs else raw
-    window = meta.window
+    window = meta.window_samples
     step = int(round((step_s if step_s is not None else meta.window_s) * fs))
     if step < 1:
         raise ConfigError(f"--step must be at least one sample at {fs:g} Hz")
@@ -364,7 +356,7 @@ def predict_recording(
         if rec.start_time is not None:
             row["start_unix"] = round(rec.start_time + t0, 3)
         rows.append(row)
-    warnings = [n for n in notes if "written before" in n]
+    warnings: list[str] = []
     n_bad = int((~good).sum())
     if n_bad:
         kinds = ", ".join(sorted({f for f in flags if f}))
@@ -437,7 +429,7 @@ def check_window_budget(meta: ModelMeta, rec: Recording, step_s: float | None) -
     and a recording that would make more than :data:`MAX_WINDOW_BYTES` of windows."""
     if step_s is not None:
         check_number(step_s, "--step", low=0, low_open=True, why=" (seconds)")
-    fs, window = meta.sampling_rate, meta.window
+    fs, window = meta.sampling_rate, meta.window_samples
     per_window = meta.window_s * rec.fs
     if per_window < MIN_SAMPLES_PER_WINDOW:
         raise DataFormatError(

@@ -5,7 +5,8 @@ subject, falls on one side only.
 * :func:`group_kfold` — K groups of subjects;
 * :func:`subject_dependent_folds` — per subject, K folds over its trials;
 * :func:`holdout_subjects` / :func:`holdout_trials` — carve validation (early stopping) or
-  quiz (feedback) data out of a *training* side, never out of the test side.
+  quiz (feedback) data out of a *training* side, never out of the test side;
+* :func:`resolve_subject_split` — the (train, validation, test) subjects of one training run.
 
 All functions are deterministic given ``seed`` and return plain numpy arrays / lists.
 """
@@ -122,3 +123,41 @@ def holdout_trials(
     if not mask.any() or mask.all():
         raise ConfigError("cannot hold out whole trials: too few trials on the training side")
     return ~mask, mask
+
+
+def resolve_subject_split(
+    available: Sequence[int],
+    train: Sequence[int] | None,
+    val: Sequence[int] | None,
+    test: Sequence[int] | None,
+    val_fraction: float,
+    seed: int,
+) -> tuple[list[int], list[int], list[int]]:
+    """(train, validation, test) subjects; disjoint, validation from the training side.
+
+    Unspecified test → none; unspecified train → every subject not in validation or test;
+    unspecified validation → ``val_fraction`` of the training subjects (at least one).
+    """
+    avail = set(int(s) for s in available)
+    for name, group in (("--train-subjects", train), ("--val-subjects", val),
+                        ("--test-subjects", test)):
+        missing = sorted(set(group or []) - avail)
+        if missing:
+            raise ConfigError(f"{name}: subject(s) {missing} are not in the data "
+                              f"(it has {sorted(avail)})")
+    test_l = sorted(set(test or []))
+    val_l = sorted(set(val or []))
+    if train is None:
+        train_l = sorted(avail - set(test_l) - set(val_l))
+    else:
+        train_l = sorted(set(train))
+    overlap = (set(train_l) & set(test_l)) | (set(train_l) & set(val_l)) | (set(val_l) &
+                                                                           set(test_l))
+    if overlap:
+        raise ConfigError(f"subjects {sorted(overlap)} are on two sides of the split; training,"
+                          " validation and test subjects must be disjoint")
+    if not val_l and val_fraction > 0:
+        train_l, val_l = holdout_subjects(train_l, val_fraction, seed)
+    if not train_l:
+        raise ConfigError("no training subjects left after the validation/test split")
+    return train_l, val_l, test_l

@@ -419,17 +419,11 @@ def _contiguous_runs(starts: np.ndarray, stops: np.ndarray, offsets: np.ndarray)
         yield run_a, run_b, run_dst
 
 
-def is_store(path: str | os.PathLike) -> bool:
-    """True if ``path`` is an HDF5 file with the emotionkd store signature."""
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == FORMAT
-    except OSError:
-        return False
-
-
-def open_store(path: str | os.PathLike) -> Store:
-    """Open and validate a store; every problem is a one-line :class:`DataFormatError`."""
+def open_store(path: str | os.PathLike | Store) -> Store:
+    """Open and validate a store (an opened one is returned as it is); every problem is a
+    one-line :class:`DataFormatError`."""
+    if isinstance(path, Store):
+        return path
     p = Path(path)
     if not p.exists():
         raise DataFormatError(f"{p}: no such file; create it with 'emotionkd preprocess'")

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -180,6 +181,8 @@ class SupervisedTask(Task):
 
 @dataclass
 class FitResult:
+    """What a fit did: the epoch kept and its validation metrics, the history, the seed."""
+
     best_epoch: int
     epochs_run: int
     best: dict[str, float]  # validation metrics at the epoch kept
@@ -187,6 +190,7 @@ class FitResult:
     seconds: float = 0.0
     stopped_early: bool = False
     device: str = "cpu"
+    seed: int = 0
 
 
 @torch.no_grad()
@@ -284,11 +288,13 @@ def fit(
     progress: Callable[..., None] | None = None,
     description: str = "train",
     on_epoch: Callable[[int, Task], None] | None = None,
+    seed: int | None = None,
 ) -> FitResult:
     """Train ``task`` on ``train``; early-stop on ``val`` and keep the best (or, with
     ``cfg.keep == "last"``, the last) epoch's state.
 
-    Deterministic on CPU for a given ``cfg.seed``. ``on_epoch(epoch, task)`` runs after each
+    Deterministic on CPU for a given seed (``seed``, else ``cfg.seed``). ``on_epoch(epoch,
+    task)`` runs after each
     epoch's validation, before the best state is restored (for studies that look at every
     epoch's model; it must leave the modules' weights and modes as it found them). Returns
     the history and best metrics.
@@ -302,7 +308,8 @@ def fit(
     rank, world_size = dist_.world()
     if rank != 0:
         progress = None  # only rank 0 reports
-    seed_everything(cfg.seed)
+    seed = cfg.seed if seed is None else int(seed)
+    seed_everything(seed)
     for m in task.modules().values():
         m.to(device)
     task.setup(device, cfg, train)
@@ -310,7 +317,7 @@ def fit(
     opt = make_adam(params, cfg.lr, cfg.adam_eps, cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda" and task.supports_amp
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(seed)
     use_val = val is not None and len(val) > 0
     best_value = math.inf if cfg.monitor == "loss" else -math.inf
     best_snap = _snapshot(task)
@@ -406,9 +413,42 @@ def fit(
         m.eval()
     return FitResult(best_epoch=best_epoch, epochs_run=len(history), best=best_metrics,
                      history=history, seconds=time.perf_counter() - t0, stopped_early=stopped,
-                     device=str(device))
+                     device=str(device), seed=seed)
 
 
 def clone_module(m: nn.Module) -> nn.Module:
     """A deep copy (used to keep an unmodified teacher next to an adapted one)."""
     return copy.deepcopy(m)
+
+
+def fit_model(
+    name: str,
+    train: WindowDataset,
+    val: WindowDataset | None,
+    cfg: TrainConfig,
+    architecture: dict[str, Any] | None = None,
+    seed: int | None = None,
+    progress: Callable[..., None] | None = None,
+) -> tuple[nn.Module, dict[str, Any], FitResult]:
+    """Build registry model ``name`` for the windows' shape — with the ``[model]``
+    ``architecture`` where the registry says it is sized — its weights drawn after seeding
+    with ``seed`` (else ``cfg.seed``), and fit it supervised: every teacher and deep baseline,
+    in ``train-teacher`` and in every fold of ``evaluate``. Returns the model, its config dict
+    and the fit result."""
+    from emotionkd.models.registry import build_model, config_for
+
+    seed = cfg.seed if seed is None else int(seed)
+    model_config = config_for(name, train.fs, train.window_s, train.n_eeg, architecture)
+    torch.manual_seed(seed)
+    model = build_model(name, model_config)
+    res = fit(SupervisedTask(model), train, val, cfg, progress=progress, description=name,
+              seed=seed)
+    return model, model_config, res
+
+
+def score_model(model: nn.Module, ds: WindowDataset, batch_size: int = 512) -> dict[str, float]:
+    """Binary metrics of ``model`` on ``ds`` (CPU or the model's device)."""
+    from emotionkd.metrics import binary_metrics
+
+    prob = predict_proba(model, ds, batch_size=batch_size)
+    return binary_metrics(ds.labels, prob[:, 1])

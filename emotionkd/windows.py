@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotionkd.choices import NORMS, TIES
+from emotionkd.choices import TIES
+from emotionkd.config import DataConfig
+from emotionkd.datasets.records import eeg_channel_names
 from emotionkd.errors import ConfigError
 from emotionkd.signals import moments, normalise, zscore_stats
 from emotionkd.store import Store, open_store
@@ -59,6 +61,14 @@ def window_starts(
     return starts, owner
 
 
+def check_data(store: Store, data: DataConfig, targets: Sequence[str]) -> None:
+    """Refuse, before any long work, ``[data]`` settings the store cannot serve: EEG channels
+    it lacks, ratings it does not hold."""
+    store.channel_indices(eeg_channel_names(data.eeg_channels))
+    for t in targets:
+        store.rating_index(t)
+
+
 @dataclass
 class NormStats:
     """Per-group channel statistics: group g uses eeg_mean[g] (C,), gsr_mean[g] (1,), …"""
@@ -70,55 +80,68 @@ class NormStats:
 
 
 class WindowDataset(torch.utils.data.Dataset):
-    """Windows of a store as ``(eeg, gsr, label)`` float32/float32/int64 tensors.
+    """Windows of a store as ``(eeg, gsr, label)`` float32/float32/int64 tensors, made as the
+    ``[data]`` table says.
 
     Args:
         store: an opened :class:`~emotionkd.store.Store` or a path to one.
-        window_s, step_s: window length and step in seconds (step < window overlaps).
-        target: rating to predict (e.g. "arousal", "valence").
-        threshold, tie: label high = rating > threshold (tie="low") or >= (tie="high").
-        norm: "subject" (z-score per subject and channel from that subject's own signal; for
-            a held-out subject this is unsupervised calibration), "train" (one set of
-            statistics pooled over ``norm_subjects``, the strict choice), or "none".
+        data: the ``[data]`` settings: window and step (s), target rating, threshold and tie
+            rule, EEG channels and normalisation — "subject" (z-score per subject and channel
+            from that subject's own signal; for a held-out subject this is unsupervised
+            calibration), "train" (one set of statistics pooled over ``norm_subjects``, the
+            strict choice) or "none".
+        target: the rating to predict when ``data.target`` lists several (evaluate).
         subjects: subjects to load (None: all).
-        eeg_channels: EEG channel names to use (None: all in the store).
         load_eeg: False loads only GSR (students need no EEG); batches then have eeg=None.
         norm_subjects: the training subjects whose statistics "train" uses.
+
+    ``window_samples`` and ``step_samples`` are the window and step in samples at the store's
+    rate ``fs``; ``window_s`` and ``step_s`` the seconds they amount to.
     """
 
     def __init__(
         self,
         store: Store | str | os.PathLike,
-        window_s: float = 4.0,
-        step_s: float = 4.0,
-        target: str = "arousal",
-        threshold: float = 5.0,
-        norm: str = "subject",
+        data: DataConfig | None = None,
+        *,
+        target: str | None = None,
         subjects: Sequence[int] | None = None,
-        eeg_channels: Sequence[str] | None = None,
-        tie: str = "low",
         load_eeg: bool = True,
         norm_subjects: Sequence[int] | None = None,
     ) -> None:
-        self.store = store if isinstance(store, Store) else open_store(store)
-        s = self.store
-        check_choice(norm, "--norm", NORMS)
-        check_choice(tie, "--tie", TIES)
+        data = data if data is not None else DataConfig()
+        self.store = s = open_store(store)
         self.fs = float(s.sampling_rate)
-        self.window = int(round(window_s * self.fs))
-        self.step = int(round(step_s * self.fs))
-        if self.window < 1 or self.step < 1:
+        self.window_samples = int(round(data.window * self.fs))
+        self.step_samples = int(round(data.step * self.fs))
+        if self.window_samples < 1 or self.step_samples < 1:
             raise ConfigError(
-                f"window ({window_s} s) and step ({step_s} s) must each be at least one sample "
-                f"at {self.fs:g} Hz"
+                f"window ({data.window} s) and step ({data.step} s) must each be at least one "
+                f"sample at {self.fs:g} Hz"
             )
-        self.window_s, self.step_s = self.window / self.fs, self.step / self.fs
-        self.target, self.threshold, self.tie, self.norm = target, float(threshold), tie, norm
-        col = s.rating_index(target)
-        self.channel_idx = s.channel_indices(eeg_channels)
+        self.window_s = self.window_samples / self.fs
+        self.step_s = self.step_samples / self.fs
+        self.target = target or data.target
+        self.threshold, self.tie, self.norm = float(data.threshold), data.tie, data.norm
+        self.channel_idx = s.channel_indices(eeg_channel_names(data.eeg_channels))
         self.eeg_channels = [s.eeg_channels[i] for i in self.channel_idx]
         trial_idx = np.flatnonzero(s.trial_mask(subjects))
         self.trial_index = trial_idx  # rows of the store's trial table that are loaded
+        self._load(trial_idx, load_eeg)
+        self.subject_ids = np.unique(s.subject[trial_idx]).astype(np.int64)
+        self._group_of_subject = {int(x): g for g, x in enumerate(self.subject_ids)}
+        self._moments: tuple[np.ndarray, ...] | None = None
+        self._stats = self._compute_stats(self.norm, norm_subjects)
+        self._group = self._window_groups()
+        self._labels_t = torch.from_numpy(self.labels)
+        self._starts_t = torch.from_numpy(self.starts)
+        self._group_t = torch.from_numpy(self._group)
+        self._prepare_stats()
+
+    def _load(self, trial_idx: np.ndarray, load_eeg: bool) -> None:
+        """Read the trials' signals and cut their stimulus parts into windows and labels."""
+        s = self.store
+        col = s.rating_index(self.target)
         eeg, gsr, offsets = s.load_signals(trial_idx, self.channel_idx, load_eeg=load_eeg)
         self._eeg = torch.from_numpy(eeg) if eeg is not None else None
         self._gsr = torch.from_numpy(gsr)
@@ -126,27 +149,18 @@ class WindowDataset(torch.utils.data.Dataset):
         begin = offsets[:-1] + (s.onset[trial_idx] - s.start[trial_idx])
         end = offsets[1:]
         self._segments = (begin, end)
-        starts, owner = window_starts(begin, end, self.window, self.step)
+        starts, owner = window_starts(begin, end, self.window_samples, self.step_samples)
         self.starts = starts
         self.window_trial = owner  # index into self.trial_index
         self.subjects = s.subject[trial_idx][owner].astype(np.int64)
         self.trials = s.trial[trial_idx][owner].astype(np.int64)
         self.ratings = s.ratings[trial_idx, col][owner]
-        self.labels = binarise(self.ratings, self.threshold, tie)
+        self.labels = binarise(self.ratings, self.threshold, self.tie)
         # synthetic stores: the label the latent emotion itself gives (no rating noise)
-        lcol = s.latent_index(target)
+        lcol = s.latent_index(self.target)
         self.latent_labels = (None if lcol is None else
                               binarise(latent_to_rating(s.latent[trial_idx, lcol][owner]),
-                                       self.threshold, tie))
-        self.subject_ids = np.unique(s.subject[trial_idx]).astype(np.int64)
-        self._group_of_subject = {int(x): g for g, x in enumerate(self.subject_ids)}
-        self._moments: tuple[np.ndarray, ...] | None = None
-        self._stats = self._compute_stats(norm, norm_subjects)
-        self._group = self._window_groups()
-        self._labels_t = torch.from_numpy(self.labels)
-        self._starts_t = torch.from_numpy(self.starts)
-        self._group_t = torch.from_numpy(self._group)
-        self._prepare_stats()
+                                       self.threshold, self.tie))
 
     # -- normalisation ------------------------------------------------------------------------
     def _trial_moments(self) -> tuple[np.ndarray, ...]:
@@ -262,16 +276,16 @@ class WindowDataset(torch.utils.data.Dataset):
         if shift is not None:
             begin, end = self._segments
             owner = self.window_trial[np.asarray(idx)]
-            lo, hi = begin[owner], end[owner] - self.window
+            lo, hi = begin[owner], end[owner] - self.window_samples
             moved = np.clip(self.starts[np.asarray(idx)] + np.asarray(shift, dtype=np.int64),
                             lo, hi)
             starts = torch.from_numpy(moved)
         groups = self._group_t[i]
-        gsr = self._gsr.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
+        gsr = self._gsr.unfold(1, self.window_samples, 1)[:, starts].permute(1, 0, 2)
         gsr = normalise(gsr, self._gsr_mu[groups][:, :, None], self._gsr_inv[groups][:, :, None])
         e = None
         if eeg and self._eeg is not None:
-            e = self._eeg.unfold(1, self.window, 1)[:, starts].permute(1, 0, 2)
+            e = self._eeg.unfold(1, self.window_samples, 1)[:, starts].permute(1, 0, 2)
             e = normalise(e, self._eeg_mu[groups][:, :, None], self._eeg_inv[groups][:, :, None])
         return e, gsr.contiguous(), self._labels_t[i]
 
@@ -301,27 +315,28 @@ class WindowDataset(torch.utils.data.Dataset):
         """A unique key per (subject, trial) for every window, for trial-grouped splits."""
         return self.subjects * 100000 + self.trials
 
-    def class_balance(self) -> dict[str, float]:
-        n = len(self)
-        high = int(self.labels.sum())
-        return {"n": n, "high": high, "low": n - high,
-                "majority": max(high, n - high) / n if n else float("nan")}
-
     def spec(self) -> dict[str, Any]:
-        """The data specification stored in checkpoints (everything needed to rebuild inputs)."""
-        return {
-            "sampling_rate": self.fs,
-            "window_s": self.window_s,
-            "step_s": self.step_s,
-            "window": self.window,
-            "eeg_channels": list(self.eeg_channels),
-            "target": self.target,
-            "threshold": self.threshold,
-            "tie": self.tie,
-            "norm": self.norm,
-            "source": self.store.source,
-            "preprocessing": self.preprocessing_record(),
-        }
+        """What the windows were made with, in the keys a checkpoint's configuration and data
+        entries use (:func:`emotionkd.checkpoint.data_spec`): the ``[data]`` settings that
+        shape the inputs, the rate, the window in samples, the channels, the store's source
+        and preprocessing, and the training statistics of ``norm = "train"``."""
+        out = {"target": self.target, "window": self.window_s, "step": self.step_s,
+               "threshold": self.threshold, "tie": self.tie, "norm": self.norm,
+               "sampling_rate": self.fs, "window_samples": self.window_samples,
+               "eeg_channels": list(self.eeg_channels), "n_eeg": self.n_eeg,
+               "source": self.store.source, "preprocessing": self.preprocessing_record()}
+        stats = self.norm_stats()
+        if stats is not None:
+            out["norm_stats"] = stats
+        return out
+
+    def norm_stats(self) -> dict[str, Any] | None:
+        """The training statistics when ``norm == "train"`` (predict and export need them)."""
+        if self.norm != "train":
+            return None
+        st = self._stats
+        return {"gsr_mean": float(st.gsr_mean[0, 0]), "gsr_std": float(st.gsr_std[0, 0]),
+                "eeg_mean": st.eeg_mean[0].tolist(), "eeg_std": st.eeg_std[0].tolist()}
 
     def preprocessing_record(self) -> dict[str, Any]:
         """How the store's signals were made (baseline mode and length, GSR unit, rates, EEG

@@ -15,17 +15,25 @@ from pathlib import Path
 
 
 def main(out: Path, quick: bool) -> None:
+    from emotionkd.checkpoint import TrainedModel, data_section, training_section
+    from emotionkd.config import (
+        DataConfig,
+        DistillConfig,
+        ExperimentConfig,
+        FeedbackConfig,
+        ModelConfig,
+        TrainConfig,
+    )
     from emotionkd.datasets.synthetic import write_deap
-    from emotionkd.distill.feedback import FeedbackConfig
-    from emotionkd.distill.losses import method_weights
-    from emotionkd.distill.trainer import distill_student
+    from emotionkd.distill.trainer import fit_student
     from emotionkd.export import export_model
-    from emotionkd.models import build_model, count_parameters, default_config
+    from emotionkd.metrics import class_balance
+    from emotionkd.models import count_parameters
     from emotionkd.preprocess import preprocess_deap
-    from emotionkd.runs import DataSpec, ModelRun, data_section, load_windows, score_model
     from emotionkd.splits import holdout_trials
     from emotionkd.store import open_store
-    from emotionkd.training import SupervisedTask, TrainConfig, fit
+    from emotionkd.training import fit_model, score_model
+    from emotionkd.windows import WindowDataset
 
     n_subj, n_trials, secs, epochs = (4, 4, 12, 1) if quick else (6, 12, 30, 12)
     # 1. data in DEAP's raw layout, then the HDF5 store
@@ -36,40 +44,42 @@ def main(out: Path, quick: bool) -> None:
     print(f"store: {store.n_trials} trials of subjects {store.subjects}, "
           f"{len(store.eeg_channels)} EEG channels at {store.sampling_rate:g} Hz")
 
-    # 2. windows with labels (arousal > 5) and per-subject normalisation; a subject split
-    spec = DataSpec(window_s=4, step_s=4, target="arousal")
-    ds = load_windows(store, spec)
+    # 2. windows with labels (arousal > 5) and per-subject normalisation, as the [data]
+    #    table of a configuration says; a subject split
+    config = ExperimentConfig(
+        data=DataConfig(window=4, step=4, target="arousal"),
+        model=ModelConfig(architecture={"d_model": 16, "n_heads": 2, "head_dim": 8,
+                                        "n_blocks": 2, "ff_dim": 16, "classifier_dim": 32}),
+        train=TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, patience=4, seed=0),
+        distill=DistillConfig(method="emotionkd", feedback=True),
+        feedback=FeedbackConfig(pilot_lr=0.05, teacher_lr=1e-4, feedback_warmup=0))
+    ds = WindowDataset(store, config.data)
     train_s, val_s, test_s = store.subjects[:-2], store.subjects[-2:-1], store.subjects[-1:]
     train, val, test = (ds.select_subjects(s) for s in (train_s, val_s, test_s))
     print(f"windows: train {len(train)}, validation {len(val)}, test {len(test)}; test class "
-          f"balance {test.class_balance()}")
+          f"balance {class_balance(test.labels)}")
 
     # 3. the teacher (EEG + GSR); a small size for a quick run
-    size = {"d_model": 16, "n_heads": 2, "head_dim": 8, "n_blocks": 2, "ff_dim": 16,
-            "classifier_dim": 32}
-    cfg = default_config("emotionnet-teacher", ds.fs, ds.window_s, ds.n_eeg, size)
-    teacher = build_model("emotionnet-teacher", cfg)
-    tc = TrainConfig(epochs=epochs, batch_size=32, lr=1e-3, patience=4, seed=0)
-    res = fit(SupervisedTask(teacher), train, val, tc)
+    teacher, cfg, res = fit_model("emotionnet-teacher", train, val, config.train,
+                                  config.model.overrides())
     print(f"teacher: {count_parameters(teacher):,} parameters, best epoch {res.best_epoch}, "
           f"test balanced accuracy {score_model(teacher, test)['balanced_accuracy']:.3f}")
 
     # 4. distil a GSR-only student with the EmotionKD loss and adaptive feedback; the quiz
     #    set is held-out trials of the training subjects
     keep, quiz = holdout_trials(train.trial_keys(), 0.2, seed=0)
-    student = build_model("emotionnet-student", cfg)
-    dres = distill_student(teacher, student, train.subset(keep.nonzero()[0]), val,
-                           method_weights("emotionkd"), tc,
-                           FeedbackConfig(pilot_lr=0.05, teacher_lr=1e-4, feedback_warmup=0),
-                           quiz=train.subset(quiz.nonzero()[0]))
+    dres = fit_student(teacher, cfg, train.subset(keep.nonzero()[0]), val, config,
+                       quiz=train.subset(quiz.nonzero()[0]))
+    student = dres.student
     m = score_model(student, test)
     print(f"student: {count_parameters(student):,} parameters, {dres.feedback_steps} feedback "
           f"steps, test balanced accuracy {m['balanced_accuracy']:.3f} "
           f"(majority baseline {m['majority_baseline']:.3f})")
 
     # 5. save a checkpoint and export it to ONNX with a parity check
-    run = ModelRun("student", "emotionnet-student", student, cfg, dres.fit,
-                   data_section(ds, store, train_s, val_s, test_s), {"example": True})
+    run = TrainedModel("student", "emotionnet-student", student, cfg, config, "distill",
+                       dres.fit, data_section(ds, train_s, val_s, test_s),
+                       training_section(dres.fit, example=True))
     ck = run.save(out / "student.pt")
     rep = export_model(ck, "onnx", out / "student.onnx", overwrite=True)
     print(f"exported {rep.path} (max |diff| vs PyTorch {rep.max_abs_diff:.1e})")

@@ -9,7 +9,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from emotionkd.config import DataConfig
 from emotionkd.datasets.synthetic import write_deap
+from emotionkd.metrics import class_balance
 from emotionkd.preprocess import preprocess_deap
 from emotionkd.store import open_store
 from emotionkd.windows import WindowDataset
@@ -22,11 +24,11 @@ def main(out: Path) -> None:
     print(f"store: {report.out} ({report.n_subjects} subjects, {report.n_trials} trials)")
 
     store = open_store(out / "deap.h5")
-    ds = WindowDataset(store, window_s=4, step_s=2, target="arousal", threshold=5)
+    ds = WindowDataset(store, DataConfig(window=4, step=2, target="arousal", threshold=5))
     eeg, gsr, y = ds.batch(range(8))
     print(f"{len(ds)} windows; a batch: eeg {tuple(eeg.shape)}, gsr {tuple(gsr.shape)}, "
           f"labels {y.tolist()}")
-    print("class balance:", ds.class_balance())
+    print("class balance:", class_balance(ds.labels))
 
 
 if __name__ == "__main__":

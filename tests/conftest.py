@@ -40,3 +40,37 @@ def run_cli(args: list[str], capsys) -> tuple[int, object]:  # noqa: ANN001
     except SystemExit as exc:
         code = int(exc.code or 0)
     return code, capsys.readouterr()
+
+
+#: a tiny EmotionNet, for tests that need a trained model fast
+TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
+        "classifier_dim": 8}
+
+
+def train_and_save(store: Path, out: Path, name: str, data=None, train=None,  # noqa: ANN001
+                   fit_subjects: tuple[int, ...] = (1, 2), val_subjects: tuple[int, ...] = (3,),
+                   fit: bool = True, load_eeg: bool = True) -> Path:
+    """Train registry model ``name`` (tiny) on ``fit_subjects`` of a store, early-stopping on
+    ``val_subjects`` (or leave it untrained), and save its checkpoint to ``out``."""
+    from emotionkd.checkpoint import TrainedModel, data_section, training_section
+    from emotionkd.config import DataConfig, ExperimentConfig, TrainConfig
+    from emotionkd.models.registry import build_model, config_for, model_spec
+    from emotionkd.training import FitResult, fit_model
+    from emotionkd.windows import WindowDataset
+
+    data = data if data is not None else DataConfig()
+    train = train if train is not None else TrainConfig(epochs=1, batch_size=16, seed=0)
+    ds = WindowDataset(store, data, load_eeg=load_eeg,
+                       norm_subjects=list(fit_subjects) if data.norm == "train" else None)
+    val = ds.select_subjects(list(val_subjects)) if val_subjects else None
+    if fit:
+        model, cfg, res = fit_model(name, ds.select_subjects(list(fit_subjects)), val, train,
+                                    TINY)
+    else:
+        cfg = config_for(name, ds.fs, ds.window_s, ds.n_eeg, TINY)
+        model, res = build_model(name, cfg), FitResult(0, 0, {})
+    role = model_spec(name)["role"]
+    run = TrainedModel(role, name, model, cfg, ExperimentConfig(data=data, train=train),
+                       "train-teacher" if role == "teacher" else "distill", res,
+                       data_section(ds, fit_subjects, val_subjects), training_section(res))
+    return run.save(out)

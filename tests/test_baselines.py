@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from emotionkd.config import DataConfig
 from emotionkd.features import BANDS, GSR_FEATURES, eeg_band_power, gsr_features
 from emotionkd.models.classical import FeatureLogReg, FeatureModelConfig, window_features
-from emotionkd.runs import DataSpec, load_windows, open_data
+from emotionkd.store import open_store
+from emotionkd.windows import WindowDataset
 
 FS = 128.0
 
@@ -88,8 +90,8 @@ def test_gsr_response_count_matches_a_per_window_loop():
 
 
 def test_classical_baselines_fit_and_predict(deap_store):
-    st = open_data(deap_store)
-    ds = load_windows(st, DataSpec(window_s=2, step_s=2))
+    st = open_store(deap_store)
+    ds = WindowDataset(st, DataConfig(window=2, step=2))
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     x = window_features("eeg-features", train, FeatureModelConfig(batch=7))
     assert x.shape == (len(train), 4 * ds.n_eeg + len(GSR_FEATURES))
@@ -113,15 +115,14 @@ def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
     """--save-models keeps each yardstick of a fold: the deep baseline as a checkpoint in the
     role of its inputs (EEG + GSR: the teacher's), the regressions as JSON."""
     from emotionkd.checkpoint import load_checkpoint
-    from emotionkd.config import SIZE_PRESETS
-    from emotionkd.evaluation import EvalConfig, evaluate_protocol
+    from emotionkd.config import resolve_config
+    from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
 
-    cfg = EvalConfig(protocol="kfold", k=2, targets=["arousal"], methods=["none"], feedback=False,
-                     baselines=["shallowconvnet", "gsr-features"],
-                     data={"window_s": 2.0, "step_s": 2.0},
-                     train={"epochs": 1, "batch_size": 16, "lr": 1e-3},
-                     model=dict(SIZE_PRESETS["tiny"]), seeds=[0], save_models=True)
-    res = evaluate_protocol(deap_store, cfg, tmp_path / "run")
+    cfg = resolve_config("evaluate", dict(
+        protocol="kfold", k=2, target="arousal", methods="none", feedback=False,
+        baselines="shallowconvnet,gsr-features", window=2.0, step=2.0, epochs=1,
+        batch_size=16, lr=1e-3, size="tiny", seeds="0"))
+    res = evaluate_protocol(deap_store, EvaluationPlan(cfg, save_models=True), tmp_path / "run")
     fold = next((tmp_path / "run" / "folds").rglob("fold-*.json"))
     models = json.loads(fold.read_text())["models"]
     assert all("error" not in m for m in models.values()), models
@@ -129,7 +130,8 @@ def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
     ck = load_checkpoint(saved)
     assert (ck["role"], ck["model"]) == ("teacher", "shallowconvnet")
     assert next((tmp_path / "run" / "models").rglob("baseline-gsr-features.json")).stat().st_size
-    assert "baseline-shallowconvnet" in res["targets"]["arousal"]["models"]
+    assert "baseline-shallowconvnet" in res.targets["arousal"].models
+    assert ck["config"]["evaluate"]["baselines"] == "shallowconvnet,gsr-features"
 
 
 def test_shallowconvnet_shapes_and_single_convolution():
@@ -154,17 +156,17 @@ def test_latent_truth_is_stored_and_labelled(deap_store, deap_raw):
 
     table = read_latent_table(deap_raw)
     assert table is not None and (deap_raw / LATENT_FILE).is_file()
-    st = open_data(deap_store)
+    st = open_store(deap_store)
     assert st.latent is not None and st.latent_names == ["valence", "arousal"]
     for k in range(st.n_trials):
         np.testing.assert_allclose(st.latent[k], table[(int(st.subject[k]),
                                                         int(st.trial[k]))], atol=1e-6)
-    ds = load_windows(st, DataSpec(window_s=2, step_s=2, target="arousal"))
+    ds = WindowDataset(st, DataConfig(window=2, step=2, target="arousal"))
     lat = st.latent[:, 1]
     by_trial = {(int(s), int(t)): 5 + 4 * a > 5 for s, t, a in zip(st.subject, st.trial, lat)}
     expect = [by_trial[(int(s), int(t))] for s, t in zip(ds.subjects, ds.trials)]
     np.testing.assert_array_equal(ds.latent_labels, expect)
-    assert load_windows(st, DataSpec(target="liking")).latent_labels is None
+    assert WindowDataset(st, DataConfig(target="liking")).latent_labels is None
     sub = ds.subset(np.arange(3))
     np.testing.assert_array_equal(sub.latent_labels, ds.latent_labels[:3])
 

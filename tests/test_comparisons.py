@@ -9,28 +9,31 @@ import math
 import numpy as np
 import pytest
 
+from emotionkd.config import DataConfig, resolve_config
 from emotionkd.evaluation import (
-    EvalConfig,
+    EvaluationPlan,
     build_report,
     evaluate_protocol,
     paired_comparison,
     summarise_target,
 )
 from emotionkd.metrics import bootstrap_ci
-from emotionkd.runs import DataSpec, load_windows, open_data
+from emotionkd.store import open_store
+from emotionkd.windows import WindowDataset
 
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
 TRAIN = {"epochs": 1, "batch_size": 16, "lr": 1e-3, "patience": 0}
 
 
-def _cfg(**kw) -> EvalConfig:
-    base = dict(protocol="loso", targets=["arousal"], methods=["emotionkd", "none"],
-                data={"window_s": 2.0, "step_s": 2.0}, train=TRAIN, model=TINY,
-                feedback_cfg={"feedback_warmup": 0}, val_fraction=0.3, quiz_fraction=0.3,
-                baselines=["gsr-features"])
-    base.update(kw)
-    return EvalConfig(**base)
+def _cfg(**kw) -> EvaluationPlan:
+    """A small evaluation plan; list values are given comma-separated."""
+    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
+                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
+                quiz_fraction=0.3, baselines="gsr-features")
+    opts.update(kw)
+    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
+    return EvaluationPlan(resolve_config("evaluate", opts))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def _folds(out):
 
 def test_every_model_of_a_fold_trains_on_the_same_windows(ablation_run):
     out, res = ablation_run
-    labels = set(res["targets"]["arousal"]["models"])
+    labels = set(res.targets["arousal"].models)
     assert {"student-emotionkd", "student-emotionkd+feedback",
             "student-emotionkd+feedback-meta", "student-emotionkd+feedback-ce"} <= labels
     for f in _folds(out):
@@ -72,8 +75,8 @@ def test_every_model_of_a_fold_trains_on_the_same_windows(ablation_run):
 def test_feedback_logs_both_gradient_norms(deap_store, tmp_path):
     import torch
 
-    from emotionkd.distill.feedback import FeedbackConfig, FeedbackUpdater
-    from emotionkd.distill.losses import method_weights
+    from emotionkd.config import DistillConfig, FeedbackConfig
+    from emotionkd.distill.feedback import FeedbackUpdater
     from emotionkd.models.registry import build_model, default_config
 
     torch.manual_seed(0)
@@ -81,7 +84,8 @@ def test_feedback_logs_both_gradient_norms(deap_store, tmp_path):
     s = build_model("emotionnet-student", default_config("emotionnet-student", 64, 2, 4, TINY))
     for p in t.parameters():
         p.requires_grad_(True)
-    up = FeedbackUpdater(t, s, None, method_weights("kd"), FeedbackConfig(pilot_lr=0.05))
+    up = FeedbackUpdater(t, s, None, DistillConfig(method="kd").method_object(),
+                         FeedbackConfig(pilot_lr=0.05))
     eeg, gsr = torch.randn(8, 4, 128), torch.randn(8, 1, 128)
     y = torch.tensor([0, 1] * 4)
     terms = up.step(eeg, gsr, y, gsr, y)
@@ -112,38 +116,38 @@ def test_single_class_folds_are_flagged_and_left_out():
     folds = [_fold(0, 0, [0, 1, 1, 0], 0.8, 0.6), _fold(1, 0, [1, 1, 0, 0], 0.7, 0.6),
              _fold(2, 0, [1, 1, 1, 1], 1.0, 0.0)]  # one class: trivially 1.0 / 0.0
     t = summarise_target(folds, ["teacher", "student-none"])
-    assert [x["fold"] for x in t["single_class_folds"]] == [2]
-    teacher = t["models"]["teacher"]
-    assert teacher["folds"] == 2 and teacher["single_class_folds"] == 1
-    assert teacher["mean_std"]["balanced_accuracy"]["mean"] == pytest.approx(0.75)
-    c = t["comparisons"]["teacher vs student-none"]["balanced_accuracy"]
-    assert c["pairs"] == 2 and c["mean_difference"] == pytest.approx(0.15)
+    assert [x.fold for x in t.single_class_folds] == [2]
+    teacher = t.models["teacher"]
+    assert teacher.folds == 2 and teacher.single_class_folds == 1
+    assert teacher.mean_std["balanced_accuracy"].mean == pytest.approx(0.75)
+    c = t.comparisons["teacher vs student-none"].metrics["balanced_accuracy"]
+    assert c.pairs == 2 and c.mean_difference == pytest.approx(0.15)
     # pooled metrics still use every test window, the single-class fold's included
-    assert teacher["pooled"]["n"] == 12
+    assert teacher.pooled["n"] == 12
 
 
 def test_seeds_are_averaged_and_clustered_by_test_set():
     folds = [_fold(i, s, [0, 1], 0.7 + 0.05 * i + 0.01 * s, 0.6) for i in range(4)
              for s in (0, 1, 2)]
     t = summarise_target(folds, ["teacher", "student-none"])
-    teacher = t["models"]["teacher"]
-    assert teacher["folds"] == 12 and teacher["test_sets"] == 4
+    teacher = t.models["teacher"]
+    assert teacher.folds == 12 and teacher.test_sets == 4
     # mean ± SD over the 4 test sets, each the mean of its 3 seeds
     set_means = [0.7 + 0.05 * i + 0.01 for i in range(4)]
-    assert teacher["mean_std"]["balanced_accuracy"]["mean"] == pytest.approx(np.mean(set_means))
-    assert teacher["mean_std"]["balanced_accuracy"]["std"] == pytest.approx(
+    assert teacher.mean_std["balanced_accuracy"].mean == pytest.approx(np.mean(set_means))
+    assert teacher.mean_std["balanced_accuracy"].std == pytest.approx(
         np.std(set_means, ddof=1))
-    assert teacher["per_seed"]["2"]["balanced_accuracy"] == pytest.approx(
+    assert teacher.per_seed["2"]["balanced_accuracy"] == pytest.approx(
         np.mean([0.7 + 0.05 * i + 0.02 for i in range(4)]))
     c = paired_comparison(folds, "teacher", "student-none", "balanced_accuracy")
-    assert c["pairs"] == 12 and c["test_sets"] == 4 and c["wins"] == 4
+    assert c.pairs == 12 and c.test_sets == 4 and c.wins == 4
     diffs = [0.1 + 0.05 * i + 0.01 * s for i in range(4) for s in (0, 1, 2)]
-    assert c["mean_difference"] == pytest.approx(np.mean(diffs))
+    assert c.mean_difference == pytest.approx(np.mean(diffs))
     # the interval resamples the 4 test sets, not 12 independent pairs
     sets = [i for i in range(4) for _ in (0, 1, 2)]
-    assert (c["ci_low"], c["ci_high"]) == pytest.approx(bootstrap_ci(diffs, sets))
+    assert (c.ci_low, c.ci_high) == pytest.approx(bootstrap_ci(diffs, sets))
     naive = bootstrap_ci(diffs)
-    assert c["ci_high"] - c["ci_low"] > naive[1] - naive[0]
+    assert c.ci_high - c.ci_low > naive[1] - naive[0]
 
 
 def test_bootstrap_ci_covers_a_known_mean():
@@ -169,10 +173,10 @@ def test_seeds_in_one_run_merge_like_separate_runs(deap_store, tmp_path):
             assert other["fold"] == f["fold"]  # the folds are redrawn per seed, identically
             for label, m in f["models"].items():
                 assert other["models"][label]["p_high"] == m["p_high"]
-        t_alone = alone[s]["targets"]["arousal"]["models"]["student-none"]
-        t_both = both["targets"]["arousal"]["models"]["student-none"]
-        assert t_both["per_seed"][str(s)]["balanced_accuracy"] == pytest.approx(
-            t_alone["per_seed"][str(s)]["balanced_accuracy"])
+        t_alone = alone[s].targets["arousal"].models["student-none"]
+        t_both = both.targets["arousal"].models["student-none"]
+        assert t_both.per_seed[str(s)]["balanced_accuracy"] == pytest.approx(
+            t_alone.per_seed[str(s)]["balanced_accuracy"])
     # k-fold folds differ between the seeds
     assert _folds(tmp_path / "s0")[0]["fold"] != _folds(tmp_path / "s1")[0]["fold"] or \
         _folds(tmp_path / "s0")[1]["fold"] != _folds(tmp_path / "s1")[1]["fold"]
@@ -182,13 +186,13 @@ def test_seeds_in_one_run_merge_like_separate_runs(deap_store, tmp_path):
     for s in (1, 0):
         for i in (2, 0, 1):
             evaluate_protocol(deap_store, c, out, fold=i, only_seed=s)
-    merged = build_report(out)["targets"]["arousal"]["models"]["student-none"]
-    assert merged["per_fold"] == both["targets"]["arousal"]["models"]["student-none"]["per_fold"]
+    merged = build_report(out).targets["arousal"].models["student-none"]
+    assert merged.per_fold == both.targets["arousal"].models["student-none"].per_fold
 
 
 def test_strict_normalisation_uses_training_trials_only(deap_store, monkeypatch, tmp_path):
-    st = open_data(deap_store)
-    ds = load_windows(st, DataSpec(window_s=2, step_s=2, norm="none"))
+    st = open_store(deap_store)
+    ds = WindowDataset(st, DataConfig(window=2, step=2, norm="none"))
     keys = np.unique(ds.trial_keys())
     chosen = keys[::2]
     view = ds.with_norm("train", norm_trials=chosen)
@@ -212,8 +216,8 @@ def test_strict_normalisation_uses_training_trials_only(deap_store, monkeypatch,
         return real(self, norm, norm_subjects, norm_trials)
 
     monkeypatch.setattr(w.WindowDataset, "with_norm", spy)
-    cfg = _cfg(protocol="subject-dependent", k=2, methods=["none"], baselines=[],
-               data={"window_s": 2.0, "step_s": 2.0, "norm": "train"})
+    cfg = _cfg(protocol="subject-dependent", k=2, methods=["none"], baselines="none",
+               norm="train")
     evaluate_protocol(deap_store, cfg, tmp_path / "sd")
     assert len(seen) == 2
     for f, used in zip(sorted(_folds(tmp_path / "sd"), key=lambda f: f["fold"]["index"]),

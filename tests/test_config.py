@@ -13,23 +13,24 @@ from conftest import run_cli as _cli
 
 from emotionkd.config import (
     COMMAND_TABLES,
-    HOME,
     TABLES,
     ExperimentConfig,
+    homes,
     resolve_config,
     settings,
     toml_value,
     tomllib,
 )
 from emotionkd.errors import ConfigError
+from emotionkd.settings import meta
 
 
 def test_every_setting_has_one_name_help_and_a_checked_default():
-    assert len(HOME) == sum(len(settings(t)) for t in TABLES)  # no name in two tables
+    assert len(homes()) == sum(len(settings(t)) for t in TABLES)  # no name in two tables
     for table in TABLES:
         for key, f in settings(table).items():
-            assert f.metadata["help"].endswith(".") and "[" not in f.metadata["help"], key
-            assert f.default is not None or f.metadata["shown"], f"{key}: say what None means"
+            assert meta(f, "help").endswith(".") and "[" not in meta(f, "help"), key
+            assert f.default is not None or meta(f, "shown"), f"{key}: say what None means"
     ExperimentConfig()  # every default passes its own checks
 
 
@@ -96,29 +97,26 @@ def test_files_are_checked_whatever_the_command(tmp_path, capsys):
         resolve_config("train-teacher", config=tmp_path / "none.toml")
 
 
-def test_old_names_and_places_work_with_a_note(tmp_path, capsys):
+def test_old_names_are_unknown_and_misplaced_keys_get_a_note(tmp_path, capsys):
+    """The package was never released: the names before the one configuration (alpha, beta,
+    warmup, window_s, step_s) and the [train-teacher] table are unknown, with a hint."""
     f = tmp_path / "old.toml"
-    f.write_text("[distill]\nalpha = 0.3\nbeta = 2.0\nwarmup = 4\npilot_lr = 0.05\n"
-                 "[train-teacher]\nepochs = 2\n")
+    for text, message in (("[distill]\nalpha = 0.3\n", "unknown key 'alpha'"),
+                          ("warmup = 4\n", "unknown key 'warmup'"),
+                          ("[train-teacher]\nepochs = 2\n", r"unknown table \[train-teacher\]")):
+        f.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            resolve_config("distill", config=f)
+    f.write_text("[distill]\npilot_lr = 0.05\n")
     notes: list[str] = []
     cfg = resolve_config("distill", config=f, notes=notes)
-    assert (cfg.distill.kl_weight, cfg.distill.hint_weight) == (0.3, 2.0)
-    assert cfg.feedback.feedback_warmup == 4 and cfg.feedback.pilot_lr == 0.05
-    assert cfg.train.epochs == 20  # [train-teacher] applies to train-teacher only
-    assert resolve_config("train-teacher", config=f).train.epochs == 2
-    text = " | ".join(notes)
-    assert "alpha is deprecated; use kl_weight" in text and "warmup is deprecated" in text
-    assert "pilot_lr belongs in [feedback]" in text
+    assert cfg.feedback.pilot_lr == 0.05 and "pilot_lr belongs in [feedback]" in notes[0]
     code, cap = _cli(["distill", "--beta", "0.7", "--print-config"], capsys)
-    assert code == 0 and "hint_weight = 0.7" in cap.out
-    assert "note: --beta is deprecated; use --hint-weight" in cap.err
-    code, cap = _cli(["distill", "--beta", "0.7", "--hint-weight", "1", "--print-config"],
-                     capsys)
-    assert code == 1 and "--beta and --hint-weight are the same setting" in cap.err
-    with pytest.warns(DeprecationWarning, match="window_s is deprecated; use window"):
-        from emotionkd.api import _config
+    assert code == 2 and "No such option: --beta" in cap.err
+    from emotionkd.jobs import configure
 
-        assert _config("train-teacher", {"window_s": 2.0}, None).data.window == 2.0
+    with pytest.raises(ConfigError, match="unknown option 'window_s'"):
+        configure("train-teacher", None, {"window_s": 2.0})
 
 
 def test_keywords_must_belong_to_the_command():
@@ -133,31 +131,37 @@ def test_keywords_must_belong_to_the_command():
 
 def test_distill_table_applies_to_its_method_only():
     cfg = resolve_config("evaluate", {"kl_weight": 0.3, "temperature": 2.0, "hint_map": "gsr"})
-    assert cfg.distill.weights().kl_weight == 0.3  # emotionkd: the table's method
-    kd = cfg.distill.weights("kd")
-    assert (kd.kl_weight, kd.temperature, kd.hint_map) == (0.9, 4.0, "gsr")  # preset
+    assert cfg.distill.params()["kl_weight"] == 0.3  # emotionkd: the table's method
+    kd = cfg.distill.params("kd")
+    assert (kd["kl_weight"], kd["temperature"], kd["hint_map"]) == (0.9, 4.0, "gsr")  # preset
     assert cfg.distill.feedback_on("evaluate") and cfg.distill.feedback_on("distill")
     kd_cfg = resolve_config("distill", {"method": "kd"})
     assert not kd_cfg.distill.feedback_on("distill") and kd_cfg.distill.feedback_on("evaluate")
 
 
-def test_eval_config_carries_every_table(tmp_path):
-    from emotionkd.evaluation import eval_config
+def test_evaluation_plan_carries_every_table(tmp_path):
+    from emotionkd.evaluation import EvaluationPlan
 
     f = tmp_path / "e.toml"
     f.write_text("[data]\ntarget = 'arousal,valence'\nwindow = 2.0\n[model]\nsize = 'tiny'\n"
                  "[distill]\nkl_weight = 0.25\nstudent_init = 'teacher-gsr'\n"
                  "[feedback]\nfeedback_warmup = 2\nquiz_fraction = 0.3\n"
                  "[evaluate]\nprotocol = 'kfold'\nk = 3\nbaselines = 'none'\nseeds = '4,5'\n")
-    ev = eval_config(resolve_config("evaluate", config=f))
-    assert ev.targets == ["arousal", "valence"] and ev.data["window_s"] == 2.0
-    assert ev.model["d_model"] == 16 and ev.baselines == [] and ev.seeds == [4, 5]
-    assert ev.distill["kl_weight"] == 0.25 and ev.distill["student_init"] == "teacher-gsr"
-    assert ev.feedback_cfg["feedback_warmup"] == 2 and ev.quiz_fraction == 0.3
+    ev = EvaluationPlan(resolve_config("evaluate", config=f))
+    assert ev.targets == ["arousal", "valence"] and ev.config.data.window == 2.0
+    assert ev.config.model.overrides()["d_model"] == 16 and ev.baselines == []
+    assert ev.seeds == [4, 5]
+    students = {v.label: v.config for v in ev.student_variants()}
+    kd = students["student-emotionkd"].distill
+    assert kd.params()["kl_weight"] == 0.25 and kd.student_init == "teacher-gsr"
+    assert students["student-none"].distill.student_init == "scratch"  # not its method
+    assert students["student-emotionkd+feedback"].distill.feedback
+    assert ev.config.feedback.feedback_warmup == 2 and ev.quiz_fraction == 0.3
     assert (ev.protocol, ev.k, ev.feedback) == ("kfold", 3, True)
-    json.dumps(ev.as_dict())
+    again = EvaluationPlan.from_run_entries(json.loads(json.dumps(ev.run_entries())), "run.json")
+    assert again.run_entries() == ev.run_entries()
     with pytest.raises(ConfigError, match="choose a protocol"):
-        eval_config(ExperimentConfig())
+        EvaluationPlan(ExperimentConfig())
 
 
 def test_registry_declares_what_models_need_without_torch():
@@ -194,9 +198,9 @@ def _help_text(args: list[str]) -> str:
 
     from typer.testing import CliRunner
 
-    from emotionkd.cli import app
+    from emotionkd.cli import build_app
 
-    res = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "200",
+    res = CliRunner().invoke(build_app(), [*args, "--help"], env={"COLUMNS": "200",
                                                          "TERMINAL_WIDTH": "200"})
     assert res.exit_code == 0, res.output
     return re.sub(r"\x1b\[[0-9;]*m", "", res.output)
@@ -255,9 +259,9 @@ def test_evaluate_honours_the_distill_and_feedback_tables(deap_store, tmp_path, 
     seen: list[tuple] = []
     real = trainer.fit_student
 
-    def spy(teacher, s_cfg, train, val, tcfg, method, weights, fb, *rest):  # noqa: ANN001
-        seen.append((method, weights, fb, tcfg))
-        return real(teacher, s_cfg, train, val, tcfg, method, weights, fb, *rest)
+    def spy(teacher, s_cfg, train, val, config, *rest, **kw):
+        seen.append(config)
+        return real(teacher, s_cfg, train, val, config, *rest, **kw)
 
     monkeypatch.setattr(trainer, "fit_student", spy)
     f = tmp_path / "e.toml"
@@ -272,12 +276,13 @@ def test_evaluate_honours_the_distill_and_feedback_tables(deap_store, tmp_path, 
     assert code == 0, cap.err
     recorded = json.loads((run / "run.json").read_text())["config"]
     assert recorded["distill"]["kl_weight"] == 0.3 and recorded["distill"]["temperature"] == 2.0
-    assert recorded["feedback_cfg"]["feedback_warmup"] == 1
-    assert recorded["feedback_cfg"]["pilot_lr"] == 0.02 and recorded["train"]["epochs"] == 2
+    assert recorded["feedback"]["feedback_warmup"] == 1
+    assert recorded["feedback"]["pilot_lr"] == 0.02 and recorded["train"]["epochs"] == 2
     assert recorded["train"]["label_smoothing"] == 0.0
-    assert {m for m, *_ in seen} == {"emotionkd"} and len(seen) == 2  # with, without feedback
-    for _, weights, _fb, tcfg in seen:
-        assert (weights.kl_weight, weights.hint_weight, weights.temperature) == (0.3, 0.5, 2.0)
-        assert tcfg.epochs == 2 and tcfg.label_smoothing == 0.0
-    fbs = [fb for _, _, fb, _ in seen if fb is not None]
+    assert {c.distill.method for c in seen} == {"emotionkd"} and len(seen) == 2  # ± feedback
+    for c in seen:
+        p = c.distill.params()
+        assert (p["kl_weight"], p["hint_weight"], p["temperature"]) == (0.3, 0.5, 2.0)
+        assert c.train.epochs == 2 and c.train.label_smoothing == 0.0
+    fbs = [c.feedback for c in seen if c.distill.feedback]
     assert len(fbs) == 1 and (fbs[0].feedback_warmup, fbs[0].pilot_lr) == (1, 0.02)

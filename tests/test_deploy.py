@@ -13,24 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_cli as _run
+from conftest import train_and_save
 
 from emotionkd.checkpoint import check_data_compatible, load_checkpoint, save_checkpoint
+from emotionkd.config import DataConfig
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.predict import load_predictor
 from emotionkd.preprocess import CleanOptions, clean_trial, preprocess_deap
 from emotionkd.recordings import read_recording
-from emotionkd.runs import (
-    DataSpec,
-    ModelRun,
-    data_section,
-    load_windows,
-    open_data,
-    train_model,
-    training_section,
-)
 from emotionkd.signals import infer_gsr_unit, resample
+from emotionkd.store import open_store
 from emotionkd.training import TrainConfig
-from emotionkd.windows import window_starts
+from emotionkd.windows import WindowDataset, window_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "data" / "real"
@@ -43,22 +37,9 @@ SUBJECT, TRIAL = 3, 2  # a held-out subject's trial, written out as a wristband 
 
 def _student(store: Path, out: Path, norm: str, train: bool = True) -> Path:
     """A tiny GSR student on subjects 1-2 of ``store`` (one epoch, or untrained)."""
-    from emotionkd.models.registry import build_model, default_config
-
-    st = open_data(store)
-    ds = load_windows(st, DataSpec(norm=norm), load_eeg=False,
-                      norm_subjects=[1, 2] if norm == "train" else None)
-    cfg = default_config("emotionnet-student", ds.fs, ds.window_s, ds.n_eeg, TINY)
-    data = data_section(ds, st, [1, 2], [])
-    if not train:
-        model = build_model("emotionnet-student", cfg)
-        return save_checkpoint(out, role="student", model="emotionnet-student",
-                               model_config=cfg, state_dict=model.state_dict(), data=data,
-                               training={})
-    tc = TrainConfig(epochs=1, batch_size=8, seed=0, lr=1e-2)
-    model, res = train_model("emotionnet-student", cfg, ds.select_subjects([1, 2]), None, tc)
-    return ModelRun("student", "emotionnet-student", model, cfg, res, data,
-                    training_section(tc, res)).save(out)
+    return train_and_save(store, out, "emotionnet-student", DataConfig(norm=norm),
+                          TrainConfig(epochs=1, batch_size=8, seed=0, lr=1e-2),
+                          val_subjects=(), fit=train, load_eeg=False)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +76,7 @@ def _write_csv(path: Path, values: np.ndarray) -> Path:
 
 def _store_windows(store: Path, norm: str, predictor) -> np.ndarray:  # noqa: ANN001
     """p(high) of the model on the held-out trial's training windows (WindowDataset)."""
-    ds = load_windows(open_data(store), DataSpec(norm=norm), load_eeg=False,
+    ds = WindowDataset(open_store(store), DataConfig(norm=norm), load_eeg=False,
                       norm_subjects=[1, 2] if norm == "train" else None)
     sel = np.flatnonzero((ds.subjects == SUBJECT) & (ds.trials == TRIAL))
     _, gsr, _ = ds.batch(sel, eeg=False)
@@ -127,9 +108,9 @@ def test_checkpoint_records_and_compares_preprocessing(train_ckpt, none_store, c
     pre = ck["data"]["preprocessing"]
     assert (pre["baseline"], pre["baseline_s"], pre["gsr_unit"]) == ("subtract", 3.0, "uS")
     assert pre["raw_sampling_rate"] == 128.0 and pre["sampling_rate"] == 128.0
-    assert ck["data"]["norm"] == "train" and ck["data"]["norm_stats"]["gsr_std"] > 0
+    assert ck["config"]["data"]["norm"] == "train" and ck["data"]["norm_stats"]["gsr_std"] > 0
     # data made another way is refused, naming the step
-    other = load_windows(open_data(none_store), DataSpec(norm="train"), load_eeg=False,
+    other = WindowDataset(open_store(none_store), DataConfig(norm="train"), load_eeg=False,
                          norm_subjects=[1, 2])
     with pytest.raises(CheckpointError, match="preprocessing baseline is 'subtract' in the "
                                               "checkpoint but 'none'"):
@@ -146,29 +127,26 @@ def test_checkpoint_records_and_compares_preprocessing(train_ckpt, none_store, c
     assert "predict needs --baseline-seconds S" in cap.out
 
 
-def test_old_checkpoints_still_load_with_the_defaults_of_their_time(train_ckpt, tmp_path):
-    ck = load_checkpoint(train_ckpt)
-    data = {k: v for k, v in ck["data"].items() if k != "preprocessing"}
-    old = save_checkpoint(tmp_path / "old.pt", role="student", model=ck["model"],
-                          model_config=ck["model_config"], state_dict=ck["state_dict"],
-                          data=data, training=ck["training"])
-    pred = load_predictor(old)
-    assert (pred.meta.baseline, pred.meta.baseline_s, pred.meta.preprocessing_recorded) == \
-        ("subtract", 3.0, False)
-    res = pred.predict_array(5 + 0.1 * np.sin(np.arange(2000) / 50), 100, baseline_seconds=3)
-    assert any("written before checkpoints recorded their preprocessing" in w
-               for w in res.warnings)
-    # an exported file of that time: its metadata lacks the new fields too
+def test_checkpoints_and_exports_of_another_format_are_refused(train_ckpt, tmp_path, capsys):
+    """The package was never released: files of an earlier format are refused in one line
+    (no reader of old layouts)."""
+    import torch
+
     from emotionkd.predict import ModelMeta
 
-    fresh = load_predictor(train_ckpt).meta.as_dict()
-    old_fields = {k: v for k, v in fresh.items()
-                  if k not in ("baseline", "baseline_s", "preprocessing_recorded")}
-    meta = ModelMeta.from_export({"predict": old_fields, "data": data})
-    assert (meta.baseline, meta.baseline_s, meta.preprocessing_recorded) == \
-        ("subtract", 3.0, False)
-    assert ModelMeta.from_export({"predict": {**fresh, "added_later": 1}}) == \
-        load_predictor(train_ckpt).meta
+    raw = torch.load(train_ckpt, weights_only=True)
+    old = tmp_path / "old.pt"
+    torch.save({**raw, "format_version": 1}, old)
+    code, cap = _run(["predict", "--model", str(old), "--input", str(NK), "--fs", "100"],
+                     capsys)
+    assert code == 1 and len(cap.err.strip().splitlines()) == 1
+    assert "old.pt: checkpoint format_version 1 is not read by emotionkd" in cap.err
+    fresh = load_predictor(train_ckpt).meta
+    with pytest.raises(CheckpointError, match="old.onnx: exported with metadata version 1; "
+                                              ".*export the checkpoint again"):
+        ModelMeta.from_export({"predict": fresh.as_dict()}, "old.onnx")
+    later = {"format_version": 2, "predict": {**fresh.as_dict(), "added_later": 1}}
+    assert ModelMeta.from_export(later) == fresh
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,17 +423,26 @@ def test_export_writes_a_model_card(train_ckpt, tmp_path, capsys):
     data = {**ck["data"], "test_subjects": [3]}
     tested = save_checkpoint(tmp_path / "tested.pt", role="student", model=ck["model"],
                              model_config=ck["model_config"], state_dict=ck["state_dict"],
-                             data=data, training={**ck["training"], "test": test})
+                             config=ck["config"], data=data,
+                             training={**ck["training"], "test": test})
     run = tmp_path / "run"
     run.mkdir()
-    ms = {"mean": 0.56, "std": 0.04, "n": 3}
-    (run / "results.json").write_text(json.dumps({
-        "protocol": "loso", "folds_total": 3, "targets": {"arousal": {
-            "folds_done": 3, "majority_baseline": {"mean": 0.58},
-            "models": {"student-emotionkd+feedback": {
-                "folds": 3, "per_fold": {"balanced_accuracy": [0.52, 0.6, 0.56]},
-                "mean_std": {"balanced_accuracy": ms, "accuracy": ms, "macro_f1": ms,
-                             "roc_auc": ms}}}}}}))
+    from emotionkd.evaluation.summary import (
+        MajorityBaseline,
+        ModelSummary,
+        RunSummary,
+        Stat,
+        TargetSummary,
+    )
+
+    ms = {k: Stat(0.56, 0.04, 3) for k in ("balanced_accuracy", "accuracy", "macro_f1",
+                                           "roc_auc")}
+    model = ModelSummary(3, 3, 0, ms, {"balanced_accuracy": [0.52, 0.6, 0.56]}, {}, {}, {},
+                         errors=[])
+    target = TargetSummary(3, [], [], MajorityBaseline(0.58, [0.58] * 3), 90, 0.4,
+                           {"student-emotionkd+feedback": model}, {}, False, 1.0)
+    results = RunSummary("loso", 0, 3, [0], 3, {"arousal": target}, {}, {}, "deap.h5")
+    (run / "results.json").write_text(json.dumps(results.to_dict()))
     code, cap = _run(["export", "--model", str(tested), "--format", "torchscript", "--out",
                       str(tmp_path / "t.ts"), "--evaluation", str(run)], capsys)
     assert code == 0, cap.err

@@ -10,16 +10,10 @@ import pytest
 import torch
 from conftest import run_cli as _cli
 
-from emotionkd.distill.feedback import FeedbackConfig, FeedbackUpdater, pilot_quiz_loss
-from emotionkd.distill.losses import (
-    HintAdapter,
-    LossWeights,
-    hint_mse,
-    map_teacher_tokens,
-    method_weights,
-    soft_kl,
-    student_objective,
-)
+from emotionkd.config import DistillConfig, FeedbackConfig
+from emotionkd.distill.feedback import FeedbackUpdater, pilot_quiz_loss
+from emotionkd.distill.losses import HintAdapter, hint_mse, map_teacher_tokens, soft_kl
+from emotionkd.distill.methods import Outputs, method_class
 from emotionkd.errors import ConfigError
 from emotionkd.models import EmotionNetConfig, EmotionNetStudent, EmotionNetTeacher
 
@@ -56,29 +50,38 @@ def test_hint_mapping_and_mse():
         map_teacher_tokens(f_t, 2, "both")
 
 
+def _method(name: str = "emotionkd", **settings):
+    """The configured method object, as a [distill] table with ``settings`` gives it."""
+    return DistillConfig(method=name, **settings).method_object()
+
+
 def test_method_presets_and_objective():
-    assert method_weights("emotionkd") == LossWeights(1.0, 0.1, 1.0, 1.0)
-    kd = method_weights("kd")
-    assert (kd.ce_weight, kd.kl_weight, kd.hint_weight, kd.temperature) == (0.1, 0.9, 0.0, 4.0)
-    assert method_weights("fitnets").kl_weight == 0 and method_weights("none").hint_weight == 0
-    assert method_weights("emotionkd", kl_weight=0.5, hint_map="gsr").kl_weight == 0.5
+    assert _method().params == {"ce_weight": 1.0, "kl_weight": 0.1, "hint_weight": 1.0,
+                                "temperature": 1.0, "hint_map": "fold"}
+    kd = _method("kd").params
+    assert (kd["ce_weight"], kd["kl_weight"], kd["hint_weight"], kd["temperature"]) == \
+        (0.1, 0.9, 0.0, 4.0)
+    assert _method("fitnets").params["kl_weight"] == 0
+    assert _method("none").params["hint_weight"] == 0 and _method("none").alone
+    assert _method(kl_weight=0.5, hint_map="gsr").params["kl_weight"] == 0.5
+    assert _method("kd").needs() == {"logits"} and _method("fitnets").needs() == {"features"}
     with pytest.raises(ConfigError, match="--method"):
-        method_weights("crd")
+        _method("crd")
     with pytest.raises(ConfigError, match="--temperature must be a finite number above 0"):
-        method_weights("kd", temperature=0)
+        _method("kd", temperature=0)
     with pytest.raises(ConfigError, match="--hint-map must be one of fold, gsr, eeg"):
-        method_weights("kd", hint_map="both")
+        _method("kd", hint_map="both")
     z_s = torch.tensor([[0.2, -0.1]])
     z_t = torch.tensor([[1.0, 0.0]])
     y = torch.tensor([1])
     f_s, f_t = torch.zeros(1, 2, 3), torch.ones(1, 4, 3)
-    w = LossWeights(ce_weight=1.0, kl_weight=0.1, hint_weight=1.0)
-    total, terms = student_objective(z_s, f_s, y, z_t, f_t, w, None)
+    w = method_class("emotionkd")({"ce_weight": 1.0, "kl_weight": 0.1, "hint_weight": 1.0})
+    total, terms = w.loss(Outputs(y, z_s, f_s, z_t, f_t), None)
     ce = -math.log(math.exp(-0.1) / (math.exp(0.2) + math.exp(-0.1)))
     assert terms["ce"].item() == pytest.approx(ce, rel=1e-6)
     assert terms["hint"].item() == pytest.approx(4.0)  # fold: 1 + 1 = 2, squared
     assert total.item() == pytest.approx(ce + 0.1 * terms["kl"].item() + 4.0, rel=1e-6)
-    _, only_ce = student_objective(z_s, f_s, y, z_t, f_t, method_weights("none"), None)
+    _, only_ce = _method("none").loss(Outputs(y, z_s, f_s, z_t, f_t), None)
     assert set(only_ce) == {"ce"}
 
 
@@ -103,8 +106,7 @@ def test_pilot_step_leaves_the_real_student_untouched():
     before = {k: v.clone() for k, v in s.state_dict().items()}
     eeg, gsr, y = _batch(8)
     _, qg, qy = _batch(8, seed=2)
-    upd = FeedbackUpdater(t, s, HintAdapter(8, 8), method_weights("emotionkd"),
-                          FeedbackConfig(teacher_lr=1e-3))
+    upd = FeedbackUpdater(t, s, HintAdapter(8, 8), _method(), FeedbackConfig(teacher_lr=1e-3))
     t_before = {k: v.clone() for k, v in t.state_dict().items()}
     upd.step(eeg, gsr, y, qg, qy)
     after = s.state_dict()
@@ -121,7 +123,7 @@ def test_meta_gradient_matches_finite_differences():
     t.eval()
     s.train()
     adapter = HintAdapter(8, 8).double()
-    w = method_weights("emotionkd", kl_weight=0.5)
+    w = _method(kl_weight=0.5)
     eeg, gsr, y = _batch(6, torch.float64)
     _, qg, qy = _batch(6, torch.float64, seed=3)
     lr = 0.5
@@ -165,13 +167,12 @@ def test_feedback_config_validation():
 
 @pytest.fixture(scope="module")
 def teacher_ckpt(deap_store, tmp_path_factory):
-    from emotionkd.runs import DataSpec, train_teacher
-    from emotionkd.training import TrainConfig
+    from emotionkd.jobs import train_teacher
 
-    run = train_teacher(deap_store, DataSpec(window_s=2, step_s=2),
-                        TrainConfig(epochs=2, batch_size=16, lr=1e-3, seed=0), model_overrides=TINY,
-                        val_subjects=[2], test_subjects=[3])
-    return run.save(tmp_path_factory.mktemp("t") / "t.pt")
+    out = tmp_path_factory.mktemp("t") / "t.pt"
+    train_teacher(deap_store, out, window=2, step=2, epochs=2, batch_size=16, lr=1e-3, seed=0,
+                  val_subjects=[2], test_subjects=[3], **TINY)
+    return out
 
 
 def test_distill_command_end_to_end(deap_store, teacher_ckpt, tmp_path, capsys):
@@ -186,7 +187,9 @@ def test_distill_command_end_to_end(deap_store, teacher_ckpt, tmp_path, capsys):
     assert "method emotionkd" in cap.out and "feedback steps" in cap.out
     ck = load_checkpoint(out, role="student")
     dist = ck["distillation"]
-    assert dist["method"] == "emotionkd" and dist["feedback_steps"] > 0
+    assert ck["config"]["distill"]["method"] == "emotionkd" and dist["feedback_steps"] > 0
+    assert ck["config"]["distill"]["feedback"] is True
+    assert ck["config"]["data"]["window"] == 2.0  # the teacher's [data] table
     assert dist["teacher"]["path"] == str(teacher_ckpt) and len(dist["teacher"]["sha256"]) == 64
     assert dist["quiz_windows"] > 0
     assert ck["data"]["train_subjects"] == [1] and ck["data"]["test_subjects"] == [3]
@@ -233,11 +236,13 @@ def test_cached_teacher_outputs_train_like_the_live_teacher(deap_store, teacher_
     # without feedback the frozen teacher's outputs are computed once; training then matches
     # running the teacher on every batch (same batches, same losses, same student)
     from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.config import DataConfig
     from emotionkd.distill import trainer
-    from emotionkd.runs import DataSpec, load_windows, open_data
+    from emotionkd.store import open_store
     from emotionkd.training import TrainConfig, fit
+    from emotionkd.windows import WindowDataset
 
-    ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2))
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2))
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3, seed=0)
     ck = load_checkpoint(teacher_ckpt)
@@ -245,8 +250,8 @@ def test_cached_teacher_outputs_train_like_the_live_teacher(deap_store, teacher_
     for cache in (True, False):
         torch.manual_seed(0)
         student = EmotionNetStudent(EmotionNetConfig(fs=ds.fs, window_s=2, **TINY))
-        task = trainer.DistillTask(build_from_checkpoint(ck), student,
-                                   method_weights("emotionkd"), cache_teacher=cache)
+        task = trainer.DistillTask(build_from_checkpoint(ck), student, _method(),
+                                   cache_teacher=cache)
         res = fit(task, train, val, cfg)
         assert (task._cache is not None) == cache and task.batch_eeg != cache
         _, gsr, _ = val.batch(np.arange(len(val)))

@@ -27,16 +27,16 @@ def _free_port() -> int:
 
 def _train(store: str, out: str, feedback: bool) -> None:
     """Train a tiny student (and, with feedback, distil it from a tiny teacher)."""
-    from emotionkd.distill.feedback import FeedbackConfig
-    from emotionkd.distill.losses import method_weights
-    from emotionkd.distill.trainer import distill_student
+    from emotionkd.config import DataConfig, DistillConfig, ExperimentConfig, FeedbackConfig
+    from emotionkd.distill.trainer import fit_student
     from emotionkd.distributed import world
     from emotionkd.models.registry import build_model, default_config
-    from emotionkd.runs import DataSpec, load_windows, open_data
+    from emotionkd.store import open_store
     from emotionkd.training import SupervisedTask, TrainConfig, fit
+    from emotionkd.windows import WindowDataset
 
     torch.set_num_threads(1)
-    ds = load_windows(open_data(store), DataSpec(window_s=2, step_s=2))
+    ds = WindowDataset(open_store(store), DataConfig(window=2, step=2))
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-3, patience=0, seed=0,
                       class_weight="none", device="cpu")
@@ -49,10 +49,11 @@ def _train(store: str, out: str, feedback: bool) -> None:
     else:
         t_cfg = default_config("emotionnet-teacher", ds.fs, ds.window_s, ds.n_eeg, NOTRAND)
         teacher = build_model("emotionnet-teacher", t_cfg)
-        dres = distill_student(teacher, student, train, val, method_weights("emotionkd"), cfg,
-                               FeedbackConfig(feedback_warmup=0, teacher_lr=1e-3, pilot_lr=0.1),
-                               quiz=train)
-        result = {"student": student.state_dict(), "teacher": teacher.state_dict(),
+        config = ExperimentConfig(
+            train=cfg, distill=DistillConfig(feedback=True),
+            feedback=FeedbackConfig(feedback_warmup=0, teacher_lr=1e-3, pilot_lr=0.1))
+        dres = fit_student(teacher, s_cfg, train, val, config, quiz=train)
+        result = {"student": dres.student.state_dict(), "teacher": teacher.state_dict(),
                   "steps": dres.feedback_steps}
     rank = world()[0]
     torch.save(result, f"{out}.rank{rank}")
@@ -124,12 +125,13 @@ def test_folds_as_separate_processes_merge(deap_store, tmp_path):
     assert res.returncode == 0, res.stderr
     merged = json.loads((run / "results.json").read_text())
     assert merged["targets"]["arousal"]["folds_done"] == 3
-    from emotionkd.evaluation import EvalConfig, evaluate_protocol
+    from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
 
     meta = json.loads((run / "run.json").read_text())
-    full = evaluate_protocol(deap_store, EvalConfig(**meta["config"]), tmp_path / "full")
+    plan = EvaluationPlan.from_run_entries(meta, "run.json")
+    full = evaluate_protocol(deap_store, plan, tmp_path / "full")
     a = merged["targets"]["arousal"]["models"]["student-none"]["per_fold"]
-    b = full["targets"]["arousal"]["models"]["student-none"]["per_fold"]
+    b = full.targets["arousal"].models["student-none"].per_fold
     assert a == b
 
 

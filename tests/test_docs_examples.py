@@ -156,17 +156,17 @@ def test_paper_config_drives_the_pipeline(deap_store, tmp_path, capsys):
     from emotionkd.checkpoint import load_checkpoint
 
     ck = load_checkpoint(tmp_path / "t.pt")
-    assert len(ck["data"]["eeg_channels"]) == 28 and ck["data"]["window"] == 512
-    assert ck["training"]["config"]["lr"] == 1e-4  # from the file
+    assert len(ck["data"]["eeg_channels"]) == 28 and ck["data"]["window_samples"] == 512
+    assert ck["config"]["train"]["lr"] == 1e-4  # from the file
     code, cap = _run(["distill", "--teacher", str(tmp_path / "t.pt"), "--data", str(deap_store),
                       "--out", str(tmp_path / "s.pt"), "--config", str(cfg), "--epochs", "1",
-                      "--warmup", "0"], capsys)
+                      "--feedback-warmup", "0"], capsys)
     assert code == 0, cap.err
-    assert "note: --warmup is deprecated; use --feedback-warmup" in cap.err  # still works
     s = load_checkpoint(tmp_path / "s.pt")
-    assert s["distillation"]["weights"]["kl_weight"] == 0.1
-    assert s["distillation"]["feedback"]["feedback_warmup"] == 0  # the flag over the file's 2
-    assert s["training"]["resolved"]["feedback"]["pilot_lr"] == 0.01  # [feedback] applied
+    assert s["config"]["distill"]["kl_weight"] == 0.1
+    assert s["config"]["feedback"]["feedback_warmup"] == 0  # the flag over the file's 2
+    assert s["config"]["feedback"]["pilot_lr"] == 0.01  # [feedback] applied
+    assert s["config"]["data"]["eeg_channels"] == ",".join(ck["data"]["eeg_channels"])
     code, cap = _run(["evaluate", "--data", str(deap_store), "--config", str(cfg), *small,
                       "--methods", "none", "--baselines", "deepconvnet",
                       "--out", str(tmp_path / "run")], capsys)

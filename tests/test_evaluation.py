@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from emotionkd.cli import main
-from emotionkd.errors import ConfigError
+from emotionkd.config import DataConfig, resolve_config
+from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.evaluation import (
-    EvalConfig,
+    EvaluationPlan,
     build_report,
     evaluate_checkpoint,
     evaluate_protocol,
@@ -20,7 +21,8 @@ from emotionkd.evaluation import (
     make_folds,
 )
 from emotionkd.metrics import aggregate, binary_metrics, wilcoxon_paired
-from emotionkd.runs import DataSpec, load_windows, open_data
+from emotionkd.store import open_store
+from emotionkd.windows import WindowDataset
 
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
@@ -28,19 +30,20 @@ TRAIN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0}
 FULL_BASELINES = ["deepconvnet", "eeg-features", "gsr-features", "shallowconvnet"]
 
 
-def _cfg(**kw) -> EvalConfig:
-    base = dict(protocol="loso", targets=["arousal"], methods=["emotionkd", "none"],
-                data={"window_s": 2.0, "step_s": 2.0}, train=TRAIN, model=TINY,
-                feedback_cfg={"feedback_warmup": 0}, val_fraction=0.3, quiz_fraction=0.3,
-                baselines=[])
-    base.update(kw)
-    return EvalConfig(**base)
+def _cfg(**kw) -> EvaluationPlan:
+    """A small evaluation plan; list values are given comma-separated."""
+    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
+                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
+                quiz_fraction=0.3, baselines="none")
+    opts.update(kw)
+    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
+    return EvaluationPlan(resolve_config("evaluate", opts))
 
 
 @pytest.mark.parametrize("protocol, k", [("loso", 0), ("kfold", 3), ("subject-dependent", 2)])
 def test_split_invariants(deap_store, protocol, k):
-    st = open_data(deap_store)
-    ds = load_windows(st, DataSpec(window_s=2, step_s=2), load_eeg=False)
+    st = open_store(deap_store)
+    ds = WindowDataset(st, DataConfig(window=2, step=2), load_eeg=False)
     cfg = _cfg(protocol=protocol, k=k)
     folds = make_folds(cfg, st.subject, st.trial)
     keys = ds.trial_keys()
@@ -86,12 +89,11 @@ def test_metrics_match_hand_computation():
     assert "undefined" in wilcoxon_paired([0.5, 0.5], [0.5, 0.5])["note"]
 
 
-def _comparable(results: dict) -> dict:
+def _comparable(results) -> dict:
     out = {}
-    for target, t in results["targets"].items():
-        for label, m in t["models"].items():
-            out[(target, label)] = (m["folds"], m["pooled"],
-                                    {k: v for k, v in m["per_fold"].items()})
+    for target, t in results.targets.items():
+        for label, m in t.models.items():
+            out[(target, label)] = (m.folds, m.pooled, dict(m.per_fold))
     return out
 
 
@@ -104,7 +106,8 @@ def full_run(deap_store, tmp_path_factory):
 
 
 def test_full_run_reports(full_run):
-    out, res = full_run
+    out, summary = full_run
+    res = summary.to_dict()
     t = res["targets"]["arousal"]
     assert t["folds_done"] == 3
     assert set(t["models"]) == {"teacher", "student-emotionkd", "student-emotionkd+feedback",
@@ -128,7 +131,8 @@ def test_full_run_reports(full_run):
         assert r["pairs"] == 3 - single and (r["ci_low"] <= r["mean_difference"] <= r["ci_high"]
                                              or r["pairs"] < 2)
     parsed = json.loads((out / "results.json").read_text())
-    assert parsed["protocol"] == "loso"
+    assert parsed == json.loads(json.dumps(res)) and parsed["protocol"] == "loso"
+    assert type(summary).from_dict(parsed).to_dict() == parsed  # results.json reads back
     with open(out / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {r["model"] for r in rows} >= {"teacher", "student-none", "majority-class"}
@@ -145,7 +149,7 @@ def test_full_run_reports(full_run):
 
 def test_interrupted_run_resumes_to_the_same_result(deap_store, full_run, tmp_path,
                                                     monkeypatch):
-    import emotionkd.evaluation as ev
+    import emotionkd.evaluation.protocol as ev
 
     out = tmp_path / "resumed"
     real = ev.run_fold
@@ -192,12 +196,12 @@ def test_failed_model_is_recorded_and_run_goes_on(deap_store, tmp_path, monkeypa
     def broken(*a, **kw):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(tr, "distill_student", broken)
+    monkeypatch.setattr(tr.DistillTask, "__init__", broken)
     res = evaluate_protocol(deap_store, _cfg(), tmp_path / "r")
-    m = res["targets"]["arousal"]["models"]
-    assert m["student-emotionkd+feedback"]["folds"] == 0
-    assert len(m["student-emotionkd+feedback"]["errors"]) == 3
-    assert m["student-none"]["folds"] == 3
+    m = res.targets["arousal"].models
+    assert m["student-emotionkd+feedback"].folds == 0
+    assert len(m["student-emotionkd+feedback"].errors) == 3
+    assert m["student-none"].folds == 3
     assert "simulated failure" in (tmp_path / "r" / "report.md").read_text()
 
 
@@ -239,3 +243,17 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
             main(bad)
         assert exc.value.code == 1
         assert msg in capsys.readouterr().err
+
+
+def test_runs_of_another_format_are_refused_in_one_line(tmp_path, capsys):
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"format": "emotionkd-run", "format_version": 2,
+                                              "config": {"protocol": "loso"}}))
+    with pytest.raises(DataFormatError, match="run format_version 2 is not read by emotionkd"):
+        build_report(run)
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and len(err.strip().splitlines()) == 1
+    assert "run the evaluation again" in err

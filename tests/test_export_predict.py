@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_cli as _run
+from conftest import train_and_save
 
+from emotionkd.config import DataConfig
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.export import ExportParityError, export_model, read_metadata
 from emotionkd.predict import load_predictor, predict_recording
 from emotionkd.recordings import read_recording
-from emotionkd.runs import DataSpec, ModelRun, data_section, load_windows, open_data, train_model
 from emotionkd.training import TrainConfig
 
 REAL = Path(__file__).parent / "data" / "real"
@@ -24,17 +25,8 @@ TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
 
 
 def _train(deap_store, out: Path, name: str) -> Path:
-    from emotionkd.models.registry import default_config, model_spec
-    from emotionkd.runs import training_section
-
-    st = open_data(deap_store)
-    ds = load_windows(st, DataSpec(window_s=4, step_s=4))
-    cfg = default_config(name, ds.fs, ds.window_s, ds.n_eeg, TINY)
-    tc = TrainConfig(epochs=1, batch_size=8, seed=0)
-    model, res = train_model(name, cfg, ds.select_subjects([1, 2]), ds.select_subjects([3]), tc)
-    run = ModelRun(model_spec(name)["role"], name, model, cfg, res,
-                   data_section(ds, st, [1, 2], [3]), training_section(tc, res))
-    return run.save(out)
+    return train_and_save(deap_store, out, name, DataConfig(window=4, step=4),
+                          TrainConfig(epochs=1, batch_size=8, seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +42,8 @@ def test_export_parity_and_metadata(student_ckpt, tmp_path, fmt, suffix):
     meta = read_metadata(out)
     assert meta["emotionkd_version"] and meta["role"] == "student"
     p = meta["predict"]
-    assert (p["sampling_rate"], p["window"], p["norm"], p["target"]) == (128.0, 512, "subject",
+    assert (p["sampling_rate"], p["window_samples"], p["norm"], p["target"]) == (128.0, 512,
+                                                                                "subject",
                                                                         "arousal")
     assert p["class_names"] == ["low arousal", "high arousal"]
     assert meta["input_shapes"]["gsr"] == ["batch", 1, 512]

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import train_and_save
 
 import emotionkd
 from emotionkd.cli import main
@@ -138,26 +139,9 @@ def in_tmpfs(folder: Path, args: list[str], *, size: str = "1m", readonly: bool 
 
 
 def _train(store: Path, out: Path, name: str) -> Path:
-    from emotionkd.models.registry import default_config, model_spec
-    from emotionkd.runs import (
-        DataSpec,
-        ModelRun,
-        data_section,
-        load_windows,
-        open_data,
-        train_model,
-        training_section,
-    )
-    from emotionkd.training import TrainConfig
+    from emotionkd.config import DataConfig
 
-    st = open_data(store)
-    ds = load_windows(st, DataSpec(window_s=2, step_s=2))
-    cfg = default_config(name, ds.fs, ds.window_s, ds.n_eeg, TINY)
-    tc = TrainConfig(epochs=1, batch_size=16, seed=0)
-    model, res = train_model(name, cfg, ds.select_subjects([1, 2]), ds.select_subjects([3]), tc)
-    run_ = ModelRun(model_spec(name)["role"], name, model, cfg, res,
-                    data_section(ds, st, [1, 2], [3]), training_section(tc, res))
-    return run_.save(out)
+    return train_and_save(store, out, name, DataConfig(window=2, step=2))
 
 
 @pytest.fixture(scope="module")
@@ -229,11 +213,13 @@ def test_case1_nan_store_is_refused_by_train_teacher_and_distill(work, capsys):
 
 
 def test_case1_fit_refuses_a_nonfinite_loss_and_untrained_weights(deap_store):
+    from emotionkd.config import DataConfig
     from emotionkd.models.registry import build_model, default_config
-    from emotionkd.runs import DataSpec, load_windows, open_data
+    from emotionkd.store import open_store
     from emotionkd.training import SupervisedTask, TrainConfig, fit
+    from emotionkd.windows import WindowDataset
 
-    ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2), load_eeg=False)
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2), load_eeg=False)
     cfg = default_config("emotionnet-student", ds.fs, ds.window_s, ds.n_eeg, TINY)
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     tc = TrainConfig(epochs=2, batch_size=16, lr=1e-3)
@@ -415,13 +401,13 @@ def test_lock_of_a_killed_run_does_not_block_and_is_cleaned(tmp_path):
 
 def test_evaluation_files_take_no_lock(tmp_path):
     """Fold jobs of one run write its files concurrently: unique temporaries, no lock."""
-    from emotionkd.evaluation import _atomic_json
+    from emotionkd.evaluation.rundir import write_json
 
     path = tmp_path / "run" / "folds" / "arousal" / "seed-0" / "fold-000.json"
     path.parent.mkdir(parents=True)
     other_job = hold_in_child(path)
     try:
-        _atomic_json(path, {"a": np.int64(1)})
+        write_json(path, {"a": np.int64(1)})
     finally:
         other_job.stdin.close()
         other_job.wait(timeout=30)
@@ -600,10 +586,10 @@ def test_case5_disk_full_injected_at_every_writer(work, deap_raw, writer, tmp_pa
                 args = ["synth", "deap", "--out", str(folder), "--subjects", "1", "--trials",
                         "1", "--seconds", "2", "--overwrite"]
             else:
-                from emotionkd.evaluation import _atomic_json
+                from emotionkd.evaluation.rundir import write_json
 
                 with pytest.raises(OutputError) as info:
-                    _atomic_json(target, {"x": 1})
+                    write_json(target, {"x": 1})
                 args = None
     if args is not None:
         code, _, err = run(args + ["--overwrite"] * (writer != "synth"), capsys)

@@ -12,8 +12,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import run_cli as _cli
 
+from emotionkd.config import resolve_config
 from emotionkd.errors import OutputExistsError
-from emotionkd.evaluation import EvalConfig, evaluate_protocol
+from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
 from emotionkd.figures import (
     FIGURE_KINDS,
     PLOTS_HINT,
@@ -34,11 +35,11 @@ def run(deap_store, tmp_path_factory):
     """Two targets, 2 folds, teacher + student alone + a classical baseline: every figure kind
     has data (histories, comparisons, probabilities)."""
     out = tmp_path_factory.mktemp("figruns") / "run"
-    cfg = EvalConfig(protocol="kfold", k=2, targets=TARGETS, methods=["none"],
-                     baselines=["gsr-features"], data={"window_s": 2.0, "step_s": 2.0},
-                     train={"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0},
-                     model=TINY, val_fraction=0.3)
-    evaluate_protocol(deap_store, cfg, out)
+    cfg = resolve_config("evaluate", dict(
+        protocol="kfold", k=2, target=",".join(TARGETS), methods="none",
+        baselines="gsr-features", window=2.0, step=2.0, epochs=2, batch_size=16, lr=1e-3,
+        patience=0, val_fraction=0.3, **TINY))
+    evaluate_protocol(deap_store, EvaluationPlan(cfg), out)
     return out
 
 
@@ -84,10 +85,10 @@ def test_without_matplotlib_one_line_hint_and_everything_else_works(run, tmp_pat
     assert json.loads((copy / "results.json").read_text())["figures"]["skipped"] == PLOTS_HINT
     assert "student-none" in cap.out  # the results table still printed
     # the training commands' helper: the hint instead of the curves
-    from emotionkd.cli import _save_curves
+    from emotionkd.cli.render import learning_curves
 
     fit = SimpleNamespace(history=[{"epoch": 1, "train_loss": 0.7}], best_epoch=1)
-    _save_curves(tmp_path / "t.pt", fit, "t", overwrite=True)
+    learning_curves(tmp_path / "t.pt", fit, "t", overwrite=True)
     err = capsys.readouterr().err
     assert err.count(PLOTS_HINT) == 1 and not (tmp_path / "t.curves.png").exists()
 
@@ -130,11 +131,11 @@ def test_train_teacher_and_distill_write_curves_beside_the_checkpoint(deap_store
     stale = tmp_path / "s.curves.png"
     stale.write_bytes(b"not replaced without --overwrite")
     code, cap = _cli(["distill", "--teacher", str(t), "--data", str(deap_store), "--out", str(s),
-                      "--epochs", "1", "--warmup", "0"], capsys)
+                      "--epochs", "1", "--feedback-warmup", "0"], capsys)
     assert code == 0, cap.err
     assert s.exists() and stale.read_bytes() == b"not replaced without --overwrite"
     assert "--overwrite" in cap.err
     code, cap = _cli(["distill", "--teacher", str(t), "--data", str(deap_store), "--out", str(s),
-                      "--epochs", "1", "--warmup", "0", "--overwrite"], capsys)
+                      "--epochs", "1", "--feedback-warmup", "0", "--overwrite"], capsys)
     assert code == 0, cap.err
     assert stale.read_bytes().startswith(PNG)

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from emotionkd.config import DataConfig
 from emotionkd.errors import ConfigError
 from emotionkd.models.layers import Classifier, PowerHead, TransformerBlock
 from emotionkd.models.registry import build_model, default_config
-from emotionkd.runs import DataSpec, load_windows, open_data
+from emotionkd.store import open_store
 from emotionkd.training import TrainConfig, lr_factor, nll
+from emotionkd.windows import WindowDataset
 
 TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
@@ -111,7 +113,7 @@ def test_balanced_nll_weights_classes_equally():
 
 
 def test_random_crop_stays_inside_the_trial(deap_store):
-    ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2))
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2))
     idx = np.arange(len(ds))
     big = np.full(len(ds), 10_000)
     _, g_end, _ = ds.batch(idx, shift=big)
@@ -119,7 +121,7 @@ def test_random_crop_stays_inside_the_trial(deap_store):
     begin, end = ds._segments
     owner = ds.window_trial
     # clipped to the last / first window of each trial
-    last = ds.batch(idx, shift=(end[owner] - ds.window) - ds.starts)[1]
+    last = ds.batch(idx, shift=(end[owner] - ds.window_samples) - ds.starts)[1]
     first = ds.batch(idx, shift=begin[owner] - ds.starts)[1]
     torch.testing.assert_close(g_end, last)
     torch.testing.assert_close(g_start, first)

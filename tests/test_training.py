@@ -15,28 +15,28 @@ from emotionkd.checkpoint import (
     check_data_compatible,
     load_checkpoint,
 )
-from emotionkd.config import read_config_file, resolve_config
+from emotionkd.config import DataConfig, ModelConfig, read_config_file, resolve_config
 from emotionkd.errors import CheckpointError, ConfigError
+from emotionkd.jobs import train_teacher
 from emotionkd.models.registry import build_model, default_config
-from emotionkd.runs import DataSpec, load_windows, open_data, train_teacher
+from emotionkd.store import open_store
 from emotionkd.training import SupervisedTask, TrainConfig, evaluate_task, fit
 from emotionkd.validation import parse_subjects
+from emotionkd.windows import WindowDataset
 
 TINY = {"size": "tiny"}
 
 
 def _tiny_student(ds):
-    from emotionkd.config import model_overrides
-
     cfg = default_config("emotionnet-student", ds.fs, ds.window_s, ds.n_eeg,
-                         model_overrides(TINY))
+                         ModelConfig(**TINY).overrides())
     torch.manual_seed(0)
     return build_model("emotionnet-student", cfg)
 
 
 def test_fit_is_deterministic_and_restores_best(deap_store):
-    spec = DataSpec(window_s=2, step_s=2)
-    ds = load_windows(open_data(deap_store), spec)
+    spec = DataConfig(window=2, step=2)
+    ds = WindowDataset(open_store(deap_store), spec)
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     cfg = TrainConfig(epochs=4, batch_size=16, lr=1e-3, patience=0, seed=3)
     states = []
@@ -56,7 +56,7 @@ def test_fit_is_deterministic_and_restores_best(deap_store):
 
 @pytest.mark.parametrize("keep", ["best", "last"])
 def test_keep_chooses_the_epoch_and_on_epoch_sees_every_epoch(deap_store, keep):
-    ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2))
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2))
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     seen: dict[int, dict] = {}
 
@@ -80,7 +80,7 @@ def test_keep_chooses_the_epoch_and_on_epoch_sees_every_epoch(deap_store, keep):
 
 
 def test_early_stopping_stops(deap_store):
-    ds = load_windows(open_data(deap_store), DataSpec(window_s=2, step_s=2))
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2))
     m = _tiny_student(ds)
     cfg = TrainConfig(epochs=30, batch_size=16, lr=1e-2, patience=2, seed=0)
     res = fit(SupervisedTask(m), ds.select_subjects([1, 2]), ds.select_subjects([3]), cfg)
@@ -94,11 +94,9 @@ def test_training_learns_the_synthetic_signal(tmp_path):
 
     write_deap(tmp_path / "raw", n_subjects=5, n_trials=10, seconds=16, seed=11)
     st = preprocess_deap(tmp_path / "raw", tmp_path / "d.h5").out
-    run = train_teacher(st, DataSpec(window_s=2, step_s=2),
-                        TrainConfig(epochs=20, batch_size=16, lr=1e-3, patience=6, seed=0),
-                        model_overrides={"d_model": 16, "n_heads": 2, "head_dim": 8,
-                                         "n_blocks": 2, "ff_dim": 16, "classifier_dim": 32},
-                        val_subjects=[4], test_subjects=[5])
+    run = train_teacher(st, window=2, step=2, epochs=20, batch_size=16, lr=1e-3, patience=6,
+                        seed=0, d_model=16, n_heads=2, head_dim=8, n_blocks=2, ff_dim=16,
+                        classifier_dim=32, val_subjects=[4], test_subjects=[5])
     # over seeds 0–5: AUC 0.85–0.93, balanced accuracy 0.76–0.89 on the held-out subject. With
     # fewer optimiser steps (batch 32, 12 epochs: under 100 steps) the outcome hinged on the seed.
     assert run.test_metrics["roc_auc"] > 0.8
@@ -108,11 +106,9 @@ def test_training_learns_the_synthetic_signal(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_checkpoint_round_trip_and_refusals(deap_store, tmp_path):
-    run = train_teacher(deap_store, DataSpec(window_s=2, step_s=2),
-                        TrainConfig(epochs=1, batch_size=16, seed=0),
-                        model_overrides={"d_model": 8, "n_heads": 2, "head_dim": 4,
-                                         "n_blocks": 2, "ff_dim": 8, "classifier_dim": 8},
-                        val_subjects=[3])
+    run = train_teacher(deap_store, window=2, step=2, epochs=1, batch_size=16, seed=0,
+                        d_model=8, n_heads=2, head_dim=4, n_blocks=2, ff_dim=8,
+                        classifier_dim=8, val_subjects=[3])
     path = run.save(tmp_path / "t.pt")
     ck = load_checkpoint(path, role="teacher")
     raw = torch.load(path, weights_only=True)  # plain tensors and values only
@@ -121,13 +117,21 @@ def test_checkpoint_round_trip_and_refusals(deap_store, tmp_path):
     x = (torch.randn(2, 32, 256), torch.randn(2, 1, 256))
     run.model.eval()
     assert torch.equal(m(*x)[0], run.model(*x)[0])
-    assert ck["data"]["val_subjects"] == [3] and ck["data"]["window"] == 256
+    assert ck["data"]["val_subjects"] == [3] and ck["data"]["window_samples"] == 256
+    assert ck["config"]["data"]["window"] == 2.0 and set(ck["config"]) == {"data", "model",
+                                                                              "train"}
     with pytest.raises(CheckpointError, match="is a teacher checkpoint.*student is needed"):
         load_checkpoint(path, role="student")
     # data mismatch names both values
     with pytest.raises(CheckpointError, match=r"sampling_rate is 128.0 in the checkpoint but "
                                               r"256.0 in other.h5"):
         check_data_compatible(ck, {**ck["data"], "sampling_rate": 256.0}, "other.h5")
+    # a checkpoint of another format version is refused in one line
+    old = tmp_path / "v1.pt"
+    torch.save({**raw, "format_version": 1}, old)
+    with pytest.raises(CheckpointError, match="v1.pt: checkpoint format_version 1 is not read "
+                                              "by emotionkd .*train the model again"):
+        load_checkpoint(old)
     # corrupt / foreign / malicious files
     bad = tmp_path / "bad.pt"
     bad.write_bytes(path.read_bytes()[:300])
@@ -161,7 +165,7 @@ def test_checkpoint_round_trip_and_refusals(deap_store, tmp_path):
 def test_config_file_precedence_and_errors(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('target = "valence"\n[train]\nepochs = 7\nlr = 0.01\n[model]\nd_model = 16\n')
-    values = {k: v for k, (v, _) in read_config_file(cfg, "train-teacher").items()}
+    values = {k: v for k, (v, _) in read_config_file(cfg).items()}
     assert values == {"target": "valence", "epochs": 7, "lr": 0.01, "d_model": 16}
     out = resolve_config("train-teacher", {"lr": 0.5, "epochs": None}, cfg)
     assert (out.data.target, out.train.epochs, out.train.lr) == ("valence", 7, 0.5)
@@ -173,7 +177,7 @@ def test_config_file_precedence_and_errors(tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text("epochs = [\n")
     with pytest.raises(ConfigError, match="broken.toml: invalid TOML"):
-        read_config_file(broken, "train-teacher")
+        read_config_file(broken)
     assert parse_subjects("1,3-5", "--x") == [1, 3, 4, 5]
     with pytest.raises(ConfigError, match="--x: cannot read"):
         parse_subjects("a-b", "--x")
@@ -193,15 +197,15 @@ def test_train_teacher_cli(deap_store, tmp_path, capsys):
     assert "wrote" in cap.out and "validation" in cap.out and "test" in cap.out
     ck = load_checkpoint(out)
     assert ck["training"]["epochs_run"] == 1  # the flag overrides the file
-    resolved = ck["training"]["resolved"]  # the resolved tables, names as in flags and files
+    resolved = ck["config"]  # the resolved tables, names as in flags and files
     assert resolved["data"]["window"] == 2.0 and resolved["model"]["d_model"] == 8
     assert resolved["train"]["epochs"] == 1 and set(resolved) == {"data", "model", "train"}
     assert ck["model_config"]["d_model"] == 8
-    assert ck["data"]["target"] == "valence" and len(ck["data"]["eeg_channels"]) == 28
+    assert resolved["data"]["target"] == "valence" and len(ck["data"]["eeg_channels"]) == 28
     assert ck["data"]["train_subjects"] == [1] and ck["data"]["test_subjects"] == [3]
     code, cap = _cli(["info", str(out), "--json"], capsys)
     info = json.loads(cap.out)
-    assert info["role"] == "teacher" and info["data"]["target"] == "valence"
+    assert info["role"] == "teacher" and info["config"]["data"]["target"] == "valence"
     # refusals: existing output, bad subjects, wrong model role
     code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(out)], capsys)
     assert code == 1 and "--overwrite" in cap.err
@@ -211,8 +215,9 @@ def test_train_teacher_cli(deap_store, tmp_path, capsys):
     code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(tmp_path / "x.pt"),
                       "--model", "deepconvnet"], capsys)
     assert code == 2 and "'deepconvnet' is not one of" in cap.err  # a choice: usage error
-    with pytest.raises(ConfigError, match="--model deepconvnet is a student"):
-        train_teacher(deap_store, DataSpec(), TrainConfig(), model_name="deepconvnet")
+    with pytest.raises(ConfigError, match="--model must be one of emotionnet-teacher, concat, "
+                                          "not 'deepconvnet'"):
+        train_teacher(deap_store, model="deepconvnet")
     assert not (tmp_path / "x.pt").exists()
 
 

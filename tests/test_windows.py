@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from emotionkd.config import DataConfig
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.preprocess import preprocess_deap
 from emotionkd.store import open_store
@@ -19,7 +20,7 @@ from emotionkd.windows import WindowDataset, binarise, window_starts
     [(4, 4, 3), (4, 1, 9), (1, 0.5, 23), (5, 5, 2), (2, 3, 4), (12, 1, 1), (13, 1, 0)],
 )
 def test_window_counts(deap_store, window_s, step_s, per_trial):
-    ds = WindowDataset(deap_store, window_s=window_s, step_s=step_s)
+    ds = WindowDataset(deap_store, DataConfig(window=window_s, step=step_s))
     assert len(ds) == 12 * per_trial
     if per_trial:
         counts = np.bincount(ds.window_trial)
@@ -37,7 +38,7 @@ def test_window_starts_vectorised_matches_loop():
 
 
 def test_batch_equals_manual_slices_and_normalisation(deap_store):
-    ds = WindowDataset(deap_store, window_s=2, step_s=1, target="valence", norm="subject")
+    ds = WindowDataset(deap_store, DataConfig(window=2, step=1, target="valence", norm="subject"))
     st = open_store(deap_store)
     eeg_all, gsr_all, off = st.load_signals(np.arange(st.n_trials))
     idx = np.array([0, 5, len(ds) - 1, 17])
@@ -63,16 +64,16 @@ def test_batch_equals_manual_slices_and_normalisation(deap_store):
 
 
 def test_norm_none_and_train(deap_store):
-    raw = WindowDataset(deap_store, norm="none", subjects=[1])
+    raw = WindowDataset(deap_store, DataConfig(norm="none"), subjects=[1])
     st = open_store(deap_store)
     eeg_all, _, off = st.load_signals([0])
     np.testing.assert_array_equal(raw.batch([0])[0][0].numpy(), eeg_all[:, :512])
-    tr = WindowDataset(deap_store, norm="train", norm_subjects=[1, 2])
+    tr = WindowDataset(deap_store, DataConfig(norm="train"), norm_subjects=[1, 2])
     # the held-out subject 3 is normalised with subjects 1+2 statistics, not its own
     t12 = tr.select_subjects([1, 2]).batch(np.arange(len(tr.select_subjects([1, 2]))))[0]
     assert abs(float(t12.mean())) < 0.05
     with pytest.raises(ConfigError, match="norm train needs"):
-        WindowDataset(deap_store, norm="train")
+        WindowDataset(deap_store, DataConfig(norm="train"))
     view = raw.with_norm("subject")
     assert abs(float(view.batch(np.arange(len(view)))[1].mean())) < 0.05
 
@@ -87,7 +88,8 @@ def test_labels_threshold_and_tie():
 
 
 def test_subset_subjects_and_gsr_only(deap_store):
-    ds = WindowDataset(deap_store, subjects=[2, 3], load_eeg=False, eeg_channels=["Cz", "Fp1"])
+    ds = WindowDataset(deap_store, DataConfig(eeg_channels="Cz,Fp1"), subjects=[2, 3],
+                       load_eeg=False)
     assert set(np.unique(ds.subjects)) == {2, 3}
     eeg, gsr, y = ds.batch([0, 1])
     assert eeg is None and gsr.shape == (2, 1, 512)
@@ -96,18 +98,19 @@ def test_subset_subjects_and_gsr_only(deap_store):
     assert np.array_equal(sub.batch([0])[1], ds.batch([np.flatnonzero(ds.subjects == 3)[0]])[1])
     assert len(set(ds.trial_keys())) == 8
     spec = ds.spec()
-    assert spec["window"] == 512 and spec["eeg_channels"] == ["Cz", "Fp1"]
+    assert spec["window_samples"] == 512 and spec["eeg_channels"] == ["Cz", "Fp1"]
+    assert spec["window"] == 4.0 and spec["target"] == "arousal"
     with pytest.raises(DataFormatError, match="subject.*9"):
         WindowDataset(deap_store, subjects=[9])
     with pytest.raises(DataFormatError, match="no rating 'joy'"):
         WindowDataset(deap_store, target="joy")
-    with pytest.raises(DataFormatError, match="EEG channel.*Xx"):
-        WindowDataset(deap_store, eeg_channels=["Xx"])
+    with pytest.raises(ConfigError, match="unknown channel.*Xx"):
+        WindowDataset(deap_store, DataConfig(eeg_channels="Xx"))
 
 
 def test_keep_baseline_windows_only_cover_stimulus(deap_raw, tmp_path):
     out = preprocess_deap(deap_raw, tmp_path / "k.h5", baseline="keep").out
-    ds = WindowDataset(out, window_s=4, step_s=4)
+    ds = WindowDataset(out, DataConfig(window=4, step=4))
     assert len(ds) == 12 * 3  # the 3-s baseline is never cut into windows
     st = open_store(out)
     assert (ds.starts[ds.window_trial == 0] >= st.onset[0] - st.start[0]).all()

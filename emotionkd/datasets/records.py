@@ -65,6 +65,14 @@ def resolve_eeg_channels(spec: str | Sequence[str] | None) -> list[str]:
     return out
 
 
+def eeg_channel_names(setting: str | Sequence[str] | None) -> list[str] | None:
+    """The EEG channel names of the ``eeg_channels`` setting: None for ``store`` (every
+    channel of the store), else :func:`resolve_eeg_channels`."""
+    if setting is None or setting in ("", "store"):
+        return None
+    return resolve_eeg_channels(setting)
+
+
 @dataclass
 class Trial:
     """One stimulus presentation as read from a raw file, before preprocessing.

@@ -30,18 +30,17 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from emotionkd.config import FeedbackConfig, LossWeights
-from emotionkd.distill.losses import ce, student_objective
+from emotionkd.config import FeedbackConfig
+from emotionkd.distill.losses import ce
+from emotionkd.distill.methods import DistillMethod, Outputs
 from emotionkd.training import make_adam
-
-__all__ = ["FeedbackConfig", "FeedbackUpdater", "pilot_quiz_loss"]  # the settings: config.py
 
 
 def pilot_quiz_loss(
     teacher: nn.Module,
     student: nn.Module,
     adapter: nn.Module | None,
-    weights: LossWeights,
+    method: DistillMethod,
     eeg: torch.Tensor,
     gsr: torch.Tensor,
     y: torch.Tensor,
@@ -61,7 +60,7 @@ def pilot_quiz_loss(
     params = dict(student.named_parameters())
     buffers = {k: b.clone() for k, b in student.named_buffers()}
     z_s, f_s = functional_call(student, (params, buffers), (gsr,))
-    loss_s, _ = student_objective(z_s, f_s, y, z_t, f_t, weights, adapter, class_weight)
+    loss_s, _ = method.loss(Outputs(y, z_s, f_s, z_t, f_t, class_weight=class_weight), adapter)
     names = [k for k, p in params.items() if p.requires_grad]
     grads = torch.autograd.grad(loss_s, [params[k] for k in names], create_graph=True,
                                 allow_unused=True)
@@ -82,10 +81,10 @@ class FeedbackUpdater:
     """Owns the teacher's optimiser and performs one feedback update per call."""
 
     def __init__(self, teacher: nn.Module, student: nn.Module, adapter: nn.Module | None,
-                 weights: LossWeights, cfg: FeedbackConfig,
+                 method: DistillMethod, cfg: FeedbackConfig,
                  class_weight: torch.Tensor | None = None) -> None:
         self.teacher, self.student, self.adapter = teacher, student, adapter
-        self.weights, self.cfg, self.class_weight = weights, cfg, class_weight
+        self.method, self.cfg, self.class_weight = method, cfg, class_weight
         self.params = [p for p in teacher.parameters() if p.requires_grad]
         self.opt = make_adam(self.params, cfg.teacher_lr, 1e-7)
         self.steps = 0
@@ -110,7 +109,7 @@ class FeedbackUpdater:
         if cfg.feedback_student_ce > 0:
             with dist_.local_batchnorm():  # the pilot needs a second derivative: local stats
                 quiz, z_t, _ = pilot_quiz_loss(self.teacher, self.student, self.adapter,
-                                               self.weights, eeg, gsr, y, quiz_gsr, quiz_y,
+                                               self.method, eeg, gsr, y, quiz_gsr, quiz_y,
                                                cfg.pilot_lr, self.class_weight)
             terms["fb_quiz"] = float(quiz.detach())
         else:

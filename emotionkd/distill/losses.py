@@ -1,8 +1,7 @@
 """Distillation losses: CE, soft-label KL with temperature, and hint MSE through an adapter.
 
-The loss weights and the method presets (EmotionKD, Hinton KD, FitNets, none) are settings of
-the ``[distill]`` table: :class:`~emotionkd.config.LossWeights` and
-:func:`~emotionkd.config.method_weights` (re-exported here).
+The methods that combine them (EmotionKD, Hinton KD, FitNets, none) are in
+:mod:`emotionkd.distill.methods`.
 
 Notation: ``z_s``/``z_t`` student/teacher logits (B, 2); ``f_s`` student fused tokens (B, L, D);
 ``f_t`` teacher fused tokens (B, 2L, D) — the IMF output concatenates EEG and GSR tokens along
@@ -15,11 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotionkd.config import HINT_MAPS, METHODS, LossWeights, method_weights
+from emotionkd.choices import HINT_MAPS
 from emotionkd.errors import ConfigError
-
-__all__ = ["HINT_MAPS", "METHODS", "HintAdapter", "LossWeights", "ce", "hint_mse",
-           "map_teacher_tokens", "method_weights", "soft_kl", "student_objective"]
+from emotionkd.validation import check_choice
 
 
 def _full(x: torch.Tensor) -> torch.Tensor:
@@ -53,17 +50,14 @@ def map_teacher_tokens(f_t: torch.Tensor, n_student_tokens: int, mapping: str) -
     ``fold``: EEG half + GSR half (default: keeps both modalities' knowledge); ``gsr``: the GSR
     half only; ``eeg``: the EEG half only.
     """
+    check_choice(mapping, "--hint-map", HINT_MAPS)
     L = n_student_tokens
     if f_t.shape[1] != 2 * L:
         raise ConfigError(f"teacher feature has {f_t.shape[1]} tokens, expected 2 × {L} "
                           "(student tokens): teacher and student windows differ")
     if mapping == "fold":
         return f_t[:, :L] + f_t[:, L:]
-    if mapping == "gsr":
-        return f_t[:, L:]
-    if mapping == "eeg":
-        return f_t[:, :L]
-    raise ConfigError(f"--hint-map must be one of {', '.join(HINT_MAPS)}, not {mapping!r}")
+    return f_t[:, L:] if mapping == "gsr" else f_t[:, :L]
 
 
 class HintAdapter(nn.Module):
@@ -94,25 +88,3 @@ def hint_mse(f_s: torch.Tensor, f_t: torch.Tensor, adapter: nn.Module | None,
     target = map_teacher_tokens(f_t, f_s.shape[1], mapping)
     pred = adapter(f_s) if adapter is not None else f_s
     return F.mse_loss(_full(pred), _full(target))
-
-
-def student_objective(
-    z_s: torch.Tensor,
-    f_s: torch.Tensor,
-    y: torch.Tensor,
-    z_t: torch.Tensor | None,
-    f_t: torch.Tensor | None,
-    w: LossWeights,
-    adapter: nn.Module | None,
-    class_weight: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The distillation loss and its terms (terms with weight 0 are not computed)."""
-    terms: dict[str, torch.Tensor] = {"ce": ce(z_s, y, class_weight)}
-    total = w.ce_weight * terms["ce"]
-    if w.kl_weight and z_t is not None:
-        terms["kl"] = soft_kl(z_s, z_t, w.temperature)
-        total = total + w.kl_weight * terms["kl"]
-    if w.hint_weight and f_t is not None:
-        terms["hint"] = hint_mse(f_s, f_t, adapter, w.hint_map)
-        total = total + w.hint_weight * terms["hint"]
-    return total, terms

@@ -1,28 +1,29 @@
-"""Distillation as a :class:`~emotionkd.training.Task`, and the library entry points.
-
-:func:`distill_student` trains a GSR-only student from a trained teacher with one of the
-methods of :mod:`emotionkd.distill.losses`, optionally with the adaptive feedback of
-:mod:`emotionkd.distill.feedback`, using the shared fit loop. :func:`fit_student` builds the
-student and trains it with any method (``none``: plain supervised training); the ``distill``
-command (:func:`run_distillation`) and every fold of ``evaluate`` train students through it.
+"""Distillation as a :class:`~emotionkd.training.Task`, and :func:`fit_student`, which builds
+the student and trains it with the configured method (:mod:`emotionkd.distill.methods`),
+optionally with the adaptive feedback of :mod:`emotionkd.distill.feedback`, using the shared
+fit loop. The ``distill`` command (:func:`emotionkd.jobs.distill_student`) and every fold of
+``evaluate`` train students through it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from emotionkd.config import ExperimentConfig, FeedbackConfig, LossWeights, method_weights
+from emotionkd.config import FeedbackConfig, TrainConfig
 from emotionkd.distill.feedback import FeedbackUpdater
-from emotionkd.distill.losses import HintAdapter, student_objective
+from emotionkd.distill.methods import DistillMethod, Outputs
 from emotionkd.errors import ConfigError
-from emotionkd.training import FitResult, SupervisedTask, Task, TrainConfig, fit
+from emotionkd.training import FitResult, SupervisedTask, Task, fit
 from emotionkd.windows import WindowDataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emotionkd.config import ExperimentConfig
 
 
 class DistillTask(Task):
@@ -42,10 +43,10 @@ class DistillTask(Task):
     inputs = "gsr"
     supports_amp = False  # the second-order feedback needs full precision
 
-    def __init__(self, teacher: nn.Module, student: nn.Module, weights: LossWeights,
+    def __init__(self, teacher: nn.Module, student: nn.Module, method: DistillMethod,
                  feedback: FeedbackConfig | None = None, quiz: WindowDataset | None = None,
-                 seed: int = 0, cache_teacher: bool = True) -> None:
-        self.teacher, self.model, self.weights = teacher, student, weights
+                 seed: int = 0, cache_teacher: bool = True, n_train: int = 0) -> None:
+        self.teacher, self.model, self.method = teacher, student, method
         self.cache_teacher = cache_teacher
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self.feedback_cfg = feedback
@@ -53,9 +54,9 @@ class DistillTask(Task):
             raise ConfigError("feedback needs quiz data from the training side")
         self.quiz = quiz
         self._rng = np.random.default_rng(seed + 7919)
-        self.adapter: nn.Module | None = None
-        if weights.hint_weight:
-            self.adapter = HintAdapter(_width(student), _width(teacher))
+        self.needs = method.needs()
+        #: the method's trainable parts (the hint regressor …), trained with the student
+        self.adapter = method.state(_width(student), _width(teacher), n_train)
         self.updater: FeedbackUpdater | None = None
         self.feedback_steps = 0
         for p in teacher.parameters():
@@ -79,7 +80,7 @@ class DistillTask(Task):
         self._quiz_bs = cfg.batch_size
         self._cache = None
         if self.feedback_cfg is not None:
-            self.updater = FeedbackUpdater(self.teacher, self.model, self.adapter, self.weights,
+            self.updater = FeedbackUpdater(self.teacher, self.model, self.adapter, self.method,
                                            self.feedback_cfg, self.class_weight)
         elif self.cache_teacher:
             self._cache = teacher_outputs(self.teacher, train, device, cfg.eval_batch_size)
@@ -111,8 +112,9 @@ class DistillTask(Task):
             with torch.no_grad():
                 z_t, f_t = self.teacher(eeg, gsr)
         z_s, f_s = self.model(gsr)
-        loss, terms = student_objective(z_s, f_s, y, z_t, f_t, self.weights, self.adapter,
-                                        self.class_weight)
+        out = Outputs(y, z_s, f_s, z_t if "logits" in self.needs else None,
+                      f_t if "features" in self.needs else None, idx, self.class_weight)
+        loss, terms = self.method.loss(out, self.adapter)
         penalty = getattr(self.model, "head_l2_penalty", None)
         if penalty is not None:
             l2 = penalty()
@@ -174,9 +176,8 @@ class DistillResult:
     teacher: nn.Module | None  # as it ended (feedback changes it); None: trained alone
     fit: FitResult
     feedback_steps: int
-    weights: LossWeights
+    method: DistillMethod
     feedback: FeedbackConfig | None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def init_student_from_teacher(student: nn.Module, teacher: nn.Module) -> int:
@@ -200,32 +201,11 @@ def init_student_from_teacher(student: nn.Module, teacher: nn.Module) -> int:
     return copied
 
 
-def distill_student(
-    teacher: nn.Module,
-    student: nn.Module,
-    train: WindowDataset,
-    val: WindowDataset | None,
-    weights: LossWeights,
-    cfg: TrainConfig,
-    feedback: FeedbackConfig | None = None,
-    quiz: WindowDataset | None = None,
-    progress: Callable[..., None] | None = None,
-) -> DistillResult:
-    """Train ``student`` from ``teacher`` on ``train`` (early stopping on ``val``).
-
-    With ``feedback`` (None: off), ``quiz`` (training-side windows, disjoint from ``val``)
-    feeds the pilot student's quiz loss. Returns the student and the (possibly adapted)
-    teacher at the best validation epoch.
-    """
-    if not train.has_eeg:
-        raise ConfigError("distillation needs EEG for the teacher: load the data with EEG")
-    task = DistillTask(teacher, student, weights, feedback, quiz, seed=cfg.seed)
-    res = fit(task, train, val, cfg, progress=progress, description="distill")
-    for p in teacher.parameters():
-        p.requires_grad_(True)
-    return DistillResult(student=student, teacher=teacher, fit=res,
-                         feedback_steps=task.feedback_steps, weights=weights,
-                         feedback=task.feedback_cfg)
+def uses_feedback(config: ExperimentConfig) -> bool:
+    """Whether the student of ``config`` trains with adaptive feedback: as ``[distill]``
+    says (on for emotionkd unless set), and never without a teacher."""
+    return (config.distill.feedback_on("distill")
+            and not config.distill.method_object().alone)
 
 
 def fit_student(
@@ -233,130 +213,45 @@ def fit_student(
     student_config: dict[str, Any],
     train: WindowDataset,
     val: WindowDataset | None,
-    cfg: TrainConfig,
-    method: str = "emotionkd",
-    weights: LossWeights | None = None,
-    feedback: FeedbackConfig | None = None,
+    config: ExperimentConfig,
     quiz: WindowDataset | None = None,
-    student_init: str = "scratch",
+    seed: int | None = None,
     progress: Callable[..., None] | None = None,
 ) -> DistillResult:
     """Build the distilled student (the registry entry that needs a teacher) from
-    ``student_config`` and train it with ``method``.
+    ``student_config`` and train it as ``config`` says: the ``[train]`` settings, the method
+    and its settings of ``[distill]`` and, with feedback (:func:`uses_feedback`), the
+    ``[feedback]`` settings with ``quiz`` (training-side windows, disjoint from ``val``) as
+    the pilot student's quiz set.
 
-    The student's weights are drawn after seeding with ``cfg.seed``, so every method starts
-    from the same student. ``none`` is plain supervised training (the teacher is not used);
-    the other methods distil from ``teacher``, which feedback changes in place (pass a copy to
-    keep the original). ``weights`` default to the method's preset; ``student_init``
-    ``teacher-gsr`` starts from the teacher's GSR stream.
+    The student's weights are drawn after seeding with ``seed`` (else ``config.train.seed``),
+    so every method starts from the same student. A method without teacher outputs (``none``)
+    is plain supervised training; the others distil from ``teacher``, which feedback changes
+    in place (pass a copy to keep the original). ``student_init`` ``teacher-gsr`` starts from
+    the teacher's GSR stream. Returns the student and the teacher at the epoch kept.
     """
-    import torch
-
     from emotionkd.models.registry import build_model, distilled_student
 
-    weights = weights or method_weights(method)
-    if method != "none" and teacher is None:
-        raise ConfigError(f"--method {method} distils from a teacher, and none was given")
-    torch.manual_seed(cfg.seed)
+    cfg, method = config.train, config.distill.method_object()
+    seed = cfg.seed if seed is None else int(seed)
+    if not method.alone and teacher is None:
+        raise ConfigError(f"--method {method.name} distils from a teacher, and none was given")
+    torch.manual_seed(seed)
     name = distilled_student()
     student = build_model(name, student_config)
-    if student_init == "teacher-gsr":
+    if config.distill.student_init == "teacher-gsr":
         if teacher is None:
             raise ConfigError("--student-init teacher-gsr needs a teacher")
         init_student_from_teacher(student, teacher)
-    if method == "none":
-        res = fit(SupervisedTask(student), train, val, cfg, progress=progress, description=name)
-        return DistillResult(student=student, teacher=teacher, fit=res, feedback_steps=0,
-                             weights=weights, feedback=None)
-    return distill_student(teacher, student, train, val, weights, cfg, feedback, quiz, progress)
-
-
-def run_distillation(
-    teacher_path: str,
-    store,  # noqa: ANN001 - Store or path
-    config: ExperimentConfig,
-    progress: Callable[..., None] | None = None,
-):  # noqa: ANN201 - returns (ModelRun, adapted teacher or None)
-    """Distil a GSR student from a teacher checkpoint on a store (the ``distill`` command),
-    with the ``[train]``, ``[distill]`` and ``[feedback]`` settings of ``config``.
-
-    The data specification and subject split come from the teacher checkpoint; data that
-    does not match it is refused. With feedback, a ``quiz_fraction`` of the training trials
-    (whole trials, per subject) is held out of the student's training batches and used as the
-    pilot student's quiz set. Returns the student run and the adapted teacher (None when the
-    teacher did not change).
-    """
-    from emotionkd.checkpoint import (
-        build_from_checkpoint,
-        check_data_compatible,
-        file_sha256,
-        load_checkpoint,
-    )
-    from emotionkd.models.registry import config_for, distilled_student
-    from emotionkd.runs import (
-        DataSpec,
-        ModelRun,
-        class_balance,
-        data_section,
-        load_windows,
-        open_data,
-        score_model,
-        training_section,
-    )
-    from emotionkd.splits import holdout_trials
-
-    dc, cfg = config.distill, config.train
-    method = dc.method
-    feedback = config.feedback if dc.feedback_on("distill") and method != "none" else None
-    weights = dc.weights()
-    ck = load_checkpoint(teacher_path, role="teacher")
-    st = open_data(store)
-    d = ck["data"]
-    if abs(float(d["sampling_rate"]) - st.sampling_rate) > 1e-6:
-        raise ConfigError(f"{teacher_path}: sampling_rate is {d['sampling_rate']} in the teacher "
-                          f"but {st.sampling_rate} in {st.path}; preprocess the data at the "
-                          "teacher's rate")
-    spec = DataSpec.from_checkpoint(d)
-    tr, va, te = d["train_subjects"], d["val_subjects"], d.get("test_subjects", [])
-    missing = sorted(set(tr + va + te) - set(st.subjects))
-    if missing:
-        raise ConfigError(f"{st.path}: lacks subject(s) {missing} that the teacher "
-                          f"{teacher_path} was trained/validated on; use the teacher's data")
-    full = load_windows(st, spec, subjects=tr + va + te,
-                        norm_subjects=tr if spec.norm == "train" else None)
-    check_data_compatible(ck, full.spec(), str(st.path))
-    train, val = full.select_subjects(tr), full.select_subjects(va)
-    teacher = build_from_checkpoint(ck)
-    name = distilled_student()
-    arch = {k: v for k, v in ck["model_config"].items() if k not in ("fs", "window_s", "n_eeg")}
-    s_cfg = config_for(name, full.fs, full.window_s, full.n_eeg, arch)
-    quiz = None
-    fit_set = train
-    if feedback is not None:
-        keep, held = holdout_trials(train.trial_keys(), feedback.quiz_fraction, cfg.seed)
-        fit_set, quiz = train.subset(np.flatnonzero(keep)), train.subset(np.flatnonzero(held))
-    res = fit_student(teacher, s_cfg, fit_set, val if len(val) else None, cfg, method, weights,
-                      feedback, quiz, dc.student_init, progress)
-    data = data_section(full, st, tr, va, te)
-    data["train_balance"] = class_balance(fit_set.labels)
-    data["val_balance"] = class_balance(val.labels)
-    training = training_section(cfg, res.fit, config.resolved("distill"))
-    teacher_info = {"path": str(teacher_path), "sha256": file_sha256(teacher_path),
-                    "model": ck["model"], "best": ck["training"].get("best", {})}
-    dist = {"method": method, "weights": weights.as_dict(),
-            "feedback": res.feedback.as_dict() if res.feedback else None,
-            "feedback_steps": res.feedback_steps, "student_init": dc.student_init,
-            "quiz_fraction": feedback.quiz_fraction if quiz is not None else 0.0,
-            "quiz_windows": len(quiz) if quiz is not None else 0, "teacher": teacher_info}
-    run = ModelRun("student", name, res.student, s_cfg, res.fit, data, training)
-    run.distillation = dist
-    if te:
-        run.test_metrics = score_model(res.student, full.select_subjects(te))
-        run.training["test"] = run.test_metrics
-    adapted = None
-    if res.feedback_steps:
-        adapted = ModelRun("teacher", ck["model"], res.teacher, ck["model_config"], res.fit,
-                           dict(ck["data"]), {**ck["training"], "adapted_by_feedback": {
-                               "student": "see distillation", "feedback_steps":
-                               res.feedback_steps, "feedback": res.feedback.as_dict()}})
-    return run, adapted
+    if method.alone:
+        res = fit(SupervisedTask(student), train, val, cfg, progress=progress, description=name,
+                  seed=seed)
+        return DistillResult(student, teacher, res, 0, method, None)
+    if not train.has_eeg:
+        raise ConfigError("distillation needs EEG for the teacher: load the data with EEG")
+    feedback = config.feedback if uses_feedback(config) else None
+    task = DistillTask(teacher, student, method, feedback, quiz, seed=seed, n_train=len(train))
+    res = fit(task, train, val, cfg, progress=progress, description="distill", seed=seed)
+    for p in teacher.parameters():
+        p.requires_grad_(True)
+    return DistillResult(student, teacher, res, task.feedback_steps, method, task.feedback_cfg)

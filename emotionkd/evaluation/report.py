@@ -1,0 +1,200 @@
+"""The human-readable results of an evaluation run: ``report.md`` (effect sizes with
+confidence intervals first, then every model's metrics, fold means and pooled side by side)
+and ``results.csv``, made from a :class:`~emotionkd.evaluation.summary.RunSummary`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from typing import Any
+
+from emotionkd.datasets.records import eeg_channel_names
+from emotionkd.evaluation.plan import EvaluationPlan
+from emotionkd.evaluation.summary import Comparison, ModelSummary, RunSummary, TargetSummary
+from emotionkd.metrics import METRICS
+
+
+def describe_normalisation(norm: str) -> str:
+    if norm == "subject":
+        return ("per subject and channel z-score from each subject's own signal (no labels); "
+                "for held-out test subjects this is transductive, unsupervised calibration")
+    if norm == "train":
+        return ("z-score with statistics pooled over each fold's training-side trials only "
+                "(strict: no test trial's signal, in every protocol)")
+    return "none"
+
+
+def _pp(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:+.1f}"
+
+
+def _p(p: float) -> str:
+    return "n/a" if p != p else f"{p:.3g}"
+
+
+def comparison_line(c: Comparison, metric: str = "balanced_accuracy",
+                    latent: bool = False) -> str:
+    """'a − b: +8.1 pp [95 % CI +4.2, +12.0], better on 7 of 8 test sets, Wilcoxon p = 0.02
+    (8 test sets × 3 seeds)' for a paired comparison."""
+    r = (c.latent if latent and c.latent else c.metrics)[metric]
+    seeds = r.pairs / r.test_sets if r.test_sets else 0
+    reps = f" × {seeds:g} seeds" if seeds > 1 else ""
+    return (f"{c.a} − {c.b}: {_pp(r.mean_difference)} pp "
+            f"[95 % CI {_pp(r.ci_low)}, {_pp(r.ci_high)}], better on {r.wins} of "
+            f"{r.test_sets} test sets, Wilcoxon p = {_p(r.p_value)} "
+            f"({r.test_sets} test sets{reps})")
+
+
+def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
+    """The report's list of what the run did."""
+    data, tr, k = plan.config.data, plan.config.train, plan.k
+    seeds = summary.seeds
+    proto = {"loso": "leave-one-subject-out", "kfold": f"{k}-fold over subjects",
+             "subject-dependent": f"subject-dependent, {k} folds over each subject's "
+                                  "trials"}[plan.protocol]
+    channels = eeg_channel_names(data.eeg_channels)
+    quiz = (f"; feedback quiz: {int(plan.quiz_fraction * 100)} % of the remaining training "
+            "trials, held out of every model's training windows so that all models of a fold "
+            "learn from the same labelled windows" if plan.uses_quiz else "")
+    return [
+        "# emotionkd evaluation report", "",
+        f"* store: `{store}`",
+        f"* protocol: {proto} ({summary.folds_total} folds × {len(seeds)} seed"
+        f"{'s' if len(seeds) > 1 else ''}: {', '.join(map(str, seeds))}; folds are redrawn per "
+        "seed where the protocol shuffles); the teacher is retrained in every fold; "
+        "early-stopping validation and feedback quiz data come from the training side only",
+        f"* normalisation: {describe_normalisation(data.norm)}",
+        f"* labels: high = rating {'>=' if data.tie == 'high' else '>'} {data.threshold} (tie "
+        f"rule '{data.tie}')",
+        f"* windows: {data.window} s every {data.step} s; EEG channels: "
+        f"{'all in the store' if not channels else len(channels)}",
+        f"* training: epochs ≤ {tr.epochs}, lr {tr.lr}, batch {tr.batch_size}, patience "
+        f"{tr.patience}, monitor {tr.monitor}, class weights {tr.class_weight}; fold seed = "
+        "seed·1000 + fold",
+        f"* validation: {int(plan.val_fraction * 100)} % of training subjects (trials in the "
+        f"subject-dependent protocol){quiz}",
+        "* statistics: differences are paired over (fold, seed); 95 % confidence intervals "
+        "by a bootstrap that resamples whole test sets (10,000 resamples); Wilcoxon "
+        "signed-rank tests over the test sets' seed-averaged differences; folds whose test "
+        "windows hold one class are left out of fold means and tests (pooled metrics use "
+        "every window)",
+        "* versions: " + ", ".join(f"{k} {v}" for k, v in summary.versions.items()),
+        "",
+    ]
+
+
+def _effect_sizes(t: TargetSummary) -> list[str]:
+    lines = ["### Effect sizes", "",
+             "| comparison | balanced accuracy difference [95 % CI] | test sets "
+             "better | Wilcoxon p | macro-F1 difference [95 % CI] |", "|---|---|---|---|---|"]
+    for c in t.comparisons.values():
+        r, f1 = c.metrics["balanced_accuracy"], c.metrics["macro_f1"]
+        lines.append(f"| {c.a} − {c.b} | {_pp(r.mean_difference)} pp [{_pp(r.ci_low)}, "
+                     f"{_pp(r.ci_high)}] | {r.wins} of {r.test_sets} | {_p(r.p_value)} | "
+                     f"{_pp(f1.mean_difference)} pp [{_pp(f1.ci_low)}, {_pp(f1.ci_high)}] |")
+    lines.append("")
+    if t.latent_truth:
+        lines += ["Against the latent truth (synthetic data):", "",
+                  "| comparison | balanced accuracy difference [95 % CI] | test sets "
+                  "better | Wilcoxon p |", "|---|---|---|---|"]
+        for c in t.comparisons.values():
+            r = c.latent["balanced_accuracy"] if c.latent else c.metrics["balanced_accuracy"]
+            lines.append(f"| {c.a} − {c.b} | {_pp(r.mean_difference)} pp [{_pp(r.ci_low)}, "
+                         f"{_pp(r.ci_high)}] | {r.wins} of {r.test_sets} | {_p(r.p_value)} |")
+        lines.append("")
+    return lines
+
+
+def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
+    lines = [f"## {target}", "",
+             f"{t.folds_done} of {jobs} fold runs done, {t.test_windows} test windows, "
+             f"{100 * t.test_high_fraction:.1f} % high; majority-class baseline (mean over "
+             f"folds): {100 * t.majority_baseline.mean:.1f} %; compute time "
+             f"{t.seconds / 60:.1f} min", ""]
+    if t.single_class_folds:
+        shown = ", ".join(f"fold {x.fold} (seed {x.seed}, subjects {x.test_subjects})"
+                          for x in t.single_class_folds)
+        lines += [f"**Single-class test folds, left out of fold means and paired tests:** "
+                  f"{shown}.", ""]
+    if t.comparisons:
+        lines += _effect_sizes(t)
+    lines += ["### Models", "",
+              "Mean ± SD over test sets (each averaged over its seeds) and, with equal "
+              "weight, pooled over every test window:", ""]
+    lines += _metrics_table(t.models, lambda m: m)
+    if t.latent_truth:
+        lines += ["Against the latent truth (synthetic data: the emotion the signals were "
+                  "generated from, binarised like the ratings; no rating noise):", ""]
+        lines += _metrics_table(t.models, lambda m: m.latent)
+    errs = [(label, e) for label, m in t.models.items() for e in m.errors or []]
+    if errs or t.fold_errors:
+        lines += ["Failures:", ""]
+        lines += [f"* fold {e.fold} (seed {e.seed}): {e.error}" for e in t.fold_errors]
+        lines += [f"* {label}, fold {e.fold} (seed {e.seed}): {e.error}" for label, e in errs]
+        lines.append("")
+    return lines
+
+
+def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str) -> str:
+    """The report of a run (without its figures section)."""
+    lines = _header(summary, plan, store)
+    for target, t in summary.targets.items():
+        lines += _target_section(target, t, summary.jobs_total)
+    return "\n".join(lines) + "\n"
+
+
+def _metrics_table(models: dict[str, ModelSummary],
+                   pick: Callable[[ModelSummary], ModelSummary | None]) -> list[str]:
+    """Markdown rows: mean ± SD over test sets and pooled value of every metric."""
+    lines = ["| model | folds | bal. acc. (folds) | bal. acc. (pooled) | macro-F1 (folds) | "
+             "macro-F1 (pooled) | accuracy (folds) | accuracy (pooled) | ROC-AUC (folds) | "
+             "seed SD (bal. acc.) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for label, m in models.items():
+        part = pick(m)
+        if part is None:
+            continue
+
+        def cell(k: str, ms: dict = part.mean_std) -> str:
+            v = ms.get(k)
+            return "–" if v is None or v.n == 0 else f"{100 * v.mean:.1f} ± {100 * v.std:.1f}"
+
+        def pool(k: str, pooled: dict = part.pooled) -> str:
+            v = pooled.get(k)
+            return "–" if v is None or v != v else f"{100 * v:.1f}"
+
+        sd = part.seed_sd.get("balanced_accuracy", math.nan)
+        single = part.single_class_folds
+        lines.append(f"| {label} | {part.folds}{f' (+{single} single-class)' if single else ''}"
+                     f" | {cell('balanced_accuracy')} | {pool('balanced_accuracy')} | "
+                     f"{cell('macro_f1')} | {pool('macro_f1')} | {cell('accuracy')} | "
+                     f"{pool('accuracy')} | {cell('roc_auc')} | "
+                     f"{'–' if sd != sd else f'{100 * sd:.1f}'} |")
+    return lines + [""]
+
+
+def _fmt(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return f"{x:.4f}"
+
+
+def results_csv(summary: RunSummary) -> str:
+    """``results.csv``: one row per target, labels (ratings or latent truth), model and
+    metric, with the fold mean, SD, fold count and pooled value."""
+    fh = io.StringIO(newline="")
+    w = csv.writer(fh)
+    w.writerow(["target", "labels", "model", "metric", "mean", "std", "folds", "pooled"])
+    for target, t in summary.targets.items():
+        for label, m in t.models.items():
+            parts = [("rating", m)] + ([("latent", m.latent)] if m.latent else [])
+            for which, part in parts:
+                for metric in METRICS:
+                    ms = part.mean_std.get(metric)
+                    w.writerow([target, which, label, metric,
+                                _fmt(ms.mean if ms else None), _fmt(ms.std if ms else None),
+                                part.folds, _fmt(part.pooled.get(metric))])
+        w.writerow([target, "rating", "majority-class", "accuracy",
+                    _fmt(t.majority_baseline.mean), "", t.folds_done, ""])
+    return fh.getvalue()
