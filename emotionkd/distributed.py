@@ -35,6 +35,8 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.distributed as dist
 
+from emotionkd.models import kernels
+
 _SYNC_BN = {"enabled": True}
 
 
@@ -110,6 +112,10 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
 
 def sync_batchnorm_enabled() -> bool:
     return active() and _SYNC_BN["enabled"]
+
+
+# the layers' BatchNorm statistics cover the global batch whenever a process group is active
+kernels.use_global_statistics(sync_batchnorm_enabled, all_reduce_sum)
 
 
 @contextlib.contextmanager

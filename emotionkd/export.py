@@ -8,8 +8,8 @@ when ``norm = "train"``), target, class names, emotionkd version — is embedded
 
 The exported graph is the trained model folded for inference
 (:mod:`emotionkd.models.inference`: attention projections, score-block BatchNorms and the
-classifier folded by exact algebra, token counts frozen; 32 % fewer FLOPs for the paper-size
-student). After writing, the exported model is run (ONNX Runtime for ONNX) next to the
+classifier folded by exact algebra, token counts frozen; docs/deployment.md counts the FLOPs
+saved). After writing, the exported model is run (ONNX Runtime for ONNX) next to the
 unmodified PyTorch model on the same random inputs, at batch sizes 1, 8 and 3; if any output
 differs by more than the tolerance (1e-4 by default) the export fails and no file is left
 behind.

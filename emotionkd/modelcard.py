@@ -81,6 +81,17 @@ def model_card(ck: dict[str, Any], exported: dict[str, Any] | None = None,
     return "\n".join(out)
 
 
+def _settings(config: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key=value`` of a model configuration, sub-tables as ``study.key=value``."""
+    out = []
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out += _settings(v, f"{prefix}{k}.")
+        elif not isinstance(v, list):
+            out.append(f"{prefix}{k}={v}")
+    return out
+
+
 def _model_section(ck: dict[str, Any], d: dict[str, Any], exported: dict[str, Any] | None
                    ) -> list[str]:
     from emotionkd.checkpoint import summary
@@ -97,8 +108,7 @@ def _model_section(ck: dict[str, Any], d: dict[str, Any], exported: dict[str, An
                    f"{exported['tolerance']:g}).")
     out += ["", "## Model", "",
             f"* {ck['model']}, {summary(ck)['parameters']:,} parameters; configuration: "
-            + ", ".join(f"{k}={v}" for k, v in ck["model_config"].items()
-                        if not isinstance(v, (dict, list))) + ".",
+            + ", ".join(_settings(ck["model_config"])) + ".",
             f"* Output: per window, the probability that the self-reported {target} is high "
             f"({rule} on the 1–9 scale) — classes {', '.join(d.get('class_names', []))}."]
     dist = ck.get("distillation")

@@ -296,9 +296,9 @@ def predict_recording(
     mean GSR is subtracted (and which is then dropped), as preprocessing subtracts each trial's
     pre-stimulus mean. Window start times count from the start of the recording.
 
-    Windows go to the model ``batch_size`` at a time: chunks of 64 keep a chunk's activations
-    in the CPU caches; on one thread they ran 1.1–1.2× (ONNX Runtime) to 1.5–2× (PyTorch,
-    TorchScript) faster than chunks of 256 (docs/deployment.md). Results do not depend on it."""
+    Windows go to the model ``batch_size`` at a time, small chunks so that a chunk's
+    activations stay in the CPU caches (docs/deployment.md measures the rate); results do not
+    depend on it."""
     from emotionkd.signals import resample
     from emotionkd.windows import window_starts
 

@@ -60,12 +60,12 @@ def make_adam(params: list[nn.Parameter], lr: float, eps: float = 1e-7,
 def tune_cpu_allocator() -> bool:
     """Keep freed memory in the process heap for reuse (glibc on Linux; else a no-op).
 
-    A training step allocates and frees tens of megabytes of activations (the teacher's EEG
-    stem alone: 28 MB per buffer at batch 64). With glibc's defaults those blocks go back to
-    the operating system at every free and come back as fresh pages, which cost about 10,000
-    page faults and 30 ms of system time per teacher step on a 2-core machine. Raising the
-    mmap threshold to its maximum (32 MiB) and the trim threshold to 1 GiB keeps them; the
-    process's resident memory then stays near its peak instead of shrinking between steps.
+    A training step allocates and frees tens of megabytes of activations. With glibc's
+    defaults those blocks go back to the operating system at every free and come back as
+    fresh pages (page faults and system time at every step; docs/method.md has the
+    measurement). Raising the mmap threshold to its maximum (32 MiB) and the trim threshold to
+    1 GiB keeps them; the process's resident memory then stays near its peak instead of
+    shrinking between steps.
     Called by :func:`fit` (once per process: the result is cached); returns whether the
     settings were applied.
     """

@@ -42,8 +42,9 @@ def _inputs(name: str, batch: int, seed: int = 1) -> tuple[torch.Tensor, ...]:
     return torch.randn(batch, 4, 128, generator=g), gsr
 
 
-ARCH = {"paper": {}, "spectral": {"eeg_stem": "power", "norm_first": True,
-                                   "classifier_pool": "mean", "classifier_segments": 3}}
+ARCH = {"paper": {}, "spectral": {"study": {"eeg_stem": "power", "norm_first": True,
+                                             "classifier_pool": "mean",
+                                             "classifier_segments": 3}}}
 
 
 @pytest.mark.parametrize("name", ["emotionnet-student", "emotionnet-teacher", "concat"])

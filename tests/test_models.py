@@ -482,7 +482,7 @@ def test_folded_attention_equals_the_four_projections():
 def test_linear_batchnorm_fold_equals_batchnorm_after_linear(offset):
     import copy
 
-    from emotionkd.models.layers import _bn_rows, _linear_bn_rows
+    from emotionkd.models.kernels import batch_norm_rows, linear_batch_norm_rows
 
     torch.manual_seed(0)
     p = torch.randn(300, 6, dtype=torch.float64) * 0.5 + offset
@@ -496,8 +496,8 @@ def test_linear_batchnorm_fold_equals_batchnorm_after_linear(offset):
     w2, b2 = w1.detach().clone().requires_grad_(), b1.detach().clone().requires_grad_()
     g = torch.randn(300, 5, dtype=torch.float64)
     for _ in range(2):  # two steps: running averages follow the same path
-        y1 = _bn_rows(F.linear(p, w1, b1), bn1)
-        y2 = _linear_bn_rows(p, w2, b2, bn2)
+        y1 = batch_norm_rows(F.linear(p, w1, b1), bn1)
+        y2 = linear_batch_norm_rows(p, w2, b2, bn2)
         torch.testing.assert_close(y1, y2)
         (y1 * g).sum().backward()
         (y2 * g).sum().backward()
@@ -509,11 +509,12 @@ def test_linear_batchnorm_fold_equals_batchnorm_after_linear(offset):
         torch.testing.assert_close(getattr(bn1, name), getattr(bn2, name))
     bn1.eval()
     bn2.eval()
-    torch.testing.assert_close(_bn_rows(F.linear(p, w1, b1), bn1), _linear_bn_rows(p, w2, b2, bn2))
+    torch.testing.assert_close(batch_norm_rows(F.linear(p, w1, b1), bn1),
+                               linear_batch_norm_rows(p, w2, b2, bn2))
 
 
 def test_dropout_masks_rate_scale_and_seeding():
-    from emotionkd.models.layers import Dropout, dropout
+    from emotionkd.models.kernels import Dropout, dropout
 
     x = torch.ones(200_000)
     torch.manual_seed(3)
@@ -569,7 +570,7 @@ def test_score_block_equals_linear_batchnorm_softsign(pool):
 
 
 def test_softsign_is_twice_differentiable():
-    from emotionkd.models.layers import softsign
+    from emotionkd.models.kernels import softsign
 
     x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
     torch.testing.assert_close(softsign(x), F.softsign(x))

@@ -68,7 +68,8 @@ def test_mean_pooled_classifier_reads_segment_means():
 
 @pytest.mark.parametrize("name", ["emotionnet-teacher", "emotionnet-student", "concat"])
 def test_spectral_options_build_train_and_penalise_their_heads(name):
-    over = {**TINY, "eeg_stem": "power", "norm_first": True, "classifier_pool": "mean"}
+    over = {**TINY, "study": {"eeg_stem": "power", "norm_first": True,
+                              "classifier_pool": "mean"}}
     m = build_model(name, default_config(name, 64, 2, 4, over))
     eeg, gsr = torch.randn(4, 4, 128), torch.randn(4, 1, 128)
     logits, feats = m(gsr) if name == "emotionnet-student" else m(eeg, gsr)
@@ -87,9 +88,32 @@ def test_spectral_options_build_train_and_penalise_their_heads(name):
 
 def test_config_rejects_bad_options():
     for bad in ({"eeg_stem": "fft"}, {"classifier_pool": "max"}, {"norm_first": "yes"},
-                {"power_filters": 0}):
-        with pytest.raises(ConfigError):
-            default_config("emotionnet-teacher", 64, 2, 4, {**TINY, **bad})
+                {"power_filters": 0}, {"stem": "conv"}):
+        with pytest.raises(ConfigError, match="model.study: "):
+            default_config("emotionnet-teacher", 64, 2, 4, {**TINY, "study": bad})
+    with pytest.raises(ConfigError, match="unknown setting.*eeg_stem"):  # a study option
+        default_config("emotionnet-teacher", 64, 2, 4, {**TINY, "eeg_stem": "power"})
+
+
+def test_study_options_are_a_sub_table_of_the_model(tmp_path):
+    """[model.study] in a file, study= in the API; --print-config writes it back."""
+    from emotionkd.config import resolve_config
+
+    f = tmp_path / "s.toml"
+    f.write_text('[model]\nsize = "tiny"\n[model.study]\nclassifier_pool = "mean"\n')
+    cfg = resolve_config("train-teacher", config=f)
+    assert cfg.model.overrides()["study"] == {"classifier_pool": "mean"}
+    study = cfg.resolved("train-teacher")["model"]["study"]
+    assert study == {"eeg_stem": "conv", "power_filters": 8, "norm_first": False,
+                     "classifier_pool": "mean", "classifier_segments": 1}
+    text = cfg.to_toml("train-teacher")
+    assert '[model.study]\neeg_stem = "conv"' in text
+    printed = tmp_path / "p.toml"
+    printed.write_text(text)
+    assert resolve_config("train-teacher", config=printed).resolved("train-teacher") == \
+        cfg.resolved("train-teacher")
+    assert resolve_config("train-teacher", {"study": {"norm_first": True}}).resolved(
+        "train-teacher")["model"]["study"]["norm_first"] is True
 
 
 def test_lr_schedule_warms_up_then_decays():

@@ -92,10 +92,15 @@ class ExperimentConfig:
                  "flags)"]
         for table, values in self.resolved(command).items():
             lines += ["", f"[{table}]"]
-            lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
+            lines += [f"{k} = {toml_value(v)}" for k, v in values.items()
+                      if not isinstance(v, dict)]
             lines += [f"# {k}: not set ({meta(f, 'shown')})"
                       for k, f in settings(table).items()
                       if k not in values and meta(f, "shown") is not None]
+            for key, sub in values.items():  # a sub-table ([model.study])
+                if isinstance(sub, dict):
+                    lines += ["", f"[{table}.{key}]"]
+                    lines += [f"{k} = {toml_value(v)}" for k, v in sub.items()]
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -162,7 +167,8 @@ def read_config_file(path: str | os.PathLike, notes: list[str] | None = None
             doc = tomllib.load(fh)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: invalid TOML ({exc})") from None
-    arch = set(_registry.architecture_defaults())
+    arch_defaults = _registry.architecture_defaults()
+    arch = set(arch_defaults)
     out: dict[str, tuple[Any, str]] = {}
 
     def take(key: str, value: Any, table: str | None) -> None:
@@ -189,10 +195,11 @@ def read_config_file(path: str | os.PathLike, notes: list[str] | None = None
             raise ConfigError(f"{p}: unknown table [{name}]; tables: "
                               f"{', '.join(f'[{t}]' for t in TABLES)}")
         for key, v in value.items():
-            if isinstance(v, Mapping):
+            if isinstance(v, Mapping) and not (name == "model" and
+                                               isinstance(arch_defaults.get(key), dict)):
                 raise ConfigError(f"{p}: [{name}.{key}] is not a table emotionkd reads; "
                                   f"give {key}'s keys in [{name}]")
-            take(key, v, name)
+            take(key, dict(v) if isinstance(v, Mapping) else v, name)
     return out
 
 

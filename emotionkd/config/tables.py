@@ -100,8 +100,8 @@ class ModelConfig:
     def resolved_architecture(self) -> dict[str, Any]:
         """Every architecture setting of the sized models, with their defaults filled in."""
         arch = {**_registry.architecture_defaults(), **self.overrides()}
-        checked = _registry.config_class(self.model).from_dict(arch)
-        return {k: getattr(checked, k) for k in arch}
+        checked = _registry.config_class(self.model).from_dict(arch).as_dict()
+        return {k: checked[k] for k in arch}
 
 
 @dataclass

@@ -31,7 +31,7 @@ from emotionkd.models.emotionnet import (
     data_shape_rules,
     window_samples,
 )
-from emotionkd.models.layers import Dropout
+from emotionkd.models.kernels import Dropout
 from emotionkd.validation import COUNT, SHARE, WHOLE, check_fields, check_number
 
 

@@ -14,7 +14,7 @@ block is built but never used and receives no gradient. The teacher here fixes i
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 import torch
@@ -64,6 +64,35 @@ def window_samples(fs: float, window_s: float) -> int:
 
 
 @dataclass
+class StudyOptions:
+    """Architecture options that the studies of docs/studies.md try against the reference
+    (``[model.study]`` in a config file, ``study`` in a model config). The defaults are the
+    reference architecture; the library itself uses none of the others.
+
+    ``eeg_stem``: ``conv`` (the reference) or ``power`` (log band power per channel,
+    :class:`~emotionkd.models.layers.PowerHead`, with ``power_filters`` learned filters per
+    channel); ``norm_first``: pre-norm transformer blocks instead of the reference's post-norm
+    ones; ``classifier_pool``: ``flatten`` (the reference) or ``mean`` (the classifier reads
+    the means of ``classifier_segments`` consecutive token segments per group).
+    """
+
+    eeg_stem: str = "conv"
+    power_filters: int = 8
+    norm_first: bool = False
+    classifier_pool: str = "flatten"
+    classifier_segments: int = 1
+
+    def __post_init__(self) -> None:
+        check_fields(self, "model.study", {
+            "eeg_stem": {"choices": STEMS}, "power_filters": WHOLE, "norm_first": FLAG,
+            "classifier_pool": {"choices": CLASSIFIER_POOLS}, "classifier_segments": WHOLE})
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StudyOptions:
+        return config_from_dict(cls, "model.study", d)
+
+
+@dataclass
 class EmotionNetConfig:
     """Architecture of EmotionNet (teacher, student and the concatenation baseline).
 
@@ -94,24 +123,23 @@ class EmotionNetConfig:
     faithful_imf_bug: bool = False  # True reproduces the reference IMF bug (teacher only)
     init: str = "keras"  # keras (reference initialisers) | torch (PyTorch defaults)
     head_l2: float = 1e-3  # weight of the L2 penalty on the conv-stem kernels
-    eeg_stem: str = "conv"  # conv (reference) | power (log band power per channel)
-    power_filters: int = 8  # learned filters per EEG channel of the power stem
-    norm_first: bool = False  # False: post-norm blocks (reference); True: pre-norm
-    classifier_pool: str = "flatten"  # flatten (reference) | mean (segment averages)
-    classifier_segments: int = 1  # with mean pooling: consecutive token segments per group
+    #: options of the architecture studies (``[model.study]``); the defaults: the reference
+    study: StudyOptions = field(default_factory=StudyOptions)
 
     def __post_init__(self) -> None:
         check_fields(self, "model", {
             **data_shape_rules(),
             **dict.fromkeys(("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim",
-                             "classifier_dim", "stride", "power_filters",
-                             "classifier_segments"), WHOLE),
+                             "classifier_dim", "stride"), WHOLE),
             "n_classes": {"integer": True, "low": 2}, "kernel": COUNT, "pos_table": COUNT,
             **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout"), SHARE),
             "head_l2": {"low": 0}, "score_pool": {"choices": SCORE_POOLS},
-            "init": {"choices": INITS}, "eeg_stem": {"choices": STEMS},
-            "classifier_pool": {"choices": CLASSIFIER_POOLS},
-            "faithful_imf_bug": FLAG, "norm_first": FLAG})
+            "init": {"choices": INITS}, "faithful_imf_bug": FLAG})
+        if isinstance(self.study, dict):
+            self.study = StudyOptions.from_dict(self.study)
+        elif not isinstance(self.study, StudyOptions):
+            raise ConfigError(f"model: study must be a table of study options, got "
+                              f"{self.study!r}")
         if self.n_samples < self.kernel_size:
             raise ConfigError(
                 f"model: a {self.window_s:g}-s window at fs = {self.fs:g} Hz has "
@@ -119,9 +147,10 @@ class EmotionNetConfig:
                 f"({self.kernel_size} samples = fs/4); use a longer window (>= "
                 f"{self.kernel_size / self.fs:g} s) or a higher sampling rate"
             )
-        if self.classifier_pool == "mean" and self.classifier_segments > self.n_tokens:
-            raise ConfigError(f"model: classifier_segments ({self.classifier_segments}) must be "
-                              f"at most the token count ({self.n_tokens})")
+        study = self.study
+        if study.classifier_pool == "mean" and study.classifier_segments > self.n_tokens:
+            raise ConfigError(f"model.study: classifier_segments ({study.classifier_segments}) "
+                              f"must be at most the token count ({self.n_tokens})")
         if self.pos_table and self.pos_table < self.n_tokens:
             raise ConfigError(f"model: pos_table ({self.pos_table}) must be at least the token "
                               f"count ({self.n_tokens}); use 0 to size it automatically")
@@ -177,23 +206,23 @@ class EmotionNetBase(nn.Module):
 
     def _eeg_head(self) -> nn.Module:
         c = self.config
-        if c.eeg_stem == "power":
+        if c.study.eeg_stem == "power":
             taps = c.kernel_size | 1  # odd, so the filters are centred on their sample
-            return PowerHead(c.n_eeg, taps, c.kernel_size, c.stride, c.power_filters,
+            return PowerHead(c.n_eeg, taps, c.kernel_size, c.stride, c.study.power_filters,
                              c.d_model, c.head_dropout)
         return self._head(c.n_eeg)
 
     def _encoder(self) -> Encoder:
         c = self.config
         return Encoder(c.pos_rows, c.d_model, c.n_heads, c.head_dim, c.ff_dim, c.n_blocks,
-                       c.dropout, c.norm_first)
+                       c.dropout, c.study.norm_first)
 
     def _classifier(self, n_tokens: int, groups: int = 1) -> Classifier:
-        c = self.config
-        mean = c.classifier_pool == "mean"
-        width = (groups * c.classifier_segments if mean else n_tokens) * c.d_model
+        c, s = self.config, self.config.study
+        mean = s.classifier_pool == "mean"
+        width = (groups * s.classifier_segments if mean else n_tokens) * c.d_model
         return Classifier(width, c.classifier_dim, c.n_classes, c.classifier_dropout,
-                          c.classifier_pool, groups, n_tokens, c.classifier_segments)
+                          s.classifier_pool, groups, n_tokens, s.classifier_segments)
 
     def _finish_init(self) -> None:
         if self.config.init == "keras":
@@ -256,8 +285,8 @@ class EmotionNetTeacher(EmotionNetBase):
     Deviation from the reference code: with ``faithful_imf_bug=False`` (default) each IMF's
     second branch uses the later EEG block as intended, so every parameter is trained; with
     ``True`` it uses the earlier one as the reference does and the last EEG block receives no
-    gradient (its parameters are still built and counted, as in Keras; it is not even run,
-    which made the faithful teacher's training step about 10 % faster).
+    gradient (its parameters are still built and counted, as in Keras; it is not run, since
+    nothing reads its output).
     """
 
     registry_name = "emotionnet-teacher"

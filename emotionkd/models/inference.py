@@ -2,7 +2,7 @@
 
 Self-attention as trained (:class:`~emotionkd.models.layers.MultiHeadSelfAttention`) projects
 the tokens x (L × d) to queries, keys and values of H heads × k, and projects the concatenated
-heads back to d. Two of those four products fold away (``layers.attention_fold``; training
+heads back to d. Two of those four products fold away (``kernels.attention_fold``; training
 uses the same fold, differentiably, at every step — here it is computed once, in float64):
 
 * scores: (x Wqₕᵀ + bqₕ)(x Wkₕᵀ + bkₕ)ᵀ / √k = (x Pₕ + cₕ) xᵀ + (terms constant along each
@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emotionkd.models.kernels import attention_fold, folded_attention_rows, softsign
 from emotionkd.models.layers import (
     Classifier,
     MultiHeadSelfAttention,
@@ -48,9 +49,6 @@ from emotionkd.models.layers import (
     ScoreGenerationBlock,
     TokenBatchNorm,
     TransformerBlock,
-    attention_fold,
-    folded_attention_rows,
-    softsign,
 )
 
 

@@ -1,4 +1,6 @@
-"""Building blocks of EmotionNet, ported from the reference Keras code (docs/method.md).
+"""Building blocks of EmotionNet, ported from the reference Keras code (docs/method.md): what
+each block computes. How the heavy ones are computed fast is in
+:mod:`emotionkd.models.kernels`.
 
 Tokens are (batch, length, features) throughout, as in the reference. Keras → PyTorch fidelity
 (docs/method.md, "Architecture"):
@@ -22,7 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotionkd.distributed import all_reduce_sum, sync_batchnorm_enabled
+from emotionkd.models.kernels import (
+    Dropout,
+    attention_fold,
+    batch_norm_rows,
+    conv_stem_rows,
+    folded_attention_rows,
+    softsign,
+)
 
 #: BatchNorm momentum as PyTorch counts it (= 1 − Keras' default 0.99)
 BN_MOMENTUM = 0.01
@@ -32,125 +41,6 @@ BN_EPS = 1e-3
 LN_EPS = 1e-6
 #: valid values of the score gates' pooling option
 SCORE_POOLS = ("none", "gap")
-
-
-def _bn_rows(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    """Apply ``bn`` to the last axis of ``x`` with statistics over all other axes.
-
-    Same statistics, running averages and parameters as calling the module on a
-    channels-first view, without the transposed copies. Under multi-process training the
-    statistics cover the global batch (see :mod:`emotionkd.distributed`).
-    """
-    d = x.shape[-1]
-    if bn.training and bn.num_batches_tracked is not None:
-        bn.num_batches_tracked.add_(1)
-    flat = x.reshape(-1, d)
-    if bn.training and sync_batchnorm_enabled():
-        return _global_bn(flat, bn).view(x.shape)
-    y = F.batch_norm(flat, bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                     bn.training or bn.running_mean is None, bn.momentum, bn.eps)
-    return y.view(x.shape)
-
-
-def _update_running_stats(bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor,
-                          var: torch.Tensor, n: torch.Tensor) -> None:
-    """Running averages as ``F.batch_norm`` keeps them (variance unbiased over n rows)."""
-    if bn.running_mean is None or bn.running_var is None:
-        return
-    with torch.no_grad():
-        m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-        bn.running_mean.mul_(1 - m).add_(m * mean.detach())
-        bn.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
-
-
-def _global_bn(flat: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    """Training-mode BatchNorm with statistics summed over every rank (differentiably)."""
-    d = flat.shape[1]
-    n_local = torch.tensor([float(flat.shape[0])], dtype=flat.dtype, device=flat.device)
-    stats = all_reduce_sum(torch.cat([flat.sum(0), (flat * flat).sum(0), n_local]))
-    n = stats[-1]
-    mean = stats[:d] / n
-    var = (stats[d:2 * d] / n - mean * mean).clamp_min(0.0)
-    _update_running_stats(bn, mean, var, n)
-    y = (flat - mean) * torch.rsqrt(var + bn.eps)
-    return y * bn.weight + bn.bias if bn.affine else y
-
-
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout; on the CPU with masks drawn 16 bits at a time.
-
-    ``F.dropout`` on a CPU draws one Bernoulli variate per element, which took 14 % of a
-    teacher training step. Here one 64-bit random word gives four 16-bit uniforms, and an
-    element is kept when its uniform is at or above ⌊p·2¹⁶⌉ / 2¹⁶ (= p within 8·10⁻⁶); kept
-    elements are scaled by the exact inverse of the keep rate, so the expectation is unchanged.
-    Four times faster on a CPU; other devices use ``F.dropout``.
-    """
-    if not training or p == 0.0:
-        return x
-    if x.device.type != "cpu" or not 0.0 < p < 1.0 or x.numel() == 0:
-        return F.dropout(x, p, training)
-    n = x.numel()
-    words = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64)
-    dropped = round(p * 65536)
-    keep = words.view(torch.int16)[:n].view(x.shape) >= dropped - 32768
-    return x * keep.to(x.dtype).mul_(65536.0 / (65536 - dropped))
-
-
-class Dropout(nn.Module):
-    """``nn.Dropout`` with :func:`dropout`'s faster CPU masks (same constructor, no state)."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-        self.p = float(p)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-def _linear_bn_rows(p: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
-                    bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    """``bn`` applied to ``F.linear(p, w, b)`` (rows = samples), computed as one Linear.
-
-    BatchNorm after a linear map is itself linear: with the batch statistics of the outputs
-    obtained from those of the inputs (mean μₚ and covariance Cₚ of the k-wide rows of p; the
-    outputs have mean w μₚ + b and variance diag(w Cₚ wᵀ)), the result is
-    (p − μₚ)(s·w)ᵀ + β with s = γ/√(var + ε). Same values, gradients (through the statistics)
-    and running averages as ``_bn_rows(F.linear(p, w, b), bn)``, without the two passes of
-    BatchNorm over the d-wide output — for the teacher's EEG stem 7 M values per batch, which
-    were 8 % of a training step. Under multi-process training the statistics are global.
-    """
-    shift = bn.bias if bn.affine else None
-    if not bn.training and bn.running_mean is not None and bn.running_var is not None:
-        s = torch.rsqrt(bn.running_var + bn.eps)
-        if bn.affine:
-            s = s * bn.weight
-        b0 = -bn.running_mean if b is None else b - bn.running_mean
-        return F.linear(p, w * s[:, None], b0 * s + (shift if shift is not None else 0.0))
-    if bn.training and bn.num_batches_tracked is not None:
-        bn.num_batches_tracked.add_(1)
-    with torch.autocast(p.device.type, enabled=False):  # statistics in full precision
-        wide = p.dtype if p.dtype == torch.float64 else torch.float32
-        p32, w32 = p.to(wide), w.to(wide)
-        n_local = torch.tensor([float(p.shape[0])], dtype=wide, device=p.device)
-        sync = bn.training and sync_batchnorm_enabled()
-        tot = all_reduce_sum(torch.cat([p32.sum(0), n_local])) if sync else None
-        n = tot[-1] if sync else n_local[0]
-        mu_p = tot[:-1] / n if sync else p32.mean(0)
-        pc = p32 - mu_p
-        cov = pc.t() @ pc
-        cov = (all_reduce_sum(cov) if sync else cov) / n
-        var = ((w32 @ cov) * w32).sum(1)  # diag(w C wᵀ), differentiable in w
-        s = torch.rsqrt(var + bn.eps)
-        if bn.affine:
-            s = s * bn.weight
-        if bn.training:
-            _update_running_stats(bn, w32 @ mu_p + (b if b is not None else 0.0), var, n)
-    return F.linear(pc.to(p.dtype), (w32 * s[:, None]).to(w.dtype), shift)
 
 
 class TokenBatchNorm(nn.Module):
@@ -165,7 +55,7 @@ class TokenBatchNorm(nn.Module):
         self.bn = nn.BatchNorm1d(d_model, eps=BN_EPS, momentum=BN_MOMENTUM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _bn_rows(x, self.bn)
+        return batch_norm_rows(x, self.bn)
 
 
 class ConvHead(nn.Module):
@@ -176,9 +66,9 @@ class ConvHead(nn.Module):
     squeeze → Dropout. For GSR (C = 1) the spatial conv is a per-token D → D map, exactly the
     reference ``GSR_Head``'s (1, 1) convolution. L = ⌊(T − kernel)/stride⌋ + 1.
 
-    The weights are stored as the two ``Conv2d`` layers, but both convolutions are computed as
-    matrix products over strided patches (``unfold``): the same arithmetic, about three times
-    faster to train on a CPU than a one-input-channel convolution's backward pass.
+    The weights are stored as the two ``Conv2d`` layers; in training both convolutions are
+    computed as matrix products over patches (:func:`~emotionkd.models.kernels.conv_stem_rows`),
+    exporters get the plain convolutions.
     """
 
     def __init__(self, n_channels: int, kernel: int, stride: int, d_model: int,
@@ -194,18 +84,7 @@ class ConvHead(nn.Module):
             # exporters get the plain convolutions (same arithmetic, fast to run forward)
             h = F.relu(self.bn(self.temporal(x.unsqueeze(1))))  # (B, D, C, L)
             return self.drop(self.spatial(h).squeeze(2).transpose(1, 2))
-        b, c, _ = x.shape
-        d, _, _, k = self.temporal.weight.shape
-        # (B, L, C, k): token-major patches, so the D-wide products come out in the order the
-        # spatial conv reads them (one copy of the k-wide patches, none of the outputs)
-        patches = x.unfold(-1, k, self.temporal.stride[1]).transpose(1, 2)
-        n = patches.shape[1]
-        # temporal conv and BatchNorm as one Linear over the (B·L·C, k) patch rows
-        h = F.relu_(_linear_bn_rows(patches.reshape(-1, k), self.temporal.weight.view(d, k),
-                                    self.temporal.bias, self.bn))
-        # spatial conv: out[b, l, o] = Σ_{c,i} W[o, i, c] · h[b, l, c, i] + bias[o]
-        w = self.spatial.weight.squeeze(-1).permute(0, 2, 1).reshape(d, c * d)
-        h = F.linear(h.view(b, n, c * d), w, self.spatial.bias)
+        h = conv_stem_rows(x, self.temporal, self.bn, self.spatial)
         return self.drop(h)  # (B, L, D)
 
     def kernels(self) -> list[torch.Tensor]:
@@ -255,14 +134,10 @@ class MultiHeadSelfAttention(nn.Module):
     scores scaled by 1/√head_dim; no mask and no attention dropout (Keras defaults).
 
     When d_model ≤ head_dim (the paper's 64 = 64) the forward pass multiplies the weights
-    together first, as :mod:`emotionkd.models.inference` does for a frozen model: the scores
-    are (x Mₕ + cₕ) xᵀ with Mₕ = Wqₕᵀ Wkₕ/√k, and the output is Σₕ (Aₕ x) Uₕ with
-    Uₕ = Wvₕᵀ Woₕᵀ (row-constant score terms cancel in the softmax; rows of Aₕ sum to 1, which
-    turns the value and output biases into one constant). The parameters, their gradients
-    (through the products) and the function are the same as the four-projection form, at
-    two thirds of its arithmetic and with no head transposes; a training step of the teacher
-    is about 10 % faster. Otherwise the four projections are computed directly. Both forms are
-    written with plain matrix products and softmax, twice differentiable (the feedback
+    together first (:func:`~emotionkd.models.kernels.attention_fold`), as
+    :mod:`emotionkd.models.inference` does for a frozen model: the same parameters, gradients
+    and function as the four-projection form, with less arithmetic. Otherwise the four
+    projections are computed directly. Both forms are twice differentiable (the feedback's
     meta-gradient needs a second derivative).
     """
 
@@ -305,47 +180,6 @@ class MultiHeadSelfAttention(nn.Module):
         rows = folded_attention_rows(x, x.reshape(-1, d), *attention_fold(self), self.n_heads,
                                      n, d)
         return rows.view(b, n, d)
-
-
-def attention_fold(attn: MultiHeadSelfAttention, dtype: torch.dtype | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The folded weights (w_m, b_m, w_z, b_out) of ``attn``, differentiable in its parameters
-    (computed in ``dtype`` if given).
-
-    Scores: (x Wqₕᵀ + bqₕ)(x Wkₕᵀ + bkₕ)ᵀ/√k = (x Mₕ + cₕ) xᵀ + row-constant terms, which the
-    softmax removes; m = x Mₕ + cₕ for all heads is one Linear (w_m: (H·d, d), rows (h, d_out)).
-    Output: Σₕ Aₕ (x Wvₕᵀ + bvₕ) Woₕᵀ + bo = Σₕ (Aₕ x) Uₕ + (bo + Wo bv), rows of Aₕ summing
-    to 1; with the heads' Aₕ x side by side that is one Linear (w_z: (d, H·d))."""
-    h, k, d = attn.n_heads, attn.head_dim, attn.q.in_features
-
-    def cast(t: torch.Tensor) -> torch.Tensor:
-        return t if dtype is None else t.to(dtype)
-
-    scale = 1.0 / math.sqrt(k)
-    wk, wv = cast(attn.k.weight).view(h, k, d), cast(attn.v.weight).view(h, k, d)
-    # weight rows (h, d_out, d_in) = Mₕᵀ = Wkₕᵀ Wqₕ / √k
-    w_m = torch.einsum("hkd,hke->hde", wk, cast(attn.q.weight).view(h, k, d) * scale)
-    b_m = torch.einsum("hk,hkd->hd", cast(attn.q.bias).view(h, k) * scale, wk)
-    wo = cast(attn.out.weight)  # (d, H·k)
-    # weight[o, h·d + c] = (Woₕ Wvₕ)[o, c]
-    w_z = torch.einsum("ohk,hkc->ohc", wo.view(d, h, k), wv)
-    b_out = cast(attn.out.bias) + wo @ cast(attn.v.bias)
-    return w_m.reshape(h * d, d), b_m.reshape(h * d), w_z.reshape(d, h * d), b_out
-
-
-def folded_attention_rows(x: torch.Tensor, rows: torch.Tensor, w_m: torch.Tensor,
-                          b_m: torch.Tensor, w_z: torch.Tensor, b_out: torch.Tensor,
-                          n_heads: int, tokens: int, d: int) -> torch.Tensor:
-    """Self-attention from :func:`attention_fold`'s weights, as (B·L, d) rows, for tokens
-    x (B, L, d) and their rows (B·L, d): two token-wise GEMMs and two batched products, with
-    free reshapes only (no head transposes). The sizes are plain ints, so that traced graphs
-    carry no shape arithmetic."""
-    # m: (B, L·H, d) with rows (query i, head h) — a free reshape of the product
-    m = F.linear(rows, w_m, b_m).reshape(-1, tokens * n_heads, d)
-    scores = m @ x.transpose(1, 2)  # (B, L·H, L): scores[(i, h), j] = mₕᵢ · xⱼ
-    # z: rows (i, h) of Σⱼ Aₕᵢⱼ xⱼ — (B·L, H·d) is a free reshape of the product
-    z = (torch.softmax(scores, dim=-1) @ x).reshape(-1, n_heads * d)
-    return F.linear(z, w_z, b_out)
 
 
 class TransformerBlock(nn.Module):
@@ -442,38 +276,7 @@ class ScoreGenerationBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.mean(dim=1, keepdim=True) if self.pool == "gap" else x
-        # (folding each Linear + BatchNorm pair as in the conv stem was measured slower here:
-        # with 64 inputs the covariance product costs more than the BatchNorm passes)
         return softsign(self.bn2(self.fc2(F.relu(self.bn1(self.fc1(h))))))
-
-
-class _Softsign(torch.autograd.Function):
-    """x / (1 + |x|) with a four-operation backward, g / (1 + |x|)², itself differentiable;
-    exports as ONNX's single ``Softsign`` operator (not Abs, Add, Div)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        ctx.save_for_backward(x)
-        return x / (x.abs() + 1.0)
-
-    @staticmethod
-    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        (x,) = ctx.saved_tensors
-        t = x.abs() + 1.0
-        return g / (t * t)
-
-    @staticmethod
-    def symbolic(g, x):  # noqa: ANN001, ANN205
-        return g.op("Softsign", x)
-
-
-def softsign(x: torch.Tensor) -> torch.Tensor:
-    """``F.softsign`` with a cheaper backward pass (four elementwise operations; autograd's runs
-    eight) and a single ONNX operator; TorchScript traces, which cannot hold a Python function,
-    get ``F.softsign``."""
-    if torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
-        return F.softsign(x)
-    return _Softsign.apply(x)
 
 
 def _gated(sgb: ScoreGenerationBlock, x: torch.Tensor) -> torch.Tensor:

@@ -155,8 +155,7 @@ def architecture_defaults() -> dict[str, Any]:
     """Default architecture of the sized models (what ``[model]`` may set besides ``model``
     and ``size``): their configuration's fields other than the data shape."""
     cls = config_class(names_where(sized=True)[0])
-    base = cls()
-    return {f.name: getattr(base, f.name) for f in fields(cls) if f.name not in DATA_SHAPE_KEYS}
+    return {k: v for k, v in cls().as_dict().items() if k not in DATA_SHAPE_KEYS}
 
 
 def default_config(name: str, fs: float, window_s: float, n_eeg: int,

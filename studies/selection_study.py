@@ -1,6 +1,6 @@
 """Experiment: which epoch (or average of epochs) of a paper-size model to keep.
 
-At the larger scale of issue 15 (16 subjects × 20 trials × 30 s, 4-fold over subjects,
+At the larger scale of docs/studies.md (16 subjects × 20 trials × 30 s, 4-fold over subjects,
 paper-size models, the library's default recipe) the teacher trails the ``eeg-features``
 regression by about a point, and its validation loss — measured on the 2–3 validation
 subjects of a fold — jumps by a factor of two between neighbouring epochs. This script trains
@@ -11,7 +11,7 @@ every epoch, so that several ways of choosing the model kept can be compared on 
 training runs:
 
 * ``best-loss``: the epoch of lowest class-balanced validation loss (the library default;
-  reproduces the teacher of ``benchmarks/yardsticks.py --scale large``);
+  reproduces the teacher of ``studies/yardsticks.py --scale large``);
 * ``best-bacc``: the epoch of highest validation balanced accuracy;
 * ``smooth-loss``: the epoch of lowest 3-epoch moving average of the validation loss;
 * ``last``: the last epoch (the end of the cosine decay);
@@ -24,10 +24,10 @@ and the paired difference against the model's yardstick (``eeg-features`` for th
 ShallowConvNet, ``gsr-features`` for the student), with a 95 % bootstrap CI over test folds;
 once both the teacher and the student have run, also teacher − student per rule.
 
-    python benchmarks/selection_study.py --work runs/yardsticks-large --seeds 10 11 12
-    python benchmarks/selection_study.py --work runs/yardsticks-large --model student-none
+    python studies/selection_study.py --work runs/yardsticks-large --seeds 10 11 12
+    python studies/selection_study.py --work runs/yardsticks-large --model student-none
 
-The worlds are those of ``benchmarks/yardsticks.py --scale large`` (made when missing, in
+The worlds are those of ``studies/yardsticks.py --scale large`` (made when missing, in
 ``WORK/seed<N>/d.h5``). About 4 minutes per teacher fold on 2 CPU cores (2 for the
 student, 1 for ShallowConvNet); per-fold results are kept in
 ``WORK/selection/`` and reused, so an interrupted run continues where it stopped.
@@ -141,7 +141,9 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int,  # noqa: ANN001
 
 def results_dir(work: Path, label: str, epochs: int, train_over: dict,
                 arch: dict | None = None) -> Path:
-    tag = "-".join(f"{k}{v}" for k, v in sorted({**train_over, **(arch or {})}.items()))
+    flat = {**train_over, **(arch or {})}
+    flat.update(flat.pop("study", {}))  # the study options' tag reads as before
+    tag = "-".join(f"{k}{v}" for k, v in sorted(flat.items()))
     prefix = f"{label}-" if label != "teacher" else ""  # the teacher's runs came first
     return work / "selection" / f"{prefix}e{epochs}{tag}"
 
@@ -204,7 +206,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--train", default="{}", help="JSON of other [train] settings")
     ap.add_argument("--arch", default="{}", help='JSON of [model] settings, e.g. '
-                    '\'{"eeg_stem": "power"}\'')
+                    '\'{"study": {"eeg_stem": "power"}}\'')
     args = ap.parse_args()
     over, arch = json.loads(args.train), json.loads(args.arch)
     folds = []

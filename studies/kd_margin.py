@@ -4,7 +4,7 @@ subject-out, arousal) once per seed — the seed drives both the generator and t
 with the EmotionKD student (with feedback), the Hinton KD student and the plain student, then
 reports per-seed and pooled balanced accuracy, fold wins and a Wilcoxon test over all folds.
 
-    python benchmarks/kd_margin.py [--seeds 0 1 2 3 4] [--work DIR]
+    python studies/kd_margin.py [--seeds 0 1 2 3 4] [--work DIR]
 
 About 3–6 minutes per seed on 2 CPU cores.
 """

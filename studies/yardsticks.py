@@ -1,6 +1,6 @@
 """Experiment: the deep models beside their yardsticks on the project's synthetic data.
 
-Reproduces the table of docs/method.md ("The teacher against its yardsticks"): for each seed a
+Reproduces the tables of docs/studies.md ("The teacher against its yardsticks"): for each seed a
 synthetic DEAP-layout world is generated with that seed (default cue strengths and label
 noise) and evaluated with that seed, and the fold results of all worlds are pooled:
 
@@ -10,12 +10,12 @@ noise) and evaluated with that seed, and the fold results of all worlds are pool
   the library's default training recipe.
 
 Printed: every model's balanced accuracy (mean over folds and worlds, against the ratings and
-against the latent truth) and the paired differences that the acceptance of issue 15 names —
-teacher − eeg-features, teacher − student-none, student-none − gsr-features — with 95 %
+against the latent truth) and the paired differences the study reads — teacher −
+eeg-features, teacher − student-none, student-none − gsr-features — with 95 %
 bootstrap confidence intervals that resample whole test sets (world, fold), and Wilcoxon tests.
 
-    python benchmarks/yardsticks.py --scale demo --seeds 0 1 2 --work runs/yardsticks-demo
-    python benchmarks/yardsticks.py --scale large --seeds 0 1 2 --work runs/yardsticks-large
+    python studies/yardsticks.py --scale demo --seeds 0 1 2 --work runs/yardsticks-demo
+    python studies/yardsticks.py --scale large --seeds 0 1 2 --work runs/yardsticks-large
 
 About 4–6 minutes per seed at the demo scale and 40–60 minutes per seed at the large scale on
 2 CPU cores. Runs resume: an interrupted command continues where it stopped.

@@ -1,22 +1,22 @@
 """Experiment: which training recipe lets EmotionNet learn a spectral cue under noisy labels.
 
-Reproduces the tables of docs/method.md ("Why the teacher lost to two band-power features").
+Reproduces the tables of docs/studies.md ("Why the teacher lost to two band-power features").
 Worlds: synthetic DEAP-layout data at the demo's size (8 subjects × 12 trials × 30 s, default
 cue strengths and label noise), generator seeds 0–3. Protocol: leave one subject out, arousal,
 4-s windows; validation = 20 % of the training subjects (one subject here), as `evaluate` does.
 Printed per world: balanced accuracy per test subject, its mean, and the mean against the
 latent truth.
 
-    python benchmarks/recipe_study.py --work runs/recipes --model eeg-features
-    python benchmarks/recipe_study.py --work runs/recipes --model emotionnet-teacher \
+    python studies/recipe_study.py --work runs/recipes --model eeg-features
+    python studies/recipe_study.py --work runs/recipes --model emotionnet-teacher \
         --train '{"schedule": "constant", "warmup_epochs": 0, "label_smoothing": 0,
                   "patience": 5, "epochs": 12}'
-    python benchmarks/recipe_study.py --work runs/recipes --model emotionnet-student
+    python studies/recipe_study.py --work runs/recipes --model emotionnet-student
 
 ``--train`` overrides the library's TrainConfig defaults on top of the demo's batch size (32)
 and learning rate (1e-3); ``--model-config`` overrides EmotionNet knobs (e.g.
-``{"classifier_pool": "mean"}``). One world takes 0.5–2 minutes for a tiny deep model on two
-cores; worlds are written once into ``--work``.
+``{"study": {"classifier_pool": "mean"}}``). One world takes 0.5–2 minutes for a tiny deep
+model on two cores; worlds are written once into ``--work``.
 """
 
 from __future__ import annotations
