@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,8 @@ def main() -> None:
         thr: dict[str, list[np.ndarray]] = {k: [] for k, _ in engines}
         chunked: dict[str, list[np.ndarray]] = {k: [] for k, _ in engines}
 
-        def in_chunks(fn):  # noqa: ANN001, ANN202 - the 256 windows as `predict` feeds them
+        def in_chunks(fn: Callable[[np.ndarray], object]) -> Callable[[np.ndarray], object]:
+            """The 256 windows in chunks, as ``predict`` feeds them."""
             return lambda x: [fn(x[a:a + CHUNK]) for a in range(0, len(x), CHUNK)]
         for _ in range(args.rounds):
             for label, fn in engines:

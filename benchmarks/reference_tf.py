@@ -36,6 +36,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,7 +53,7 @@ TEACHER_PARAMS = 2_047_490
 STUDENT_PARAMS = 993_986
 
 
-def conv_head(x, n_channels: int):  # noqa: ANN001, ANN201
+def conv_head(x: Any, n_channels: int) -> Any:
     l2 = keras.regularizers.l2(1e-3)
     x = layers.Conv2D(64, (1, 32), strides=(1, 8), kernel_regularizer=l2)(x)
     x = layers.ReLU()(layers.BatchNormalization()(x))
@@ -64,22 +65,22 @@ def conv_head(x, n_channels: int):  # noqa: ANN001, ANN201
 class PositionEmbedding(layers.Layer):
     """Learned Embedding(64, 64) whose rows 0..L-1 are added to the L tokens."""
 
-    def build(self, input_shape) -> None:  # noqa: ANN001
+    def build(self, input_shape: Any) -> None:
         self.table = self.add_weight(shape=(64, 64), name="table",
                                      initializer=keras.initializers.RandomUniform(-0.05, 0.05))
 
-    def call(self, x):  # noqa: ANN001, ANN201
+    def call(self, x: Any) -> Any:
         return x + self.table[: x.shape[1]]
 
 
-def transformer_block(x):  # noqa: ANN001, ANN201
+def transformer_block(x: Any) -> Any:
     a = layers.MultiHeadAttention(num_heads=8, key_dim=64)(x, x)
     h = layers.LayerNormalization(epsilon=1e-6)(x + layers.Dropout(0.1)(a))
     f = layers.Dense(64)(layers.Dense(64, activation="relu")(h))
     return layers.LayerNormalization(epsilon=1e-6)(h + layers.Dropout(0.1)(f))
 
 
-def encoder(x):  # noqa: ANN001, ANN201
+def encoder(x: Any) -> Any:
     x = PositionEmbedding()(x)
     outs = []
     for _ in range(3):
@@ -91,12 +92,12 @@ def encoder(x):  # noqa: ANN001, ANN201
 class ScoreGenerationBlock(layers.Layer):
     """Dense → BN → ReLU → Dense → BN → softsign, per token (returns the score only)."""
 
-    def __init__(self, **kw) -> None:  # noqa: ANN003
+    def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.fc1, self.fc2 = layers.Dense(64), layers.Dense(64)
         self.bn1, self.bn2 = layers.BatchNormalization(), layers.BatchNormalization()
 
-    def call(self, x, training=None):  # noqa: ANN001, ANN201
+    def call(self, x: Any, training: Any = None) -> Any:
         s = tf.nn.relu(self.bn1(self.fc1(x), training=training))
         return tf.nn.softsign(self.bn2(self.fc2(s), training=training))
 
@@ -105,11 +106,11 @@ class MultiModalFusion(layers.Layer):
     """The reference IMF layer on [E_b, G_b, E_a, G_a], with its "after" branch built from
     cat[E_b, G_a] (sic), so E_a is an input of the layer but unused."""
 
-    def __init__(self, **kw) -> None:  # noqa: ANN003
+    def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.sgb1, self.sgb2 = ScoreGenerationBlock(), ScoreGenerationBlock()
 
-    def call(self, inputs, training=None):  # noqa: ANN001, ANN201
+    def call(self, inputs: Any, training: Any = None) -> Any:
         e_b, g_b, _e_a, g_a = inputs
         before = tf.concat([e_b, g_b], axis=1)
         after = tf.concat([e_b, g_a], axis=1)
@@ -120,15 +121,15 @@ class MultiModalFusion(layers.Layer):
 class MultiDepthFusion(layers.Layer):
     """Σ_d SGB_d(x_d) ⊙ x_d over the three blocks' outputs (the student's fusion)."""
 
-    def __init__(self, **kw) -> None:  # noqa: ANN003
+    def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.sgbs = [ScoreGenerationBlock() for _ in range(3)]
 
-    def call(self, xs, training=None):  # noqa: ANN001, ANN201
+    def call(self, xs: Any, training: Any = None) -> Any:
         return tf.add_n([sgb(x, training=training) * x for sgb, x in zip(self.sgbs, xs)])
 
 
-def classifier(tokens):  # noqa: ANN001, ANN201
+def classifier(tokens: Any) -> Any:
     h = layers.Dropout(0.5)(layers.Flatten()(tokens))
     for _ in range(3):
         h = layers.Dense(128)(h)
@@ -184,7 +185,7 @@ class StepClock(keras.callbacks.Callback):
         super().__init__()
         self.ends: list[float] = []
 
-    def on_train_batch_end(self, batch, logs=None) -> None:  # noqa: ANN001
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.ends.append(time.perf_counter())
 
 
@@ -249,7 +250,7 @@ class InferBench:
             fn(self.x256).numpy()
 
     @staticmethod
-    def _times(fn, x, n: int) -> list[float]:  # noqa: ANN001
+    def _times(fn: Any, x: Any, n: int) -> list[float]:
         out = []
         for _ in range(n):
             t0 = time.perf_counter()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -38,6 +39,9 @@ import torch.distributed as dist
 from emotionkd.models import kernels
 
 _SYNC_BN = {"enabled": True}
+T = TypeVar("T")
+#: what :func:`shard` takes and gives: anything sliced with a step (an index array, a list)
+Sliceable = TypeVar("Sliceable")
 
 
 def world() -> tuple[int, int]:
@@ -74,7 +78,7 @@ def device_for_rank(requested: str) -> str:
     return requested
 
 
-def shard(indices, rank: int | None = None, size: int | None = None):  # noqa: ANN001, ANN201
+def shard(indices: Sliceable, rank: int | None = None, size: int | None = None) -> Sliceable:
     """This rank's share of a global batch (every size-th element, starting at rank)."""
     r, s = world() if rank is None else (rank, size)
     return indices[r::s]
@@ -152,7 +156,7 @@ def barrier() -> None:
         dist.barrier()
 
 
-def broadcast_object(obj):  # noqa: ANN001, ANN201
+def broadcast_object(obj: T) -> T:
     """Rank 0's value of ``obj`` on every rank."""
     if not active():
         return obj

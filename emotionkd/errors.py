@@ -5,6 +5,8 @@ Every message should name the file or option, say what is wrong and what to do.
 
 from __future__ import annotations
 
+import errno
+
 
 class EmotionKDError(Exception):
     """Base class of all user-facing errors raised by emotionkd."""
@@ -64,3 +66,25 @@ def require_module(module: str, extra: str, feature: str):
             f"{feature} needs the optional package '{module}', which is not installed: "
             f"run  pip install 'emotionkd[{extra}]'"
         ) from exc
+
+
+#: errno → (what happened, what to do) for the one-line messages of emotionkd.outputs and
+#: emotionkd.locks; "{option}" is the output's option name
+OS_REASONS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("the disk is full", "free some space or choose another {option}"),
+    errno.EFBIG: ("the file is larger than the file system or a size limit allows",
+                  "choose another {option} or raise the limit"),
+    errno.EROFS: ("the file system is read-only", "choose a writable folder with {option}"),
+    errno.EACCES: ("permission denied", "choose a folder you may write to with {option}"),
+    errno.EPERM: ("operation not permitted", "choose a folder you may write to with {option}"),
+    errno.EIO: ("an input/output error on the device", "check the disk, then run again"),
+    errno.ENAMETOOLONG: ("the name is too long", "choose a shorter {option}"),
+    errno.ELOOP: ("a symbolic link is in the way", "remove the link or choose another {option}"),
+    errno.EISDIR: ("a folder is in the way", "give a file name with {option}"),
+    errno.ENOTDIR: ("a part of the path is not a folder", "check the path given to {option}"),
+    errno.ENOENT: ("its folder does not exist (any more)", "create the folder first"),
+    errno.EEXIST: ("a file of that name is in the way", "remove it or choose another {option}"),
+}
+if hasattr(errno, "EDQUOT"):
+    OS_REASONS[errno.EDQUOT] = ("the disk quota is used up",
+                                 "free some space or choose another {option}")

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,8 +35,12 @@ from emotionkd.outputs import commit_temp, temp_name, write_error, write_text_at
 from emotionkd.validation import check_choice, check_number
 from emotionkd.version import __version__
 
-#: version of the metadata embedded in exported files
-EXPORT_FORMAT_VERSION = 2
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+#: runs an exported model on numpy inputs (the parity check)
+Runner = Callable[[list[np.ndarray]], np.ndarray]
 #: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
 OPSETS = (7, 20)
 
@@ -80,7 +85,7 @@ def export_metadata(ck: dict[str, Any]) -> dict[str, Any]:
     model takes and returns, the predictor's input specification (``predict``) and the
     checkpoint's configuration and data entries."""
     from emotionkd.models.registry import model_spec
-    from emotionkd.predict import ModelMeta
+    from emotionkd.predict import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ModelMeta
 
     d = ck["data"]
     inputs = model_spec(ck["model"])["inputs"]
@@ -88,7 +93,7 @@ def export_metadata(ck: dict[str, Any]) -> dict[str, Any]:
     if inputs == "eeg+gsr":
         shapes = {"eeg": ["batch", len(d["eeg_channels"]), int(d["window_samples"])], **shapes}
     return {
-        "format": "emotionkd-export", "format_version": EXPORT_FORMAT_VERSION,
+        "format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION,
         "emotionkd_version": __version__, "role": ck["role"], "model": ck["model"],
         "model_config": ck["model_config"], "inputs": list(shapes), "input_shapes": shapes,
         "output": "logits (batch, 2)",
@@ -97,7 +102,7 @@ def export_metadata(ck: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _wrapper(model):  # noqa: ANN001, ANN202
+def _wrapper(model: nn.Module) -> nn.Module:
     import torch
 
     class LogitsOnly(torch.nn.Module):
@@ -111,7 +116,7 @@ def _wrapper(model):  # noqa: ANN001, ANN202
     return LogitsOnly(model).eval()
 
 
-def _examples(meta: dict[str, Any], batch: int, seed: int):  # noqa: ANN202
+def _examples(meta: dict[str, Any], batch: int, seed: int) -> tuple[torch.Tensor, ...]:
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -131,8 +136,6 @@ def export_model(
 ) -> ExportReport:
     """Export a checkpoint and write its model card (``card``; ``evaluation``: an evaluation
     run folder whose fold results go into the card); see the module docstring."""
-    import torch
-
     from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
     from emotionkd.modelcard import card_path, model_card, read_evaluation
     from emotionkd.models.inference import fold_for_inference
@@ -156,16 +159,7 @@ def export_model(
             run = _onnx_runner(tmp)
         else:
             run = _export_torchscript(folded, meta, tmp)
-        worst = 0.0
-        for batch, seed in ((1, 0), (8, 1), (3, 2)):
-            x = _examples(meta, batch, seed)
-            with torch.no_grad():
-                ref = wrapped(*x).numpy()
-            got = run([t.numpy() for t in x])
-            if got.shape != ref.shape:
-                raise ExportParityError(f"{out}: exported output shape {got.shape} differs from "
-                                        f"PyTorch's {ref.shape} at batch {batch}")
-            worst = max(worst, float(np.max(np.abs(got - ref))))
+        worst = _parity(wrapped, run, meta, out)
         if worst > tolerance:
             raise ExportParityError(
                 f"{out}: exported {fmt} outputs differ from PyTorch by {worst:.3g} "
@@ -190,7 +184,25 @@ def export_model(
     return rep
 
 
-def _export_onnx(wrapped, meta: dict[str, Any], path: Path, opset: int) -> None:  # noqa: ANN001
+def _parity(wrapped: nn.Module, run: Runner, meta: dict[str, Any], out: Path) -> float:
+    """The largest absolute difference between the exported model (``run``) and PyTorch's
+    on random inputs of three batch sizes."""
+    import torch
+
+    worst = 0.0
+    for batch, seed in ((1, 0), (8, 1), (3, 2)):
+        x = _examples(meta, batch, seed)
+        with torch.no_grad():
+            ref = wrapped(*x).numpy()
+        got = run([t.numpy() for t in x])
+        if got.shape != ref.shape:
+            raise ExportParityError(f"{out}: exported output shape {got.shape} differs from "
+                                    f"PyTorch's {ref.shape} at batch {batch}")
+        worst = max(worst, float(np.max(np.abs(got - ref))))
+    return worst
+
+
+def _export_onnx(wrapped: nn.Module, meta: dict[str, Any], path: Path, opset: int) -> None:
     import torch
 
     from emotionkd.errors import require_module
@@ -215,7 +227,7 @@ def _export_onnx(wrapped, meta: dict[str, Any], path: Path, opset: int) -> None:
     onnx.save(proto, str(path))
 
 
-def _onnx_runner(path: Path):  # noqa: ANN202
+def _onnx_runner(path: Path) -> Runner:
     from emotionkd.errors import require_module
 
     ort = require_module("onnxruntime", "export", "ONNX parity checks")
@@ -228,7 +240,7 @@ def _onnx_runner(path: Path):  # noqa: ANN202
     return run
 
 
-def _export_torchscript(wrapped, meta: dict[str, Any], path: Path):  # noqa: ANN001, ANN202
+def _export_torchscript(wrapped: nn.Module, meta: dict[str, Any], path: Path) -> Runner:
     import torch
 
     example = _examples(meta, 2, 0)

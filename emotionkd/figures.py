@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from emotionkd.evaluation.summary import Figures, RunSummary, TargetSummary
@@ -276,15 +277,8 @@ def _folds_figure(target: str, t: TargetSummary, units: list[dict], labels: list
         ax.set_ylim(-0.02, 1.02)
     ax_b.axhline(0.5, color="k", ls="--", lw=1,
                  label="majority class (balanced accuracy 0.5)")
-    for f in usable:
-        x = pos[f["fold"]["index"]]
-        share = f.get("test_balance", {}).get("majority")
-        if _finite(share):
-            ax_a.hlines(share, x - 0.45, x + 0.45, color="k", lw=1.2, zorder=2)
-    maj = t.majority_baseline.mean
-    if _finite(maj):
-        ax_a.hlines(maj, mean_x - 0.45, mean_x + 0.45, color="k", lw=1.2, zorder=2)
-    ax_a.plot([], [], color="k", lw=1.2, label="majority class (its share of the test windows)")
+    _majority_marks(ax_a, [(pos[f["fold"]["index"]], f.get("test_balance", {}).get("majority"))
+                           for f in usable] + [(mean_x, t.majority_baseline.mean)])
     ax_b.set_ylabel("balanced accuracy")
     ax_a.set_ylabel("accuracy")
     ax_a.set_xticks(list(range(n)) + [mean_x], [ticks[i] for i in index] + ["mean\n± SD"],
@@ -295,12 +289,22 @@ def _folds_figure(target: str, t: TargetSummary, units: list[dict], labels: list
     ax_a.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     dropped = len(units) - len(usable)
     seeds_s = f" × {len(seeds)} seeds" if len(seeds) > 1 else ""
-    protocol = {"loso": "leave-one-subject-out", "kfold": "k-fold over subjects",
-                "subject-dependent": "subject-dependent"}.get(results.protocol, "")
-    fig.suptitle(f"{target}: {n} test folds{seeds_s} ({protocol}); one point "
-                 "per fold and seed" + (f"; {dropped} single-class fold runs left out"
-                                        if dropped else ""))
+    fig.suptitle(f"{target}: {n} test folds{seeds_s} ({_PROTOCOLS.get(results.protocol, '')}); "
+                 "one point per fold and seed" + (f"; {dropped} single-class fold runs left "
+                                                  "out" if dropped else ""))
     return fig
+
+
+_PROTOCOLS = {"loso": "leave-one-subject-out", "kfold": "k-fold over subjects",
+              "subject-dependent": "subject-dependent"}
+
+
+def _majority_marks(ax: Axes, marks: list[tuple[float, float | None]]) -> None:
+    """A short black line at each fold's majority share (and the mean's) on ``ax``."""
+    for x, share in marks:
+        if _finite(share):
+            ax.hlines(share, x - 0.45, x + 0.45, color="k", lw=1.2, zorder=2)
+    ax.plot([], [], color="k", lw=1.2, label="majority class (its share of the test windows)")
 
 
 def _differences_figure(target: str, t: TargetSummary, units: list[dict],

@@ -8,7 +8,7 @@ accuracy, ROC-AUC; the class balance and the majority-class baseline; aggregatio
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,8 @@ def binary_metrics(y: Sequence[int] | np.ndarray, p_high: Sequence[float] | np.n
     return out
 
 
-def _balanced(y: np.ndarray, pred: np.ndarray, fn) -> float:  # noqa: ANN001
+def _balanced(y: np.ndarray, pred: np.ndarray,
+              fn: Callable[[np.ndarray, np.ndarray], float]) -> float:
     if len(y) == 0:
         return math.nan
     if len(np.unique(y)) < 2:  # sklearn warns and averages over present classes only

@@ -7,13 +7,13 @@ The rules (docs/outputs.md):
   then flushed to disk (fsync) and renamed over the target in one step: the target is
   always either the previous file or the complete new one;
 * the temporary file is removed on every exit path: errors, Ctrl-C, and SIGTERM/SIGHUP
-  (:func:`terminate_on_signals` turns those into :class:`Terminated`, so the same cleanup
-  runs);
+  (:func:`emotionkd.locks.terminate_on_signals` turns those into
+  :class:`~emotionkd.locks.Terminated`, so the same cleanup runs);
 * an output that is the same file as an input is refused, even with ``--overwrite``; an
   existing file is replaced only with ``--overwrite``; a folder where a file is expected, a
   missing or unwritable folder and too little free space are refused before any long work;
 * a second run writing the same output at the same time is refused: the first holds an
-  advisory lock (``flock`` on ``.NAME.lock`` beside the output) until it ends;
+  advisory lock (:mod:`emotionkd.locks`) until it ends;
 * disk-full, read-only and permission errors become a one-line :class:`OutputError` that
   names the file and what to do (:func:`write_error`).
 
@@ -22,54 +22,30 @@ Only the standard library is imported, so the CLI can use it before the heavy mo
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import functools
 import json
 import os
 import re
-import signal
-import socket
 import stat
-import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+from emotionkd.errors import OS_REASONS as REASONS
 from emotionkd.errors import OutputError, OutputExistsError
+from emotionkd.locks import NOFOLLOW, Lock, acquire, release
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks
     fcntl = None  # type: ignore[assignment]
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 MiB = 2**20
 
-#: errno → (what happened, what to do); "{option}" is the output's option name
-_REASONS: dict[int, tuple[str, str]] = {
-    errno.ENOSPC: ("the disk is full", "free some space or choose another {option}"),
-    errno.EFBIG: ("the file is larger than the file system or a size limit allows",
-                  "choose another {option} or raise the limit"),
-    errno.EROFS: ("the file system is read-only", "choose a writable folder with {option}"),
-    errno.EACCES: ("permission denied", "choose a folder you may write to with {option}"),
-    errno.EPERM: ("operation not permitted", "choose a folder you may write to with {option}"),
-    errno.EIO: ("an input/output error on the device", "check the disk, then run again"),
-    errno.ENAMETOOLONG: ("the name is too long", "choose a shorter {option}"),
-    errno.ELOOP: ("a symbolic link is in the way", "remove the link or choose another {option}"),
-    errno.EISDIR: ("a folder is in the way", "give a file name with {option}"),
-    errno.ENOTDIR: ("a part of the path is not a folder", "check the path given to {option}"),
-    errno.ENOENT: ("its folder does not exist (any more)", "create the folder first"),
-    errno.EEXIST: ("a file of that name is in the way", "remove it or choose another {option}"),
-}
-if hasattr(errno, "EDQUOT"):
-    _REASONS[errno.EDQUOT] = ("the disk quota is used up",
-                              "free some space or choose another {option}")
 #: text of write failures reported without an errno (torch's stream writer, HDF5)
 _WRITE_FAILED = re.compile(r"writ\w*.{0,60}fail|fail\w*.{0,60}writ|no space left|disk quota|"
                            r"read-only file system|iostream error|unexpected pos", re.IGNORECASE)
@@ -120,10 +96,10 @@ def write_error(exc: BaseException, path: str | os.PathLike, *, option: str = "-
         return None  # another file (an input) failed
     if code is None and not force and not _WRITE_FAILED.search(text):
         return None
-    if code not in _REASONS:
+    if code not in REASONS:
         free = free_bytes(out.parent)
         code = errno.ENOSPC if free is not None and free < MiB else code
-    reason, hint = _REASONS.get(code, (None, "check the folder, then run again"))
+    reason, hint = REASONS.get(code, (None, "check the folder, then run again"))
     if reason is None:
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         reason = f"the write failed ({first[:160]})"
@@ -189,8 +165,8 @@ def check_writable(folder: str | os.PathLike, path: str | os.PathLike, *,
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".emotionkd-probe.", suffix=".tmp")
     except OSError as exc:
-        code = exc.errno if exc.errno in _REASONS else errno.EACCES
-        reason, hint = _REASONS[code]
+        code = exc.errno if exc.errno in REASONS else errno.EACCES
+        reason, hint = REASONS[code]
         raise OutputError(f"{path}: cannot write into {folder}: {reason}; "
                           f"{hint.format(option=option)}") from None
     os.close(fd)
@@ -203,8 +179,8 @@ def make_folder(folder: str | os.PathLike, *, option: str = "--out") -> Path:
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        code = exc.errno if exc.errno in _REASONS else errno.EACCES
-        reason, hint = _REASONS[code]
+        code = exc.errno if exc.errno in REASONS else errno.EACCES
+        reason, hint = REASONS[code]
         raise OutputError(f"{folder}: cannot create the folder: {reason}; "
                           f"{hint.format(option=option)}") from None
     return Path(folder)
@@ -260,117 +236,6 @@ def check_output(
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# locks
-
-
-class _Lock:
-    def __init__(self, target: Path, path: Path, fd: int) -> None:
-        self.target, self.path, self.fd = target, path, fd
-        self.count = 1
-        self.pid = os.getpid()
-
-
-_HELD: dict[str, _Lock] = {}
-_GUARD = threading.Lock()
-_ATEXIT: list[Any] = []
-
-
-def _lock_key(target: Path) -> str:
-    return os.path.join(os.path.realpath(target.parent), target.name)
-
-
-def _same_inode(fd: int, path: Path) -> bool:
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return False
-    fst = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
-
-
-def _owner_line() -> str:
-    words = []
-    for a in sys.argv[1:]:
-        if a.startswith("-") or len(words) == 2:
-            break
-        words.append(a)
-    cmd = " ".join(["emotionkd", *words])
-    return (f"pid {os.getpid()} on {socket.gethostname()}, '{cmd}', started "
-            f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
-
-
-def _acquire(target: Path, option: str) -> _Lock | None:
-    """Take the advisory lock of ``target`` (re-entrant within this process)."""
-    if fcntl is None:  # pragma: no cover - no flock on this platform
-        return None
-    key = _lock_key(target)
-    with _GUARD:
-        held = _HELD.get(key)
-        if held is not None and held.pid == os.getpid():
-            held.count += 1
-            return held
-        lock_path = Path(key).with_name(f".{Path(key).name}.lock")
-        for _ in range(20):
-            try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
-            except OSError as exc:
-                code = exc.errno if exc.errno in _REASONS else errno.EACCES
-                reason, hint = _REASONS[code]
-                if code in (errno.EISDIR, errno.ELOOP, errno.EEXIST):
-                    hint = "remove it if no emotionkd run is using it, or choose another {option}"
-                raise OutputError(f"{target}: cannot create its lock file {lock_path.name}: "
-                                  f"{reason}; {hint.format(option=option)}") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not _same_inode(fd, lock_path):  # its holder just released it: try again
-                    os.close(fd)
-                    continue
-                try:
-                    owner = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
-                finally:
-                    os.close(fd)
-                raise OutputError(
-                    f"{target}: another emotionkd run ({owner or 'starting'}) is writing this "
-                    f"output; wait for it to finish or choose another {option}") from None
-            except OSError:  # the file system offers no locks (some network mounts): go on
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(lock_path)
-                return None
-            if not _same_inode(fd, lock_path):  # unlinked by its previous holder meanwhile
-                os.close(fd)
-                continue
-            line = (_owner_line() + "\n").encode()
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, line, 0)
-            lock = _Lock(target, lock_path, fd)
-            _HELD[key] = lock
-            if not _ATEXIT:
-                _ATEXIT.append(atexit.register(release_outputs))
-            return lock
-    raise OutputError(f"{target}: cannot take its lock {lock_path.name} (it keeps changing); "
-                      "run again")
-
-
-def _release(lock: _Lock | None, everything: bool = False) -> None:
-    if lock is None or lock.pid != os.getpid():
-        return  # a forked worker never releases its parent's lock
-    with _GUARD:
-        lock.count = 0 if everything else lock.count - 1
-        if lock.count > 0:
-            return
-        _HELD.pop(_lock_key(lock.target), None)
-        # unlink while still holding it: a waiting run then sees another inode and retries
-        with contextlib.suppress(OSError):
-            if _same_inode(lock.fd, lock.path):
-                os.unlink(lock.path)
-        with contextlib.suppress(OSError):
-            os.close(lock.fd)
-
-
 def hold_output(
     path: str | os.PathLike,
     *,
@@ -383,18 +248,13 @@ def hold_output(
 ) -> Path:
     """Everything a command does about an output before its long work: :func:`check_output`,
     :func:`check_free_space` for ``need_bytes``, and the lock, held until
-    :func:`release_outputs` (the CLI calls it when the command ends; also at exit)."""
+    :func:`emotionkd.locks.release_outputs` (the CLI calls it when the command ends; also at
+    exit)."""
     out = check_output(path, overwrite=overwrite, inputs=inputs, kind=kind, option=option)
     check_free_space(out if kind == "file" else out / "x", need_bytes, option=option)
     if lock:
-        _acquire(out, option)
+        acquire(out, option)
     return out
-
-
-def release_outputs() -> None:
-    """Release every lock this process holds (the end of a command)."""
-    for lock in list(_HELD.values()):
-        _release(lock, everything=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,7 +319,7 @@ def commit_temp(tmp: str | os.PathLike, out: str | os.PathLike, *, option: str =
         if not stat.S_ISREG(st.st_mode):
             raise OutputError(f"{out}: its temporary file {tmp.name} was replaced by something "
                               "other than a file while it was written; nothing was written")
-        fd = os.open(tmp, os.O_RDONLY | _NOFOLLOW)
+        fd = os.open(tmp, os.O_RDONLY | NOFOLLOW)
         try:
             os.fsync(fd)
             if hasattr(os, "fchmod"):
@@ -494,13 +354,13 @@ class AtomicOutput:
         self.overwrite, self.inputs = overwrite, list(inputs)
         self.lock, self.option, self.check = lock, option, check
         self.tmp: Path | None = None
-        self._lock: _Lock | None = None
+        self._lock: Lock | None = None
 
     def open(self) -> Path:
         if self.check:
             check_output(self.path, overwrite=self.overwrite, inputs=self.inputs,
                          option=self.option, writable=False)
-        self._lock = _acquire(self.path, self.option) if self.lock else None
+        self._lock = acquire(self.path, self.option) if self.lock else None
         try:
             self.tmp = temp_name(self.path)
         except OSError as exc:
@@ -519,7 +379,7 @@ class AtomicOutput:
             commit_temp(self.tmp, self.path, option=self.option)
         finally:  # renamed, or removed by commit_temp on failure
             self.tmp = None
-            _release(self._lock)
+            release(self._lock)
             self._lock = None
         return self.path
 
@@ -528,13 +388,14 @@ class AtomicOutput:
             with contextlib.suppress(OSError):
                 os.unlink(self.tmp)
             self.tmp = None
-        _release(self._lock)
+        release(self._lock)
         self._lock = None
 
     def __enter__(self) -> Path:
         return self.open()
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         if exc_type is None:
             self.commit()
             return False
@@ -565,7 +426,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = True,
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, **kwargs: Any) -> Path:
     """Write ``data`` to ``path`` atomically (keywords as :func:`atomic_output`)."""
     with atomic_output(path, **kwargs) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | _NOFOLLOW)
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | NOFOLLOW)
         with open(fd, "wb") as fh:
             fh.write(data)
     return Path(path)
@@ -581,54 +442,3 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
                       default: Any = None, **kwargs: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically."""
     return write_text_atomic(path, json.dumps(obj, indent=indent, default=default), **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# signals
-
-
-class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM or SIGHUP inside :func:`terminate_on_signals`.
-
-    A BaseException (like KeyboardInterrupt, but not caught as one by the command-line
-    framework), so every ``finally`` and cleanup handler runs and broad ``except Exception``
-    handlers do not swallow it."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = int(signum)
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:  # pragma: no cover
-            name = f"signal {signum}"
-        super().__init__(f"terminated by {name}")
-
-
-@contextlib.contextmanager
-def terminate_on_signals(signums: Iterable[str] = ("SIGTERM", "SIGHUP")) -> Iterator[None]:
-    """Within the block, the named signals raise :class:`Terminated` (once; repeats during
-    the cleanup are ignored); the previous handlers come back afterwards. A no-op outside
-    the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    fired = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if fired:
-            return
-        fired.append(signum)
-        raise Terminated(signum)
-
-    previous = {}
-    for name in signums:
-        sig = getattr(signal, name, None)
-        if sig is None:
-            continue
-        with contextlib.suppress(ValueError, OSError):
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, old)

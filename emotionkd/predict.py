@@ -39,6 +39,9 @@ from emotionkd.recordings import Recording
 from emotionkd.signals import moments, normalise, zscore_stats
 from emotionkd.validation import check_choice, check_number
 
+#: the metadata that ``emotionkd export`` embeds in exported files (read here)
+EXPORT_FORMAT = "emotionkd-export"
+EXPORT_FORMAT_VERSION = 2
 FLAT_PTP_US = 1e-3  # a window whose conductance spans less than this (under one E4 step) is flat
 DISCONNECTED_US = 0.02  # a median conductance below this means no skin contact
 
@@ -87,8 +90,6 @@ class ModelMeta:
     @classmethod
     def from_export(cls, meta: dict[str, Any], source: str = "the exported file") -> ModelMeta:
         """From the metadata embedded by ``emotionkd export``."""
-        from emotionkd.export import EXPORT_FORMAT_VERSION
-
         if meta.get("format_version") != EXPORT_FORMAT_VERSION:
             raise CheckpointError(
                 f"{source}: exported with metadata version {meta.get('format_version', 1)}; "
@@ -299,13 +300,68 @@ def predict_recording(
     Windows go to the model ``batch_size`` at a time, small chunks so that a chunk's
     activations stay in the CPU caches (docs/deployment.md measures the rate); results do not
     depend on it."""
+    check_window_budget(predictor.meta, rec, step_s)
+    meta = predictor.meta
+    ref_s, notes = reference_period(meta, baseline_seconds, predictor.source or "the model")
+    cut = _cut(meta, rec, step_s, ref_s)
+    flags, usable = _quality(rec, cut)
+    good = flags == ""
+    mu, sd = _norm_stats(meta, cut.xs[usable] if good.any() else cut.xs)
+    xn = normalise(cut.windows.astype(np.float32), np.float32(mu),
+                   np.float32(1.0 / sd))[:, None, :]
+    probs = np.concatenate([predictor.predict_proba(xn[a:a + batch_size])
+                            for a in range(0, len(xn), batch_size)])
+    p_high = probs[:, 1]
+    label = np.where(p_high >= 0.5, meta.class_names[1], meta.class_names[0])
+    rows = []
+    for i, s in enumerate(cut.starts):
+        t0 = (cut.n_ref + s) / cut.fs
+        row = {"window": i, "start_s": round(t0, 4), "end_s": round(t0 + cut.window / cut.fs, 4),
+               "p_high": float(p_high[i]), "label": str(label[i]), "quality": str(flags[i])}
+        if rec.start_time is not None:
+            row["start_unix"] = round(rec.start_time + t0, 3)
+        rows.append(row)
+    warnings: list[str] = []
+    n_bad = int((~good).sum())
+    if n_bad:
+        kinds = ", ".join(sorted({f for f in flags if f}))
+        warnings.append(f"{rec.source}: {n_bad} of {len(rows)} windows look {kinds} "
+                        "(no usable skin-conductance signal); they are marked in 'quality'")
+    summary = {
+        "recording": rec.source, "format": rec.fmt, "channel": rec.channel,
+        "file_unit": rec.unit, "recording_fs": rec.fs, "model_fs": cut.fs,
+        "duration_s": round(len(cut.x) / cut.fs, 3), "windows": len(rows), "flagged": n_bad,
+        "usable_windows": int(good.sum()), "target": meta.target, "norm": meta.norm,
+        "training_baseline": meta.baseline, "reference_s": ref_s or None,
+        "reference_mean_us": cut.ref_mean if cut.n_ref else None,
+        "norm_mean": mu, "norm_std": sd,
+        "mean_p_high": float(p_high[good].mean()) if good.any() else None,
+        "fraction_high": float((p_high[good] >= 0.5).mean()) if good.any() else None,
+        "notes": list(rec.notes) + [n for n in notes if n not in warnings],
+    }
+    return PredictionResult(rows, summary, warnings)
+
+
+@dataclass
+class _Cut:
+    """A recording at the model's rate, its reference period removed, cut into windows."""
+
+    raw: np.ndarray  # the recording's samples (µS) at its own rate
+    x: np.ndarray  # at the model's rate
+    xs: np.ndarray  # after the reference period, its mean subtracted
+    fs: float  # the model's rate
+    window: int  # samples per window
+    n_ref: int  # samples of the reference period
+    ref_mean: float
+    starts: np.ndarray  # window starts in xs
+    windows: np.ndarray  # (n_windows, window) views of xs
+
+
+def _cut(meta: ModelMeta, rec: Recording, step_s: float | None, ref_s: float) -> _Cut:
     from emotionkd.signals import resample
     from emotionkd.windows import window_starts
 
-    check_window_budget(predictor.meta, rec, step_s)
-    meta = predictor.meta
     fs = meta.sampling_rate
-    ref_s, notes = reference_period(meta, baseline_seconds, predictor.source or "the model")
     raw = np.asarray(rec.values, dtype=np.float64)
     x = resample(raw, rec.fs, fs) if rec.fs != fs else raw
     window = meta.window_samples
@@ -326,13 +382,20 @@ def predict_recording(
     xs = x[n_ref:] - ref_mean if n_ref else x
     starts, _ = window_starts(np.array([0]), np.array([len(xs)]), window, step)
     wins = np.lib.stride_tricks.sliding_window_view(xs, window)[starts]
-    # signal quality on the raw samples each window covers (resampling would smear a stuck
-    # sensor with filter ringing)
-    flags = np.empty(len(starts), dtype=object)
-    usable = np.ones(len(xs), dtype=bool)
-    for i, s0 in enumerate(starts):
-        a = int(np.floor((n_ref + s0) / fs * rec.fs))
-        seg = raw[a:max(a + 1, int(np.ceil((n_ref + s0 + window) / fs * rec.fs)))]
+    return _Cut(raw, x, xs, fs, window, n_ref, ref_mean, starts, wins)
+
+
+def _quality(rec: Recording, cut: _Cut) -> tuple[np.ndarray, np.ndarray]:
+    """Per window "", "disconnected" or "flat", and which samples of ``cut.xs`` are usable.
+
+    Judged on the raw samples each window covers (resampling would smear a stuck sensor with
+    filter ringing)."""
+    flags = np.empty(len(cut.starts), dtype=object)
+    usable = np.ones(len(cut.xs), dtype=bool)
+    for i, s0 in enumerate(cut.starts):
+        a = int(np.floor((cut.n_ref + s0) / cut.fs * rec.fs))
+        seg = cut.raw[a:max(a + 1, int(np.ceil((cut.n_ref + s0 + cut.window) / cut.fs
+                                               * rec.fs)))]
         if np.median(seg) < DISCONNECTED_US:
             flags[i] = "disconnected"
         elif np.ptp(seg) < FLAT_PTP_US:
@@ -340,41 +403,8 @@ def predict_recording(
         else:
             flags[i] = ""
         if flags[i]:
-            usable[s0:s0 + window] = False
-    good = flags == ""
-    mu, sd = _norm_stats(meta, xs[usable] if good.any() else xs)
-    xn = normalise(wins.astype(np.float32), np.float32(mu), np.float32(1.0 / sd))[:, None, :]
-    probs = np.concatenate([predictor.predict_proba(xn[a:a + batch_size])
-                            for a in range(0, len(xn), batch_size)])
-    p_high = probs[:, 1]
-    label = np.where(p_high >= 0.5, meta.class_names[1], meta.class_names[0])
-    rows = []
-    for i, s in enumerate(starts):
-        t0 = (n_ref + s) / fs
-        row = {"window": i, "start_s": round(t0, 4), "end_s": round(t0 + window / fs, 4),
-               "p_high": float(p_high[i]), "label": str(label[i]), "quality": str(flags[i])}
-        if rec.start_time is not None:
-            row["start_unix"] = round(rec.start_time + t0, 3)
-        rows.append(row)
-    warnings: list[str] = []
-    n_bad = int((~good).sum())
-    if n_bad:
-        kinds = ", ".join(sorted({f for f in flags if f}))
-        warnings.append(f"{rec.source}: {n_bad} of {len(rows)} windows look {kinds} "
-                        "(no usable skin-conductance signal); they are marked in 'quality'")
-    summary = {
-        "recording": rec.source, "format": rec.fmt, "channel": rec.channel,
-        "file_unit": rec.unit, "recording_fs": rec.fs, "model_fs": fs,
-        "duration_s": round(len(x) / fs, 3), "windows": len(rows), "flagged": n_bad,
-        "usable_windows": int(good.sum()), "target": meta.target, "norm": meta.norm,
-        "training_baseline": meta.baseline, "reference_s": ref_s or None,
-        "reference_mean_us": ref_mean if n_ref else None,
-        "norm_mean": mu, "norm_std": sd,
-        "mean_p_high": float(p_high[good].mean()) if good.any() else None,
-        "fraction_high": float((p_high[good] >= 0.5).mean()) if good.any() else None,
-        "notes": list(rec.notes) + [n for n in notes if n not in warnings],
-    }
-    return PredictionResult(rows, summary, warnings)
+            usable[s0:s0 + cut.window] = False
+    return flags, usable
 
 
 def _norm_stats(meta: ModelMeta, usable: np.ndarray) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from emotionkd.datasets.records import Trial
 from emotionkd.errors import DataFormatError, SkipRecord
 from emotionkd.signals import condition_eeg, gsr_to_microsiemens, infer_gsr_unit, resample
 from emotionkd.validation import check_choice, check_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emotionkd.store import StoreWriter
 
 
 @dataclass
@@ -56,6 +59,19 @@ class CleanTrial:
     ratings: np.ndarray
     onset: int  # stimulus start within the stored trial (0 unless baseline kept)
     latent: np.ndarray | None = None  # synthetic data only: latent (valence, arousal)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input of a run (a DEAP subject file, an HCI session folder): its path, which
+    messages name, and what its reader needs."""
+
+    path: str
+    channels: tuple[str, ...]
+    subject: int = 0
+
+    def __str__(self) -> str:
+        return self.path
 
 
 @dataclass
@@ -204,10 +220,10 @@ def run_pipeline(
     be one of the ``inputs``; ``need_bytes`` (an estimate of the store's size) must be free
     on its disk before any work starts.
     """
-    from emotionkd.outputs import check_free_space
-    from emotionkd.store import StoreWriter, check_output_path
+    from emotionkd.outputs import check_free_space, check_output
+    from emotionkd.store import StoreWriter
 
-    check_output_path(out, overwrite, inputs)
+    check_output(out, overwrite=overwrite, inputs=inputs)
     check_free_space(out, need_bytes)
     check_number(workers, "--workers", low=1, integer=True)
     t0 = time.perf_counter()
@@ -215,44 +231,59 @@ def run_pipeline(
                               eeg_channels=list(eeg_channels))
     out_fs = opts.target_fs or fs
     report.sampling_rate = out_fs
-    meta = dict(preprocessing)
-    meta.update({"baseline": opts.baseline, "gsr_unit_option": opts.gsr_unit,
-                 "sampling_rate": out_fs, "raw_sampling_rate": fs,
-                 "eeg_filter": opts.eeg_filter})
     subjects: set[int] = set()
     with StoreWriter(out, source=source, sampling_rate=out_fs, eeg_channels=eeg_channels,
                      rating_names=rating_names, overwrite=overwrite, inputs=inputs) as writer:
         for k, res in enumerate(_results(jobs, read, opts, workers), start=1):
-            if res.error and res.expected:
-                report.ignored.append(res.job)
-            elif res.error:
-                if (res.skipped and not strict) or (not res.skipped and skip_bad):
-                    report.skipped.append((res.job, res.error))
-                elif res.skipped:
-                    raise DataFormatError(f"{res.error} (an error because of --strict)")
-                else:
-                    raise res.exception or DataFormatError(res.error)
+            if res.error:
+                _refuse_or_skip(res, report, skip_bad=skip_bad, strict=strict)
             else:
-                report.gsr_units[res.job] = f"{res.gsr_unit} ({res.gsr_unit_reason})"
-                for ct in res.trials:
-                    writer.add_trial(subject=ct.subject, trial=ct.trial, eeg=ct.eeg, gsr=ct.gsr,
-                                     ratings=ct.ratings, onset=ct.onset,
-                                     latent=_latent_for(latent, ct.subject, ct.trial, res.job))
-                    subjects.add(ct.subject)
-                    report.total_duration_s += (ct.eeg.shape[1] - ct.onset) / out_fs
+                subjects |= _add_trials(writer, res, report, latent, out_fs)
             if progress is not None:
                 progress(k, len(jobs), info=f"{writer.n_trials} trials")
         if writer.n_trials == 0:
             reasons = "; ".join(f"{j}: {r}" for j, r in report.skipped[:3])
             raise DataFormatError(f"no usable trials: every input was skipped ({reasons}); "
                                   "nothing was written")
-        meta["gsr_units"] = report.gsr_units
-        meta["skipped"] = [f"{j}: {r}" for j, r in report.skipped]
-        writer.preprocessing = meta
+        writer.preprocessing = _record(preprocessing, opts, out_fs, fs, report)
         report.n_trials = writer.n_trials
     report.n_subjects = len(subjects)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _record(preprocessing: dict[str, Any], opts: CleanOptions, out_fs: float, fs: float,
+            report: PreprocessReport) -> dict[str, Any]:
+    """The store's preprocessing record: the reader's entries and every cleaning decision."""
+    return {**preprocessing, "baseline": opts.baseline, "gsr_unit_option": opts.gsr_unit,
+            "sampling_rate": out_fs, "raw_sampling_rate": fs, "eeg_filter": opts.eeg_filter,
+            "gsr_units": report.gsr_units, "skipped": [f"{j}: {r}" for j, r in report.skipped]}
+
+
+def _add_trials(writer: StoreWriter, res: JobResult, report: PreprocessReport,
+                latent: dict[tuple[int, int], np.ndarray] | None, out_fs: float) -> set[int]:
+    """Write a job's cleaned trials; returns their subjects."""
+    report.gsr_units[res.job] = f"{res.gsr_unit} ({res.gsr_unit_reason})"
+    for ct in res.trials:
+        writer.add_trial(subject=ct.subject, trial=ct.trial, eeg=ct.eeg, gsr=ct.gsr,
+                         ratings=ct.ratings, onset=ct.onset,
+                         latent=_latent_for(latent, ct.subject, ct.trial, res.job))
+        report.total_duration_s += (ct.eeg.shape[1] - ct.onset) / out_fs
+    return {ct.subject for ct in res.trials}
+
+
+def _refuse_or_skip(res: JobResult, report: PreprocessReport, *, skip_bad: bool,
+                    strict: bool) -> None:
+    """A failed job: ignored (an input that is not a recording), skipped with its reason, or
+    the end of the run."""
+    if res.expected:
+        report.ignored.append(res.job)
+    elif (res.skipped and not strict) or (not res.skipped and skip_bad):
+        report.skipped.append((res.job, res.error))
+    elif res.skipped:
+        raise DataFormatError(f"{res.error} (an error because of --strict)")
+    else:
+        raise res.exception or DataFormatError(res.error)
 
 
 def _results(jobs: Sequence[Any], read: Callable, opts: CleanOptions, workers: int):
@@ -280,18 +311,10 @@ def _results(jobs: Sequence[Any], read: Callable, opts: CleanOptions, workers: i
 # DEAP
 
 
-def _read_deap(job: tuple[int, str, tuple[str, ...]]) -> list[Trial]:
+def _read_deap(job: Job) -> list[Trial]:
     from emotionkd.datasets.deap import iter_trials
 
-    subject, path, channels = job
-    return list(iter_trials(Path(path), subject, list(channels)))
-
-
-class _DeapJob(tuple):
-    """(subject, path, channels) whose str() is the file path, for messages."""
-
-    def __str__(self) -> str:
-        return str(self[1])
+    return list(iter_trials(Path(job.path), job.subject, list(job.channels)))
 
 
 def preprocess_deap(
@@ -316,7 +339,7 @@ def preprocess_deap(
     opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit)
     folder = scan_folder(raw, fmt)
     latent = read_latent_table(raw)
-    jobs = [_DeapJob((s, str(p), tuple(channels))) for s, p in folder.files]
+    jobs = [Job(str(p), tuple(channels), subject=s) for s, p in folder.files]
     inputs = [p for _, p in folder.files] + [Path(raw) / LATENT_FILE]
     # float64 rows of 40 channels in the raw files → float32 rows of the kept EEG and the GSR
     need = _raw_bytes(inputs) * (len(channels) + 1) / 40 / 2 + 4 * 2**20
@@ -343,18 +366,10 @@ def _raw_bytes(paths: Sequence[Path]) -> int:
 # MAHNOB-HCI
 
 
-def _read_hci(job: tuple[str, tuple[str, ...]]) -> list[Trial]:
+def _read_hci(job: Job) -> list[Trial]:
     from emotionkd.datasets.hci import read_session
 
-    folder, channels = job
-    return read_session(Path(folder), list(channels))
-
-
-class _HciJob(tuple):
-    """(folder, channels) whose str() is the session folder, for messages."""
-
-    def __str__(self) -> str:
-        return str(self[0])
+    return read_session(Path(job.path), list(job.channels))
 
 
 def preprocess_hci(
@@ -392,7 +407,7 @@ def preprocess_hci(
     latent = read_latent_table(raw)
     # the common average reference needs every electrode: read all 32, keep the chosen ones
     read = tuple(DEAP_EEG_CHANNELS) if eeg_filter == "deap" else tuple(channels)
-    jobs = [_HciJob((str(p), read)) for p in scan.sessions]
+    jobs = [Job(str(p), read) for p in scan.sessions]
     inputs = [Path(raw) / LATENT_FILE]  # --out must not replace any of these
     for p in scan.sessions:
         with contextlib.suppress(OSError):  # an unreadable session is reported when read

@@ -294,126 +294,169 @@ def fit(
     ``cfg.keep == "last"``, the last) epoch's state.
 
     Deterministic on CPU for a given seed (``seed``, else ``cfg.seed``). ``on_epoch(epoch,
-    task)`` runs after each
-    epoch's validation, before the best state is restored (for studies that look at every
-    epoch's model; it must leave the modules' weights and modes as it found them). Returns
-    the history and best metrics.
+    task)`` runs after each epoch's validation, before the best state is restored (for studies
+    that look at every epoch's model; it must leave the modules' weights and modes as it found
+    them). Returns the history and best metrics.
     """
     if len(train) == 0:
         raise ConfigError("no training windows: check the subjects, window length and step")
     if task.inputs == "eeg+gsr" and not train.has_eeg:
         raise ConfigError("this model needs EEG but the dataset was loaded without it")
-    device = resolve_device(dist_.device_for_rank(cfg.device))
-    tune_cpu_allocator()
-    rank, world_size = dist_.world()
-    if rank != 0:
-        progress = None  # only rank 0 reports
-    seed = cfg.seed if seed is None else int(seed)
-    seed_everything(seed)
-    for m in task.modules().values():
-        m.to(device)
-    task.setup(device, cfg, train)
-    params = task.parameters()
-    opt = make_adam(params, cfg.lr, cfg.adam_eps, cfg.weight_decay)
-    use_amp = cfg.amp and device.type == "cuda" and task.supports_amp
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    rng = np.random.default_rng(seed)
-    use_val = val is not None and len(val) > 0
-    best_value = math.inf if cfg.monitor == "loss" else -math.inf
-    best_snap = _snapshot(task)
-    best_epoch, best_metrics, bad_epochs = 0, {}, 0
-    history: list[dict[str, float]] = []
-    n_batches = math.ceil(len(train) / cfg.batch_size)
-    step = 0
-    total_steps = max(cfg.epochs * n_batches, 1)
-    warm_steps = cfg.warmup_epochs * n_batches
-    t0 = time.perf_counter()
-    stopped = False
+    run = _Fit(task, train, val, cfg, progress, description,
+               cfg.seed if seed is None else int(seed))
     for epoch in range(1, cfg.epochs + 1):
+        run.train_epoch(epoch)
+        run.end_epoch(epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, task)
+        run.report_epoch(epoch)
+        if run.use_val and cfg.patience and run.bad_epochs >= cfg.patience:
+            run.stopped = True
+            break
+    return run.finish()
+
+
+class _Fit:
+    """The state of one :func:`fit`: the device, optimiser, shuffling RNG, step counter and
+    the best epoch so far. Set up in the order that makes a fit reproducible for its seed."""
+
+    def __init__(self, task: Task, train: WindowDataset, val: WindowDataset | None,
+                 cfg: TrainConfig, progress: Callable[..., None] | None, description: str,
+                 seed: int) -> None:
+        self.task, self.train, self.val, self.cfg = task, train, val, cfg
+        self.description, self.seed = description, seed
+        self.device = resolve_device(dist_.device_for_rank(cfg.device))
+        tune_cpu_allocator()
+        self.rank, self.world_size = dist_.world()
+        self.progress = progress if self.rank == 0 else None  # only rank 0 reports
+        seed_everything(seed)
         for m in task.modules().values():
+            m.to(self.device)
+        task.setup(self.device, cfg, train)
+        self.params = task.parameters()
+        self.opt = make_adam(self.params, cfg.lr, cfg.adam_eps, cfg.weight_decay)
+        self.use_amp = cfg.amp and self.device.type == "cuda" and task.supports_amp
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.rng = np.random.default_rng(seed)
+        self.use_val = val is not None and len(val) > 0
+        self.best_value = math.inf if cfg.monitor == "loss" else -math.inf
+        self.best_snap: dict[str, dict[str, torch.Tensor]] | None = _snapshot(task)
+        self.best_epoch, self.best_metrics, self.bad_epochs = 0, {}, 0
+        self.history: list[dict[str, float]] = []
+        self.n_batches = math.ceil(len(train) / cfg.batch_size)
+        self.step = 0
+        self.total_steps = max(cfg.epochs * self.n_batches, 1)
+        self.warm_steps = cfg.warmup_epochs * self.n_batches
+        self.t0 = time.perf_counter()
+        self.stopped = False
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # a term is averaged over the steps that reported it
+
+    def train_epoch(self, epoch: int) -> None:
+        """One pass over the shuffled training windows."""
+        cfg = self.cfg
+        for m in self.task.modules().values():
             m.train()
-        order = rng.permutation(len(train))
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}  # a term is averaged over the steps that reported it
-        for b in range(n_batches):
+        order = self.rng.permutation(len(self.train))
+        self.sums, self.counts = {}, {}
+        for b in range(self.n_batches):
             glob = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            if len(glob) < max(2, world_size):  # BatchNorm cannot train on a single window
+            if len(glob) < max(2, self.world_size):  # BatchNorm cannot train on one window
                 continue
-            idx = dist_.shard(glob, rank, world_size)
-            # local mean losses, averaged over ranks, weighted to the global batch mean
-            share = len(idx) * world_size / len(glob)
-            eeg, gsr, y = train.batch(idx, eeg=task.batch_eeg)
-            eeg = eeg.to(device, non_blocking=True) if eeg is not None else None
-            gsr, y = gsr.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if cfg.schedule != "constant" or warm_steps > 0:
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(cfg.schedule, step, total_steps, warm_steps)
-            extra = task.before_step(eeg, gsr, y, step, epoch)
-            with torch.autocast(device_type=device.type, enabled=use_amp):
-                loss, terms = task.train_loss(eeg, gsr, y, step, idx=idx)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss * share if share != 1 else loss).backward()
-            dist_.average_gradients(params)
-            if cfg.grad_clip > 0:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            step += 1
-            terms = {"loss": float(loss.detach()), **terms, **extra}
-            if not use_amp and not math.isfinite(terms["loss"]):  # AMP skips such steps itself
-                raise TrainingError(
-                    f"{description}: the training loss became {terms['loss']} at epoch {epoch} "
-                    f"(batch {b + 1}); no model is saved. Lower --lr (now {cfg.lr:g}) or check "
-                    "the data for extreme values")
+            terms = self.train_step(glob, epoch, b)
             for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v
-                counts[k] = counts.get(k, 0) + 1
-            if progress is not None and (b % 10 == 0 or b == n_batches - 1):
-                shown = " ".join(f"{k} {v / counts[k]:.3f}" for k, v in sums.items())
-                progress(epoch - 1 + (b + 1) / n_batches, cfg.epochs,
-                         info=f"epoch {epoch} {shown}")
-        record = {"epoch": epoch, **{f"train_{k}": v / counts[k] for k, v in sums.items()}}
-        if use_val:
-            vm = evaluate_task(task, val, device, cfg.eval_batch_size,
+                self.sums[k] = self.sums.get(k, 0.0) + v
+                self.counts[k] = self.counts.get(k, 0) + 1
+            if self.progress is not None and (b % 10 == 0 or b == self.n_batches - 1):
+                shown = " ".join(f"{k} {v / self.counts[k]:.3f}" for k, v in self.sums.items())
+                self.progress(epoch - 1 + (b + 1) / self.n_batches, cfg.epochs,
+                              info=f"epoch {epoch} {shown}")
+
+    def train_step(self, glob: np.ndarray, epoch: int, b: int) -> dict[str, float]:
+        """One optimiser step on the global batch ``glob`` (this rank's shard of it)."""
+        cfg, task, device = self.cfg, self.task, self.device
+        idx = dist_.shard(glob, self.rank, self.world_size)
+        # local mean losses, averaged over ranks, weighted to the global batch mean
+        share = len(idx) * self.world_size / len(glob)
+        eeg, gsr, y = self.train.batch(idx, eeg=task.batch_eeg)
+        eeg = eeg.to(device, non_blocking=True) if eeg is not None else None
+        gsr, y = gsr.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if cfg.schedule != "constant" or self.warm_steps > 0:
+            for group in self.opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(cfg.schedule, self.step, self.total_steps,
+                                                 self.warm_steps)
+        extra = task.before_step(eeg, gsr, y, self.step, epoch)
+        with torch.autocast(device_type=device.type, enabled=self.use_amp):
+            loss, terms = task.train_loss(eeg, gsr, y, self.step, idx=idx)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss * share if share != 1 else loss).backward()
+        dist_.average_gradients(self.params)
+        if cfg.grad_clip > 0:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.step += 1
+        terms = {"loss": float(loss.detach()), **terms, **extra}
+        if not self.use_amp and not math.isfinite(terms["loss"]):  # AMP skips such steps
+            raise TrainingError(
+                f"{self.description}: the training loss became {terms['loss']} at epoch "
+                f"{epoch} (batch {b + 1}); no model is saved. Lower --lr (now {cfg.lr:g}) or "
+                "check the data for extreme values")
+        return terms
+
+    def end_epoch(self, epoch: int) -> None:
+        """Record the epoch's training means and validation metrics; track the best epoch."""
+        cfg = self.cfg
+        record = {"epoch": epoch,
+                  **{f"train_{k}": v / self.counts[k] for k, v in self.sums.items()}}
+        if self.use_val:
+            vm = evaluate_task(self.task, self.val, self.device, cfg.eval_batch_size,
                                balanced=cfg.class_weight == "balanced")
             record.update({f"val_{k}": v for k, v in vm.items()})
             value = vm[cfg.monitor]
-            if _better(cfg.monitor, value, best_value):
-                best_value, best_epoch, best_metrics, bad_epochs = value, epoch, vm, 0
+            if _better(cfg.monitor, value, self.best_value):
+                self.best_value, self.best_epoch, self.best_metrics = value, epoch, vm
+                self.bad_epochs = 0
                 if cfg.keep == "best":
-                    best_snap = _snapshot(task)
+                    self.best_snap = _snapshot(self.task)
             else:
-                bad_epochs += 1
+                self.bad_epochs += 1
         else:
-            best_epoch, best_snap = epoch, None
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(epoch, task)
-        if progress is not None:
-            info = f"epoch {epoch}"
-            if use_val:
-                info += (f" val loss {record['val_loss']:.3f} "
-                         f"bacc {record['val_balanced_accuracy']:.3f} (best epoch {best_epoch})")
-            progress(epoch, cfg.epochs, info=info)
-        if use_val and cfg.patience and bad_epochs >= cfg.patience:
-            stopped = True
-            break
-    if use_val and best_epoch == 0:
-        raise TrainingError(
-            f"{description}: no epoch gave a finite validation {cfg.monitor} in "
-            f"{len(history)} epoch(s), so the model never trained; no model is saved. Lower "
-            f"--lr (now {cfg.lr:g}) or check the data")
-    if cfg.keep == "last" and history:
-        best_epoch, best_snap = len(history), None
-        best_metrics = {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")}
-    if best_snap is not None:
-        _restore(task, best_snap)
-    for m in task.modules().values():
-        m.eval()
-    return FitResult(best_epoch=best_epoch, epochs_run=len(history), best=best_metrics,
-                     history=history, seconds=time.perf_counter() - t0, stopped_early=stopped,
-                     device=str(device), seed=seed)
+            self.best_epoch, self.best_snap = epoch, None
+        self.history.append(record)
+
+    def report_epoch(self, epoch: int) -> None:
+        if self.progress is None:
+            return
+        info = f"epoch {epoch}"
+        if self.use_val:
+            record = self.history[-1]
+            info += (f" val loss {record['val_loss']:.3f} "
+                     f"bacc {record['val_balanced_accuracy']:.3f} "
+                     f"(best epoch {self.best_epoch})")
+        self.progress(epoch, self.cfg.epochs, info=info)
+
+    def finish(self) -> FitResult:
+        """Restore the epoch kept, switch to eval mode and return the result."""
+        cfg, history = self.cfg, self.history
+        if self.use_val and self.best_epoch == 0:
+            raise TrainingError(
+                f"{self.description}: no epoch gave a finite validation {cfg.monitor} in "
+                f"{len(history)} epoch(s), so the model never trained; no model is saved. "
+                f"Lower --lr (now {cfg.lr:g}) or check the data")
+        if cfg.keep == "last" and history:
+            self.best_epoch, self.best_snap = len(history), None
+            self.best_metrics = {k[4:]: v for k, v in history[-1].items()
+                                 if k.startswith("val_")}
+        if self.best_snap is not None:
+            _restore(self.task, self.best_snap)
+        for m in self.task.modules().values():
+            m.eval()
+        return FitResult(best_epoch=self.best_epoch, epochs_run=len(history),
+                         best=self.best_metrics, history=history,
+                         seconds=time.perf_counter() - self.t0, stopped_early=self.stopped,
+                         device=str(self.device), seed=self.seed)
 
 
 def clone_module(m: nn.Module) -> nn.Module:

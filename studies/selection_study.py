@@ -41,8 +41,18 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from emotionkd.evaluation import EvaluationPlan
+    from emotionkd.splits import Fold
+    from emotionkd.store import Store
+    from emotionkd.training import Task
+    from emotionkd.windows import WindowDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -53,18 +63,18 @@ MODELS = {"teacher": ("baseline-eeg-features", 0), "student-none": ("baseline-gs
           "shallowconvnet": ("baseline-eeg-features", 2)}
 
 
-def _state(model) -> dict:  # noqa: ANN001
+def _state(model: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def registry_name(cfg, label: str) -> str:  # noqa: ANN001
+def registry_name(cfg: EvaluationPlan, label: str) -> str:
     from emotionkd.models.registry import distilled_student
 
     return {"teacher": cfg.teacher, "student-none": distilled_student()}.get(label, label)
 
 
-def run_fold(store, cfg, ds, fold, seed: int, epochs: int,  # noqa: ANN001
-             label: str = "teacher") -> dict:
+def run_fold(store: Store, cfg: EvaluationPlan, ds: WindowDataset, fold: Fold, seed: int,
+             epochs: int, label: str = "teacher") -> dict:
     """Train one fold's model once; score every epoch and every rule on the test side."""
     import torch
 
@@ -95,7 +105,7 @@ def run_fold(store, cfg, ds, fold, seed: int, epochs: int,  # noqa: ANN001
     counts: dict[int, int] = {}
     last_state: dict = {}
 
-    def on_epoch(epoch: int, task) -> None:  # noqa: ANN001
+    def on_epoch(epoch: int, task: Task) -> None:
         nonlocal last_state
         per_epoch.append(score(predict_proba(task, test)[:, 1]))
         state = _state(task.model)

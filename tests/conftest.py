@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from emotionkd.config import DataConfig, TrainConfig
 
 os.environ.setdefault("EMOTIONKD_NO_PROGRESS", "1")
 
@@ -30,7 +34,7 @@ def deap_store(deap_raw, tmp_path_factory) -> Path:
     return out
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, object]:  # noqa: ANN001
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
     """Run ``emotionkd ARGS`` in-process: (exit status, captured stdout/stderr)."""
     from emotionkd.cli import main
 
@@ -47,7 +51,8 @@ TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
         "classifier_dim": 8}
 
 
-def train_and_save(store: Path, out: Path, name: str, data=None, train=None,  # noqa: ANN001
+def train_and_save(store: Path, out: Path, name: str, data: DataConfig | None = None,
+                   train: TrainConfig | None = None,
                    fit_subjects: tuple[int, ...] = (1, 2), val_subjects: tuple[int, ...] = (3,),
                    fit: bool = True, load_eeg: bool = True) -> Path:
     """Train registry model ``name`` (tiny) on ``fit_subjects`` of a store, early-stopping on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -159,7 +160,8 @@ def test_stray_files_ignored_and_reported(sig_folder, tmp_path):
     assert rep.n_trials == 6
 
 
-def _bad(tmp_path: Path, name: str, mutate) -> Path:  # noqa: ANN001
+def _bad(tmp_path: Path, name: str, mutate: Callable[..., object]
+         ) -> Path:
     raw = tmp_path / f"bad_{name}"
     raw.mkdir()
     write_dat(raw / "s01.dat", signature_arrays(1))

@@ -18,7 +18,7 @@ from conftest import train_and_save
 from emotionkd.checkpoint import check_data_compatible, load_checkpoint, save_checkpoint
 from emotionkd.config import DataConfig
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
-from emotionkd.predict import load_predictor
+from emotionkd.predict import Predictor, load_predictor
 from emotionkd.preprocess import CleanOptions, clean_trial, preprocess_deap
 from emotionkd.recordings import read_recording
 from emotionkd.signals import infer_gsr_unit, resample
@@ -74,7 +74,7 @@ def _write_csv(path: Path, values: np.ndarray) -> Path:
     return path
 
 
-def _store_windows(store: Path, norm: str, predictor) -> np.ndarray:  # noqa: ANN001
+def _store_windows(store: Path, norm: str, predictor: Predictor) -> np.ndarray:
     """p(high) of the model on the held-out trial's training windows (WindowDataset)."""
     ds = WindowDataset(open_store(store), DataConfig(norm=norm), load_eeg=False,
                       norm_subjects=[1, 2] if norm == "train" else None)

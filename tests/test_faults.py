@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pytest
@@ -372,8 +373,9 @@ def hold_in_child(path: Path) -> subprocess.Popen:
     """Another process that takes the lock of ``path`` (hold_output) and keeps it until its
     stdin is closed."""
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys\nfrom emotionkd.outputs import hold_output, "
-         f"release_outputs\nhold_output({str(path)!r}, overwrite=True)\n"
+        [sys.executable, "-c", "import sys\nfrom emotionkd.outputs import hold_output\n"
+         "from emotionkd.locks import release_outputs\n"
+         f"hold_output({str(path)!r}, overwrite=True)\n"
          "print('held', flush=True)\nsys.stdin.readline()\nrelease_outputs()"],
         env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "held"
@@ -511,20 +513,20 @@ def _enospc(*_a, **_k):
 class _FullFile:
     """A file object whose writes fail as on a full disk."""
 
-    def __init__(self, fh) -> None:  # noqa: ANN001
+    def __init__(self, fh: IO) -> None:
         self.fh = fh
 
-    def write(self, data) -> int:  # noqa: ANN001
+    def write(self, data: str | bytes) -> int:
         self.fh.write(data[: len(data) // 2])  # part of it lands, then the disk is full
         _enospc()
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self) -> _FullFile:
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc: object) -> None:
         self.fh.close()
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.fh, name)
 
 
@@ -551,7 +553,7 @@ def test_case5_disk_full_injected_at_every_writer(work, deap_raw, writer, tmp_pa
         monkeypatch.setattr(h5py.Dataset, "__setitem__", _enospc)
         args = ["preprocess", "deap", "--raw", str(deap_raw), "--out", str(target)]
     elif writer in ("checkpoint", "distill"):
-        def save(obj, f, *a, **k):  # noqa: ANN001
+        def save(obj: object, f: str | os.PathLike, *a: object, **k: object) -> None:
             Path(f).write_bytes(b"half a checkpoint")
             _enospc()
 
@@ -568,7 +570,8 @@ def test_case5_disk_full_injected_at_every_writer(work, deap_raw, writer, tmp_pa
     else:  # text writers of emotionkd.outputs and predict's CSV writer
         real_open = builtins.open
 
-        def full_open(file, mode="r", *a, **k):  # noqa: ANN001
+        def full_open(file: str | os.PathLike | int, mode: str = "r", *a: Any, **k: Any
+                      ) -> IO | _FullFile:
             fh = real_open(file, mode, *a, **k)
             name_ = str(file) if not isinstance(file, int) else os.readlink(
                 f"/proc/self/fd/{file}") if sys.platform.startswith("linux") else ""
@@ -657,7 +660,7 @@ def test_case7_decimal_commas_are_refused(work, tmp_path, capsys):
                            if name != "e4.csv" else
                            ["predict", "--model", str(work["student"]), "--input",
                             str(tmp_path / name)], capsys)
-        # the wording is the reader's (recordings.py); what matters: refused, never truncated
+        # the wording is the reader's (recordings/text.py); what matters: refused, never truncated
         one_line_error(code, err, f"{name}: ", *(["decimal"] if name != "e4.csv" else []))
 
 
@@ -729,7 +732,7 @@ def test_case8_signal_during_preprocess_leaves_nothing(deap_raw, tmp_path, sig, 
 
 
 def test_terminated_restores_signal_handlers():
-    from emotionkd.outputs import Terminated, terminate_on_signals
+    from emotionkd.locks import Terminated, terminate_on_signals
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Terminated, match="terminated by SIGTERM"), terminate_on_signals():

@@ -98,7 +98,7 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
     SIGTERM and SIGHUP end a command like Ctrl-C (its temporary files are removed) with exit
     status 128 + the signal's number; output locks are released when the command ends."""
     from emotionkd.errors import EmotionKDError
-    from emotionkd.outputs import Terminated, release_outputs, terminate_on_signals
+    from emotionkd.locks import Terminated, release_outputs, terminate_on_signals
 
     try:
         with terminate_on_signals():

@@ -68,6 +68,13 @@ def evaluate_cmd(
     if model is not None:
         _one_checkpoint(model, data, config, allow_train_subjects, as_json)
         return
+    _run_protocol(data, out, config, config_file, save_models=save_models, resume=resume,
+                  fold=fold, only_seed=only_seed)
+
+
+def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
+                  config_file: Path | None, *, save_models: bool, resume: bool,
+                  fold: int | None, only_seed: int | None) -> None:
     init_distributed()
     from emotionkd.cli.console import console, progress_task
     from emotionkd.evaluation import EvaluationPlan, evaluate_protocol

@@ -112,7 +112,7 @@ def session_ratings(info: dict, path: Path) -> np.ndarray:
 
 def read_session(folder: Path, eeg_channels: Sequence[str] | None = None) -> list[Trial]:
     """One rated emotional session as a Trial (30 s baseline + stimulus), or SkipSession."""
-    from emotionkd.datasets.bdf import read_bdf_header, read_digital, status_edges
+    from emotionkd.datasets.bdf import read_bdf_header, read_digital
     from emotionkd.errors import require_module
 
     folder = Path(folder)
@@ -124,15 +124,7 @@ def read_session(folder: Path, eeg_channels: Sequence[str] | None = None) -> lis
     if info.get("isStim") == "0" or "_N_Trial" in named:
         raise NeutralSession(f"{folder}: neutral clip (no ratings by design)")
     ratings = session_ratings(info, xml)
-    bdfs = sorted(folder.glob("*.bdf"))
-    if not bdfs:
-        raise SkipSession(f"{folder}: no BDF file (physiology not recorded)")
-    bdf = bdfs[0]
-    if len(bdfs) > 1:
-        named = [b for b in bdfs if b.name == info.get("bdf")]
-        if not named:
-            raise SkipSession(f"{folder}: several BDF files and session.xml names none")
-        bdf = named[0]
+    bdf = _session_bdf(folder, info)
     try:
         hdr = read_bdf_header(bdf)
     except DataFormatError as exc:
@@ -149,15 +141,7 @@ def read_session(folder: Path, eeg_channels: Sequence[str] | None = None) -> lis
         [c for c in ("GSR1", "Status") if c.lower() not in labels]
     if missing:
         raise SkipSession(f"{bdf}: missing channel(s) {', '.join(missing)}")
-    status = read_digital(bdf, labels["status"], hdr)
-    edges = status_edges(status)
-    if len(edges) < 2:
-        raise SkipSession(f"{bdf}: Status has {len(edges)} stimulus edge(s), expected 2 "
-                          "(onset and end)")
-    onset, end = int(edges[0]), int(edges[1])
-    if abs(onset / fs - BASELINE_S) > ONSET_TOLERANCE_S:
-        raise SkipSession(f"{bdf}: stimulus onset at {onset / fs:.2f} s, expected "
-                          f"{BASELINE_S:g} ± {ONSET_TOLERANCE_S:g} s")
+    onset, end = _stimulus(bdf, read_digital(bdf, labels["status"], hdr), fs)
     first = onset - int(round(BASELINE_S * fs))
     first = max(first, 0)
     try:
@@ -178,6 +162,34 @@ def read_session(folder: Path, eeg_channels: Sequence[str] | None = None) -> lis
                   onset=onset - first, eeg_channels=names,
                   gsr_unit=(units[labels["gsr1"]] or "ohm").lower(), source_file=str(bdf),
                   extra={"session": folder.name, "feltEmo": ratings[-1]})]
+
+
+def _session_bdf(folder: Path, info: dict) -> Path:
+    """The session's BDF file (the one session.xml names when there are several)."""
+    bdfs = sorted(folder.glob("*.bdf"))
+    if not bdfs:
+        raise SkipSession(f"{folder}: no BDF file (physiology not recorded)")
+    if len(bdfs) == 1:
+        return bdfs[0]
+    named = [b for b in bdfs if b.name == info.get("bdf")]
+    if not named:
+        raise SkipSession(f"{folder}: several BDF files and session.xml names none")
+    return named[0]
+
+
+def _stimulus(bdf: Path, status: np.ndarray, fs: float) -> tuple[int, int]:
+    """The stimulus onset and end (samples) from the Status channel's edges."""
+    from emotionkd.datasets.bdf import status_edges
+
+    edges = status_edges(status)
+    if len(edges) < 2:
+        raise SkipSession(f"{bdf}: Status has {len(edges)} stimulus edge(s), expected 2 "
+                          "(onset and end)")
+    onset, end = int(edges[0]), int(edges[1])
+    if abs(onset / fs - BASELINE_S) > ONSET_TOLERANCE_S:
+        raise SkipSession(f"{bdf}: stimulus onset at {onset / fs:.2f} s, expected "
+                          f"{BASELINE_S:g} ± {ONSET_TOLERANCE_S:g} s")
+    return onset, end
 
 
 def _subject(info: dict, bdf: Path) -> int:

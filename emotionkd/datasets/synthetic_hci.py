@@ -27,6 +27,7 @@ from emotionkd.datasets.synthetic import (
     DEFAULT_GSR_CUE,
     DEFAULT_LABEL_NOISE,
     LATENT_FILE,
+    SubjectParams,
     apply_cues,
     check_cues,
     latent_trajectory,
@@ -82,7 +83,7 @@ def _session_xml(session_id: int, subject: int, bdf: str, ratings: np.ndarray | 
             f'  <track type="Physiological" filename="{bdf}" />\n</session>\n')
 
 
-def session_signals(rng: np.random.Generator, sp, latent: np.ndarray,  # noqa: ANN001
+def session_signals(rng: np.random.Generator, sp: SubjectParams, latent: np.ndarray,
                     stim_s: float, fs: int = FS,
                     channel_order: Sequence[str] | None = None) -> tuple[np.ndarray, int, int]:
     """(47 × n data, onset, end) of one session; rows in ``channel_order`` (HCI order)."""
@@ -142,42 +143,13 @@ def write_hci(
     :data:`~emotionkd.datasets.synthetic.LATENT_FILE` at its root; returns the session
     folders (neutral and emotional). The cue strengths and label noise are those of
     :func:`~emotionkd.datasets.synthetic.generate_subject`."""
-    from emotionkd.validation import check_number
-
-    check_cues(eeg_cue, gsr_cue, label_noise)
-    for lo_hi, option in ((stimulus_s, "--stimulus-seconds"), (neutral_s, "neutral_s")):
-        lo = check_number(lo_hi[0], option, low=1, high=3600, why=" (clip lengths)")
-        check_number(lo_hi[1], option, low=lo, high=3600, why=" (clip lengths, low-high)")
-    if not 1 <= n_subjects <= 30:
-        raise ConfigError(f"--subjects must be between 1 and 30, got {n_subjects}")
-    if not 1 <= n_trials <= 20:
-        raise ConfigError(f"--trials must be between 1 and 20 (HCI has 20 clips), got "
-                          f"{n_trials}")
-    from emotionkd.outputs import (
-        check_free_space,
-        check_output,
-        make_folder,
-        write_text_atomic,
-    )
-
-    root = Path(out_dir)
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"{root}: exists and is not a folder; choose another --out")
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise ConfigError(f"{root}: exists and is not empty; pass --overwrite or choose "
-                          "another --out")
-    check_output(root, overwrite=True, kind="dir")
-    # 24-bit samples of every channel at 256 Hz; each clip with 30 s before and after it,
-    # a neutral clip with each emotional one
-    clip_s = max(stimulus_s) + max(neutral_s) + 4 * 30.0
-    check_free_space(root / "x", n_subjects * n_trials * clip_s * FS * len(_channels()) * 3
-                     + 2**20)
-    make_folder(root)
+    _check_arguments(n_subjects, n_trials, stimulus_s, neutral_s, label_noise, eeg_cue, gsr_cue)
+    root = _prepare_folder(Path(out_dir), overwrite, n_subjects * n_trials,
+                           max(stimulus_s) + max(neutral_s) + 4 * 30.0)
     chans = _channels()
     if channel_order is not None:
         by_name = {c.label: c for c in chans}
         chans = [by_name[c] for c in channel_order]
-    digital = [c.label == "Status" for c in chans]
     stimuli = stimulus_set(seed, n_trials)
     folders = []
     latent_rows: list[tuple[int, int, float, float]] = []
@@ -191,22 +163,67 @@ def write_hci(
         base = 130 * (p - 1)
         for k in range(1, n_trials + 1):
             for kind, sid in (("N", base + 2 * k - 1), ("S", base + 2 * k)):
-                folder = root / str(sid)
-                folder.mkdir(exist_ok=True)
-                bdf = f"Part_{p}_{kind}_Trial{k}_emotion.bdf"
                 lo, hi = stimulus_s if kind == "S" else neutral_s
-                length = float(rng.uniform(lo, hi))
-                lat = latent[k - 1] if kind == "S" else np.zeros(2)
-                data, _, _ = session_signals(rng, sp, lat, length, FS, channel_order)
-                write_bdf(folder / bdf, chans, data, FS, digital=digital,
-                          subject=f"Part_{p}", recording=f"session {sid}")
-                quad = (int(np.sign(lat[0]) or 1), int(np.sign(lat[1]) or 1))
-                xml = _session_xml(sid, p, bdf, ratings[k - 1] if kind == "S" else None,
-                                   EMOTION_BY_QUADRANT[quad], 2 * k - (kind == "N"), length,
-                                   f"{'n' if kind == 'N' else ''}{k}.avi")
-                write_text_atomic(folder / "session.xml", xml, lock=False)
-                folders.append(folder)
+                emotional = kind == "S"
+                folders.append(_write_session(
+                    root / str(sid), rng, sp, chans, channel_order, p=p, k=k, kind=kind,
+                    length=float(rng.uniform(lo, hi)),
+                    latent=latent[k - 1] if emotional else np.zeros(2),
+                    ratings=ratings[k - 1] if emotional else None))
             if progress is not None:
                 progress((p - 1) * n_trials + k, total)
     write_latent_table(root / LATENT_FILE, latent_rows)
     return folders
+
+
+def _check_arguments(n_subjects: int, n_trials: int, stimulus_s: tuple[float, float],
+                     neutral_s: tuple[float, float], label_noise: float, eeg_cue: float,
+                     gsr_cue: float) -> None:
+    from emotionkd.validation import check_number
+
+    check_cues(eeg_cue, gsr_cue, label_noise)
+    for lo_hi, option in ((stimulus_s, "--stimulus-seconds"), (neutral_s, "neutral_s")):
+        lo = check_number(lo_hi[0], option, low=1, high=3600, why=" (clip lengths)")
+        check_number(lo_hi[1], option, low=lo, high=3600, why=" (clip lengths, low-high)")
+    if not 1 <= n_subjects <= 30:
+        raise ConfigError(f"--subjects must be between 1 and 30, got {n_subjects}")
+    if not 1 <= n_trials <= 20:
+        raise ConfigError(f"--trials must be between 1 and 20 (HCI has 20 clips), got "
+                          f"{n_trials}")
+
+
+def _prepare_folder(root: Path, overwrite: bool, n_clips: int, clip_s: float) -> Path:
+    """Check the output folder and its free space (24-bit samples of every channel at 256 Hz
+    for ``n_clips`` clips of at most ``clip_s`` seconds each), then create it."""
+    from emotionkd.outputs import check_free_space, check_output, make_folder
+
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root}: exists and is not a folder; choose another --out")
+    if root.exists() and any(root.iterdir()) and not overwrite:
+        raise ConfigError(f"{root}: exists and is not empty; pass --overwrite or choose "
+                          "another --out")
+    check_output(root, overwrite=True, kind="dir")
+    check_free_space(root / "x", n_clips * clip_s * FS * len(_channels()) * 3 + 2**20)
+    make_folder(root)
+    return root
+
+
+def _write_session(folder: Path, rng: np.random.Generator, sp: SubjectParams,
+                   chans: list[BdfChannel],
+                   channel_order: Sequence[str] | None, *, p: int, k: int, kind: str,
+                   length: float, latent: np.ndarray, ratings: np.ndarray | None) -> Path:
+    """One session folder: the BDF recording of clip ``k`` of participant ``p`` (``kind``
+    "N" neutral, "S" emotional) and its session.xml."""
+    from emotionkd.outputs import write_text_atomic
+
+    folder.mkdir(exist_ok=True)
+    sid = int(folder.name)
+    bdf = f"Part_{p}_{kind}_Trial{k}_emotion.bdf"
+    data, _, _ = session_signals(rng, sp, latent, length, FS, channel_order)
+    write_bdf(folder / bdf, chans, data, FS, digital=[c.label == "Status" for c in chans],
+              subject=f"Part_{p}", recording=f"session {sid}")
+    quad = (int(np.sign(latent[0]) or 1), int(np.sign(latent[1]) or 1))
+    xml = _session_xml(sid, p, bdf, ratings, EMOTION_BY_QUADRANT[quad], 2 * k - (kind == "N"),
+                       length, f"{'n' if kind == 'N' else ''}{k}.avi")
+    write_text_atomic(folder / "session.xml", xml, lock=False)
+    return folder

@@ -35,8 +35,19 @@ from emotionkd.models.kernels import Dropout
 from emotionkd.validation import COUNT, SHARE, WHOLE, check_fields, check_number
 
 
+class _Windowed:
+    """A config with ``fs`` (Hz) and ``window_s`` (s): the samples of its windows."""
+
+    fs: float
+    window_s: float
+
+    @property
+    def n_samples(self) -> int:
+        return window_samples(self.fs, self.window_s)
+
+
 @dataclass
-class DeepConvNetConfig:
+class DeepConvNetConfig(_Windowed):
     """Architecture of :class:`DeepConvNet`; defaults are Schirrmeister et al.'s values.
 
     ``kernel`` 0 means 10 samples at 250 Hz scaled to ``fs`` (rounded half up, at least 3):
@@ -72,10 +83,6 @@ class DeepConvNetConfig:
                 f"{self.n_samples} samples; four convolutions of {self.kernel_size} samples "
                 f"need at least {need}: use a longer window or a smaller kernel"
             )
-
-    @property
-    def n_samples(self) -> int:
-        return window_samples(self.fs, self.window_s)
 
     @property
     def kernel_size(self) -> int:
@@ -178,14 +185,8 @@ class ConcatTeacher(EmotionNetBase):
 
     def __init__(self, config: EmotionNetConfig | None = None) -> None:
         super().__init__(config)
-        c = self.config
-        if c.n_eeg < 1:
-            raise ConfigError("model: the concat teacher needs n_eeg >= 1 EEG channels (got 0)")
-        self.eeg_head = self._eeg_head()
-        self.eeg_encoder = self._encoder()
-        self.gsr_head = self._head(1)
-        self.gsr_encoder = self._encoder()
-        self.classifier = self._classifier(2 * c.n_tokens, groups=2)
+        self._two_streams("the concat teacher")
+        self.classifier = self._classifier(2 * self.config.n_tokens, groups=2)
         self._finish_init()
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,7 +199,7 @@ class ConcatTeacher(EmotionNetBase):
 
 
 @dataclass
-class ShallowConvNetConfig:
+class ShallowConvNetConfig(_Windowed):
     """Architecture of :class:`ShallowConvNet`; defaults are Schirrmeister et al.'s values.
 
     ``kernel``, ``pool`` and ``pool_stride`` are 0 for "the original's at 250 Hz, scaled to
@@ -228,10 +229,6 @@ class ShallowConvNetConfig:
 
     def _scaled(self, value: int, at_250: int) -> int:
         return value or max(1, math.floor(at_250 * self.fs / 250 + 0.5))
-
-    @property
-    def n_samples(self) -> int:
-        return window_samples(self.fs, self.window_s)
 
     @property
     def kernel_size(self) -> int:

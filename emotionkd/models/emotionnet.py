@@ -217,6 +217,15 @@ class EmotionNetBase(nn.Module):
         return Encoder(c.pos_rows, c.d_model, c.n_heads, c.head_dim, c.ff_dim, c.n_blocks,
                        c.dropout, c.study.norm_first)
 
+    def _two_streams(self, what: str) -> None:
+        """The EEG and GSR streams of a two-input model (head, then encoder, EEG first)."""
+        if self.config.n_eeg < 1:
+            raise ConfigError(f"model: {what} needs n_eeg >= 1 EEG channels (got 0)")
+        self.eeg_head = self._eeg_head()
+        self.eeg_encoder = self._encoder()
+        self.gsr_head = self._head(1)
+        self.gsr_encoder = self._encoder()
+
     def _classifier(self, n_tokens: int, groups: int = 1) -> Classifier:
         c, s = self.config, self.config.study
         mean = s.classifier_pool == "mean"
@@ -298,12 +307,7 @@ class EmotionNetTeacher(EmotionNetBase):
         if c.n_blocks < 2:
             raise ConfigError(f"model: the teacher's IMF fuses pairs of consecutive blocks, so "
                               f"it needs n_blocks >= 2 (got {c.n_blocks})")
-        if c.n_eeg < 1:
-            raise ConfigError("model: the teacher needs n_eeg >= 1 EEG channels (got 0)")
-        self.eeg_head = self._eeg_head()
-        self.eeg_encoder = self._encoder()
-        self.gsr_head = self._head(1)
-        self.gsr_encoder = self._encoder()
+        self._two_streams("the teacher")
         self.fusions = nn.ModuleList(
             InterModalityFusion(c.d_model, c.score_pool, c.faithful_imf_bug)
             for _ in range(c.n_blocks - 1)

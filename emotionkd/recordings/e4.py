@@ -1,0 +1,94 @@
+"""Empatica E4: ``EDA.csv`` (row 1 the session's start as a Unix time, row 2 the sampling rate
+in Hz, then one value per row in µS), the session ``.zip`` that E4 connect exports, or the
+unzipped session folder (``EDA.csv`` inside)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from emotionkd.errors import DataFormatError
+from emotionkd.recordings.base import Recording
+from emotionkd.signals import to_microsiemens
+
+OTHER_STREAMS = ("acc.csv", "bvp.csv", "hr.csv", "ibi.csv", "temp.csv", "tags.csv")
+
+
+def looks_like_e4(path: Path) -> bool:
+    """Whether the first three lines of ``path`` are an E4 head (start time, rate, value)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = [fh.readline().strip() for _ in range(3)]
+    except OSError:
+        return False
+    return e4_head(head)
+
+
+def e4_head(head: list[str]) -> bool:
+    try:
+        start = float(head[0].split(",")[0])
+        rate = float(head[1].split(",")[0])
+        float(head[2].split(",")[0])
+    except (ValueError, IndexError):
+        return False
+    return start > 1e8 and 0 < rate <= 1000 and head[0].count(",") == head[1].count(",")
+
+
+def find_eda(folder: Path) -> Path | None:
+    """The EDA.csv directly inside an E4 session folder, if any."""
+    direct = [c for c in folder.iterdir() if c.name.lower() == "eda.csv" and c.is_file()]
+    return direct[0] if direct else None
+
+
+def read_e4(p: Path, unit: str) -> Recording:
+    if p.is_dir():
+        eda = find_eda(p)
+        if eda is None:
+            raise DataFormatError(f"{p}: no EDA.csv in this folder; pass an E4 session folder, "
+                                  "its .zip or its EDA.csv")
+        return read_e4(eda, unit)
+    if p.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(p) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+                eda = sorted((n for n in names if n.rsplit("/", 1)[-1].lower() == "eda.csv"),
+                             key=lambda n: n.count("/"))
+                if not eda:
+                    shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
+                    raise DataFormatError(f"{p}: no EDA.csv in the zip ({shown or 'empty'}); "
+                                          "pass an Empatica E4 session export")
+                text = zf.read(eda[0]).decode("utf-8", errors="replace")
+        except zipfile.BadZipFile as exc:
+            raise DataFormatError(f"{p}: not a readable zip file ({exc})") from None
+        return parse_e4(text, f"{p}:{eda[0]}", unit)
+    if p.name.lower() in OTHER_STREAMS:
+        raise DataFormatError(f"{p}: is the E4 {p.stem} stream, not skin conductance; pass "
+                              "EDA.csv of the same session")
+    try:
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc})") from None
+    return parse_e4(text, str(p), unit)
+
+
+def parse_e4(text: str, source: str, unit: str) -> Recording:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 3 or not e4_head(lines[:3]):
+        raise DataFormatError(f"{source}: not an Empatica E4 EDA.csv (expected a Unix start "
+                              "time row, a sampling-rate row, then one value per row)")
+    width = lines[0].count(",") + 1
+    if width != 1:
+        raise DataFormatError(f"{source}: has {width} columns; an E4 EDA.csv has one (is this "
+                              "ACC.csv?)")
+    try:
+        raw = np.array([float(v) for v in lines[2:]], dtype=np.float64)
+    except ValueError as exc:
+        raise DataFormatError(f"{source}: not an Empatica E4 EDA.csv ({exc})") from None
+    start, rate = float(lines[0]), float(lines[1])
+    if not 0 < rate <= 1000:
+        raise DataFormatError(f"{source}: E4 sampling-rate row says {rate}; expected e.g. 4")
+    values, u, why = to_microsiemens(raw, "us" if unit == "auto" else unit, source)
+    notes = [why or f"unit {u} ({'E4 EDA.csv is in µS' if unit == 'auto' else 'from --unit'})"]
+    return Recording(values, rate, source, "e4", "EDA", u, start_time=start, notes=notes)
