@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny synthetic data written in the real raw layouts."""
+"""Shared fixtures and helpers: tiny synthetic data written in the real raw layouts, small
+trained models, and the command line run in-process."""
 
 from __future__ import annotations
 
@@ -6,10 +7,20 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from emotionkd.config import DataConfig, TrainConfig
+    from emotionkd.distill.methods import DistillMethod
+    from emotionkd.models import EmotionNetStudent, EmotionNetTeacher
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "tests" / "data" / "real"  # recordings from public sources (data/README.md)
+MADE = ROOT / "tests" / "data" / "made"
+NK = REAL / "neurokit_bio_eventrelated_100hz.csv"
 
 os.environ.setdefault("EMOTIONKD_NO_PROGRESS", "1")
 
@@ -79,3 +90,172 @@ def train_and_save(store: Path, out: Path, name: str, data: DataConfig | None = 
                        "train-teacher" if role == "teacher" else "distill", res,
                        data_section(ds, fit_subjects, val_subjects), training_section(res))
     return run.save(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# DEAP files with known values
+
+
+#: the signature files: trials per subject, samples per trial, the stimulus onset (3 s)
+N_TRIALS, N_SAMPLES, ONSET = 3, 384 + 256, 384
+
+
+def signature_arrays(subject: int) -> dict[str, np.ndarray]:
+    """Channel c of trial t: baseline level 10*c + t, stimulus level 1000*c + 100*t + ramp.
+
+    GSR (row 36) is a resistance of 200 kOhm during the baseline and 250 kOhm + 1 kOhm·t
+    during the stimulus, so its µS value and baseline subtraction are known exactly.
+    """
+    data = np.zeros((N_TRIALS, 40, N_SAMPLES))
+    ramp = np.arange(N_SAMPLES - ONSET) * 0.01
+    for t in range(N_TRIALS):
+        for c in range(40):
+            data[t, c, :ONSET] = 10 * c + t
+            data[t, c, ONSET:] = 1000 * c + 100 * t + ramp + subject
+        data[t, 36, :ONSET] = 2.0e5
+        data[t, 36, ONSET:] = 2.5e5 + 1e3 * t
+    labels = np.array([[1.0, 9.0, 5.0, 2.5], [5.0, 5.01, 3.0, 7.0], [8.5, 1.2, 4.0, 6.0]])
+    return {"data": data, "labels": labels}
+
+
+def write_dat(path: Path, arrays: dict) -> None:
+    """A DEAP .dat file (a Python 2 pickle) holding ``arrays``."""
+    from emotionkd.datasets.py2pickle import dump_py2
+
+    with open(path, "wb") as fh:
+        dump_py2(arrays, fh)
+
+
+@pytest.fixture
+def sig_folder(tmp_path) -> Path:
+    """Two subjects of :func:`signature_arrays` in a DEAP folder."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for s in (1, 2):
+        write_dat(raw / f"s{s:02d}.dat", signature_arrays(s))
+    return raw
+
+
+@pytest.fixture(scope="session")
+def none_store(deap_raw, tmp_path_factory) -> Path:
+    """The store of :func:`deap_raw` preprocessed with ``baseline="none"``."""
+    from emotionkd.preprocess import preprocess_deap
+
+    out = tmp_path_factory.mktemp("store") / "deap_none.h5"
+    preprocess_deap(deap_raw, out, baseline="none")
+    return out
+
+
+#: a held-out subject's trial, written out as a wristband recording by the predict tests
+SUBJECT, TRIAL = 3, 2
+
+
+def raw_trial_us(deap_raw: Path) -> np.ndarray:
+    """The held-out trial as recorded (3-s pre-stimulus baseline + stimulus), in µS."""
+    from emotionkd.datasets.deap import iter_trials
+
+    trial = next(t for t in iter_trials(deap_raw / f"s{SUBJECT:02d}.dat", SUBJECT)
+                 if t.trial == TRIAL)
+    assert trial.gsr_unit == "ohm" and trial.onset == 384
+    return 1e6 / np.asarray(trial.gsr, dtype=np.float64)
+
+
+def write_eda_csv(path: Path, values: np.ndarray) -> Path:
+    """A one-column CSV recording headed EDA."""
+    path.write_text("EDA\n" + "\n".join(repr(float(v)) for v in values) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# MAHNOB-HCI sessions
+
+
+@pytest.fixture(scope="session")
+def hci_sessions(tmp_path_factory) -> Path:
+    """A synthetic HCI Sessions/ folder: 2 subjects × 2 clips (emotional and neutral)."""
+    from emotionkd.datasets.synthetic_hci import write_hci
+
+    root = tmp_path_factory.mktemp("hci") / "Sessions"
+    write_hci(root, n_subjects=2, n_trials=2, seed=3, stimulus_s=(6.0, 9.0),
+              neutral_s=(3.0, 4.0))
+    return root
+
+
+def session_length(folder: Path) -> float:
+    """The clip length session.xml states (cutLenSec)."""
+    import xml.etree.ElementTree as ET
+
+    return float(ET.parse(folder / "session.xml").getroot().get("cutLenSec"))
+
+
+# ---------------------------------------------------------------------------------------------
+# small trained models
+
+
+def student_checkpoint(store: Path, out: Path, norm: str, train: bool = True) -> Path:
+    """A tiny GSR student on subjects 1-2 of ``store`` (one epoch, or untrained)."""
+    from emotionkd.config import DataConfig, TrainConfig
+
+    return train_and_save(store, out, "emotionnet-student", DataConfig(norm=norm),
+                          TrainConfig(epochs=1, batch_size=8, seed=0, lr=1e-2),
+                          val_subjects=(), fit=train, load_eeg=False)
+
+
+@pytest.fixture(scope="session")
+def train_ckpt(deap_store, tmp_path_factory) -> Path:
+    """A student normalised with the training statistics (``norm train``)."""
+    return student_checkpoint(deap_store, tmp_path_factory.mktemp("m") / "s_train.pt", "train")
+
+
+@pytest.fixture(scope="session")
+def subject_ckpt(deap_store, tmp_path_factory) -> Path:
+    """A student normalised per subject (``norm subject``)."""
+    return student_checkpoint(deap_store, tmp_path_factory.mktemp("m") / "s_subject.pt",
+                              "subject")
+
+
+def train_on_4s_windows(deap_store: Path, out: Path, name: str) -> Path:
+    """Registry model ``name`` (tiny) trained one epoch on 4-s windows."""
+    from emotionkd.config import DataConfig, TrainConfig
+
+    return train_and_save(deap_store, out, name, DataConfig(window=4, step=4),
+                          TrainConfig(epochs=1, batch_size=8, seed=0))
+
+
+@pytest.fixture(scope="session")
+def student_ckpt(deap_store, tmp_path_factory) -> Path:
+    """A tiny student trained on 4-s windows (export and predict)."""
+    return train_on_4s_windows(deap_store, tmp_path_factory.mktemp("m") / "s.pt",
+                               "emotionnet-student")
+
+
+@pytest.fixture(scope="session")
+def teacher_ckpt(deap_store, tmp_path_factory) -> Path:
+    """A tiny teacher trained two epochs on 2-s windows (distillation)."""
+    from emotionkd.jobs import train_teacher
+
+    out = tmp_path_factory.mktemp("t") / "t.pt"
+    train_teacher(deap_store, out, window=2, step=2, epochs=2, batch_size=16, lr=1e-3, seed=0,
+                  val_subjects=[2], test_subjects=[3], **TINY)
+    return out
+
+
+def method_object(name: str = "emotionkd", **settings: Any) -> DistillMethod:
+    """The configured method object, as a [distill] table with ``settings`` gives it."""
+    from emotionkd.config import DistillConfig
+
+    return DistillConfig(method=name, **settings).method_object()
+
+
+def teacher_student_pair(dtype: torch.dtype | None = None
+                         ) -> tuple[EmotionNetTeacher, EmotionNetStudent]:
+    """A tiny teacher and student (seeded, no dropout) on 3 EEG channels at 32 Hz."""
+    import torch
+
+    from emotionkd.models import EmotionNetConfig, EmotionNetStudent, EmotionNetTeacher
+
+    dtype = dtype or torch.float32
+    torch.manual_seed(0)
+    cfg = EmotionNetConfig(fs=32, window_s=2, n_eeg=3, dropout=0.0, head_dropout=0.0,
+                           classifier_dropout=0.0, **TINY)
+    return EmotionNetTeacher(cfg).to(dtype), EmotionNetStudent(cfg).to(dtype)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -59,41 +58,8 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
     assert code == 1 and "unknown channel(s) Q7" in err
 
 
-def test_synth_preprocess_info_pipeline(tmp_path, capsys):
-    raw = tmp_path / "raw"
-    code, out, _ = run(["synth", "deap", "--out", str(raw), "--subjects", "2", "--trials", "3",
-                        "--seconds", "5", "--seed", "3"], capsys)
-    assert code == 0 and "wrote 2 subject files" in out
-    assert sorted(p.name for p in raw.iterdir()) == ["emotionkd-latent.csv", "s01.dat",
-                                                     "s02.dat"]
-    (raw / "README.txt").write_text("stray")
-    store = tmp_path / "d.h5"
-    code, out, _ = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store),
-                        "--eeg-channels", "tsception28"], capsys)
-    assert code == 0 and "2 subjects, 6 trials" in out and "README.txt" in out
-    code, out, _ = run(["info", str(store), "--json"], capsys)
-    info = json.loads(out)
-    assert info["source"] == "deap" and len(info["eeg_channels"]) == 28
-    assert info["n_trials"] == 6 and set(info["ratings"]) == {"valence", "arousal", "dominance",
-                                                              "liking"}
-    code, out, _ = run(["info", str(store)], capsys)
-    assert code == 0 and "arousal" in out and "class balance at threshold 5" in out
-    # existing output is kept
-    code, _, err = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store)], capsys)
-    assert code == 1 and "--overwrite" in err
-
-
 @pytest.mark.parametrize("args", [["synth", "deap", "--out", "x", "--subjects", "0"],
                                   ["preprocess", "deap", "--raw", "x"]])
 def test_usage_errors_exit_2(args, capsys):
     code, _, _ = run(args, capsys)
     assert code == 2
-
-
-def test_quickstart_example_runs(tmp_path):
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
-    res = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
-                         capture_output=True, text=True, check=True)
-    assert "windows; a batch: eeg (8, 32, 512)" in res.stdout

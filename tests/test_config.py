@@ -3,10 +3,7 @@ onto it, --print-config round trips, and the registry the commands ask instead o
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 
 import pytest
 from conftest import run_cli as _cli
@@ -16,6 +13,7 @@ from emotionkd.config import (
     TABLES,
     ExperimentConfig,
     homes,
+    read_config_file,
     resolve_config,
     settings,
     toml_value,
@@ -23,6 +21,7 @@ from emotionkd.config import (
 )
 from emotionkd.errors import ConfigError
 from emotionkd.settings import meta
+from emotionkd.validation import parse_subjects
 
 
 def test_every_setting_has_one_name_help_and_a_checked_default():
@@ -139,103 +138,6 @@ def test_distill_table_applies_to_its_method_only():
     assert not kd_cfg.distill.feedback_on("distill") and kd_cfg.distill.feedback_on("evaluate")
 
 
-def test_evaluation_plan_carries_every_table(tmp_path):
-    from emotionkd.evaluation import EvaluationPlan
-
-    f = tmp_path / "e.toml"
-    f.write_text("[data]\ntarget = 'arousal,valence'\nwindow = 2.0\n[model]\nsize = 'tiny'\n"
-                 "[distill]\nkl_weight = 0.25\nstudent_init = 'teacher-gsr'\n"
-                 "[feedback]\nfeedback_warmup = 2\nquiz_fraction = 0.3\n"
-                 "[evaluate]\nprotocol = 'kfold'\nk = 3\nbaselines = 'none'\nseeds = '4,5'\n")
-    ev = EvaluationPlan(resolve_config("evaluate", config=f))
-    assert ev.targets == ["arousal", "valence"] and ev.config.data.window == 2.0
-    assert ev.config.model.overrides()["d_model"] == 16 and ev.baselines == []
-    assert ev.seeds == [4, 5]
-    students = {v.label: v.config for v in ev.student_variants()}
-    kd = students["student-emotionkd"].distill
-    assert kd.params()["kl_weight"] == 0.25 and kd.student_init == "teacher-gsr"
-    assert students["student-none"].distill.student_init == "scratch"  # not its method
-    assert students["student-emotionkd+feedback"].distill.feedback
-    assert ev.config.feedback.feedback_warmup == 2 and ev.quiz_fraction == 0.3
-    assert (ev.protocol, ev.k, ev.feedback) == ("kfold", 3, True)
-    again = EvaluationPlan.from_run_entries(json.loads(json.dumps(ev.run_entries())), "run.json")
-    assert again.run_entries() == ev.run_entries()
-    with pytest.raises(ConfigError, match="choose a protocol"):
-        EvaluationPlan(ExperimentConfig())
-
-
-def test_registry_declares_what_models_need_without_torch():
-    code = ("import sys\n"
-            "from emotionkd.models import registry as r\n"
-            "import emotionkd.config, emotionkd.cli\n"
-            "print('torch' in sys.modules, r.names_where(role='teacher'), r.distilled_student(),"
-            " r.names_where(need='eeg', kind='classical'), r.names_where(baseline=True))\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert res.stdout.split("\n")[0] == (
-        "False ['emotionnet-teacher', 'concat'] emotionnet-student ['eeg-features'] "
-        "['concat', 'deepconvnet', 'shallowconvnet', 'eeg-features', 'gsr-features']")
-    from emotionkd.models.registry import build_model, config_for, model_spec
-
-    assert model_spec("gsr-features") | {"description": ""} == {
-        "role": "baseline", "inputs": "gsr", "needs": ["gsr"], "kind": "classical",
-        "sized": False, "description": ""}
-    assert config_for("deepconvnet", 128, 4, 0, {"d_model": 8})["kernel"] == 0  # not sized
-    assert config_for("concat", 128, 4, 28, {"d_model": 8})["d_model"] == 8
-    with pytest.raises(ConfigError, match="classical baseline, not a neural network"):
-        build_model("eeg-features", {})
-
-
-def test_models_command_lists_the_registry(capsys):
-    code, cap = _cli(["models", "--size", "tiny"], capsys)
-    assert code == 0
-    assert "gsr-features" in cap.out and "gsr, teacher" in cap.out and "–" in cap.out
-
-
-def _help_text(args: list[str]) -> str:
-    """``emotionkd ARGS --help`` as plain text on a wide terminal (typer's CliRunner)."""
-    import re
-
-    from typer.testing import CliRunner
-
-    from emotionkd.cli import build_app
-
-    res = CliRunner().invoke(build_app(), [*args, "--help"], env={"COLUMNS": "200",
-                                                         "TERMINAL_WIDTH": "200"})
-    assert res.exit_code == 0, res.output
-    return re.sub(r"\x1b\[[0-9;]*m", "", res.output)
-
-
-@pytest.mark.parametrize("command, expect", [
-    ("train-teacher", {"--epochs": "20", "--patience": "0", "--schedule": "cosine",
-                       "--warmup-epochs": "1.0", "--label-smoothing": "0.1", "--window": "4.0",
-                       "--norm": "subject", "--size": "paper", "--lr": "0.0001"}),
-    ("distill", {"--method": "emotionkd", "--feedback-warmup": "1", "--pilot-lr": "0.01",
-                 "--epochs": "20", "--schedule": "cosine", "--hint-map": "fold"}),
-    ("evaluate", {"--methods": "emotionkd,none", "--target": "arousal", "--batch-size": "64",
-                  "--feedback-warmup": "1", "--quiz-fraction": "0.2"}),
-    ("demo", {"--out": "emotionkd-demo", "--seed": "0"}),
-    ("models", {"--size": "paper", "--fs": "128.0"}),
-])
-def test_help_shows_the_defaults(command, expect):
-    """Every default of the configuration is visible in --help (none swallowed as markup)."""
-    lines = _help_text([command]).splitlines()
-    for flag, default in expect.items():
-        at = next((i for i, ln in enumerate(lines) if f" {flag} " in ln
-                   and ln.split(flag)[0].strip(" │*") == ""), None)
-        assert at is not None, f"{command}: no row for {flag}"
-        row = [lines[at]]
-        for ln in lines[at + 1:]:  # the option's help, wrapped onto further lines
-            if ln.strip(" │").startswith(("-", "*")) or not ln.startswith("│"):
-                break
-            row.append(ln)
-        text = " ".join(" ".join(ln.strip(" │").split()) for ln in row)
-        assert f"[default: {default}]" in text, f"{command} {flag}: {text}"
-    if command != "demo" and command != "models":
-        whole = "\n".join(lines)
-        assert "--print-config" in whole and "--config" in whole
-
-
 def test_train_recipe_is_settable_by_flag_and_file(tmp_path):
     f = tmp_path / "r.toml"
     f.write_text('[train]\nschedule = "constant"\nwarmup_epochs = 0.5\nlabel_smoothing = 0.2\n')
@@ -250,39 +152,22 @@ def test_train_recipe_is_settable_by_flag_and_file(tmp_path):
     assert ExperimentConfig().feedback.feedback_warmup == 1  # a separate setting
 
 
-def test_evaluate_honours_the_distill_and_feedback_tables(deap_store, tmp_path, capsys,
-                                                          monkeypatch):
-    """A config file's [distill] loss weights and [feedback] reach run.json and the students
-    that evaluate trains (the bug: evaluate ignored [distill])."""
-    import emotionkd.distill.trainer as trainer
-
-    seen: list[tuple] = []
-    real = trainer.fit_student
-
-    def spy(teacher, s_cfg, train, val, config, *rest, **kw):
-        seen.append(config)
-        return real(teacher, s_cfg, train, val, config, *rest, **kw)
-
-    monkeypatch.setattr(trainer, "fit_student", spy)
-    f = tmp_path / "e.toml"
-    f.write_text("[data]\nwindow = 2.0\nstep = 2.0\n[model]\nsize = 'tiny'\n"
-                 "[train]\nepochs = 2\nbatch_size = 16\nlabel_smoothing = 0.0\n"
-                 "[distill]\nkl_weight = 0.3\nhint_weight = 0.5\ntemperature = 2.0\n"
-                 "[feedback]\nfeedback_warmup = 1\npilot_lr = 0.02\n"
-                 "[evaluate]\nprotocol = 'loso'\nmethods = 'emotionkd'\nbaselines = 'none'\n")
-    run = tmp_path / "run"
-    code, cap = _cli(["evaluate", "--data", str(deap_store), "--config", str(f), "--fold", "0",
-                      "--out", str(run)], capsys)
-    assert code == 0, cap.err
-    recorded = json.loads((run / "run.json").read_text())["config"]
-    assert recorded["distill"]["kl_weight"] == 0.3 and recorded["distill"]["temperature"] == 2.0
-    assert recorded["feedback"]["feedback_warmup"] == 1
-    assert recorded["feedback"]["pilot_lr"] == 0.02 and recorded["train"]["epochs"] == 2
-    assert recorded["train"]["label_smoothing"] == 0.0
-    assert {c.distill.method for c in seen} == {"emotionkd"} and len(seen) == 2  # ± feedback
-    for c in seen:
-        p = c.distill.params()
-        assert (p["kl_weight"], p["hint_weight"], p["temperature"]) == (0.3, 0.5, 2.0)
-        assert c.train.epochs == 2 and c.train.label_smoothing == 0.0
-    fbs = [c.feedback for c in seen if c.distill.feedback]
-    assert len(fbs) == 1 and (fbs[0].feedback_warmup, fbs[0].pilot_lr) == (1, 0.02)
+def test_config_file_precedence_and_errors(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('target = "valence"\n[train]\nepochs = 7\nlr = 0.01\n[model]\nd_model = 16\n')
+    values = {k: v for k, (v, _) in read_config_file(cfg).items()}
+    assert values == {"target": "valence", "epochs": 7, "lr": 0.01, "d_model": 16}
+    out = resolve_config("train-teacher", {"lr": 0.5, "epochs": None}, cfg)
+    assert (out.data.target, out.train.epochs, out.train.lr) == ("valence", 7, 0.5)
+    assert out.model.architecture == {"d_model": 16} and out.train.patience == 0  # default
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochz = 3\n")
+    with pytest.raises(ConfigError, match="bad.toml: unknown key 'epochz' .did you mean epochs"):
+        resolve_config("train-teacher", {}, bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("epochs = [\n")
+    with pytest.raises(ConfigError, match="broken.toml: invalid TOML"):
+        read_config_file(broken)
+    assert parse_subjects("1,3-5", "--x") == [1, 3, 4, 5]
+    with pytest.raises(ConfigError, match="--x: cannot read"):
+        parse_subjects("a-b", "--x")

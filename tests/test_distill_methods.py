@@ -4,14 +4,16 @@ line (choices, flags, help), the configuration, evaluate and the report pick it 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
+from conftest import method_object
 from conftest import run_cli as _cli
 
 from emotionkd.config import DistillConfig, resolve_config
 from emotionkd.distill import methods
-from emotionkd.distill.methods import DistillMethod, Outputs, register, unregister
+from emotionkd.distill.methods import DistillMethod, Outputs, method_class, register, unregister
 from emotionkd.errors import ConfigError
 from emotionkd.settings import setting
 
@@ -125,3 +127,34 @@ def test_a_registered_method_distils_and_is_evaluated(toy, deap_store, tmp_path,
     results = json.loads((run / "results.json").read_text())
     assert results["targets"]["arousal"]["models"]["student-toy"]["folds"] + \
         results["targets"]["arousal"]["models"]["student-toy"]["single_class_folds"] == 3
+
+
+def test_method_presets_and_objective():
+    assert method_object().params == {"ce_weight": 1.0, "kl_weight": 0.1, "hint_weight": 1.0,
+                                "temperature": 1.0, "hint_map": "fold"}
+    kd = method_object("kd").params
+    assert (kd["ce_weight"], kd["kl_weight"], kd["hint_weight"], kd["temperature"]) == \
+        (0.1, 0.9, 0.0, 4.0)
+    assert method_object("fitnets").params["kl_weight"] == 0
+    assert method_object("none").params["hint_weight"] == 0 and method_object("none").alone
+    assert method_object(kl_weight=0.5, hint_map="gsr").params["kl_weight"] == 0.5
+    assert method_object("kd").needs() == {"logits"}
+    assert method_object("fitnets").needs() == {"features"}
+    with pytest.raises(ConfigError, match="--method"):
+        method_object("crd")
+    with pytest.raises(ConfigError, match="--temperature must be a finite number above 0"):
+        method_object("kd", temperature=0)
+    with pytest.raises(ConfigError, match="--hint-map must be one of fold, gsr, eeg"):
+        method_object("kd", hint_map="both")
+    z_s = torch.tensor([[0.2, -0.1]])
+    z_t = torch.tensor([[1.0, 0.0]])
+    y = torch.tensor([1])
+    f_s, f_t = torch.zeros(1, 2, 3), torch.ones(1, 4, 3)
+    w = method_class("emotionkd")({"ce_weight": 1.0, "kl_weight": 0.1, "hint_weight": 1.0})
+    total, terms = w.loss(Outputs(y, z_s, f_s, z_t, f_t), None)
+    ce = -math.log(math.exp(-0.1) / (math.exp(0.2) + math.exp(-0.1)))
+    assert terms["ce"].item() == pytest.approx(ce, rel=1e-6)
+    assert terms["hint"].item() == pytest.approx(4.0)  # fold: 1 + 1 = 2, squared
+    assert total.item() == pytest.approx(ce + 0.1 * terms["kl"].item() + 4.0, rel=1e-6)
+    _, only_ce = method_object("none").loss(Outputs(y, z_s, f_s, z_t, f_t), None)
+    assert set(only_ce) == {"ce"}

@@ -205,3 +205,12 @@ def test_paper_config_resolves_to_the_documented_values(capsys):
                     "without label smoothing", "after 2 warm-up epochs",
                     "20 % of the"):
         assert promise in " ".join(doc.split())
+
+
+def test_quickstart_example_runs(tmp_path):
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    res = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
+                         capture_output=True, text=True, check=True)
+    assert "windows; a batch: eeg (8, 32, 512)" in res.stdout

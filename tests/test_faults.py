@@ -8,8 +8,7 @@ A full disk and a read-only folder are real where the platform allows it: as roo
 ``unshare`` a small or read-only tmpfs is mounted in a private mount namespace for one
 subprocess (nothing leaks to the host); a non-root user gets a read-only folder by chmod.
 Elsewhere those cases are injected (``OSError(ENOSPC)``/``OSError(EROFS)`` at the writer);
-the injection tests below run everywhere.
-"""
+the injection tests below run everywhere."""
 
 from __future__ import annotations
 
@@ -29,21 +28,17 @@ from typing import IO, Any
 
 import numpy as np
 import pytest
-from conftest import train_and_save
+from conftest import TINY, train_and_save
 
 import emotionkd
 from emotionkd.cli import main
 from emotionkd.errors import OutputError, TrainingError
 
 ROOT = Path(emotionkd.__file__).resolve().parents[1]
-TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
-        "classifier_dim": 8}
+
+
 TRAIN = ["--size", "tiny", "--epochs", "1", "--batch-size", "16", "--window", "2",
          "--step", "2"]
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -186,10 +181,6 @@ def wait_for(pattern: str, folder: Path, proc: subprocess.Popen, timeout: float 
         time.sleep(0.01)
 
 
-# ---------------------------------------------------------------------------------------------
-# 1. non-finite data and training that never trains
-
-
 def test_case1_nan_store_is_refused_by_train_teacher_and_distill(work, capsys):
     import h5py
 
@@ -262,10 +253,6 @@ def test_case1_no_checkpoint_from_a_run_that_never_trained(work, capsys, monkeyp
     assert out.read_bytes() == b"previous checkpoint" and leftovers(out.parent) == []
 
 
-# ---------------------------------------------------------------------------------------------
-# 2. predict --out never replaces a file silently
-
-
 def test_case2_predict_out_needs_overwrite(work, capsys):
     model, inp = work["student"], work["csv"]
     out = inp.parent / "p.csv"
@@ -278,10 +265,6 @@ def test_case2_predict_out_needs_overwrite(work, capsys):
     assert code == 0, err
     assert "p_high" in out.read_text().splitlines()[0] and "wrote" in stdout
     assert leftovers(inp.parent) == []
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. an output that is an input is refused, even with --overwrite
 
 
 @pytest.mark.parametrize("case", ["train-teacher", "distill", "distill-teacher-out", "export",
@@ -320,10 +303,6 @@ def test_case3_output_equal_to_an_input_is_refused(work, deap_raw, case, tmp_pat
     assert str(victim.name) in err
     for folder in (tmp_path, raw):
         assert leftovers(folder) == []
-
-
-# ---------------------------------------------------------------------------------------------
-# 4. unique temporary names; concurrent runs into one output
 
 
 def test_case4_temporary_names_never_clash_or_follow_links(deap_raw, tmp_path, capsys):
@@ -414,10 +393,6 @@ def test_evaluation_files_take_no_lock(tmp_path):
         other_job.stdin.close()
         other_job.wait(timeout=30)
     assert json.loads(path.read_text()) == {"a": 1} and leftovers(path.parent) == []
-
-
-# ---------------------------------------------------------------------------------------------
-# 5. unwritable folders and full disks
 
 
 def _case5_args(name: str, work: dict[str, Path], folder: Path) -> list[str]:
@@ -605,10 +580,6 @@ def test_case5_disk_full_injected_at_every_writer(work, deap_raw, writer, tmp_pa
     assert leftovers(folder) == [] and leftovers(tmp_path) == []
 
 
-# ---------------------------------------------------------------------------------------------
-# 6. a folder where a file is expected
-
-
 @pytest.mark.parametrize("name", ["preprocess", "train-teacher", "distill", "export",
                                   "predict"])
 def test_case6_out_is_an_existing_folder(work, deap_raw, name, tmp_path, capsys):
@@ -621,10 +592,6 @@ def test_case6_out_is_an_existing_folder(work, deap_raw, name, tmp_path, capsys)
     one_line_error(code, err, "adir: --out names a folder, but a file is written here")
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
     assert leftovers(tmp_path) == []
-
-
-# ---------------------------------------------------------------------------------------------
-# 7. numeric options and decimal commas
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -700,10 +667,6 @@ def test_case7_export_numbers(work, extra, message, tmp_path, capsys):
     one_line_error(code, err, message)
 
 
-# ---------------------------------------------------------------------------------------------
-# 8. signals
-
-
 @pytest.mark.parametrize("sig, status, message", [
     (signal.SIGTERM, 143, "error: terminated by SIGTERM; unfinished outputs were removed"),
     (signal.SIGINT, 130, ""),
@@ -729,37 +692,3 @@ def test_case8_signal_during_preprocess_leaves_nothing(deap_raw, tmp_path, sig, 
         assert [ln for ln in err.splitlines() if ln.strip()] == [message]
     assert out.read_bytes() == b"previous store"
     assert leftovers(tmp_path) == []
-
-
-def test_terminated_restores_signal_handlers():
-    from emotionkd.locks import Terminated, terminate_on_signals
-
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(Terminated, match="terminated by SIGTERM"), terminate_on_signals():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the handler raises before this ends
-    assert signal.getsignal(signal.SIGTERM) == before
-
-
-# ---------------------------------------------------------------------------------------------
-# the output module itself
-
-
-def test_atomic_output_keeps_modes_and_removes_its_file_on_error(tmp_path):
-    from emotionkd.outputs import atomic_output, write_bytes_atomic
-
-    out = tmp_path / "x.bin"
-    out.write_bytes(b"old")
-    out.chmod(0o640)
-    write_bytes_atomic(out, b"new")
-    assert out.read_bytes() == b"new" and (out.stat().st_mode & 0o777) == 0o640
-    with pytest.raises(ZeroDivisionError), atomic_output(out) as tmp:
-        tmp.write_bytes(b"partial")
-        assert tmp.name.startswith(".x.bin.") and tmp.name.endswith(".tmp")
-        1 / 0  # noqa: B018
-    assert out.read_bytes() == b"new" and leftovers(tmp_path) == []
-    new = tmp_path / "fresh.bin"
-    write_bytes_atomic(new, b"1")
-    mask = os.umask(0)
-    os.umask(mask)
-    assert (new.stat().st_mode & 0o777) == 0o666 & ~mask

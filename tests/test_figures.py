@@ -10,6 +10,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from conftest import TINY
 from conftest import run_cli as _cli
 
 from emotionkd.config import resolve_config
@@ -25,8 +26,6 @@ from emotionkd.figures import (
 pytest.importorskip("matplotlib")
 
 PNG = b"\x89PNG\r\n\x1a\n"
-TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
-        "classifier_dim": 8}
 TARGETS = ["arousal", "valence"]
 
 

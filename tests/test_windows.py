@@ -12,8 +12,6 @@ from emotionkd.preprocess import preprocess_deap
 from emotionkd.store import open_store
 from emotionkd.windows import WindowDataset, binarise, window_starts
 
-# deap_store: 3 subjects x 4 trials x 12 s stimulus at 128 Hz (1536 samples per trial)
-
 
 @pytest.mark.parametrize(
     "window_s, step_s, per_trial",
@@ -116,3 +114,20 @@ def test_keep_baseline_windows_only_cover_stimulus(deap_raw, tmp_path):
     assert (ds.starts[ds.window_trial == 0] >= st.onset[0] - st.start[0]).all()
     item = ds[0]
     assert item[0].shape == (32, 512) and item[2].dtype == torch.int64
+
+
+def test_random_crop_stays_inside_the_trial(deap_store):
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2))
+    idx = np.arange(len(ds))
+    big = np.full(len(ds), 10_000)
+    _, g_end, _ = ds.batch(idx, shift=big)
+    _, g_start, _ = ds.batch(idx, shift=-big)
+    begin, end = ds._segments
+    owner = ds.window_trial
+    # clipped to the last / first window of each trial
+    last = ds.batch(idx, shift=(end[owner] - ds.window_samples) - ds.starts)[1]
+    first = ds.batch(idx, shift=begin[owner] - ds.starts)[1]
+    torch.testing.assert_close(g_end, last)
+    torch.testing.assert_close(g_start, first)
+    _, g0, _ = ds.batch(idx, shift=np.zeros(len(ds), dtype=int))
+    torch.testing.assert_close(g0, ds.batch(idx)[1])

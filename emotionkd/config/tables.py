@@ -1,5 +1,5 @@
 """The six tables of an experiment configuration, with every setting's default, help text
-and allowed values defined once (:func:`~emotionkd.config.settings.setting`).
+and allowed values defined once (:func:`~emotionkd.settings.setting`).
 
 Only the standard library is imported at module level, besides the registries the tables
 take their choices from (the models and the distillation methods, both torch-free).

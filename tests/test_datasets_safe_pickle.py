@@ -1,3 +1,6 @@
+"""The restricted unpickler (emotionkd.datasets.safe_pickle): DEAP's arrays load, anything
+else is refused."""
+
 import io
 import os
 import pickle

@@ -1,4 +1,5 @@
-"""EmotionNet teacher/student, their layers, the baselines and the registry."""
+"""EmotionNet teacher and student (emotionkd.models.emotionnet): reference sizes, shapes,
+gradients, the IMF bug, initialisation, configuration and the study options."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TINY as TINY8
 
 from emotionkd.errors import ConfigError
 from emotionkd.models import (
@@ -20,14 +22,12 @@ from emotionkd.models import (
     count_parameters,
     default_config,
     describe_models,
-    model_names,
     model_spec,
 )
 from emotionkd.models.layers import (
-    InterModalityFusion,
     MultiHeadSelfAttention,
+    PowerHead,
     ScoreGenerationBlock,
-    TokenBatchNorm,
 )
 
 #: a tiny EmotionNet for tests that do not need the full size
@@ -47,8 +47,6 @@ def _inputs(name: str, cfg: dict, batch: int = 2) -> tuple[torch.Tensor, ...]:
         return torch.randn(batch, cfg["n_eeg"], t), gsr
     return (gsr,)
 
-
-# ---------------------------------------------------------------- reference parameter counts
 
 def test_student_reference_parameter_count():
     # The reference Keras student at 1 x 512 GSR (4 s at 128 Hz): 993,986 parameters including
@@ -80,8 +78,6 @@ def test_reference_shape_arithmetic():
     c = EmotionNetConfig()
     assert (c.n_samples, c.kernel_size, c.n_tokens, c.pos_rows) == (512, 32, 61, 64)
 
-
-# ---------------------------------------------------------------- shapes follow the data
 
 @pytest.mark.parametrize("fs, window_s, n_eeg", [
     (128, 4, 28), (128, 4, 32), (256, 4, 32), (256, 1, 28), (128, 1, 32), (128, 8, 28),
@@ -115,87 +111,6 @@ def test_kernel_scales_with_sampling_rate():
     t = EmotionNetTeacher(EmotionNetConfig(fs=128, window_s=2, n_eeg=32, **TINY))
     assert t.eeg_head.spatial.kernel_size == (32, 1)  # every EEG channel at once
 
-
-# ---------------------------------------------------------------- layers
-
-def test_attention_heads_have_their_own_width():
-    att = MultiHeadSelfAttention(d_model=64, n_heads=8, head_dim=64)
-    assert att.inner_dim == 512 and att.q.weight.shape == (512, 64)
-    assert att.out.weight.shape == (64, 512)
-    assert sum(p.numel() for p in att.parameters()) == 132_672  # Keras MHA(8, key_dim=64)
-    att = MultiHeadSelfAttention(d_model=16, n_heads=4, head_dim=32)
-    assert att.q.weight.shape == (128, 16)
-    s = EmotionNetStudent(EmotionNetConfig())
-    assert s.gsr_encoder.blocks[0].attn.inner_dim == 512
-
-
-def test_attention_matches_per_head_formula():
-    torch.manual_seed(0)
-    att = MultiHeadSelfAttention(d_model=6, n_heads=3, head_dim=4)
-    x = torch.randn(2, 5, 6)
-    q, k, v = att.q(x), att.k(x), att.v(x)
-    heads = []
-    for h in range(3):
-        sl = slice(4 * h, 4 * (h + 1))
-        a = torch.softmax(q[..., sl] @ k[..., sl].transpose(1, 2) / 2.0, dim=-1)  # 1/sqrt(4)
-        heads.append(a @ v[..., sl])
-    expected = att.out(torch.cat(heads, dim=-1))
-    torch.testing.assert_close(att(x), expected)
-
-
-def test_normalisation_hyperparameters_match_keras():
-    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, **TINY))
-    bns = [m for m in s.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    assert bns and all(b.momentum == 0.01 and b.eps == 1e-3 for b in bns)
-    lns = [m for m in s.modules() if isinstance(m, torch.nn.LayerNorm)]
-    assert len(lns) == 2 * 3 and all(n.eps == 1e-6 for n in lns)
-
-
-def test_token_batchnorm_uses_batch_and_token_statistics():
-    bn = TokenBatchNorm(3).train()
-    x = torch.randn(4, 7, 3) * 5 + 2
-    y = bn(x)
-    torch.testing.assert_close(y.mean(dim=(0, 1)), torch.zeros(3), atol=1e-5, rtol=0)
-    torch.testing.assert_close(bn.bn.running_mean, 0.01 * x.mean(dim=(0, 1)))
-
-
-@pytest.mark.parametrize("pool, score_shape", [("none", (3, 10, 8)), ("gap", (3, 1, 8))])
-def test_score_generation_block_pooling(pool, score_shape):
-    torch.manual_seed(0)
-    sgb = ScoreGenerationBlock(8, pool).train()
-    x = torch.randn(3, 10, 8)
-    score = sgb(x)
-    assert score.shape == score_shape
-    assert score.abs().max() < 1  # softsign
-    s = EmotionNetStudent(EmotionNetConfig(fs=64, window_s=2, score_pool=pool, **TINY)).eval()
-    z, f = s(torch.randn(3, 1, 128))
-    assert z.shape == (3, 2) and f.shape == (3, s.config.n_tokens, 16)
-
-
-def test_gap_gate_is_shared_by_all_tokens():
-    torch.manual_seed(0)
-    imf = InterModalityFusion(4, pool="gap").eval()
-    e, g = torch.randn(2, 5, 4), torch.randn(2, 5, 4)
-    x = torch.cat([e, g], dim=1)
-    out = imf(e, g, e, g)
-    ratio = out / x  # both branches see the same tokens: one per-channel gate per window
-    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
-
-
-@pytest.mark.parametrize("bug", [False, True])
-def test_imf_formula_and_token_axis(bug):
-    torch.manual_seed(0)
-    imf = InterModalityFusion(4, faithful_bug=bug).eval()
-    eb, gb, ea, ga = (torch.randn(2, 5, 4) for _ in range(4))
-    before = torch.cat([eb, gb], dim=1)
-    after = torch.cat([eb if bug else ea, ga], dim=1)
-    expected = imf.sgb_before(before) * before + imf.sgb_after(after) * after
-    out = imf(eb, gb, ea, ga)
-    assert out.shape == (2, 10, 4)
-    torch.testing.assert_close(out, expected)
-
-
-# ---------------------------------------------------------------- gradients and the IMF bug
 
 #: parameters whose training-mode gradient is zero by construction, so the fast forward paths
 #: leave them out of the graph: the stems' temporal-conv bias (a batch-statistics BatchNorm
@@ -317,8 +232,6 @@ def test_keras_initialisation_limits():
     assert torch_init.gsr_encoder.pos.weight.abs().max() > 1  # N(0, 1), nn.Embedding default
 
 
-# ---------------------------------------------------------------- configs and the registry
-
 @pytest.mark.parametrize("name", ["emotionnet-teacher", "emotionnet-student", "concat",
                                   "deepconvnet"])
 def test_config_round_trip_and_eval_determinism(name):
@@ -354,21 +267,6 @@ def test_student_and_teacher_gsr_streams_match():
     gsr = torch.randn(2, 1, 128)
     torch.testing.assert_close(student.gsr_encoder(student.gsr_head(gsr))[-1],
                                teacher.gsr_encoder(teacher.gsr_head(gsr))[-1])
-
-
-def test_registry_listing():
-    assert model_names() == ["emotionnet-teacher", "emotionnet-student", "concat",
-                             "deepconvnet", "shallowconvnet"]
-    assert {n: (model_spec(n)["role"], model_spec(n)["inputs"]) for n in model_names()} == {
-        "emotionnet-teacher": ("teacher", "eeg+gsr"), "emotionnet-student": ("student", "gsr"),
-        "concat": ("teacher", "eeg+gsr"), "deepconvnet": ("student", "gsr"),
-        "shallowconvnet": ("baseline", "eeg+gsr")}
-    rows = describe_models(64, 2, 4, overrides=TINY)
-    assert [r["name"] for r in rows] == model_names()
-    assert all(r["parameters"] >= r["trainable"] > 0 for r in rows)
-    s = build_model("emotionnet-student", default_config("emotionnet-student", 64, 2, 4, TINY))
-    assert rows[1]["parameters"] == count_parameters(s)
-    json.dumps(rows)
 
 
 def test_bad_configs_are_clear_errors():
@@ -410,17 +308,6 @@ def test_wrong_input_shapes_are_clear_errors():
         d(torch.randn(2, 128))
 
 
-# ---------------------------------------------------------------- baselines
-
-@pytest.mark.parametrize("fs, window_s", [(128, 4), (128, 1), (256, 1), (256, 8), (32, 1)])
-def test_deepconvnet_shapes(fs, window_s):
-    cfg = default_config("deepconvnet", fs, window_s, 32)
-    m = build_model("deepconvnet", cfg).train()
-    z, f = m(torch.randn(3, 1, int(round(fs * window_s))))
-    c = m.config
-    assert z.shape == (3, 2) and f.shape == (3, c.out_length(), 200) and c.out_length() >= 1
-
-
 def test_deepconvnet_architecture():
     c = DeepConvNetConfig(fs=250, window_s=4)
     assert c.kernel_size == 10 and c.pools() == [3, 3, 3, 3]  # the original's settings
@@ -450,8 +337,6 @@ def test_concat_teacher_fuses_last_blocks_by_concatenation():
     assert {k for k in m.state_dict() if k.startswith("gsr_")} == {
         k for k in EmotionNetStudent(m.config).state_dict() if k.startswith("gsr_")}
 
-
-# ---------------------------------------------------------------- fast training paths
 
 def test_folded_attention_equals_the_four_projections():
     # same function and same parameter gradients (k.bias: zero by construction), in float64
@@ -576,3 +461,53 @@ def test_softsign_is_twice_differentiable():
     torch.testing.assert_close(softsign(x), F.softsign(x))
     assert torch.autograd.gradcheck(softsign, (x,))
     assert torch.autograd.gradgradcheck(softsign, (x,))
+
+
+@pytest.mark.parametrize("name", ["emotionnet-teacher", "emotionnet-student", "concat"])
+def test_spectral_options_build_train_and_penalise_their_heads(name):
+    over = {**TINY8, "study": {"eeg_stem": "power", "norm_first": True,
+                              "classifier_pool": "mean"}}
+    m = build_model(name, default_config(name, 64, 2, 4, over))
+    eeg, gsr = torch.randn(4, 4, 128), torch.randn(4, 1, 128)
+    logits, feats = m(gsr) if name == "emotionnet-student" else m(eeg, gsr)
+    assert logits.shape == (4, 2)
+    assert feats.shape[1] == (1 if name == "emotionnet-student" else 2) * m.config.n_tokens
+    logits.sum().backward()
+    assert all(p.grad is not None for n, p in m.named_parameters()
+               if not n.endswith(("k.bias", "temporal.bias")))
+    if name != "emotionnet-student":
+        assert isinstance(m.eeg_head, PowerHead)
+        # the power head's kernels are in the L2 penalty like the conv stem's
+        m.zero_grad()
+        m.head_l2_penalty().backward()
+        assert m.eeg_head.temporal.weight.grad.abs().sum() > 0
+
+
+def test_config_rejects_bad_options():
+    for bad in ({"eeg_stem": "fft"}, {"classifier_pool": "max"}, {"norm_first": "yes"},
+                {"power_filters": 0}, {"stem": "conv"}):
+        with pytest.raises(ConfigError, match="model.study: "):
+            default_config("emotionnet-teacher", 64, 2, 4, {**TINY8, "study": bad})
+    with pytest.raises(ConfigError, match="unknown setting.*eeg_stem"):  # a study option
+        default_config("emotionnet-teacher", 64, 2, 4, {**TINY8, "eeg_stem": "power"})
+
+
+def test_study_options_are_a_sub_table_of_the_model(tmp_path):
+    """[model.study] in a file, study= in the API; --print-config writes it back."""
+    from emotionkd.config import resolve_config
+
+    f = tmp_path / "s.toml"
+    f.write_text('[model]\nsize = "tiny"\n[model.study]\nclassifier_pool = "mean"\n')
+    cfg = resolve_config("train-teacher", config=f)
+    assert cfg.model.overrides()["study"] == {"classifier_pool": "mean"}
+    study = cfg.resolved("train-teacher")["model"]["study"]
+    assert study == {"eeg_stem": "conv", "power_filters": 8, "norm_first": False,
+                     "classifier_pool": "mean", "classifier_segments": 1}
+    text = cfg.to_toml("train-teacher")
+    assert '[model.study]\neeg_stem = "conv"' in text
+    printed = tmp_path / "p.toml"
+    printed.write_text(text)
+    assert resolve_config("train-teacher", config=printed).resolved("train-teacher") == \
+        cfg.resolved("train-teacher")
+    assert resolve_config("train-teacher", {"study": {"norm_first": True}}).resolved(
+        "train-teacher")["model"]["study"]["norm_first"] is True

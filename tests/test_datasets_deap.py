@@ -1,4 +1,5 @@
-"""DEAP reader and `preprocess deap`: layout, channels, units, baseline, validation, atomicity."""
+"""The DEAP reader (emotionkd.datasets.deap) through `preprocess deap`: layout, channels,
+ratings, .mat and .dat, bytes keys, invalid and malicious files, stray files."""
 
 from __future__ import annotations
 
@@ -6,50 +7,15 @@ import pickle
 from collections.abc import Callable
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
+from conftest import N_SAMPLES, ONSET, signature_arrays, write_dat
 from scipy.io import savemat
 
-from emotionkd.datasets.py2pickle import dump_py2
 from emotionkd.datasets.records import DEAP_EEG_CHANNELS, TSCEPTION28
-from emotionkd.errors import DataFormatError, OutputExistsError, UnsafePickleError
+from emotionkd.errors import DataFormatError, UnsafePickleError
 from emotionkd.preprocess import preprocess_deap
 from emotionkd.store import open_store
-
-N_TRIALS, N_SAMPLES, ONSET = 3, 384 + 256, 384
-
-
-def signature_arrays(subject: int) -> dict[str, np.ndarray]:
-    """Channel c of trial t: baseline level 10*c + t, stimulus level 1000*c + 100*t + ramp.
-
-    GSR (row 36) is a resistance of 200 kOhm during the baseline and 250 kOhm + 1 kOhm·t
-    during the stimulus, so its µS value and baseline subtraction are known exactly.
-    """
-    data = np.zeros((N_TRIALS, 40, N_SAMPLES))
-    ramp = np.arange(N_SAMPLES - ONSET) * 0.01
-    for t in range(N_TRIALS):
-        for c in range(40):
-            data[t, c, :ONSET] = 10 * c + t
-            data[t, c, ONSET:] = 1000 * c + 100 * t + ramp + subject
-        data[t, 36, :ONSET] = 2.0e5
-        data[t, 36, ONSET:] = 2.5e5 + 1e3 * t
-    labels = np.array([[1.0, 9.0, 5.0, 2.5], [5.0, 5.01, 3.0, 7.0], [8.5, 1.2, 4.0, 6.0]])
-    return {"data": data, "labels": labels}
-
-
-def write_dat(path: Path, arrays: dict) -> None:
-    with open(path, "wb") as fh:
-        dump_py2(arrays, fh)
-
-
-@pytest.fixture
-def sig_folder(tmp_path) -> Path:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for s in (1, 2):
-        write_dat(raw / f"s{s:02d}.dat", signature_arrays(s))
-    return raw
 
 
 def test_channels_gsr_and_baseline_subtraction(sig_folder, tmp_path):
@@ -82,19 +48,6 @@ def test_ratings_subject_and_trial_ids(sig_folder, tmp_path):
     assert st.trial.tolist() == [1, 2, 3, 1, 2, 3]
     np.testing.assert_allclose(st.ratings[:3], signature_arrays(1)["labels"])
     assert st.rating_names == ["valence", "arousal", "dominance", "liking"]
-
-
-def test_baseline_none_and_keep(sig_folder, tmp_path):
-    st = open_store(preprocess_deap(sig_folder, tmp_path / "n.h5", baseline="none").out)
-    eeg, gsr, off = st.load_signals([0])
-    np.testing.assert_allclose(eeg[5, :3], 5000 + 1 + np.arange(3) * 0.01, rtol=1e-6)
-    np.testing.assert_allclose(gsr[0, 0], 1e6 / 2.5e5, rtol=1e-6)
-    st = open_store(preprocess_deap(sig_folder, tmp_path / "k.h5", baseline="keep").out)
-    assert (st.stop - st.start).tolist() == [N_SAMPLES] * 6
-    assert (st.onset - st.start).tolist() == [ONSET] * 6
-    eeg, gsr, _ = st.load_signals([0])
-    assert eeg[3, 0] == 30 and eeg[3, ONSET] == 3001
-    np.testing.assert_allclose(gsr[0, 0], 5.0, rtol=1e-6)
 
 
 def test_channel_subset_and_preset(sig_folder, tmp_path):
@@ -131,24 +84,6 @@ def test_bytes_keys_are_accepted(tmp_path):
     with open(raw / "s01.dat", "wb") as fh:
         pickle.dump({b"data": arrays["data"], b"labels": arrays["labels"]}, fh, protocol=2)
     assert preprocess_deap(raw, tmp_path / "d.h5").n_trials == 3
-
-
-def test_gsr_unit_override_and_detection(sig_folder, tmp_path):
-    rep = preprocess_deap(sig_folder, tmp_path / "a.h5", gsr_unit="ohm")
-    assert "given by --gsr-unit" in next(iter(rep.gsr_units.values()))
-    raw = tmp_path / "us"
-    raw.mkdir()
-    arr = signature_arrays(1)
-    arr["data"][:, 36] = 1e6 / arr["data"][:, 36]  # already conductance in µS
-    write_dat(raw / "s01.dat", arr)
-    st = open_store(preprocess_deap(raw, tmp_path / "u.h5").out)
-    _, gsr, _ = st.load_signals([0])
-    np.testing.assert_allclose(gsr[0, 0], 4.0 - 5.0, rtol=1e-5)
-    arr["data"][:, 36] = 700.0  # ambiguous magnitude
-    write_dat(raw / "s01.dat", arr)
-    with pytest.raises(DataFormatError, match="s01.dat.*--gsr-unit"):
-        preprocess_deap(raw, tmp_path / "x.h5")
-    assert not (tmp_path / "x.h5").exists()
 
 
 def test_stray_files_ignored_and_reported(sig_folder, tmp_path):
@@ -227,51 +162,3 @@ def test_empty_and_missing_folders(tmp_path):
         preprocess_deap(tmp_path / "empty", tmp_path / "d.h5")
     with pytest.raises(DataFormatError, match="nope: no such folder"):
         preprocess_deap(tmp_path / "nope", tmp_path / "d.h5")
-
-
-def test_existing_output_kept_unless_overwrite(sig_folder, tmp_path):
-    out = tmp_path / "d.h5"
-    out.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
-        preprocess_deap(sig_folder, out)
-    assert out.read_bytes() == b"precious"
-    preprocess_deap(sig_folder, out, overwrite=True)
-    assert open_store(out).n_trials == 6
-
-
-def test_crash_midway_leaves_no_final_file(sig_folder, tmp_path, monkeypatch):
-    import emotionkd.store as store_mod
-
-    calls = {"n": 0}
-    real = store_mod.StoreWriter.add_trial
-
-    def crashing(self, **kw):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt  # e.g. the user pressed Ctrl-C halfway
-        return real(self, **kw)
-
-    monkeypatch.setattr(store_mod.StoreWriter, "add_trial", crashing)
-    out = tmp_path / "d.h5"
-    with pytest.raises(KeyboardInterrupt):
-        preprocess_deap(sig_folder, out)
-    assert not out.exists()
-    assert not (tmp_path / "d.h5.tmp").exists()
-
-
-def test_workers_give_identical_store(deap_raw, tmp_path):
-    a = preprocess_deap(deap_raw, tmp_path / "a.h5", workers=1)
-    b = preprocess_deap(deap_raw, tmp_path / "b.h5", workers=2)
-    with h5py.File(a.out) as fa, h5py.File(b.out) as fb:
-        np.testing.assert_array_equal(fa["eeg"][()], fb["eeg"][()])
-        np.testing.assert_array_equal(fa["gsr"][()], fb["gsr"][()])
-        np.testing.assert_array_equal(fa["trials/ratings"][()], fb["trials/ratings"][()])
-
-
-def test_synthetic_store_plausible(deap_store):
-    st = open_store(deap_store)
-    assert st.subjects == [1, 2, 3] and st.n_trials == 12
-    eeg, gsr, _ = st.load_signals(np.arange(st.n_trials))
-    rms = np.sqrt((eeg.astype(np.float64) ** 2).mean())
-    assert 5 < rms < 60  # µV, DEAP-like
-    assert np.abs(gsr).max() < 20  # µS relative to the trial baseline

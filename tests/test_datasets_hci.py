@@ -1,4 +1,5 @@
-"""MAHNOB-HCI: BDF writing and Status decoding, session parsing, `preprocess hci` and skips."""
+"""The MAHNOB-HCI reader (emotionkd.datasets.hci) through `preprocess hci`: onset, length,
+GSR, EEG by label, every skip reason."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import session_length
 
 from emotionkd.datasets.bdf import (
-    BdfChannel,
     read_bdf_header,
     read_digital,
     status_edges,
-    trigger_codes,
-    write_bdf,
 )
 from emotionkd.datasets.hci import HCI_CHANNELS
 from emotionkd.datasets.records import DEAP_EEG_CHANNELS
@@ -25,75 +24,6 @@ from emotionkd.preprocess import preprocess_hci
 from emotionkd.store import open_store
 
 mne = pytest.importorskip("mne")
-REAL_BDF = Path(__file__).parent / "data" / "real" / "mne_test_bdf_stim_channel.bdf"
-
-
-def test_status_decoding_on_real_biosemi_file():
-    st = read_digital(REAL_BDF, "Status")
-    assert len(st) == 5000
-    assert np.all((st & 0xFF0000) == 0x1C0000)  # system bits are present in every sample
-    codes = trigger_codes(st)
-    assert {c for _, c in codes} == {1, 2, 4}
-    assert codes[:3] == [(242, 4), (310, 2), (952, 1)]
-    # MNE's own event decoding agrees on the samples
-    raw = mne.io.read_raw_bdf(REAL_BDF, verbose="error")
-    ev = mne.find_events(raw, stim_channel="Status", verbose="error")
-    assert [int(s) for s in ev[:, 0]] == [s for s, _ in codes]
-    # masking with 0xFFFF, never comparing raw values to small codes
-    assert not np.isin(st, [1, 2, 4]).any()
-
-
-def test_bdf_writer_round_trip(tmp_path):
-    fs, n = 256, 256 * 3 + 100  # not a whole number of records: padded
-    rng = np.random.default_rng(0)
-    eeg = rng.normal(0, 30, (2, n))
-    gsr = 2e5 + 1e4 * np.sin(np.arange(n) / 50)
-    status = np.full(n, 0x1C0000)
-    status[300:310] |= 268
-    chans = [BdfChannel("Fz", "uV", -262144, 262143), BdfChannel("Cz", "uV", -262144, 262143),
-             BdfChannel("GSR1", "Ohm", 0, 16777215),
-             BdfChannel("Status", "Boolean", -8388608, 8388607)]
-    path = write_bdf(tmp_path / "x.bdf", chans, np.vstack([eeg, gsr, status]), fs,
-                     digital=[False, False, False, True])
-    hdr = read_bdf_header(path)
-    assert hdr.labels == ["Fz", "Cz", "GSR1", "Status"] and hdr.n_records == 4
-    assert hdr.header_bytes == 5 * 256 and path.stat().st_size == hdr.expected_size
-    raw = mne.io.read_raw_bdf(path, preload=True, verbose="error")
-    assert raw.info["sfreq"] == fs and raw.ch_names == ["Fz", "Cz", "GSR1", "Status"]
-    np.testing.assert_allclose(raw.get_data(picks=["Fz", "Cz"])[:, :n] * 1e6, eeg,
-                               atol=524287 / 2**24 + 1e-9)
-    np.testing.assert_allclose(raw.get_data(picks=["GSR1"])[0, :n], gsr, atol=1.0)
-    st = read_digital(path, "Status")
-    assert st[0] == 0x1C0000 and status_edges(st).tolist() == [300]
-
-
-@pytest.fixture(scope="module")
-def hci_sessions(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("hci") / "Sessions"
-    write_hci(root, n_subjects=2, n_trials=2, seed=3, stimulus_s=(6.0, 9.0),
-              neutral_s=(3.0, 4.0))
-    return root
-
-
-def _xml_len(folder: Path) -> float:
-    import xml.etree.ElementTree as ET
-
-    return float(ET.parse(folder / "session.xml").getroot().get("cutLenSec"))
-
-
-def test_synthetic_layout(hci_sessions):
-    names = sorted(int(p.name) for p in hci_sessions.iterdir() if p.is_dir())
-    assert names == [1, 2, 3, 4, 131, 132, 133, 134]  # 130·(p−1) + 2k−1 (N), + 2k (S)
-    s = hci_sessions / "2"
-    assert (s / "Part_1_S_Trial1_emotion.bdf").exists()
-    hdr = read_bdf_header(s / "Part_1_S_Trial1_emotion.bdf")
-    assert hdr.n_channels == 47 and hdr.labels == HCI_CHANNELS
-    assert set(hdr.samples_per_record) == {256} and hdr.header_bytes == 12288
-    st = read_digital(s / "Part_1_S_Trial1_emotion.bdf", "Status")
-    edges = status_edges(st)
-    assert len(edges) == 2 and edges[0] == 30 * 256
-    assert edges[1] == 30 * 256 + round(_xml_len(s) * 256)
-    assert np.all((st & 0xFF0000) != 0)
 
 
 def test_round_trip_onset_length_gsr(hci_sessions, tmp_path):
@@ -107,7 +37,7 @@ def test_round_trip_onset_length_gsr(hci_sessions, tmp_path):
         folder = hci_sessions / folders[(int(keep.subject[k]), int(keep.trial[k]))]
         bdf = next(folder.glob("*.bdf"))
         n_stim = int(np.diff(status_edges(read_digital(bdf, "Status")))[0])
-        assert abs(n_stim - _xml_len(folder) * 256) <= 1
+        assert abs(n_stim - session_length(folder) * 256) <= 1
         assert keep.onset[k] - keep.start[k] == 30 * 256  # onset exact to the sample
         assert keep.stop[k] - keep.onset[k] == n_stim  # the stimulus ends at the 2nd edge
         # GSR: the file's Ohm values as µS, sample for sample

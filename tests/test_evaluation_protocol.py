@@ -1,32 +1,144 @@
-"""Evaluation protocols: split invariants, resumable and mergeable runs, reports, metrics."""
+"""Evaluation runs (emotionkd.evaluation.protocol): reports, resuming, merging folds and
+seeds, failed models, saved baselines, strict normalisation."""
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from emotionkd.cli import main
 from emotionkd.config import DataConfig, resolve_config
-from emotionkd.errors import ConfigError, DataFormatError
+from emotionkd.errors import ConfigError
 from emotionkd.evaluation import (
     EvaluationPlan,
     build_report,
-    evaluate_checkpoint,
     evaluate_protocol,
-    fold_windows,
-    make_folds,
 )
-from emotionkd.metrics import aggregate, binary_metrics, wilcoxon_paired
 from emotionkd.store import open_store
 from emotionkd.windows import WindowDataset
 
-TINY = {"d_model": 8, "n_heads": 2, "head_dim": 4, "n_blocks": 2, "ff_dim": 8,
-        "classifier_dim": 8}
+
+def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
+    """--save-models keeps each yardstick of a fold: the deep baseline as a checkpoint in the
+    role of its inputs (EEG + GSR: the teacher's), the regressions as JSON."""
+    from emotionkd.checkpoint import load_checkpoint
+    from emotionkd.config import resolve_config
+    from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
+
+    cfg = resolve_config("evaluate", dict(
+        protocol="kfold", k=2, target="arousal", methods="none", feedback=False,
+        baselines="shallowconvnet,gsr-features", window=2.0, step=2.0, epochs=1,
+        batch_size=16, lr=1e-3, size="tiny", seeds="0"))
+    res = evaluate_protocol(deap_store, EvaluationPlan(cfg, save_models=True), tmp_path / "run")
+    fold = next((tmp_path / "run" / "folds").rglob("fold-*.json"))
+    models = json.loads(fold.read_text())["models"]
+    assert all("error" not in m for m in models.values()), models
+    saved = next((tmp_path / "run" / "models").rglob("baseline-shallowconvnet.pt"))
+    ck = load_checkpoint(saved)
+    assert (ck["role"], ck["model"]) == ("teacher", "shallowconvnet")
+    assert next((tmp_path / "run" / "models").rglob("baseline-gsr-features.json")).stat().st_size
+    assert "baseline-shallowconvnet" in res.targets["arousal"].models
+    assert ck["config"]["evaluate"]["baselines"] == "shallowconvnet,gsr-features"
+
+
+TRAIN_ONE_EPOCH = {"epochs": 1, "batch_size": 16, "lr": 1e-3, "patience": 0}
+
+
+def _cfg_one_epoch(**kw) -> EvaluationPlan:
+    """A small evaluation plan trained one epoch, with the GSR-features baseline; list values
+    are given comma-separated."""
+    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
+                step=2.0, **TRAIN_ONE_EPOCH, **TINY, feedback_warmup=0, val_fraction=0.3,
+                quiz_fraction=0.3, baselines="gsr-features")
+    opts.update(kw)
+    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
+    return EvaluationPlan(resolve_config("evaluate", opts))
+
+
+def _folds(out):
+    return [json.loads(p.read_text()) for p in sorted((out / "folds").rglob("fold-*.json"))]
+
+
+def test_seeds_in_one_run_merge_like_separate_runs(deap_store, tmp_path):
+    cfg = dict(methods=["none"], baselines=["gsr-features"], protocol="kfold", k=3)
+    both = evaluate_protocol(deap_store, _cfg_one_epoch(seeds=[0, 1], **cfg), tmp_path / "both")
+    alone = {s: evaluate_protocol(deap_store, _cfg_one_epoch(seeds=[s], **cfg), tmp_path / f"s{s}")
+             for s in (0, 1)}
+    f_both = {(f["seed"], f["fold"]["index"]): f for f in _folds(tmp_path / "both")}
+    for s in (0, 1):
+        for f in _folds(tmp_path / f"s{s}"):
+            other = f_both[(s, f["fold"]["index"])]
+            assert other["fold"] == f["fold"]  # the folds are redrawn per seed, identically
+            for label, m in f["models"].items():
+                assert other["models"][label]["p_high"] == m["p_high"]
+        t_alone = alone[s].targets["arousal"].models["student-none"]
+        t_both = both.targets["arousal"].models["student-none"]
+        assert t_both.per_seed[str(s)]["balanced_accuracy"] == pytest.approx(
+            t_alone.per_seed[str(s)]["balanced_accuracy"])
+    # k-fold folds differ between the seeds
+    assert _folds(tmp_path / "s0")[0]["fold"] != _folds(tmp_path / "s1")[0]["fold"] or \
+        _folds(tmp_path / "s0")[1]["fold"] != _folds(tmp_path / "s1")[1]["fold"]
+    # one job of a cluster array: a (fold, seed) pair into the run folder, then merge
+    out = tmp_path / "array"
+    c = _cfg_one_epoch(seeds=[0, 1], **cfg)
+    for s in (1, 0):
+        for i in (2, 0, 1):
+            evaluate_protocol(deap_store, c, out, fold=i, only_seed=s)
+    merged = build_report(out).targets["arousal"].models["student-none"]
+    assert merged.per_fold == both.targets["arousal"].models["student-none"].per_fold
+
+
+def test_strict_normalisation_uses_training_trials_only(deap_store, monkeypatch, tmp_path):
+    st = open_store(deap_store)
+    ds = WindowDataset(st, DataConfig(window=2, step=2, norm="none"))
+    keys = np.unique(ds.trial_keys())
+    chosen = keys[::2]
+    view = ds.with_norm("train", norm_trials=chosen)
+    # by hand: pool the stimulus samples of the chosen trials
+    gsr = []
+    for k in chosen:
+        row = np.flatnonzero((st.subject * 100000 + st.trial) == k)[0]
+        g, _ = _store_gsr(st, row)
+        gsr.append(g)
+    g = np.concatenate(gsr).astype(np.float64)
+    assert view._stats.gsr_mean[0, 0] == pytest.approx(g.mean(), rel=1e-6)
+    assert view._stats.gsr_std[0, 0] == pytest.approx(g.std(), rel=1e-6)
+    # in a subject-dependent run no test trial's signal enters the statistics
+    import emotionkd.windows as w
+
+    seen = []
+    real = w.WindowDataset.with_norm
+
+    def spy(self, norm, norm_subjects=None, norm_trials=None):
+        seen.append(set(np.asarray(norm_trials).tolist()))
+        return real(self, norm, norm_subjects, norm_trials)
+
+    monkeypatch.setattr(w.WindowDataset, "with_norm", spy)
+    cfg = _cfg_one_epoch(protocol="subject-dependent", k=2, methods=["none"], baselines="none",
+               norm="train")
+    evaluate_protocol(deap_store, cfg, tmp_path / "sd")
+    assert len(seen) == 2
+    for f, used in zip(sorted(_folds(tmp_path / "sd"), key=lambda f: f["fold"]["index"]),
+                       seen):
+        assert used and not used & set(f["fold"]["test_trials"])
+        assert used <= set(f["fold"]["train_trials"])
+    assert "training-side trials only" in (tmp_path / "sd" / "report.md").read_text()
+
+
+def _store_gsr(st, row: int) -> tuple[np.ndarray, int]:
+    import h5py
+
+    with h5py.File(st.path, "r") as f:
+        return f["gsr"][0, st.onset[row]:st.stop[row]], row
+
+
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0}
+
+
 FULL_BASELINES = ["deepconvnet", "eeg-features", "gsr-features", "shallowconvnet"]
 
 
@@ -38,55 +150,6 @@ def _cfg(**kw) -> EvaluationPlan:
     opts.update(kw)
     opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
     return EvaluationPlan(resolve_config("evaluate", opts))
-
-
-@pytest.mark.parametrize("protocol, k", [("loso", 0), ("kfold", 3), ("subject-dependent", 2)])
-def test_split_invariants(deap_store, protocol, k):
-    st = open_store(deap_store)
-    ds = WindowDataset(st, DataConfig(window=2, step=2), load_eeg=False)
-    cfg = _cfg(protocol=protocol, k=k)
-    folds = make_folds(cfg, st.subject, st.trial)
-    keys = ds.trial_keys()
-    tested = []
-    for f in folds:
-        fd = fold_windows(f, ds, cfg, fold_seed=f.index)
-        train_side = np.concatenate([fd.train, fd.val, fd.quiz])
-        assert len(fd.quiz) > 0 or protocol == "subject-dependent"  # 1 trial left there
-        assert not set(fd.quiz) & set(fd.train)  # quiz from the training side, held out of it
-        assert not set(keys[fd.quiz]) & set(keys[fd.train])  # whole trials
-        assert not set(fd.val) & set(fd.train)  # validation ⊂ training side, not fitted on
-        assert not set(train_side) & set(fd.test)
-        assert not set(keys[train_side]) & set(keys[fd.test])  # no trial on both sides
-        assert not set(keys[fd.val]) & set(keys[fd.quiz])
-        if protocol != "subject-dependent":
-            assert not set(ds.subjects[train_side]) & set(ds.subjects[fd.test])
-        tested.extend(keys[fd.test].tolist())
-    # every trial is tested exactly once over the folds
-    assert sorted(set(tested)) == sorted(set(keys.tolist()))
-    assert len(tested) == len(keys)
-
-
-def test_metrics_match_hand_computation():
-    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
-    p = np.array([0.9, 0.6, 0.4, 0.3, 0.2, 0.7, 0.1, 0.45])
-    m = binary_metrics(y, p)
-    # predictions: 1 1 0 0 0 1 0 0 -> TP 2, FN 1, FP 1, TN 4
-    assert m["accuracy"] == pytest.approx(6 / 8)
-    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2)
-    f1_high = 2 * (2 / 3) * (2 / 3) / (4 / 3)
-    f1_low = 2 * (4 / 5) * (4 / 5) / (8 / 5)
-    assert m["f1_high"] == pytest.approx(f1_high)
-    assert m["macro_f1"] == pytest.approx((f1_high + f1_low) / 2)
-    # AUC: pairs (pos, neg) ranked correctly: 0.9 > all 5; 0.6 > 4 of 5; 0.4 > 3 of 5
-    assert m["roc_auc"] == pytest.approx((5 + 4 + 3) / 15)
-    assert m["majority_baseline"] == pytest.approx(5 / 8)
-    assert math.isnan(binary_metrics(np.ones(3, int), np.ones(3) * 0.7)["roc_auc"])
-    agg = aggregate([{"accuracy": 0.5}, {"accuracy": 0.7}], keys=["accuracy"])
-    assert agg["accuracy"]["mean"] == pytest.approx(0.6)
-    assert agg["accuracy"]["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
-    w = wilcoxon_paired([0.6, 0.7, 0.8, 0.65, 0.75, 0.9], [0.5, 0.6, 0.6, 0.6, 0.7, 0.8])
-    assert w["p_value"] == pytest.approx(0.03125) and w["mean_difference"] > 0
-    assert "undefined" in wilcoxon_paired([0.5, 0.5], [0.5, 0.5])["note"]
 
 
 def _comparable(results) -> dict:
@@ -203,57 +266,3 @@ def test_failed_model_is_recorded_and_run_goes_on(deap_store, tmp_path, monkeypa
     assert len(m["student-emotionkd+feedback"].errors) == 3
     assert m["student-none"].folds == 3
     assert "simulated failure" in (tmp_path / "r" / "report.md").read_text()
-
-
-def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
-    cfgfile = tmp_path / "e.toml"
-    cfgfile.write_text("[model]\nd_model = 8\nn_heads = 2\nhead_dim = 4\nn_blocks = 2\n"
-                       "ff_dim = 8\nclassifier_dim = 8\n")
-    out = tmp_path / "run"
-    args = ["evaluate", "--data", str(deap_store), "--kfold", "3", "--target",
-            "arousal,valence", "--methods", "kd,none", "--window", "2", "--step", "2",
-            "--epochs", "1", "--batch-size", "16", "--out", str(out), "--config", str(cfgfile),
-            "--save-models"]
-    try:
-        main(args)
-    except SystemExit as exc:
-        assert not exc.code
-    text = capsys.readouterr().out
-    assert "arousal: 3 of 3 fold runs" in text and "valence" in text
-    models = sorted((out / "models" / "arousal" / "seed-0" / "fold-000").glob("*.pt"))
-    assert {p.stem for p in models} == {"teacher", "student-kd", "student-none",
-                                        "baseline-shallowconvnet"}
-    # a saved fold model evaluated on its own held-out subject, and refused on training ones
-    ck = str(out / "models" / "arousal" / "seed-0" / "fold-000" / "student-none.pt")
-    from emotionkd.checkpoint import load_checkpoint
-
-    d = load_checkpoint(ck)["data"]
-    res = evaluate_checkpoint(ck, deap_store, d["test_subjects"])
-    assert res["subjects"] == d["test_subjects"] and 0 <= res["overall"]["accuracy"] <= 1
-    with pytest.raises(ConfigError, match="leaks"):
-        evaluate_checkpoint(ck, deap_store, d["train_subjects"])
-    assert evaluate_checkpoint(ck, deap_store, d["train_subjects"],
-                               allow_train_subjects=True)["used_training_subjects"]
-    for bad, msg in ((["evaluate", "--data", str(deap_store)], "choose a protocol"),
-                     (["evaluate", "--data", str(deap_store), "--loso", "--kfold", "2"],
-                      "choose one protocol"),
-                     (["evaluate", "--data", str(deap_store), "--loso", "--methods", "crd"],
-                      "unknown crd")):
-        with pytest.raises(SystemExit) as exc:
-            main(bad)
-        assert exc.value.code == 1
-        assert msg in capsys.readouterr().err
-
-
-def test_runs_of_another_format_are_refused_in_one_line(tmp_path, capsys):
-    run = tmp_path / "old"
-    run.mkdir()
-    (run / "run.json").write_text(json.dumps({"format": "emotionkd-run", "format_version": 2,
-                                              "config": {"protocol": "loso"}}))
-    with pytest.raises(DataFormatError, match="run format_version 2 is not read by emotionkd"):
-        build_report(run)
-    with pytest.raises(SystemExit) as exc:
-        main(["report", str(run)])
-    err = capsys.readouterr().err
-    assert exc.value.code == 1 and len(err.strip().splitlines()) == 1
-    assert "run the evaluation again" in err

@@ -1,13 +1,65 @@
-"""The synthetic generator: DEAP layout, determinism, and emotion-dependent physiology."""
+"""The synthetic generator (emotionkd.datasets.synthetic): DEAP layout, determinism,
+emotion-dependent physiology, the latent truth and the cue knobs."""
 
 from __future__ import annotations
 
 import pickle
 
 import numpy as np
+import pytest
 
+from emotionkd.config import DataConfig
 from emotionkd.datasets.records import DEAP_EEG_CHANNELS, DEAP_GSR_INDEX
 from emotionkd.datasets.synthetic import deap_arrays, generate_subject, write_deap
+from emotionkd.store import open_store
+from emotionkd.windows import WindowDataset
+
+
+def test_latent_truth_is_stored_and_labelled(deap_store, deap_raw):
+    from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
+
+    table = read_latent_table(deap_raw)
+    assert table is not None and (deap_raw / LATENT_FILE).is_file()
+    st = open_store(deap_store)
+    assert st.latent is not None and st.latent_names == ["valence", "arousal"]
+    for k in range(st.n_trials):
+        np.testing.assert_allclose(st.latent[k], table[(int(st.subject[k]),
+                                                        int(st.trial[k]))], atol=1e-6)
+    ds = WindowDataset(st, DataConfig(window=2, step=2, target="arousal"))
+    lat = st.latent[:, 1]
+    by_trial = {(int(s), int(t)): 5 + 4 * a > 5 for s, t, a in zip(st.subject, st.trial, lat)}
+    expect = [by_trial[(int(s), int(t))] for s, t in zip(ds.subjects, ds.trials)]
+    np.testing.assert_array_equal(ds.latent_labels, expect)
+    assert WindowDataset(st, DataConfig(target="liking")).latent_labels is None
+    sub = ds.subset(np.arange(3))
+    np.testing.assert_array_equal(sub.latent_labels, ds.latent_labels[:3])
+
+
+def test_cue_knobs_change_the_signal(tmp_path):
+    from emotionkd.datasets.synthetic import generate_subject
+    from emotionkd.errors import ConfigError
+
+    kw = dict(n_trials=4, stimulus_s=8.0, seed=3, peripheral=False)
+    base = generate_subject(1, **kw)
+    none = generate_subject(1, eeg_cue=0.0, gsr_cue=0.0, **kw)
+    quiet = generate_subject(1, label_noise=0.0, **kw)
+    # same latent emotion, different signals; no label noise: ratings are 5 + 4·latent
+    np.testing.assert_allclose(base.latent, none.latent)
+    assert not np.allclose(base.eeg, none.eeg)
+    np.testing.assert_allclose(quiet.ratings[:, 1], np.round(5 + 4 * quiet.latent[:, 1], 2),
+                               atol=0.011)
+    for bad in ({"eeg_cue": -1.0}, {"gsr_cue": float("nan")}, {"label_noise": float("inf")}):
+        with pytest.raises(ConfigError):
+            generate_subject(1, **kw, **bad)
+
+
+def test_synthetic_store_plausible(deap_store):
+    st = open_store(deap_store)
+    assert st.subjects == [1, 2, 3] and st.n_trials == 12
+    eeg, gsr, _ = st.load_signals(np.arange(st.n_trials))
+    rms = np.sqrt((eeg.astype(np.float64) ** 2).mean())
+    assert 5 < rms < 60  # µV, DEAP-like
+    assert np.abs(gsr).max() < 20  # µS relative to the trial baseline
 
 
 def test_deap_layout_on_disk(tmp_path):

@@ -1,0 +1,100 @@
+"""The training commands (emotionkd.cli.train): train-teacher and distill end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import run_cli as _cli
+
+from emotionkd.checkpoint import (
+    load_checkpoint,
+)
+from emotionkd.errors import ConfigError
+from emotionkd.jobs import train_teacher
+
+
+def test_distill_command_end_to_end(deap_store, teacher_ckpt, tmp_path, capsys):
+    from emotionkd.checkpoint import load_checkpoint
+
+    out = tmp_path / "s.pt"
+    code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
+                      "--out", str(out), "--epochs", "2", "--batch-size", "8",
+                      "--feedback-warmup", "0", "--pilot-lr", "0.05", "--teacher-lr", "1e-3"],
+                     capsys)
+    assert code == 0, cap.err
+    assert "method emotionkd" in cap.out and "feedback steps" in cap.out
+    ck = load_checkpoint(out, role="student")
+    dist = ck["distillation"]
+    assert ck["config"]["distill"]["method"] == "emotionkd" and dist["feedback_steps"] > 0
+    assert ck["config"]["distill"]["feedback"] is True
+    assert ck["config"]["data"]["window"] == 2.0  # the teacher's [data] table
+    assert dist["teacher"]["path"] == str(teacher_ckpt) and len(dist["teacher"]["sha256"]) == 64
+    assert dist["quiz_windows"] > 0
+    assert ck["data"]["train_subjects"] == [1] and ck["data"]["test_subjects"] == [3]
+    adapted = load_checkpoint(tmp_path / "s.teacher.pt", role="teacher")
+    orig = load_checkpoint(teacher_ckpt)
+    assert any(not torch.equal(adapted["state_dict"][k], orig["state_dict"][k])
+               for k in orig["state_dict"])
+    assert "adapted_by_feedback" in adapted["training"]
+    # KD baselines, warm start, and no feedback → no adapted teacher written
+    for method in ("kd", "fitnets", "none"):
+        o = tmp_path / f"{method}.pt"
+        code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
+                          "--out", str(o), "--method", method, "--epochs", "1",
+                          "--student-init", "teacher-gsr"], capsys)
+        assert code == 0, cap.err
+        assert load_checkpoint(o)["distillation"]["feedback_steps"] == 0
+        assert not (tmp_path / f"{method}.teacher.pt").exists()
+
+
+def test_distill_refuses_mismatched_data(deap_raw, teacher_ckpt, tmp_path, capsys):
+    from emotionkd.preprocess import preprocess_deap
+
+    other = preprocess_deap(deap_raw, tmp_path / "o.h5", eeg_channels="tsception28").out
+    code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(other),
+                      "--out", str(tmp_path / "s.pt")], capsys)
+    assert code == 1 and "EEG channel" in cap.err and "o.h5" in cap.err
+    code, cap = _cli(["distill", "--teacher", str(other), "--data", str(other),
+                      "--out", str(tmp_path / "s.pt")], capsys)
+    assert code == 1 and "is an HDF5 file (a data store?), not a checkpoint" in cap.err
+    assert not (tmp_path / "s.pt").exists()
+
+
+def test_train_teacher_cli(deap_store, tmp_path, capsys):
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[data]\nwindow = 2.0\nstep = 2.0\n[train]\nepochs = 2\nbatch_size = 16\n'
+                   '[model]\nd_model = 8\nn_heads = 2\nhead_dim = 4\nn_blocks = 2\nff_dim = 8\n'
+                   'classifier_dim = 8\n')
+    out = tmp_path / "t.pt"
+    code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(out),
+                      "--config", str(cfg), "--epochs", "1", "--target", "valence",
+                      "--eeg-channels", "tsception28", "--val-subjects", "2",
+                      "--test-subjects", "3"], capsys)
+    assert code == 0, cap.err
+    assert "wrote" in cap.out and "validation" in cap.out and "test" in cap.out
+    ck = load_checkpoint(out)
+    assert ck["training"]["epochs_run"] == 1  # the flag overrides the file
+    resolved = ck["config"]  # the resolved tables, names as in flags and files
+    assert resolved["data"]["window"] == 2.0 and resolved["model"]["d_model"] == 8
+    assert resolved["train"]["epochs"] == 1 and set(resolved) == {"data", "model", "train"}
+    assert ck["model_config"]["d_model"] == 8
+    assert resolved["data"]["target"] == "valence" and len(ck["data"]["eeg_channels"]) == 28
+    assert ck["data"]["train_subjects"] == [1] and ck["data"]["test_subjects"] == [3]
+    code, cap = _cli(["info", str(out), "--json"], capsys)
+    info = json.loads(cap.out)
+    assert info["role"] == "teacher" and info["config"]["data"]["target"] == "valence"
+    # refusals: existing output, bad subjects, wrong model role
+    code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(out)], capsys)
+    assert code == 1 and "--overwrite" in cap.err
+    code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(tmp_path / "x.pt"),
+                      "--test-subjects", "9"], capsys)
+    assert code == 1 and "subject(s) [9] are not in the data" in cap.err
+    code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out", str(tmp_path / "x.pt"),
+                      "--model", "deepconvnet"], capsys)
+    assert code == 2 and "'deepconvnet' is not one of" in cap.err  # a choice: usage error
+    with pytest.raises(ConfigError, match="--model must be one of emotionnet-teacher, concat, "
+                                          "not 'deepconvnet'"):
+        train_teacher(deap_store, model="deepconvnet")
+    assert not (tmp_path / "x.pt").exists()

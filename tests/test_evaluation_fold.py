@@ -1,0 +1,62 @@
+"""One fold's models (emotionkd.evaluation.fold): every model trains on the same windows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TINY
+
+from emotionkd.config import resolve_config
+from emotionkd.evaluation import (
+    EvaluationPlan,
+    evaluate_protocol,
+)
+
+TRAIN = {"epochs": 1, "batch_size": 16, "lr": 1e-3, "patience": 0}
+
+
+def _cfg(**kw) -> EvaluationPlan:
+    """A small evaluation plan; list values are given comma-separated."""
+    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
+                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
+                quiz_fraction=0.3, baselines="gsr-features")
+    opts.update(kw)
+    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
+    return EvaluationPlan(resolve_config("evaluate", opts))
+
+
+@pytest.fixture(scope="module")
+def ablation_run(deap_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "ablation"
+    return out, evaluate_protocol(deap_store, _cfg(feedback_ablation=True), out)
+
+
+def _folds(out):
+    return [json.loads(p.read_text()) for p in sorted((out / "folds").rglob("fold-*.json"))]
+
+
+def test_every_model_of_a_fold_trains_on_the_same_windows(ablation_run):
+    out, res = ablation_run
+    labels = set(res.targets["arousal"].models)
+    assert {"student-emotionkd", "student-emotionkd+feedback",
+            "student-emotionkd+feedback-meta", "student-emotionkd+feedback-ce"} <= labels
+    for f in _folds(out):
+        digests = {label: m["trained_on"]["sha1"] for label, m in f["models"].items()}
+        assert len(set(digests.values())) == 1, digests  # identical windows for every model
+        assert set(digests) == labels
+        assert f["trained_on"]["windows"] == f["windows"]["train"]
+        assert f["windows"]["quiz"] > 0  # the quiz trials are held out of everyone's windows
+        # the feedback variants really differ: the ce-only variant takes no pilot step
+        fb = f["models"]["student-emotionkd+feedback"]
+        ce_only = f["models"]["student-emotionkd+feedback-ce"]
+        meta_only = f["models"]["student-emotionkd+feedback-meta"]
+        assert fb["feedback_steps"] > 0 and ce_only["feedback_steps"] > 0
+        assert any("train_fb_quiz" in h for h in meta_only["history"])
+        assert not any("train_fb_quiz" in h for h in ce_only["history"])
+        assert f["models"]["student-emotionkd"]["feedback_steps"] == 0
+    md = (out / "report.md").read_text()
+    for row in ("student-emotionkd+feedback-meta − student-emotionkd",
+                "student-emotionkd+feedback-ce − student-emotionkd",
+                "student-emotionkd+feedback − student-none"):
+        assert row in md

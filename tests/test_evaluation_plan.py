@@ -1,0 +1,88 @@
+"""The evaluation plan (emotionkd.evaluation.plan): split invariants of every protocol, the
+configuration tables it carries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import TINY
+
+from emotionkd.config import (
+    DataConfig,
+    ExperimentConfig,
+    resolve_config,
+)
+from emotionkd.errors import ConfigError
+from emotionkd.evaluation import (
+    EvaluationPlan,
+    fold_windows,
+    make_folds,
+)
+from emotionkd.store import open_store
+from emotionkd.windows import WindowDataset
+
+
+def test_evaluation_plan_carries_every_table(tmp_path):
+    from emotionkd.evaluation import EvaluationPlan
+
+    f = tmp_path / "e.toml"
+    f.write_text("[data]\ntarget = 'arousal,valence'\nwindow = 2.0\n[model]\nsize = 'tiny'\n"
+                 "[distill]\nkl_weight = 0.25\nstudent_init = 'teacher-gsr'\n"
+                 "[feedback]\nfeedback_warmup = 2\nquiz_fraction = 0.3\n"
+                 "[evaluate]\nprotocol = 'kfold'\nk = 3\nbaselines = 'none'\nseeds = '4,5'\n")
+    ev = EvaluationPlan(resolve_config("evaluate", config=f))
+    assert ev.targets == ["arousal", "valence"] and ev.config.data.window == 2.0
+    assert ev.config.model.overrides()["d_model"] == 16 and ev.baselines == []
+    assert ev.seeds == [4, 5]
+    students = {v.label: v.config for v in ev.student_variants()}
+    kd = students["student-emotionkd"].distill
+    assert kd.params()["kl_weight"] == 0.25 and kd.student_init == "teacher-gsr"
+    assert students["student-none"].distill.student_init == "scratch"  # not its method
+    assert students["student-emotionkd+feedback"].distill.feedback
+    assert ev.config.feedback.feedback_warmup == 2 and ev.quiz_fraction == 0.3
+    assert (ev.protocol, ev.k, ev.feedback) == ("kfold", 3, True)
+    again = EvaluationPlan.from_run_entries(json.loads(json.dumps(ev.run_entries())), "run.json")
+    assert again.run_entries() == ev.run_entries()
+    with pytest.raises(ConfigError, match="choose a protocol"):
+        EvaluationPlan(ExperimentConfig())
+
+
+TRAIN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0}
+
+
+def _cfg(**kw) -> EvaluationPlan:
+    """A small evaluation plan; list values are given comma-separated."""
+    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
+                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
+                quiz_fraction=0.3, baselines="none")
+    opts.update(kw)
+    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
+    return EvaluationPlan(resolve_config("evaluate", opts))
+
+
+@pytest.mark.parametrize("protocol, k", [("loso", 0), ("kfold", 3), ("subject-dependent", 2)])
+def test_split_invariants(deap_store, protocol, k):
+    st = open_store(deap_store)
+    ds = WindowDataset(st, DataConfig(window=2, step=2), load_eeg=False)
+    cfg = _cfg(protocol=protocol, k=k)
+    folds = make_folds(cfg, st.subject, st.trial)
+    keys = ds.trial_keys()
+    tested = []
+    for f in folds:
+        fd = fold_windows(f, ds, cfg, fold_seed=f.index)
+        train_side = np.concatenate([fd.train, fd.val, fd.quiz])
+        assert len(fd.quiz) > 0 or protocol == "subject-dependent"  # 1 trial left there
+        assert not set(fd.quiz) & set(fd.train)  # quiz from the training side, held out of it
+        assert not set(keys[fd.quiz]) & set(keys[fd.train])  # whole trials
+        assert not set(fd.val) & set(fd.train)  # validation ⊂ training side, not fitted on
+        assert not set(train_side) & set(fd.test)
+        assert not set(keys[train_side]) & set(keys[fd.test])  # no trial on both sides
+        assert not set(keys[fd.val]) & set(keys[fd.quiz])
+        if protocol != "subject-dependent":
+            assert not set(ds.subjects[train_side]) & set(ds.subjects[fd.test])
+        tested.extend(keys[fd.test].tolist())
+    # every trial is tested exactly once over the folds
+    assert sorted(set(tested)) == sorted(set(keys.tolist()))
+    assert len(tested) == len(keys)

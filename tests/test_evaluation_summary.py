@@ -1,0 +1,81 @@
+"""Statistics over folds and seeds (emotionkd.evaluation.summary): single-class folds,
+seeds clustered by test set, bootstrap intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from emotionkd.evaluation import (
+    paired_comparison,
+    summarise_target,
+)
+from emotionkd.metrics import bootstrap_ci
+
+
+def _fold(index: int, seed: int, labels: list[int], a: float, b: float,
+          test_subjects: list[int] | None = None) -> dict:
+    y = np.array(labels)
+    single = len(set(labels)) < 2
+    m = {"balanced_accuracy": a, "macro_f1": a, "accuracy": a, "f1_high": a, "roc_auc": a}
+    n = {"balanced_accuracy": b, "macro_f1": b, "accuracy": b, "f1_high": b, "roc_auc": b}
+    return {"target": "arousal", "fold": {"index": index,
+                                          "test_subjects": test_subjects or [index + 1],
+                                          "test_trials": []},
+            "seed": seed, "single_class": single,
+            "test_balance": {"n": len(y), "high": int(y.sum()), "low": int(len(y) - y.sum()),
+                             "majority": max(y.mean(), 1 - y.mean())},
+            "test_labels": labels,
+            "models": {"teacher": {"metrics": m, "p_high": [0.9] * len(y)},
+                       "student-none": {"metrics": n, "p_high": [0.4] * len(y)}}}
+
+
+def test_single_class_folds_are_flagged_and_left_out():
+    folds = [_fold(0, 0, [0, 1, 1, 0], 0.8, 0.6), _fold(1, 0, [1, 1, 0, 0], 0.7, 0.6),
+             _fold(2, 0, [1, 1, 1, 1], 1.0, 0.0)]  # one class: trivially 1.0 / 0.0
+    t = summarise_target(folds, ["teacher", "student-none"])
+    assert [x.fold for x in t.single_class_folds] == [2]
+    teacher = t.models["teacher"]
+    assert teacher.folds == 2 and teacher.single_class_folds == 1
+    assert teacher.mean_std["balanced_accuracy"].mean == pytest.approx(0.75)
+    c = t.comparisons["teacher vs student-none"].metrics["balanced_accuracy"]
+    assert c.pairs == 2 and c.mean_difference == pytest.approx(0.15)
+    # pooled metrics still use every test window, the single-class fold's included
+    assert teacher.pooled["n"] == 12
+
+
+def test_seeds_are_averaged_and_clustered_by_test_set():
+    folds = [_fold(i, s, [0, 1], 0.7 + 0.05 * i + 0.01 * s, 0.6) for i in range(4)
+             for s in (0, 1, 2)]
+    t = summarise_target(folds, ["teacher", "student-none"])
+    teacher = t.models["teacher"]
+    assert teacher.folds == 12 and teacher.test_sets == 4
+    # mean ± SD over the 4 test sets, each the mean of its 3 seeds
+    set_means = [0.7 + 0.05 * i + 0.01 for i in range(4)]
+    assert teacher.mean_std["balanced_accuracy"].mean == pytest.approx(np.mean(set_means))
+    assert teacher.mean_std["balanced_accuracy"].std == pytest.approx(
+        np.std(set_means, ddof=1))
+    assert teacher.per_seed["2"]["balanced_accuracy"] == pytest.approx(
+        np.mean([0.7 + 0.05 * i + 0.02 for i in range(4)]))
+    c = paired_comparison(folds, "teacher", "student-none", "balanced_accuracy")
+    assert c.pairs == 12 and c.test_sets == 4 and c.wins == 4
+    diffs = [0.1 + 0.05 * i + 0.01 * s for i in range(4) for s in (0, 1, 2)]
+    assert c.mean_difference == pytest.approx(np.mean(diffs))
+    # the interval resamples the 4 test sets, not 12 independent pairs
+    sets = [i for i in range(4) for _ in (0, 1, 2)]
+    assert (c.ci_low, c.ci_high) == pytest.approx(bootstrap_ci(diffs, sets))
+    naive = bootstrap_ci(diffs)
+    assert c.ci_high - c.ci_low > naive[1] - naive[0]
+
+
+def test_bootstrap_ci_covers_a_known_mean():
+    rng = np.random.default_rng(0)
+    hits = 0
+    for k in range(200):
+        d = rng.normal(0.05, 0.1, size=12)
+        lo, hi = bootstrap_ci(d, n_boot=2000, seed=k)
+        hits += lo <= 0.05 <= hi
+    assert 0.85 <= hits / 200 <= 0.99  # near 95 % (the percentile interval is a bit narrow)
+    assert all(math.isnan(x) for x in bootstrap_ci([0.1]))
