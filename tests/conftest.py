@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from emotionkd.config import DataConfig, TrainConfig
     from emotionkd.distill.methods import DistillMethod
+    from emotionkd.evaluation import EvaluationPlan
     from emotionkd.models import EmotionNetStudent, EmotionNetTeacher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,3 +260,17 @@ def teacher_student_pair(dtype: torch.dtype | None = None
     cfg = EmotionNetConfig(fs=32, window_s=2, n_eeg=3, dropout=0.0, head_dropout=0.0,
                            classifier_dropout=0.0, **TINY)
     return EmotionNetTeacher(cfg).to(dtype), EmotionNetStudent(cfg).to(dtype)
+
+
+def small_plan(epochs: int = 2, baselines: str = "none", **options: Any) -> EvaluationPlan:
+    """A small LOSO evaluation plan of the tiny models on 2-s windows; ``options`` override
+    any flag, list values are given comma-separated."""
+    from emotionkd.config import resolve_config
+    from emotionkd.evaluation import EvaluationPlan
+
+    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
+                step=2.0, epochs=epochs, batch_size=16, lr=1e-3, patience=0, **TINY,
+                feedback_warmup=0, val_fraction=0.3, quiz_fraction=0.3, baselines=baselines)
+    opts.update(options)
+    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
+    return EvaluationPlan(resolve_config("evaluate", opts))

@@ -6,41 +6,29 @@ import json
 
 from conftest import run_cli as _cli
 
-from emotionkd.cli import main
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
 
 def test_synth_preprocess_info_pipeline(tmp_path, capsys):
     raw = tmp_path / "raw"
-    code, out, _ = run(["synth", "deap", "--out", str(raw), "--subjects", "2", "--trials", "3",
-                        "--seconds", "5", "--seed", "3"], capsys)
-    assert code == 0 and "wrote 2 subject files" in out
+    code, cap = _cli(["synth", "deap", "--out", str(raw), "--subjects", "2", "--trials", "3",
+                      "--seconds", "5", "--seed", "3"], capsys)
+    assert code == 0 and "wrote 2 subject files" in cap.out
     assert sorted(p.name for p in raw.iterdir()) == ["emotionkd-latent.csv", "s01.dat",
                                                      "s02.dat"]
     (raw / "README.txt").write_text("stray")
     store = tmp_path / "d.h5"
-    code, out, _ = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store),
-                        "--eeg-channels", "tsception28"], capsys)
-    assert code == 0 and "2 subjects, 6 trials" in out and "README.txt" in out
-    code, out, _ = run(["info", str(store), "--json"], capsys)
-    info = json.loads(out)
+    code, cap = _cli(["preprocess", "deap", "--raw", str(raw), "--out", str(store),
+                      "--eeg-channels", "tsception28"], capsys)
+    assert code == 0 and "2 subjects, 6 trials" in cap.out and "README.txt" in cap.out
+    code, cap = _cli(["info", str(store), "--json"], capsys)
+    info = json.loads(cap.out)
     assert info["source"] == "deap" and len(info["eeg_channels"]) == 28
     assert info["n_trials"] == 6 and set(info["ratings"]) == {"valence", "arousal", "dominance",
                                                               "liking"}
-    code, out, _ = run(["info", str(store)], capsys)
-    assert code == 0 and "arousal" in out and "class balance at threshold 5" in out
+    code, cap = _cli(["info", str(store)], capsys)
+    assert code == 0 and "arousal" in cap.out and "class balance at threshold 5" in cap.out
     # existing output is kept
-    code, _, err = run(["preprocess", "deap", "--raw", str(raw), "--out", str(store)], capsys)
-    assert code == 1 and "--overwrite" in err
+    code, cap = _cli(["preprocess", "deap", "--raw", str(raw), "--out", str(store)], capsys)
+    assert code == 1 and "--overwrite" in cap.err
 
 
 def test_models_command_lists_the_registry(capsys):

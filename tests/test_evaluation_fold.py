@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from conftest import TINY
+from conftest import small_plan
 
-from emotionkd.config import resolve_config
-from emotionkd.evaluation import (
-    EvaluationPlan,
-    evaluate_protocol,
-)
-
-TRAIN = {"epochs": 1, "batch_size": 16, "lr": 1e-3, "patience": 0}
+from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
 
 
-def _cfg(**kw) -> EvaluationPlan:
-    """A small evaluation plan; list values are given comma-separated."""
-    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
-                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
-                quiz_fraction=0.3, baselines="gsr-features")
-    opts.update(kw)
-    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
-    return EvaluationPlan(resolve_config("evaluate", opts))
+def _one_epoch(**options: Any) -> EvaluationPlan:
+    """:func:`small_plan` trained one epoch, with the GSR-features baseline unless told."""
+    return small_plan(**{"epochs": 1, "baselines": "gsr-features", **options})
 
 
 @pytest.fixture(scope="module")
 def ablation_run(deap_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "ablation"
-    return out, evaluate_protocol(deap_store, _cfg(feedback_ablation=True), out)
+    return out, evaluate_protocol(deap_store, _one_epoch(feedback_ablation=True), out)
 
 
 def _folds(out):

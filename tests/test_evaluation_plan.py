@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import small_plan
 
 from emotionkd.config import (
     DataConfig,
@@ -16,7 +16,6 @@ from emotionkd.config import (
 )
 from emotionkd.errors import ConfigError
 from emotionkd.evaluation import (
-    EvaluationPlan,
     fold_windows,
     make_folds,
 )
@@ -49,24 +48,15 @@ def test_evaluation_plan_carries_every_table(tmp_path):
         EvaluationPlan(ExperimentConfig())
 
 
-TRAIN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0}
 
 
-def _cfg(**kw) -> EvaluationPlan:
-    """A small evaluation plan; list values are given comma-separated."""
-    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
-                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
-                quiz_fraction=0.3, baselines="none")
-    opts.update(kw)
-    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
-    return EvaluationPlan(resolve_config("evaluate", opts))
 
 
 @pytest.mark.parametrize("protocol, k", [("loso", 0), ("kfold", 3), ("subject-dependent", 2)])
 def test_split_invariants(deap_store, protocol, k):
     st = open_store(deap_store)
     ds = WindowDataset(st, DataConfig(window=2, step=2), load_eeg=False)
-    cfg = _cfg(protocol=protocol, k=k)
+    cfg = small_plan(protocol=protocol, k=k)
     folds = make_folds(cfg, st.subject, st.trial)
     keys = ds.trial_keys()
     tested = []

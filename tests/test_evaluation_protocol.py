@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
+from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import small_plan
 
 from emotionkd.cli import main
-from emotionkd.config import DataConfig, resolve_config
+from emotionkd.config import DataConfig
 from emotionkd.errors import ConfigError
-from emotionkd.evaluation import (
-    EvaluationPlan,
-    build_report,
-    evaluate_protocol,
-)
+from emotionkd.evaluation import EvaluationPlan, build_report, evaluate_protocol
 from emotionkd.store import open_store
 from emotionkd.windows import WindowDataset
+
+
+def _one_epoch(**options: Any) -> EvaluationPlan:
+    """:func:`small_plan` trained one epoch, with the GSR-features baseline unless told."""
+    return small_plan(**{"epochs": 1, "baselines": "gsr-features", **options})
 
 
 def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
@@ -45,18 +47,8 @@ def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
     assert ck["config"]["evaluate"]["baselines"] == "shallowconvnet,gsr-features"
 
 
-TRAIN_ONE_EPOCH = {"epochs": 1, "batch_size": 16, "lr": 1e-3, "patience": 0}
 
 
-def _cfg_one_epoch(**kw) -> EvaluationPlan:
-    """A small evaluation plan trained one epoch, with the GSR-features baseline; list values
-    are given comma-separated."""
-    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
-                step=2.0, **TRAIN_ONE_EPOCH, **TINY, feedback_warmup=0, val_fraction=0.3,
-                quiz_fraction=0.3, baselines="gsr-features")
-    opts.update(kw)
-    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
-    return EvaluationPlan(resolve_config("evaluate", opts))
 
 
 def _folds(out):
@@ -65,8 +57,8 @@ def _folds(out):
 
 def test_seeds_in_one_run_merge_like_separate_runs(deap_store, tmp_path):
     cfg = dict(methods=["none"], baselines=["gsr-features"], protocol="kfold", k=3)
-    both = evaluate_protocol(deap_store, _cfg_one_epoch(seeds=[0, 1], **cfg), tmp_path / "both")
-    alone = {s: evaluate_protocol(deap_store, _cfg_one_epoch(seeds=[s], **cfg), tmp_path / f"s{s}")
+    both = evaluate_protocol(deap_store, _one_epoch(seeds=[0, 1], **cfg), tmp_path / "both")
+    alone = {s: evaluate_protocol(deap_store, _one_epoch(seeds=[s], **cfg), tmp_path / f"s{s}")
              for s in (0, 1)}
     f_both = {(f["seed"], f["fold"]["index"]): f for f in _folds(tmp_path / "both")}
     for s in (0, 1):
@@ -84,7 +76,7 @@ def test_seeds_in_one_run_merge_like_separate_runs(deap_store, tmp_path):
         _folds(tmp_path / "s0")[1]["fold"] != _folds(tmp_path / "s1")[1]["fold"]
     # one job of a cluster array: a (fold, seed) pair into the run folder, then merge
     out = tmp_path / "array"
-    c = _cfg_one_epoch(seeds=[0, 1], **cfg)
+    c = _one_epoch(seeds=[0, 1], **cfg)
     for s in (1, 0):
         for i in (2, 0, 1):
             evaluate_protocol(deap_store, c, out, fold=i, only_seed=s)
@@ -118,7 +110,7 @@ def test_strict_normalisation_uses_training_trials_only(deap_store, monkeypatch,
         return real(self, norm, norm_subjects, norm_trials)
 
     monkeypatch.setattr(w.WindowDataset, "with_norm", spy)
-    cfg = _cfg_one_epoch(protocol="subject-dependent", k=2, methods=["none"], baselines="none",
+    cfg = _one_epoch(protocol="subject-dependent", k=2, methods=["none"], baselines="none",
                norm="train")
     evaluate_protocol(deap_store, cfg, tmp_path / "sd")
     assert len(seen) == 2
@@ -136,20 +128,11 @@ def _store_gsr(st, row: int) -> tuple[np.ndarray, int]:
         return f["gsr"][0, st.onset[row]:st.stop[row]], row
 
 
-TRAIN = {"epochs": 2, "batch_size": 16, "lr": 1e-3, "patience": 0}
 
 
 FULL_BASELINES = ["deepconvnet", "eeg-features", "gsr-features", "shallowconvnet"]
 
 
-def _cfg(**kw) -> EvaluationPlan:
-    """A small evaluation plan; list values are given comma-separated."""
-    opts = dict(protocol="loso", target="arousal", methods="emotionkd,none", window=2.0,
-                step=2.0, **TRAIN, **TINY, feedback_warmup=0, val_fraction=0.3,
-                quiz_fraction=0.3, baselines="none")
-    opts.update(kw)
-    opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
-    return EvaluationPlan(resolve_config("evaluate", opts))
 
 
 def _comparable(results) -> dict:
@@ -163,7 +146,7 @@ def _comparable(results) -> dict:
 @pytest.fixture(scope="module")
 def full_run(deap_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "full"
-    cfg = _cfg(baselines=FULL_BASELINES)
+    cfg = small_plan(baselines=FULL_BASELINES)
     res = evaluate_protocol(deap_store, cfg, out)
     return out, res
 
@@ -225,7 +208,7 @@ def test_interrupted_run_resumes_to_the_same_result(deap_store, full_run, tmp_pa
         return real(*a, **kw)
 
     monkeypatch.setattr(ev, "run_fold", crashing)
-    cfg = _cfg(baselines=FULL_BASELINES)
+    cfg = small_plan(baselines=FULL_BASELINES)
     with pytest.raises(KeyboardInterrupt):
         evaluate_protocol(deap_store, cfg, out)
     assert len(list((out / "folds" / "arousal").rglob("*.json"))) == 1
@@ -240,12 +223,12 @@ def test_interrupted_run_resumes_to_the_same_result(deap_store, full_run, tmp_pa
 
 def test_single_folds_merge_to_the_full_run(deap_store, full_run, tmp_path, capsys):
     out = tmp_path / "array"
-    cfg = _cfg(baselines=FULL_BASELINES)
+    cfg = small_plan(baselines=FULL_BASELINES)
     for i in (2, 0, 1):  # like a job array, in any order
         evaluate_protocol(deap_store, cfg, out, fold=i)
     assert _comparable(build_report(out)) == _comparable(full_run[1])
     with pytest.raises(ConfigError, match="different configuration"):
-        evaluate_protocol(deap_store, _cfg(), out, fold=0)
+        evaluate_protocol(deap_store, small_plan(), out, fold=0)
     try:
         main(["report", str(out)])
     except SystemExit as exc:
@@ -260,7 +243,7 @@ def test_failed_model_is_recorded_and_run_goes_on(deap_store, tmp_path, monkeypa
         raise RuntimeError("simulated failure")
 
     monkeypatch.setattr(tr.DistillTask, "__init__", broken)
-    res = evaluate_protocol(deap_store, _cfg(), tmp_path / "r")
+    res = evaluate_protocol(deap_store, small_plan(), tmp_path / "r")
     m = res.targets["arousal"].models
     assert m["student-emotionkd+feedback"].folds == 0
     assert len(m["student-emotionkd+feedback"].errors) == 3
