@@ -7,8 +7,9 @@ Supported inputs (the sampling rate and unit come from the file wherever it reco
   the unzipped session folder (``EDA.csv`` inside);
 * **OpenSignals** text exports of PLUX devices (BITalino, biosignalsplux): a JSON header with
   the sampling rate, channel labels, sensor types and ADC resolutions; the EDA channel is
-  picked by sensor type or label (``channel`` overrides) and its raw ADC counts are converted
-  to µS with the device's transfer function (:data:`EDA_TRANSFER`);
+  picked by sensor type, else label (``channel`` overrides) and its raw ADC counts are
+  converted to µS with the transfer function of its sensor, else of the device's family
+  (:mod:`emotionkd.plux`);
 * **EDF/BDF** (via MNE, the ``[bdf]`` extra): the channel by ``channel`` (default: the channel
   whose label looks like GSR/EDA), its unit from the header;
 * **generic CSV/TSV** (comma, semicolon, tab or space separated, with or without a header):
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import zipfile
@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from emotionkd import plux
 from emotionkd.errors import ConfigError, DataFormatError
 
 FORMATS = ("auto", "e4", "opensignals", "csv", "edf", "bdf")
@@ -55,14 +56,6 @@ US_MAX_MEDIAN = 20.0
 #: nS, kOhm and Ohm are all physiologically possible and the unit must be given
 OHM_MIN_MEDIAN = 50_000.0
 
-#: EDA transfer functions of PLUX devices, raw ADC counts of an n-bit channel → µS:
-#: EDA(µS) = (ADC / 2ⁿ · VCC) / divisor. BITalino (r)evolution EDA sensor user manual (PLUX,
-#: 2020), section 1.6: VCC = 3.3 V, divisor 0.132 (range 0–25 µS); biosignalsplux EDA sensor
-#: user manual (PLUX): VCC = 3 V, divisor 0.12 (range 0–25 µS). Keyed by the start of
-#: OpenSignals' "device" header field.
-EDA_TRANSFER = {"bitalino": (3.3, 0.132), "biosignalsplux": (3.0, 0.12)}
-
-_OPENSIGNALS_MAGIC = "# OpenSignals Text File Format"
 _E4_OTHER_STREAMS = ("acc.csv", "bvp.csv", "hr.csv", "ibi.csv", "temp.csv", "tags.csv")
 
 
@@ -183,7 +176,7 @@ def detect_format(path: Path) -> str:
         return suffix[1:]
     if suffix in (".csv", ".txt", ".tsv"):
         first = _first_line(path)
-        if first.startswith(_OPENSIGNALS_MAGIC):
+        if first.startswith(plux.MAGIC):
             return "opensignals"
         return "e4" if _looks_like_e4(path) else "csv"
     raise DataFormatError(
@@ -337,96 +330,33 @@ def _parse_e4(text: str, source: str, unit: str) -> Recording:
 
 
 def _read_opensignals(p: Path, channel: str | None, unit: str) -> Recording:
+    """The EDA channel of an OpenSignals text export in µS; header, channel choice and the
+    PLUX transfer functions are in :mod:`emotionkd.plux`."""
     try:
         text = p.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise DataFormatError(f"{p}: cannot read ({exc})") from None
     lines = text.splitlines()
-    if not lines or not lines[0].strip().startswith(_OPENSIGNALS_MAGIC):
-        raise DataFormatError(f"{p}: not an OpenSignals text file (first line is not "
-                              f"'{_OPENSIGNALS_MAGIC}')")
+    head = plux.parse_header(lines, p)
+    ch = plux.pick_eda_channel(head, channel, p)
+    fs = head.sampling_rate(ch, p)
+    body = "\n".join(lines[head.data_start:])
     try:
-        end = next(i for i, ln in enumerate(lines) if ln.strip().startswith("# EndOfHeader"))
-    except StopIteration:
-        raise DataFormatError(f"{p}: OpenSignals header without '# EndOfHeader'; the file is "
-                              "truncated or edited") from None
-    try:
-        header = json.loads(" ".join(ln.strip().lstrip("#").strip() for ln in lines[1:end]))
-        devices = [(str(mac), dict(d)) for mac, d in header.items()]
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise DataFormatError(f"{p}: OpenSignals header is not valid JSON ({exc})") from None
-    if not devices:
-        raise DataFormatError(f"{p}: OpenSignals header names no device")
-    # every device's columns, in file order (a multi-device file concatenates them)
-    chans = []  # (device index, label, sensor, column index in the file, resolution)
-    offset = 0
-    for k, (_mac, d) in enumerate(devices):
-        cols = list(d.get("column") or [])
-        labels = list(d.get("label") or [])
-        sensors = list(d.get("sensor") or [])
-        res = list(d.get("resolution") or [])
-        for i, lab in enumerate(labels):
-            j = cols.index(lab) if lab in cols else len(cols) - len(labels) + i
-            n_bits = int(res[j]) if j < len(res) else None
-            chans.append((k, str(lab), str(sensors[i]) if i < len(sensors) else "", offset + j,
-                          n_bits))
-        offset += len(cols)
-    if not chans:
-        raise DataFormatError(f"{p}: OpenSignals header lists no analog channels")
-    names = ", ".join(f"{lab} ({sen or '?'})" for _, lab, sen, _, _ in chans)
-    if channel is not None:
-        want = channel.strip().lower()
-        pick = [c for c in chans if want in (c[1].lower(), c[2].lower(),
-                                             f"{devices[c[0]][0]}:{c[1]}".lower())]
-        if not pick:
-            raise DataFormatError(f"{p}: no channel '{channel}' (channels: {names}); pass "
-                                  "--channel with one of these labels")
-    else:
-        pick = [c for c in chans if c[2].upper() in ("EDA", "GSR", "EDAB")
-                or any(g in c[1].lower() for g in ("eda", "gsr"))]
-        if not pick:
-            raise DataFormatError(f"{p}: no channel has sensor type or label EDA (channels: "
-                                  f"{names}); pass --channel LABEL, e.g. --channel "
-                                  f"{chans[0][1]}")
-    if len(pick) > 1:
-        raise DataFormatError(f"{p}: several EDA channels ({', '.join(c[1] for c in pick)}); "
-                              "pass --channel LABEL")
-    k, label, sensor, col, n_bits = pick[0]
-    mac, dev = devices[k]
-    try:
-        fs = float(dev["sampling rate"])
-    except (KeyError, TypeError, ValueError):
-        raise DataFormatError(f"{p}: OpenSignals header of {mac} has no 'sampling rate'") \
-            from None
-    body = "\n".join(lines[end + 1:])
-    try:
-        raw = np.loadtxt(io.StringIO(body), usecols=[col], ndmin=1, dtype=np.float64)
+        raw = np.loadtxt(io.StringIO(body), usecols=[ch.column], ndmin=1, dtype=np.float64)
     except (ValueError, IndexError) as exc:
-        raise DataFormatError(f"{p}: cannot read column {col + 1} ({label}) of the data "
-                              f"({str(exc).splitlines()[0][:120]})") from None
-    device = str(dev.get("device", ""))
-    src = f"{p} channel {label}"
-    if unit != "auto":  # an export already converted to physical units
-        values, u, _ = to_microsiemens(raw, unit, src)
-        return Recording(values, fs, str(p), "opensignals", label, u,
-                         notes=[f"{device} {label}: values in {u} (from --unit)"])
-    tf = next((v for key, v in EDA_TRANSFER.items() if device.lower().startswith(key)), None)
-    if tf is None:
-        raise DataFormatError(f"{p}: no EDA transfer function known for device '{device}' "
-                              f"(known: {', '.join(EDA_TRANSFER)}); convert the channel to µS "
-                              "and pass --unit us")
-    if n_bits is None or not 1 <= n_bits <= 24:
-        raise DataFormatError(f"{p}: no ADC resolution for channel {label} in the header")
-    if (raw != np.round(raw)).any() or raw.min() < 0 or raw.max() >= 2 ** n_bits:
-        raise DataFormatError(
-            f"{src}: values are not raw {n_bits}-bit ADC counts (range {raw.min():g}–"
-            f"{raw.max():g}); for an export already in µS pass --unit us"
-        )
-    vcc, div = tf
-    values = raw / 2.0 ** n_bits * vcc / div
-    note = (f"{device} {label} ({sensor or 'sensor ?'}): {n_bits}-bit ADC → µS with "
-            f"EDA = ADC/2^{n_bits}·{vcc:g} V/{div:g}")
-    return Recording(values, fs, str(p), "opensignals", label, "adc", notes=[note])
+        raise DataFormatError(f"{p}: cannot read column {ch.column + 1} ({ch.label}) of the "
+                              f"data ({str(exc).splitlines()[0][:120]})") from None
+    device = head.device_name(ch)
+    src = f"{p} channel {ch.label}"
+    if unit != "auto" or head.converted(ch):  # an export already in physical units
+        u = unit if unit != "auto" else "us"
+        values, u, _ = to_microsiemens(raw, u, src)
+        why = "from --unit" if unit != "auto" else \
+            "the header says convertedValues: OpenSignals wrote the EDA sensor's unit, µS"
+        return Recording(values, fs, str(p), "opensignals", ch.label, u,
+                         notes=[f"{device} {ch.label}: values in {u} ({why})"])
+    values, note = plux.adc_to_microsiemens(raw, head, ch, src)
+    return Recording(values, fs, str(p), "opensignals", ch.label, "adc", notes=[note])
 
 
 # ---------------------------------------------------------------------------------------------
