@@ -486,8 +486,10 @@ def evaluate_protocol(
 ) -> dict[str, Any]:
     """Run the protocol for every seed (or one job: ``fold`` and/or ``only_seed``) and write
     the merged report. Returns the report."""
+    from emotionkd.models.classical import require_baselines
     from emotionkd.runs import DataSpec, load_windows, open_data
 
+    require_baselines(cfg.baselines)  # a missing optional package: refused before any work
     store = open_data(store_path)
     run = Path(run_dir)
     subjects_filter = cfg.subjects
@@ -738,15 +740,19 @@ def comparison_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
     """The paired comparisons a report makes, as (model, reference) label pairs: every
     distilled student against the student alone, and the feedback students against the
     emotionkd student without feedback; the teacher against the student alone (what a teacher
-    knows beyond GSR) and against its yardsticks; the student alone against its yardstick."""
+    knows beyond GSR) and against its yardsticks; the student alone against its yardsticks;
+    the NeuroKit2 and differential-entropy feature sets against the built-in ones."""
     have = set(labels)
     pairs = [(lab, "student-none") for lab in labels
              if lab.startswith("student-") and lab != "student-none"]
     pairs += [(lab, "student-emotionkd") for lab in labels
               if lab.startswith("student-emotionkd+")]
     pairs += [("teacher", ref) for ref in ("student-none", "baseline-eeg-features",
-                                           "baseline-shallowconvnet")]
-    pairs += [("student-none", "baseline-gsr-features")]
+                                           "baseline-eeg-de", "baseline-shallowconvnet")]
+    pairs += [("student-none", ref) for ref in ("baseline-gsr-features",
+                                                "baseline-gsr-neurokit")]
+    pairs += [("baseline-gsr-neurokit", "baseline-gsr-features"),
+              ("baseline-eeg-de", "baseline-eeg-features")]
     return [(a, b) for a, b in pairs if a in have and b in have]
 
 

@@ -15,8 +15,9 @@ windows.
   samples of the low-passed signal whose total rise is at least ``scr_threshold``, and its
   amplitude is that rise.
 
-They feed the ``eeg-features`` and ``gsr-features`` baselines of ``emotionkd evaluate``
-(:mod:`emotionkd.models.classical`).
+They feed the ``eeg-features`` (Welch), ``eeg-de`` (differential entropy) and ``gsr-features``
+baselines of ``emotionkd evaluate`` (:mod:`emotionkd.models.classical`); NeuroKit2's features
+are in :mod:`emotionkd.neurokit_features`.
 """
 
 from __future__ import annotations

@@ -109,6 +109,96 @@ def test_classical_baselines_fit_and_predict(deap_store):
                                                          FeatureModelConfig()).mean(0))
 
 
+def test_eeg_de_baseline_is_differential_entropy_plus_gsr_features(deap_store):
+    st = open_data(deap_store)
+    ds = load_windows(st, DataSpec(window_s=2, step_s=2))
+    train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
+    x = window_features("eeg-de", train, FeatureModelConfig())
+    eeg, gsr, _ = train.batch(np.arange(len(train)), eeg=True)
+    np.testing.assert_allclose(x, np.hstack([eeg_band_power(eeg.numpy(), train.fs, "de"),
+                                             gsr_features(gsr.numpy(), train.fs)]))
+    welch = window_features("eeg-features", train, FeatureModelConfig())
+    assert x.shape == welch.shape and not np.allclose(x, welch)
+    clf = FeatureLogReg("eeg-de")
+    assert clf.fit(train, val)["features"] == 4 * ds.n_eeg + len(GSR_FEATURES)
+    assert clf.predict_proba(val).shape == (len(val), 2)
+
+
+def test_neurokit_features_of_known_responses():
+    """NeuroKit2's pipeline on windows whose responses are known, beside the built-in
+    features: both count the same responses; NeuroKit's amplitude of a lone response is the
+    rise of its phasic part, its rise time the onset-to-peak time of the response shape."""
+    pytest.importorskip("neurokit2")
+    from emotionkd.neurokit_features import NEUROKIT_FEATURES, gsr_neurokit_features
+
+    n = 1024
+    flat, two, one = np.full(n, 2.0), 1.0 + _scr(n, [100, 600], 0.5), 1.0 + _scr(n, [300], 0.8)
+    f = gsr_neurokit_features(np.stack([flat, two, one])[:, None], FS)
+    assert f.shape == (3, len(NEUROKIT_FEATURES))
+    level, slope, count, mean_amp, max_amp, rise = f.T
+    assert level[0] == pytest.approx(2.0) and slope[0] == pytest.approx(0.0, abs=1e-9)
+    assert max_amp[0] < 1e-9  # a flat window: nothing above numerical noise
+    builtin = gsr_features(np.stack([two, one]), FS)
+    np.testing.assert_array_equal(count[1:], builtin[:, 2])
+    assert list(count[1:]) == [2, 1]
+    # the response shape peaks at 0.582 of its amplitude 1.075 s after onset
+    assert mean_amp[2] == pytest.approx(0.8 * 0.582, rel=0.1)
+    assert rise[2] == pytest.approx(1.075, abs=0.15)
+    assert 0 < max_amp[1] < 0.5 * 0.582 * 1.2
+
+
+def test_neurokit_features_are_kept_by_window_content(monkeypatch):
+    nk = pytest.importorskip("neurokit2")
+    from emotionkd import neurokit_features as nkf
+
+    calls = []
+    real = nk.eda_clean
+    monkeypatch.setattr(nk, "eda_clean", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(nkf, "_CACHE", {})
+    rng = np.random.default_rng(5)
+    g = 1 + np.cumsum(rng.standard_normal((4, 400)), axis=1) * 0.01
+    first = nkf.gsr_neurokit_features(g, FS)
+    again = nkf.gsr_neurokit_features(np.vstack([g[2:], g[:2]]), FS)
+    assert len(calls) == 4  # the second call computed nothing
+    np.testing.assert_array_equal(again, np.vstack([first[2:], first[:2]]))
+    nkf.gsr_neurokit_features(g + 1e-3, FS)
+    assert len(calls) == 8
+
+
+def test_gsr_neurokit_baseline_fits_and_predicts(deap_store):
+    pytest.importorskip("neurokit2")
+    from emotionkd.neurokit_features import NEUROKIT_FEATURES
+
+    st = open_data(deap_store)
+    ds = load_windows(st, DataSpec(window_s=2, step_s=2))
+    train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
+    clf = FeatureLogReg("gsr-neurokit")
+    info = clf.fit(train, val)
+    assert info["features"] == len(NEUROKIT_FEATURES)
+    p = clf.predict_proba(val)
+    assert p.shape == (len(val), 2) and np.allclose(p.sum(1), 1)
+    assert clf.state()["config"]["neurokit_phasic"] == "highpass"
+
+
+def test_gsr_neurokit_without_the_extra_is_one_line_and_writes_nothing(deap_store, tmp_path,
+                                                                       capsys, monkeypatch):
+    import sys
+
+    from conftest import run_cli
+
+    monkeypatch.setitem(sys.modules, "neurokit2", None)  # import fails as if not installed
+    out = tmp_path / "run"
+    code, cap = run_cli(["evaluate", "--data", str(deap_store), "--kfold", "2", "--methods",
+                         "none", "--baselines", "eeg-de,gsr-neurokit", "--epochs", "1",
+                         "--size", "tiny", "--out", str(out)], capsys)
+    assert code == 1
+    err = cap.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "gsr-neurokit baseline needs the optional package 'neurokit2'" in err
+    assert "pip install 'emotionkd[neurokit]'" in err
+    assert not out.exists()
+
+
 def test_evaluate_saves_every_baseline_with_save_models(deap_store, tmp_path):
     """--save-models keeps each yardstick of a fold: the deep baseline as a checkpoint in the
     role of its inputs (EEG + GSR: the teacher's), the regressions as JSON."""
