@@ -65,12 +65,10 @@ def gsr_neurokit_features(gsr: np.ndarray, fs: float, phasic: str = "highpass") 
     samples) → (windows, 6) in the order of :data:`NEUROKIT_FEATURES`."""
     if phasic not in PHASIC_METHODS:
         raise ValueError(f"phasic must be one of {PHASIC_METHODS}, not {phasic!r}")
+    from emotionkd.features import gsr_windows
+
     nk = require_neurokit()
-    g = np.asarray(gsr, dtype=np.float64)
-    if g.ndim == 3:
-        g = g[:, 0]
-    if g.ndim != 2:
-        raise ValueError(f"gsr must be (windows, samples), got shape {g.shape}")
+    g = gsr_windows(gsr)
     n_win, n = g.shape
     t = (np.arange(n) - (n - 1) / 2.0) / fs
     tt = max(float(t @ t), 1e-12)

@@ -288,11 +288,13 @@ def adc_to_microsiemens(raw: np.ndarray, head: Header, ch: Channel, source: Any
         raise DataFormatError(f"{source}: values are not raw {n}-bit ADC counts (range "
                               f"{raw.min():g}–{raw.max():g}); for an export already in µS "
                               "pass --unit us")
-    how = ("by sensor type" if EDA_SENSORS.get(ch.sensor.strip().upper())
-           else f"by device family ({device or '?'})")
-    if device_family(device) == "bitalino" and tf is TRANSFERS["bitalino-rev"] \
-            and not EDA_SENSORS.get(ch.sensor.strip().upper()):
-        how += "; a classic BITalino board's EDA needs its own conversion and --unit us"
+    sensor = ch.sensor.strip().upper()
+    how = "by sensor type" if EDA_SENSORS.get(sensor) else f"by device family ({device or '?'})"
+    if sensor and sensor != "RAW" and not is_eda_sensor(sensor):
+        how += f"; its sensor type is {ch.sensor}, converted as EDA because --channel chose it"
+    if device.strip().lower() == "bitalino" and not EDA_SENSORS.get(sensor):
+        how += ("; older OpenSignals write 'bitalino' for the original board too, whose EDA "
+                "needs its own conversion and --unit us")
     note = (f"{device} {ch.label} ({ch.sensor or 'sensor ?'}): {n}-bit ADC → µS with "
             f"{tf.formula(n)}, the {tf.sensor} transfer function ({tf.source}), chosen {how}")
     return tf.to_microsiemens(raw, n), note

@@ -350,6 +350,11 @@ def test_opensignals_bitalino_revolution_edabitrev(subject_ckpt, tmp_path, capsy
     np.testing.assert_allclose(rec.values, _COUNTS10 / 1024 * 3.3 / 0.132)
     assert "BITalino (r)evolution EDA transfer function" in rec.notes[0]
     assert "chosen by sensor type" in rec.notes[0]
+    # the ECG channel, if --channel insists: converted as EDA, and the note says so
+    ecg = read_recording(path, channel="A2")
+    np.testing.assert_allclose(ecg.values, 511 / 1024 * 3.3 / 0.132)
+    assert "its sensor type is ECGBIT, converted as EDA because --channel chose it" in \
+        ecg.notes[0]
     code, cap = _run(["predict", "--model", str(subject_ckpt), "--input", str(path)], capsys)
     assert code == 0, cap.err
 
@@ -364,13 +369,16 @@ def test_opensignals_bitalino_older_header_6bit_channel(tmp_path):
            "sensor": ["RAW", "EDA"], "resolution": [4, 1, 1, 1, 1, 10, 6],
            "firmware version": "5.1", "channels": [1, 5]}
     rows = np.column_stack([np.arange(n) % 16, np.ones((n, 4)), np.full(n, 700), counts])
-    rec = read_recording(_opensignals(tmp_path / "old.txt", [dev], rows))
+    rec = read_recording(_opensignals(tmp_path / "old.txt", [dict(dev)], rows))
     assert rec.channel == "A5"
     # 32 of 64 counts: 0.5 · 3.3 / 0.132 = 12.5 µS
     assert rec.values[3] == pytest.approx(12.5)
     np.testing.assert_allclose(rec.values, counts / 64 * 3.3 / 0.132)
     assert "ADC/2^6·3.3 V/0.132" in rec.notes[0] and "by device family (bitalino)" in rec.notes[0]
-    assert "classic BITalino board" in rec.notes[0]
+    assert "the original board too" in rec.notes[0]
+    # a RAW channel chosen with --channel: the family's function, for its 10 bits
+    rec = read_recording(_opensignals(tmp_path / "old.txt", [dict(dev)], rows), channel="A1")
+    np.testing.assert_allclose(rec.values, 700 / 1024 * 3.3 / 0.132)
 
 
 def test_opensignals_biosignalsplux_hub_written_as_channeller(tmp_path):
