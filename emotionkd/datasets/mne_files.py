@@ -11,7 +11,7 @@ decide). Events are the recording's annotations, or a stim channel's rising edge
 
 from __future__ import annotations
 
-import functools
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,15 @@ def _mne() -> Any:
     return require_module("mne", "bdf", "Reading recordings with MNE")
 
 
-@functools.lru_cache(maxsize=1)
-def _standard_names() -> frozenset[str]:
-    return frozenset(c.lower() for c in
-                     _mne().channels.make_standard_montage("standard_1005").ch_names)
+#: electrode names of the 10-20, 10-10 and 10-05 systems (Fp1, AFz, FCC3h, TP9 …)
+_EEG_NAME = re.compile(
+    r"^(?:(?:Fp|AFp|AFF|AF|FFC|FFT|FCC|FC|FTT|FT|F|CCP|CPP|CP|C|TTP|TPP|TP|T|PPO|POO|PO|P|"
+    r"OI|O|I|N)(?:z|\d{1,2}h?)|Nz|Iz|A[12]|M[12])$", re.IGNORECASE)
+
+
+def is_electrode_name(name: str) -> bool:
+    """True for a 10-05 system electrode name (what EEG channels are called)."""
+    return bool(_EEG_NAME.match(name.strip()))
 
 
 def read_file(path: str | Path) -> Any:
@@ -89,9 +94,8 @@ def eeg_channels_of(raw: Any, names: Sequence[str] | None, exclude: str, source:
             raise DataFormatError(f"{source}: no EEG channel(s) {', '.join(missing)} "
                                   f"(channels: {', '.join(all_names)})")
         return [lookup[n.lower()] for n in names]
-    std = _standard_names()
     return [c for c, t in zip(all_names, raw.get_channel_types())
-            if t == "eeg" and c != exclude and c.lower() in std]
+            if t == "eeg" and c != exclude and is_electrode_name(c)]
 
 
 def _declared_unit(raw: Any, channel: str) -> str | None:

@@ -159,14 +159,11 @@ class EventsTable:
     source: str
 
     def select(self, trial_type: str | Sequence[str] | None) -> list[tuple[int, dict]]:
-        """(1-based row number, row) of the rows whose trial_type is selected."""
+        """(1-based row number, row) of the rows whose trial_type is selected (every row of
+        a table without a trial_type column: a list of the trials' ratings)."""
         names = _names(trial_type)
-        if names is None:
+        if names is None or "trial_type" not in self.columns:
             return list(enumerate(self.rows, start=1))
-        if "trial_type" not in self.columns:
-            raise DataFormatError(f"{self.source}: no trial_type column to select "
-                                  f"{', '.join(names)} with (columns: "
-                                  f"{', '.join(self.columns)})")
         return [(i, r) for i, r in enumerate(self.rows, start=1)
                 if label(r.get("trial_type")) in names]
 
