@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,97 @@ def _common_rate(found: Sequence[tuple[str, list[str], float]], target_fs: float
     return rates[0] if len(rates) == 1 else float(target_fs)
 
 
+@dataclass(frozen=True)
+class RecordingOptions:
+    """How trials, channels and conditioning are taken from recordings: the settings
+    :func:`preprocess_files`, :func:`preprocess_bids` and :func:`write_store_from_raw` share
+    (each also takes them as keywords).
+
+    ``rating_scales`` names the ratings to store (columns of the events table), in order,
+    with their (min, max) (None for a category). ``trial_type`` selects the events that are
+    trials (annotation descriptions, stim-channel codes, XDF markers; None: every event but
+    BAD_/EDGE/boundary annotations); with ``trial_end`` each lasts until the next such event.
+    A trial lasts the table's duration, else the event's, else ``trial_duration_s``; table
+    rows are matched to events by onset within ``onset_tolerance_s`` (XDF: in order).
+    ``baseline_s`` seconds before each onset are its baseline; ``baseline`` is subtract
+    (default when ``baseline_s`` > 0), none (default otherwise) or keep. EEG by name
+    (default: every 10-05-named EEG channel; ``[]`` for GSR only), GSR by ``gsr_channel`` or
+    by type and name, its unit ``gsr_unit`` (auto: settled per recording), events from
+    ``stim_channel`` instead of annotations; XDF streams by name or type. Resampled to
+    ``target_fs`` (None: the recordings' rate); ``eeg_filter="deap"`` band-passes 4-45 Hz and
+    re-references to the common average (raw recordings need it; "none" keeps the EEG)."""
+
+    rating_scales: dict[str, Sequence[float] | None]
+    trial_type: str | Sequence[str] | None = None
+    trial_end: str | None = None
+    baseline_s: float = 0.0
+    baseline: str | None = None
+    trial_duration_s: float | None = None
+    onset_tolerance_s: float = 0.05
+    eeg_channels: Sequence[str] | None = None
+    gsr_channel: str | None = None
+    gsr_unit: str = "auto"
+    stim_channel: str | None = None
+    eeg_stream: str | None = None
+    gsr_stream: str | None = None
+    marker_stream: str | None = None
+    target_fs: float | None = 128.0
+    eeg_filter: str = "deap"
+
+    def reading(self) -> dict[str, Any]:
+        """The options a reader needs, as a plain (picklable) dict."""
+        from emotionkd.datasets.own import check_unit_option
+
+        return {"eeg_channels": None if self.eeg_channels is None else list(self.eeg_channels),
+                "gsr_channel": self.gsr_channel, "gsr_unit": check_unit_option(self.gsr_unit),
+                "stim_channel": self.stim_channel, "eeg_stream": self.eeg_stream,
+                "gsr_stream": self.gsr_stream, "marker_stream": self.marker_stream,
+                "xdf_fs": self.target_fs}
+
+
+def recording_options(options: RecordingOptions | None, settings: dict[str, Any]
+                      ) -> RecordingOptions:
+    """``options`` with ``settings`` (keywords named like its fields) applied."""
+    from dataclasses import fields, replace
+
+    from emotionkd.errors import ConfigError
+
+    known = [f.name for f in fields(RecordingOptions)]
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if options is not None:
+        return replace(options, **settings)
+    if "rating_scales" not in settings:
+        raise ConfigError("rating_scales: give the ratings to store and their scales, e.g. "
+                          "rating_scales={'valence': (1, 9), 'arousal': (1, 9)}")
+    return RecordingOptions(**settings)
+
+
+def _from_recordings(items: Sequence[Any], out: str | os.PathLike, o: RecordingOptions, *,
+                     subject_ids: Sequence[int], scan: Callable, job: Callable,
+                     read: Callable, match: str, source: str, reader: str, extra: dict,
+                     run: dict, inputs: Sequence[Path] = ()) -> PreprocessReport:
+    """Scan every recording's channels and rate, make one job per recording, run them."""
+    from emotionkd.datasets.own import make_rules
+
+    rules = make_rules(o.rating_scales, trial_type=o.trial_type, baseline_s=o.baseline_s,
+                       trial_duration_s=o.trial_duration_s,
+                       onset_tolerance_s=o.onset_tolerance_s, match=match,
+                       trial_end=o.trial_end)
+    ro = o.reading()
+    found = [scan(item, ro) for item in items]
+    names = _common_channels(found)
+    fs = _common_rate(found, o.target_fs)
+    ro["eeg_channels"] = names  # every recording read with the same channels, in one order
+    jobs = [job(item, s, first, rules, ro)
+            for item, s, first in zip(items, subject_ids, _first_trials(subject_ids))]
+    return _own_pipeline(
+        jobs, read, out, source=source, eeg_channels=names, rules=rules, fs=fs,
+        target_fs=o.target_fs, baseline=o.baseline, eeg_filter=o.eeg_filter, reader=reader,
+        extra={**extra, "gsr_unit_option": o.gsr_unit}, inputs=inputs, **run)
+
+
 # ---------------------------------------------------------------------------------------------
 # files: MNE-readable recordings and XDF
 
@@ -333,74 +425,46 @@ def _events_tables(paths: Sequence[Path], events, needed: bool) -> list[Path | N
 def preprocess_files(
     inputs: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
+    options: RecordingOptions | None = None,
     *,
-    rating_scales: dict[str, Sequence[float] | None],
     events: str | os.PathLike | dict | None = None,
     subjects: int | Sequence[int] | dict | None = None,
-    trial_type: str | Sequence[str] | None = None,
-    trial_end: str | None = None,
-    baseline_s: float = 0.0,
-    baseline: str | None = None,
-    trial_duration_s: float | None = None,
-    onset_tolerance_s: float = 0.05,
-    eeg_channels: Sequence[str] | None = None,
-    gsr_channel: str | None = None,
-    gsr_unit: str = "auto",
-    stim_channel: str | None = None,
-    eeg_stream: str | None = None,
-    gsr_stream: str | None = None,
-    marker_stream: str | None = None,
-    target_fs: float | None = 128.0,
-    eeg_filter: str = "deap",
     source: str = "own",
     overwrite: bool = False,
     strict: bool = False,
     skip_bad: bool = False,
     workers: int = 1,
     progress: Progress = None,
+    **settings: Any,
 ) -> PreprocessReport:
     """Recordings in files → store: any format MNE reads (EDF, BDF, BrainVision .vhdr,
     EEGLAB .set, FIF) and Lab Streaming Layer XDF; ``inputs`` are files or folders.
 
-    Trials are the recording's events (annotations; ``stim_channel``'s codes; XDF markers)
-    selected by ``trial_type``, each lasting until the next ``trial_end`` event when given;
-    the ratings (and, without events, the trials) come from a BIDS-style events table
-    (``events``, default ``NAME_events.tsv`` beside each recording: onset, duration,
-    trial_type and a column per rating), matched to the events by onset (XDF: in order).
-    ``rating_scales`` names the ratings to store with their [min, max]. One subject per file
-    (the number in its name unless ``subjects``); a subject's second file numbers its trials
-    from 1001. EEG by name (default: every 10-05-named EEG channel; ``[]`` for a GSR-only
-    store), GSR by type or name with its unit settled per file, resampled to ``target_fs``;
-    ``eeg_filter="deap"`` (default, for raw recordings) band-passes 4-45 Hz and re-references
-    to the common average. XDF streams: ``eeg_stream``, ``gsr_stream``, ``marker_stream``
-    (name or type; see :mod:`emotionkd.datasets.xdf` for the clock alignment)."""
-    from emotionkd.datasets.own import check_unit_option, make_rules
-
+    ``options`` (or its fields as keywords, ``rating_scales`` required) say how trials,
+    channels and conditioning are taken (:class:`RecordingOptions`). The ratings (and,
+    without events in the recording, the trials) come from a BIDS-style events table:
+    ``events`` (one path for one recording, or a mapping recording → table), by default
+    ``NAME_events.tsv`` beside each recording. One subject per file: the number in its name
+    unless ``subjects`` (one number for all, one per file, or a mapping file → number); a
+    subject's second file numbers its trials from 1001."""
+    o = recording_options(options, settings)
     paths = recording_files(inputs)
-    has_xdf = any(p.suffix.lower() == ".xdf" for p in paths)
-    rules = make_rules(rating_scales, trial_type=trial_type, baseline_s=baseline_s,
-                       trial_duration_s=trial_duration_s, onset_tolerance_s=onset_tolerance_s,
-                       match="order" if has_xdf else "onset", trial_end=trial_end)
-    o = {"eeg_channels": None if eeg_channels is None else list(eeg_channels),
-         "gsr_channel": gsr_channel, "gsr_unit": check_unit_option(gsr_unit),
-         "stim_channel": stim_channel, "eeg_stream": eeg_stream, "gsr_stream": gsr_stream,
-         "marker_stream": marker_stream, "xdf_fs": target_fs}
-    found = [_scan_file(p, o) for p in paths]
-    names = _common_channels(found)
-    fs = _common_rate(found, target_fs)
-    o["eeg_channels"] = names  # every file read with the same channels, in one order
-    subject_ids = _subject_list(paths, subjects)
     tables = _events_tables(paths, events, needed=True)
-    jobs = [_FileJob((str(p), s, first, None if t is None else str(t), rules, o))
-            for p, s, first, t in zip(paths, subject_ids, _first_trials(subject_ids), tables)]
-    return _own_pipeline(
-        jobs, _read_file_job, out, source=source, eeg_channels=names, rules=rules, fs=fs,
-        target_fs=target_fs, baseline=baseline, eeg_filter=eeg_filter, reader="files",
+    has_xdf = any(p.suffix.lower() == ".xdf" for p in paths)
+    subject_ids = _subject_list(paths, subjects)
+    return _from_recordings(
+        list(zip(paths, tables)), out, o, subject_ids=subject_ids,
+        scan=lambda item, ro: _scan_file(item[0], ro),
+        job=lambda item, s, first, rules, ro: _FileJob(
+            (str(item[0]), s, first, None if item[1] is None else str(item[1]), rules, ro)),
+        read=_read_file_job, match="order" if has_xdf else "onset", source=source,
+        reader="files",
         extra={"files": [str(p) for p in paths],
                "events_tables": [None if t is None else str(t) for t in tables],
-               "subjects": dict(zip(map(str, paths), subject_ids)), "gsr_unit_option": gsr_unit},
-        overwrite=overwrite, strict=strict, skip_bad=skip_bad, workers=workers,
-        progress=progress, inputs=[*paths, *(t for t in tables if t is not None)])
+               "subjects": dict(zip(map(str, paths), subject_ids))},
+        inputs=[*paths, *(t for t in tables if t is not None)],
+        run={"overwrite": overwrite, "strict": strict, "skip_bad": skip_bad,
+             "workers": workers, "progress": progress})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,46 +529,44 @@ def _read_bids_job(job: tuple) -> list:
     return cut_trials(sig, subject, rules, read_events_table(events), first_trial=first)
 
 
+def _scan_bids(bp, ro: dict) -> tuple[str, list[str], float]:  # noqa: ANN001
+    from emotionkd.datasets.mne_files import eeg_channels_of, gsr_channel_of
+
+    raw = _read_bids_raw(bp)
+    gsr = gsr_channel_of(raw, ro["gsr_channel"], str(bp.fpath))
+    return (str(bp.fpath), eeg_channels_of(raw, ro["eeg_channels"], gsr, str(bp.fpath)),
+            float(raw.info["sfreq"]))
+
+
 def preprocess_bids(
     root: str | os.PathLike,
     out: str | os.PathLike,
+    options: RecordingOptions | None = None,
     *,
-    rating_scales: dict[str, Sequence[float] | None],
     task: str | None = None,
     subjects: Sequence[str] | None = None,
     sessions: Sequence[str] | None = None,
     runs: Sequence[str] | None = None,
-    trial_type: str | Sequence[str] | None = None,
-    trial_end: str | None = None,
-    baseline_s: float = 0.0,
-    baseline: str | None = None,
-    trial_duration_s: float | None = None,
-    onset_tolerance_s: float = 0.05,
-    eeg_channels: Sequence[str] | None = None,
-    gsr_channel: str | None = None,
-    gsr_unit: str = "auto",
-    target_fs: float | None = 128.0,
-    eeg_filter: str = "deap",
     source: str = "bids",
     overwrite: bool = False,
     strict: bool = False,
     skip_bad: bool = False,
     workers: int = 1,
     progress: Progress = None,
+    **settings: Any,
 ) -> PreprocessReport:
     """An EEG-BIDS dataset → store (needs mne-bids, the ``bids`` extra).
 
     Every ``sub-*/[ses-*/]eeg/*_eeg.{vhdr,edf,bdf,set,fif}`` recording (filtered by
     ``task``, ``subjects``, ``sessions``, ``runs``: BIDS labels) is read with mne-bids
     (channel types from channels.tsv, annotations from events.tsv); the trials and their
-    ratings come from its ``*_events.tsv`` rows selected by ``trial_type``, whose rating
-    columns ``rating_scales`` names with their [min, max]; the GSR unit the channels.tsv
-    declares is the hint. Subject labels that are all numbers are kept (sub-07 → 7); others
-    are numbered 1, 2 … in sorted order, the mapping recorded in the store. The other
-    options are those of :func:`preprocess_files`."""
-    from emotionkd.datasets.own import check_unit_option, make_rules
+    ratings come from its ``*_events.tsv`` rows, whose rating columns ``rating_scales``
+    names; the GSR unit the channels.tsv declares is the hint. Subject labels that are all
+    numbers are kept (sub-07 → 7); others are numbered 1, 2 … in sorted order, the mapping
+    recorded in the store. ``options``/keywords as for :func:`preprocess_files`."""
     from emotionkd.errors import DataFormatError, require_module
 
+    o = recording_options(options, settings)
     mne_bids = require_module("mne_bids", "bids", "Reading EEG-BIDS datasets")
     root = Path(root)
     if not (root / "dataset_description.json").is_file():
@@ -518,37 +580,20 @@ def preprocess_bids(
         raise DataFormatError(f"{root}: no EEG recordings (sub-*/eeg/*_eeg.*) match "
                               f"task={task}, subjects={subjects}, sessions={sessions}, "
                               f"runs={runs}")
-    rules = make_rules(rating_scales, trial_type=trial_type, baseline_s=baseline_s,
-                       trial_duration_s=trial_duration_s, onset_tolerance_s=onset_tolerance_s,
-                       trial_end=trial_end)
-    o = {"eeg_channels": None if eeg_channels is None else list(eeg_channels),
-         "gsr_channel": gsr_channel, "gsr_unit": check_unit_option(gsr_unit)}
-    from emotionkd.datasets.mne_files import eeg_channels_of, gsr_channel_of
-
-    scanned = []
-    for bp in found:
-        raw = _read_bids_raw(bp)
-        gsr = gsr_channel_of(raw, gsr_channel, str(bp.fpath))
-        scanned.append((str(bp.fpath), eeg_channels_of(raw, o["eeg_channels"], gsr,
-                                                       str(bp.fpath)), float(raw.info["sfreq"])))
-    names = _common_channels(scanned)
-    fs = _common_rate(scanned, target_fs)
-    o["eeg_channels"] = names
     labels = sorted({bp.subject for bp in found})
     numbers = ({lab: int(lab) for lab in labels} if all(lab.isdigit() for lab in labels)
                else {lab: k for k, lab in enumerate(labels, start=1)})
-    subject_ids = [numbers[bp.subject] for bp in found]
-    jobs = [_BidsJob((str(bp.fpath), str(root), s, first, rules, o))
-            for bp, s, first in zip(found, subject_ids, _first_trials(subject_ids))]
-    return _own_pipeline(
-        jobs, _read_bids_job, out, source=source, eeg_channels=names, rules=rules, fs=fs,
-        target_fs=target_fs, baseline=baseline, eeg_filter=eeg_filter, reader="bids",
-        extra={"raw": str(root.resolve()), "files": [str(bp.fpath.relative_to(root))
-                                                     for bp in found],
-               "bids_subjects": {f"sub-{lab}": n for lab, n in numbers.items()},
-               "gsr_unit_option": gsr_unit},
-        overwrite=overwrite, strict=strict, skip_bad=skip_bad, workers=workers,
-        progress=progress, inputs=[bp.fpath for bp in found])
+    return _from_recordings(
+        found, out, o, subject_ids=[numbers[bp.subject] for bp in found], scan=_scan_bids,
+        job=lambda bp, s, first, rules, ro: _BidsJob(
+            (str(bp.fpath), str(root), s, first, rules, ro)),
+        read=_read_bids_job, match="onset", source=source, reader="bids",
+        extra={"raw": str(root.resolve()),
+               "files": [str(bp.fpath.relative_to(root)) for bp in found],
+               "bids_subjects": {f"sub-{lab}": n for lab, n in numbers.items()}},
+        inputs=[bp.fpath for bp in found],
+        run={"overwrite": overwrite, "strict": strict, "skip_bad": skip_bad,
+             "workers": workers, "progress": progress})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,42 +777,33 @@ class _SubjectJob(tuple):
 def write_store_from_raw(
     out: str | os.PathLike,
     raws: Any,
+    options: RecordingOptions | None = None,
     *,
-    rating_scales: dict[str, Sequence[float] | None],
     events: Any = None,
     ratings: dict[str, Sequence[float]] | None = None,
     subjects: int | Sequence[int] | None = None,
-    trial_type: str | Sequence[str] | None = None,
-    trial_end: str | None = None,
-    baseline_s: float = 0.0,
-    baseline: str | None = None,
-    trial_duration_s: float | None = None,
-    onset_tolerance_s: float = 0.05,
-    eeg_channels: Sequence[str] | None = None,
-    gsr_channel: str | None = None,
-    gsr_unit: str = "auto",
-    stim_channel: str | None = None,
-    target_fs: float | None = 128.0,
-    eeg_filter: str = "deap",
     source: str = "own",
     overwrite: bool = False,
     progress: Progress = None,
+    **settings: Any,
 ) -> PreprocessReport:
-    """A store from MNE ``Raw`` objects (one or a list, one subject each unless
-    ``subjects``): trials at their annotations (selected by ``trial_type``; or
-    ``stim_channel``'s events), ratings from ``events`` (a BIDS-style table per Raw: a TSV
-    path, a mapping column → values or a list of row mappings, matched by onset) or from
-    ``ratings`` (name → one value per trial annotation, in order). The other options are
-    those of :func:`preprocess_files`."""
+    """A store from MNE ``Raw`` objects (one or a list, subjects 1, 2 … unless
+    ``subjects``): trials at their annotations (or ``stim_channel``'s events), ratings from
+    ``events`` (a BIDS-style table per Raw: a TSV path, a mapping column → values or a list
+    of row mappings, matched by onset) or, for one Raw, from ``ratings`` (name → one value
+    per trial event, in order). ``options``/keywords as for :func:`preprocess_files`."""
     from emotionkd.datasets.mne_files import eeg_channels_of, gsr_channel_of, signals_from_raw
-    from emotionkd.datasets.own import check_unit_option, cut_trials, make_rules
+    from emotionkd.datasets.own import cut_trials
     from emotionkd.datasets.own import read_events_table as table_of
     from emotionkd.errors import ConfigError
 
+    o = recording_options(options, settings)
     raw_list = list(raws) if isinstance(raws, (list, tuple)) else [raws]
     n = len(raw_list)
     if events is not None and ratings is not None:
         raise ConfigError("give the ratings either in events tables or as ratings, not both")
+    if ratings is not None and n != 1:
+        raise ConfigError("ratings: only for a single Raw; give an events table per Raw")
     if events is None or n == 1:
         tables = [events] * n
     else:
@@ -775,39 +811,31 @@ def write_store_from_raw(
         if len(tables) != n:
             raise ConfigError(f"events: {len(tables)} tables for {n} Raw objects; give one "
                               "per Raw")
-    if ratings is not None and n != 1:
-        raise ConfigError("ratings: only for a single Raw; give an events table per Raw")
     subj = ([1 + k for k in range(n)] if subjects is None else
             [int(subjects)] * n if isinstance(subjects, int) else [int(s) for s in subjects])
     if len(subj) != n:
         raise ConfigError(f"subjects: {len(subj)} numbers for {n} Raw objects")
-    rules = make_rules(rating_scales, trial_type=trial_type, baseline_s=baseline_s,
-                       trial_duration_s=trial_duration_s, onset_tolerance_s=onset_tolerance_s,
-                       trial_end=trial_end)
-    unit = check_unit_option(gsr_unit)
-    found = []
-    for k, raw in enumerate(raw_list):
+
+    def scan(k: int, ro: dict) -> tuple[str, list[str], float]:
         src = f"Raw {k + 1}"
-        gsr = gsr_channel_of(raw, gsr_channel, src)
-        found.append((src, eeg_channels_of(raw, eeg_channels, gsr, src),
-                      float(raw.info["sfreq"])))
-    names = _common_channels(found)
-    fs = _common_rate(found, target_fs)
-    firsts = _first_trials(subj)
+        gsr = gsr_channel_of(raw_list[k], ro["gsr_channel"], src)
+        return (src, eeg_channels_of(raw_list[k], ro["eeg_channels"], gsr, src),
+                float(raw_list[k].info["sfreq"]))
 
     def read(job: tuple) -> list:
-        k = job[0]
-        sig = signals_from_raw(raw_list[k], source=f"Raw {k + 1}", eeg_channels=names,
-                               gsr_channel=gsr_channel, gsr_unit=unit,
-                               stim_channel=stim_channel)
+        k, subject, first, rules, ro = job
+        sig = signals_from_raw(raw_list[k], source=f"Raw {k + 1}",
+                               eeg_channels=ro["eeg_channels"], gsr_channel=ro["gsr_channel"],
+                               gsr_unit=ro["gsr_unit"], stim_channel=ro["stim_channel"])
         tab = None if tables[k] is None else table_of(tables[k], f"events table {k + 1}")
-        return cut_trials(sig, subj[k], rules, tab, first_trial=firsts[k], ratings=ratings)
+        return cut_trials(sig, subject, rules, tab, first_trial=first, ratings=ratings)
 
-    return _own_pipeline(
-        [_RawJob((k,)) for k in range(n)], read, out, source=source, eeg_channels=names,
-        rules=rules, fs=fs, target_fs=target_fs, baseline=baseline, eeg_filter=eeg_filter,
-        reader="mne-raw", extra={"gsr_unit_option": gsr_unit, "subjects": subj},
-        overwrite=overwrite, strict=False, skip_bad=False, workers=1, progress=progress)
+    return _from_recordings(
+        list(range(n)), out, o, subject_ids=subj, scan=scan,
+        job=lambda k, s, first, rules, ro: _RawJob((k, s, first, rules, ro)), read=read,
+        match="onset", source=source, reader="mne-raw", extra={"subjects": subj},
+        run={"overwrite": overwrite, "strict": False, "skip_bad": False, "workers": 1,
+             "progress": progress})
 
 
 class _RawJob(tuple):

@@ -96,11 +96,9 @@ def main(out: Path) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="folder to keep the files in")
     args = ap.parse_args()
-    if args.out is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            main(Path(tmp))
-    else:
-        args.out.mkdir(parents=True, exist_ok=True)
-        main(args.out)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.out or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        main(folder)

@@ -404,3 +404,16 @@ def test_own_data_example_runs(tmp_path):
     assert "from arrays:" in res.stdout and "from files:" in res.stdout
     st = open_store(tmp_path / "own-files.h5")
     assert st.rating_names == ["valence", "arousal"] and st.rating_scales == [[1, 5], [1, 5]]
+
+
+def test_own_data_page_code_runs(tmp_path):
+    import re
+
+    text = (ROOT / "docs" / "own-data.md").read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
+    assert "write_store" in code and "preprocess_files" in code
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "[[1.0, 5.0], [1.0, 5.0]] [30. 30.]"
+    assert res.stdout.splitlines()[1].startswith("2 {")
