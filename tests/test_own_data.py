@@ -417,3 +417,27 @@ def test_own_data_page_code_runs(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0] == "[[1.0, 5.0], [1.0, 5.0]] [30. 30.]"
     assert res.stdout.splitlines()[1].startswith("2 {")
+
+
+def test_hci_store_records_its_scales(tmp_path):
+    from emotionkd.datasets.synthetic_hci import write_hci
+    from emotionkd.preprocess import preprocess_hci
+
+    write_hci(tmp_path / "Sessions", n_subjects=1, n_trials=1, stimulus_s=(4.0, 4.0),
+              neutral_s=(3.0, 3.0))
+    st = open_store(preprocess_hci(tmp_path / "Sessions", tmp_path / "h.h5").out)
+    assert st.rating_names[-1] == "emotion"
+    assert st.rating_scales == [[1.0, 9.0]] * 4 + [None]  # the emotion keyword: a category
+
+
+def test_files_in_worker_processes_match_one_process(tmp_path):
+    raw = signature_raw()
+    for s in (1, 2):
+        _write(raw, tmp_path / f"sub-{s:02d}_raw.fif")
+        (tmp_path / f"sub-{s:02d}_events.tsv").write_text(EVENTS_TSV)
+    kw = {"rating_scales": SCALES, "trial_type": "video", "baseline_s": 1.0}
+    a = open_store(preprocess_files(tmp_path, tmp_path / "a.h5", **kw).out)
+    b = open_store(preprocess_files(tmp_path, tmp_path / "b.h5", workers=2, **kw).out)
+    np.testing.assert_array_equal(a.load_signals(np.arange(4))[1], b.load_signals(np.arange(4))[1])
+    with pytest.raises(ConfigError, match="unknown option.*trial_typ.*known: rating_scales"):
+        preprocess_files(tmp_path, tmp_path / "c.h5", rating_scales=SCALES, trial_typ="video")
