@@ -182,6 +182,10 @@ def test_long_videos_all_videos_and_keep_baseline(sig_root, tmp_path):
     st = open_store(preprocess_amigos(sig_root, tmp_path / "c.h5", eeg_channels="O2,AF3",
                                       baseline_s=3.0).out)
     assert st.eeg_channels == ["O2", "AF3"]
+    st = open_store(preprocess_amigos(sig_root, tmp_path / "d.h5", eeg_channels="O2,AF3",
+                                      eeg_filter="deap").out)  # CAR over all 14, keeps 2
+    assert st.eeg_channels == ["O2", "AF3"] and "again" in st.preprocessing["eeg_conditioning"]
+    assert st.preprocessing["eeg_filter"] == "deap"
     with pytest.raises(ConfigError, match="AMIGOS has no Fp1"):
         preprocess_amigos(sig_root, tmp_path / "x.h5", eeg_channels="Fp1,AF3")
     with pytest.raises(ConfigError, match="--videos"):
