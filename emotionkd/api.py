@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import ConfigError
+from emotionkd.ingest import write_store, write_store_from_raw
 from emotionkd.predict import PredictionResult, Predictor, load_predictor
 from emotionkd.recordings import Recording, read_recording
 
 __all__ = ["read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",
-           "PredictionResult", "train_teacher", "distill_student", "evaluate"]
+           "PredictionResult", "train_teacher", "distill_student", "evaluate", "write_store",
+           "write_store_from_raw"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from emotionkd.config import ExperimentConfig

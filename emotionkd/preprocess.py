@@ -83,6 +83,7 @@ class JobResult:
     skipped: bool = False
     expected: bool = False
     exception: Exception | None = None
+    trial_skips: list[str] = field(default_factory=list)  # trials the reader left out
 
 
 @dataclass
@@ -241,10 +242,15 @@ def process_job(
     res = JobResult(job=str(job))
     try:
         trials = read(job)
+        skips = list(getattr(trials, "skipped", ()))
         if not trials:
-            raise SkipRecord(f"{job}: no trials")
+            raise SkipRecord(f"{job}: no trials" + "".join(f"; {r}" for r in skips))
+        res.trial_skips = skips
         unit, reason = opts.gsr_unit, "given by --gsr-unit"
-        if unit == "auto":
+        if unit == "auto" and trials[0].extra.get("gsr_unit_reason"):
+            # the reader settled the unit (from the file header or a checked assumption)
+            unit, reason = trials[0].gsr_unit, trials[0].extra["gsr_unit_reason"]
+        elif unit == "auto":
             unit, reason = detect_gsr_unit(np.concatenate([t.gsr for t in trials]), str(job))
         res.gsr_unit, res.gsr_unit_reason = unit, reason
         res.trials = [clean_trial(t, opts, unit) for t in trials]
@@ -270,6 +276,7 @@ def run_pipeline(
     rating_names: Sequence[str],
     fs: float,
     opts: CleanOptions,
+    rating_scales: Sequence[Sequence[float] | None] | None = None,
     preprocessing: dict[str, Any],
     overwrite: bool = False,
     skip_bad: bool = False,
@@ -287,7 +294,9 @@ def run_pipeline(
     a :class:`SkipRecord` job is skipped with its reason unless ``strict``. ``latent`` (the
     latent-emotion table of synthetic data) is stored per trial when given. ``out`` must not
     be one of the ``inputs``; ``need_bytes`` (an estimate of the store's size) must be free
-    on its disk before any work starts.
+    on its disk before any work starts. ``rating_scales`` gives each rating's [min, max]
+    (None for a category); trials a reader left out (``TrialList.skipped``) are reported as
+    skips.
     """
     from emotionkd.outputs import check_free_space
     from emotionkd.store import StoreWriter, check_output_path
@@ -307,8 +316,12 @@ def run_pipeline(
                  "eeg_filter": opts.eeg_filter})
     subjects: set[int] = set()
     with StoreWriter(out, source=source, sampling_rate=out_fs, eeg_channels=eeg_channels,
-                     rating_names=rating_names, overwrite=overwrite, inputs=inputs) as writer:
+                     rating_names=rating_names, overwrite=overwrite, inputs=inputs,
+                     rating_scales=rating_scales) as writer:
         for k, res in enumerate(_results(jobs, read, opts, workers), start=1):
+            if res.trial_skips and strict:
+                raise DataFormatError(f"{res.trial_skips[0]} (an error because of --strict)")
+            report.skipped += [(res.job, reason) for reason in res.trial_skips]
             if res.error and res.expected:
                 report.ignored.append(res.job)
             elif res.error:
@@ -409,6 +422,7 @@ def preprocess_deap(
     return run_pipeline(
         jobs=jobs, read=_read_deap, out=out, source="deap", eeg_channels=channels,
         rating_names=DEAP_RATING_NAMES, fs=DEAP_FS, opts=opts,
+        rating_scales=[(1.0, 9.0)] * len(DEAP_RATING_NAMES),
         preprocessing={"reader": f"deap-{folder.kind}", "raw": str(Path(raw).resolve()),
                        "baseline_s": 3.0, "files": [p.name for _, p in folder.files]},
         overwrite=overwrite, skip_bad=skip_bad, workers=workers,
@@ -489,6 +503,7 @@ def preprocess_hci(
     return run_pipeline(
         jobs=jobs, read=_read_hci, out=out, source="hci", eeg_channels=channels,
         rating_names=HCI_RATING_NAMES, fs=HCI_FS, opts=opts,
+        rating_scales=[None if n == "emotion" else (1.0, 9.0) for n in HCI_RATING_NAMES],
         preprocessing={"reader": "hci-sessions", "raw": str(Path(raw).resolve()),
                        "baseline_s": 30.0, "eeg_conditioning": (
                            "4-45 Hz band-pass (4th-order Butterworth, zero phase) and common "

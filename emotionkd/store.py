@@ -5,7 +5,9 @@ One file per dataset holds continuous, preprocessed signals; windows are cut at 
 Layout::
 
     /                 attrs: format, format_version, source, sampling_rate, created_with,
-                             preprocessing (JSON), eeg_channels, gsr_unit, rating_names
+                             preprocessing (JSON), eeg_channels, gsr_unit, rating_names,
+                             rating_scales (JSON list of [min, max] or null per rating;
+                             optional: stores without it are read as 1-9)
     /eeg              float32 [n_eeg_channels, total_samples]   chunked along time
     /gsr              float32 [1, total_samples]
     /trials/subject   int32   [n_trials]
@@ -37,7 +39,7 @@ import h5py
 import numpy as np
 
 from emotionkd import __version__
-from emotionkd.errors import DataFormatError
+from emotionkd.errors import ConfigError, DataFormatError
 
 #: names of the latent-emotion columns of synthetic stores (/trials/latent)
 LATENT_NAMES = ("valence", "arousal")
@@ -45,6 +47,33 @@ LATENT_NAMES = ("valence", "arousal")
 FORMAT = "emotionkd-trials"
 FORMAT_VERSION = 1
 _CHUNK = 8192
+#: the scale assumed for every rating of a store written without ``rating_scales``
+LEGACY_RATING_SCALE = (1.0, 9.0)
+
+
+def check_rating_scales(scales: Sequence[Sequence[float] | None],
+                        names: Sequence[str]) -> list[list[float] | None]:
+    """Validate one scale per rating: ``[min, max]`` with min < max (finite), or None for a
+    category; returns them as plain lists for the JSON attribute."""
+    scales = list(scales)
+    if len(scales) != len(names):
+        raise ConfigError(f"rating scales: {len(scales)} given for {len(names)} ratings "
+                          f"({', '.join(names)}); give one [min, max] (or None) per rating")
+    out: list[list[float] | None] = []
+    for name, sc in zip(names, scales):
+        if sc is None:
+            out.append(None)
+            continue
+        try:
+            lo, hi = (float(x) for x in sc)
+        except (TypeError, ValueError):
+            raise ConfigError(f"rating scale of '{name}': {sc!r} is not a pair (min, max)") \
+                from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ConfigError(f"rating scale of '{name}': ({lo:g}, {hi:g}) needs finite "
+                              "min < max")
+        out.append([lo, hi])
+    return out
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool,
@@ -83,6 +112,7 @@ class StoreWriter:
         overwrite: bool = False,
         gsr_unit: str = "uS",
         inputs: Sequence[str | os.PathLike] = (),
+        rating_scales: Sequence[Sequence[float] | None] | None = None,
     ) -> None:
         from emotionkd.outputs import atomic_output
 
@@ -93,6 +123,8 @@ class StoreWriter:
         self.sampling_rate = float(sampling_rate)
         self.eeg_channels = [str(c) for c in eeg_channels]
         self.rating_names = [str(r) for r in rating_names]
+        self.rating_scales = (None if rating_scales is None
+                              else check_rating_scales(rating_scales, self.rating_names))
         self.preprocessing: dict[str, Any] = dict(preprocessing or {})
         self.gsr_unit = gsr_unit
         self._subjects: list[int] = []
@@ -114,8 +146,8 @@ class StoreWriter:
             # leaves the library in a state that can crash the process)
             self._file = h5py.File(self.tmp, "w", rdcc_nbytes=0)
             n_eeg = len(self.eeg_channels)
-            self._eeg = self._file.create_dataset(
-                "eeg", shape=(n_eeg, 0), maxshape=(n_eeg, None), dtype="float32",
+            self._eeg = self._file.create_dataset(  # a GSR-only store has 0 EEG rows
+                "eeg", shape=(n_eeg, 0), maxshape=(max(n_eeg, 1), None), dtype="float32",
                 chunks=(max(n_eeg, 1), _CHUNK),
             )
             self._gsr = self._file.create_dataset(
@@ -227,6 +259,8 @@ class StoreWriter:
         f.attrs["eeg_channels"] = json.dumps(self.eeg_channels)
         f.attrs["gsr_unit"] = self.gsr_unit
         f.attrs["rating_names"] = json.dumps(self.rating_names)
+        if self.rating_scales is not None:
+            f.attrs["rating_scales"] = json.dumps(self.rating_scales)
         f.close()
         self._file = None
 
@@ -257,6 +291,9 @@ class Store:
     #: synthetic stores only: the true (valence, arousal) of every trial, in [-1, 1]
     latent: np.ndarray | None = None
     latent_names: list[str] = field(default_factory=list)
+    #: per rating: [min, max] of its scale, or None for a category (an emotion keyword);
+    #: stores written without the attribute are read as 1-9 (DEAP's and HCI's scale)
+    rating_scales: list[list[float] | None] = field(default_factory=list)
 
     def latent_index(self, name: str) -> int | None:
         """Column of rating ``name`` in :attr:`latent`; None when the store has no latent
@@ -329,7 +366,8 @@ class Store:
         np.cumsum(lengths, out=offsets[1:])
         total = int(offsets[-1])
         chans = list(range(len(self.eeg_channels))) if eeg_channels is None else list(eeg_channels)
-        eeg = np.empty((len(chans), total), dtype=np.float32) if load_eeg else None
+        # no EEG rows (a GSR-only store, or no channel chosen): no EEG at all
+        eeg = np.empty((len(chans), total), dtype=np.float32) if load_eeg and chans else None
         gsr = np.empty((1, total), dtype=np.float32)
         try:
             with h5py.File(self.path, "r") as f:
@@ -479,6 +517,8 @@ def open_store(path: str | os.PathLike) -> Store:
                 latent_names=(list(json.loads(_attr(g["latent"].attrs["names"])))
                               if "latent" in g else []),
             )
+            store.rating_scales = (json.loads(attrs["rating_scales"]) if "rating_scales" in attrs
+                                   else [list(LEGACY_RATING_SCALE)] * len(store.rating_names))
             n_eeg, n_total = f["eeg"].shape
             gsr_shape = f["gsr"].shape
         except (KeyError, ValueError, TypeError, OSError) as exc:
@@ -513,6 +553,9 @@ def _validate(s: Store, n_eeg: int, n_total: int, gsr_shape: tuple[int, ...]) ->
     elif not np.isfinite(s.ratings).all():
         problems.append(f"/trials/ratings holds {int(np.sum(~np.isfinite(s.ratings)))} "
                         "non-finite value(s)")
+    if len(s.rating_scales) != len(s.rating_names):
+        problems.append(f"rating_scales lists {len(s.rating_scales)} scales for "
+                        f"{len(s.rating_names)} ratings")
     if s.latent is not None and s.latent.shape != (n, len(s.latent_names)):
         problems.append(f"/trials/latent has shape {s.latent.shape}")
     if not problems:
