@@ -4,7 +4,9 @@ The package root stays import-light (no torch, numpy or h5py) so that the comman
 interface starts fast. The Python API (:mod:`emotionkd.api`) is available from here and is
 loaded on first use: ``emotionkd.read_recording``, ``emotionkd.load_predictor``,
 ``emotionkd.from_mne_raw``, ``emotionkd.train_teacher``, ``emotionkd.distill_student``,
-``emotionkd.evaluate`` and the classes ``Predictor``, ``Recording``, ``PredictionResult``.
+``emotionkd.evaluate``, ``emotionkd.write_store`` and ``emotionkd.write_store_from_raw`` (a store
+from your own numpy arrays or MNE Raw objects) and the classes ``Predictor``, ``Recording``,
+``PredictionResult``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from emotionkd.version import __version__
 
 #: names served lazily from emotionkd.api
 _API = ("read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",
-        "PredictionResult", "train_teacher", "distill_student", "evaluate")
+        "PredictionResult", "train_teacher", "distill_student", "evaluate", "write_store",
+        "write_store_from_raw")
 
 __all__ = ["__version__", *_API]
 

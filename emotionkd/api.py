@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import ConfigError
+from emotionkd.ingest import write_store, write_store_from_raw
 from emotionkd.predict import PredictionResult, Predictor, load_predictor
 from emotionkd.recordings import Recording, read_recording
 
@@ -34,7 +35,7 @@ PathLike = str | os.PathLike
 _JOBS = ("train_teacher", "distill_student")
 
 __all__ = ["read_recording", "from_mne_raw", "load_predictor", "Predictor", "Recording",
-           "PredictionResult", *_JOBS, "evaluate"]
+           "PredictionResult", *_JOBS, "evaluate", "write_store", "write_store_from_raw"]
 
 
 def __getattr__(name: str) -> Any:

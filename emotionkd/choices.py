@@ -16,14 +16,19 @@ DEAP_FORMATS = ("auto", "dat", "mat")
 SYNTH_FORMATS = ("dat", "mat")
 #: what preprocessing does with the pre-stimulus baseline
 BASELINE_MODES = ("subtract", "none", "keep")
-#: units of a raw GSR signal (``preprocess --gsr-unit`` and ``predict --unit``); auto infers it
-GSR_UNITS = ("auto", "us", "ohm", "kohm", "ns")
+#: units of a raw GSR signal (``preprocess --gsr-unit``, ``predict --unit`` and the readers of
+#: your own recordings); auto infers it
+GSR_UNITS = ("auto", "us", "ohm", "kohm", "ns", "s")
 #: EEG conditioning: deap = DEAP's own (4–45 Hz band-pass, common average reference)
 EEG_FILTERS = ("deap", "none")
 #: ratings of DEAP and MAHNOB-HCI
 TARGETS = ("arousal", "valence", "dominance", "liking")
 #: class of a rating equal to the threshold: low gives the > rule, high the >= rule
 TIES = ("low", "high")
+#: which AMIGOS videos ``preprocess_amigos`` reads: the 16 short ones, the 4 long ones or all
+AMIGOS_VIDEOS = ("short", "long", "all")
+#: layouts ``write_amigos`` writes: unpacked folders, flat .mat files or the release's zips
+AMIGOS_LAYOUTS = ("folders", "flat", "zip")
 #: normalisation of the windows
 NORMS = ("subject", "train", "none")
 

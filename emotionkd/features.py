@@ -15,8 +15,9 @@ windows.
   samples of the low-passed signal whose total rise is at least ``scr_threshold``, and its
   amplitude is that rise.
 
-They feed the ``eeg-features`` and ``gsr-features`` baselines of ``emotionkd evaluate``
-(:mod:`emotionkd.models.classical`).
+They feed the ``eeg-features`` (Welch), ``eeg-de`` (differential entropy) and ``gsr-features``
+baselines of ``emotionkd evaluate`` (:mod:`emotionkd.models.classical`); NeuroKit2's features
+are in :mod:`emotionkd.neurokit_features`.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def eeg_band_power(eeg: np.ndarray, fs: float, method: str = "welch",
     return np.stack(cols, axis=-1).reshape(x.shape[0], -1)
 
 
+def gsr_windows(gsr: np.ndarray) -> np.ndarray:
+    """GSR windows as a float64 (windows, samples) array; (windows, 1, samples) is accepted."""
+    g = np.asarray(gsr, dtype=np.float64)
+    if g.ndim == 3:
+        g = g[:, 0]
+    if g.ndim != 2:
+        raise ValueError(f"gsr must be (windows, samples), got shape {g.shape}")
+    return g
+
+
 def gsr_features(gsr: np.ndarray, fs: float, scr_threshold: float = 0.05) -> np.ndarray:
     """Skin-conductance features per window: (windows, samples) or (windows, 1, samples) →
     (windows, 5) in the order of :data:`GSR_FEATURES`.
@@ -84,11 +95,7 @@ def gsr_features(gsr: np.ndarray, fs: float, scr_threshold: float = 0.05) -> np.
     """
     from scipy import signal
 
-    g = np.asarray(gsr, dtype=np.float64)
-    if g.ndim == 3:
-        g = g[:, 0]
-    if g.ndim != 2:
-        raise ValueError(f"gsr must be (windows, samples), got shape {g.shape}")
+    g = gsr_windows(gsr)
     n_win, n = g.shape
     if n >= 16 and fs > 2.5:
         sos = signal.butter(2, 1.0, btype="lowpass", fs=fs, output="sos")

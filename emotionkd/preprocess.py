@@ -1,7 +1,8 @@
 """Trial records → cleaned trials (baseline, resampling, GSR units) → HDF5 store.
 
-The pipeline is dataset-agnostic: a dataset supplies a list of *jobs* (a DEAP subject file, an
-HCI session folder) and a picklable ``read(job) -> list[Trial]``. Jobs run one at a time or in
+The pipeline is dataset-agnostic: a dataset supplies a list of *jobs* (:class:`Job`: a DEAP
+subject file, an HCI session folder; the readers of :mod:`emotionkd.ingest` add AMIGOS and
+your own recordings) and a picklable ``read(job) -> list[Trial]``. Jobs run one at a time or in
 a process pool (``workers``); results are written to the store in job order as they arrive,
 with at most ``workers`` jobs in flight, so peak memory does not grow with the dataset.
 """
@@ -63,12 +64,15 @@ class CleanTrial:
 
 @dataclass(frozen=True)
 class Job:
-    """One input of a run (a DEAP subject file, an HCI session folder): its path, which
-    messages name, and what its reader needs."""
+    """One input of a run (a DEAP subject file, an HCI session folder, an AMIGOS participant,
+    a recording of your own): its path or name, which messages use, and what its reader
+    needs: the EEG channels to read, the subject, and the reader's own ``options`` (plain,
+    picklable values, so a job can run in a worker process)."""
 
     path: str
-    channels: tuple[str, ...]
+    channels: tuple[str, ...] = ()
     subject: int = 0
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return self.path
@@ -84,6 +88,7 @@ class JobResult:
     skipped: bool = False
     expected: bool = False
     exception: Exception | None = None
+    trial_skips: list[str] = field(default_factory=list)  # trials the reader left out
 
 
 @dataclass
@@ -161,6 +166,17 @@ def _latent_for(latent: dict | None, subject: int, trial: int, source: str) -> n
             from None
 
 
+def _job_unit(trials: Sequence[Trial], opts: CleanOptions, job: Any) -> tuple[str, str]:
+    """The unit of a job's raw GSR and why: ``--gsr-unit`` when given, else the reader's when
+    it settled the unit (from the file's header, or an assumption it checked), else the one
+    rule (:func:`~emotionkd.signals.infer_gsr_unit`) over every sample of the job."""
+    if opts.gsr_unit != "auto":
+        return opts.gsr_unit, "given by --gsr-unit"
+    if trials[0].extra.get("gsr_unit_reason"):
+        return trials[0].gsr_unit, trials[0].extra["gsr_unit_reason"]
+    return infer_gsr_unit(np.concatenate([t.gsr for t in trials]), str(job), "--gsr-unit")
+
+
 def process_job(
     read: Callable[[Any], list[Trial]], job: Any, opts: CleanOptions
 ) -> JobResult:
@@ -171,12 +187,11 @@ def process_job(
     res = JobResult(job=str(job))
     try:
         trials = read(job)
+        skips = list(getattr(trials, "skipped", ()))
         if not trials:
-            raise SkipRecord(f"{job}: no trials")
-        unit, reason = opts.gsr_unit, "given by --gsr-unit"
-        if unit == "auto":
-            unit, reason = infer_gsr_unit(np.concatenate([t.gsr for t in trials]), str(job),
-                                          "--gsr-unit")
+            raise SkipRecord(f"{job}: no trials" + "".join(f"; {r}" for r in skips))
+        res.trial_skips = skips
+        unit, reason = _job_unit(trials, opts, job)
         res.gsr_unit, res.gsr_unit_reason = unit, reason
         res.trials = [clean_trial(t, opts, unit) for t in trials]
     except SkipRecord as exc:
@@ -201,6 +216,7 @@ def run_pipeline(
     rating_names: Sequence[str],
     fs: float,
     opts: CleanOptions,
+    rating_scales: Sequence[Sequence[float] | None] | None = None,
     preprocessing: dict[str, Any],
     overwrite: bool = False,
     skip_bad: bool = False,
@@ -218,8 +234,8 @@ def run_pipeline(
     a :class:`SkipRecord` job is skipped with its reason unless ``strict``. ``latent`` (the
     latent-emotion table of synthetic data) is stored per trial when given. ``out`` must not
     be one of the ``inputs``; ``need_bytes`` (an estimate of the store's size) must be free
-    on its disk before any work starts.
-    """
+    on its disk before any work starts. ``rating_scales`` gives each rating's [min, max]
+    (None for a category); trials a reader left out (``TrialList.skipped``) are skips."""
     from emotionkd.outputs import check_free_space, check_output
     from emotionkd.store import StoreWriter
 
@@ -233,12 +249,11 @@ def run_pipeline(
     report.sampling_rate = out_fs
     subjects: set[int] = set()
     with StoreWriter(out, source=source, sampling_rate=out_fs, eeg_channels=eeg_channels,
-                     rating_names=rating_names, overwrite=overwrite, inputs=inputs) as writer:
+                     rating_names=rating_names, overwrite=overwrite, inputs=inputs,
+                     rating_scales=rating_scales) as writer:
         for k, res in enumerate(_results(jobs, read, opts, workers), start=1):
-            if res.error:
-                _refuse_or_skip(res, report, skip_bad=skip_bad, strict=strict)
-            else:
-                subjects |= _add_trials(writer, res, report, latent, out_fs)
+            subjects |= _take(writer, res, report, latent, out_fs, skip_bad=skip_bad,
+                              strict=strict)
             if progress is not None:
                 progress(k, len(jobs), info=f"{writer.n_trials} trials")
         if writer.n_trials == 0:
@@ -255,7 +270,9 @@ def run_pipeline(
 def _record(preprocessing: dict[str, Any], opts: CleanOptions, out_fs: float, fs: float,
             report: PreprocessReport) -> dict[str, Any]:
     """The store's preprocessing record: the reader's entries and every cleaning decision."""
-    return {**preprocessing, "baseline": opts.baseline, "gsr_unit_option": opts.gsr_unit,
+    # a reader that settles the unit itself records the option it was given
+    unit_option = preprocessing.get("gsr_unit_option", opts.gsr_unit)
+    return {**preprocessing, "baseline": opts.baseline, "gsr_unit_option": unit_option,
             "sampling_rate": out_fs, "raw_sampling_rate": fs, "eeg_filter": opts.eeg_filter,
             "gsr_units": report.gsr_units, "skipped": [f"{j}: {r}" for j, r in report.skipped]}
 
@@ -270,6 +287,21 @@ def _add_trials(writer: StoreWriter, res: JobResult, report: PreprocessReport,
                          latent=_latent_for(latent, ct.subject, ct.trial, res.job))
         report.total_duration_s += (ct.eeg.shape[1] - ct.onset) / out_fs
     return {ct.subject for ct in res.trials}
+
+
+def _take(writer: StoreWriter, res: JobResult, report: PreprocessReport,
+          latent: dict[tuple[int, int], np.ndarray] | None, out_fs: float, *, skip_bad: bool,
+          strict: bool) -> set[int]:
+    """One job's result: the trials its reader left out (``TrialList.skipped``) reported as
+    skips (the end of the run with ``strict``), then its trials written, or the job skipped
+    or refused. Returns the subjects written."""
+    if res.trial_skips and strict:
+        raise DataFormatError(f"{res.trial_skips[0]} (an error because of --strict)")
+    report.skipped += [(res.job, reason) for reason in res.trial_skips]
+    if res.error:
+        _refuse_or_skip(res, report, skip_bad=skip_bad, strict=strict)
+        return set()
+    return _add_trials(writer, res, report, latent, out_fs)
 
 
 def _refuse_or_skip(res: JobResult, report: PreprocessReport, *, skip_bad: bool,
@@ -342,10 +374,11 @@ def preprocess_deap(
     jobs = [Job(str(p), tuple(channels), subject=s) for s, p in folder.files]
     inputs = [p for _, p in folder.files] + [Path(raw) / LATENT_FILE]
     # float64 rows of 40 channels in the raw files → float32 rows of the kept EEG and the GSR
-    need = _raw_bytes(inputs) * (len(channels) + 1) / 40 / 2 + 4 * 2**20
+    need = input_bytes(inputs) * (len(channels) + 1) / 40 / 2 + 4 * 2**20
     return run_pipeline(
         jobs=jobs, read=_read_deap, out=out, source="deap", eeg_channels=channels,
         rating_names=DEAP_RATING_NAMES, fs=DEAP_FS, opts=opts,
+        rating_scales=[(1.0, 9.0)] * len(DEAP_RATING_NAMES),
         preprocessing={"reader": f"deap-{folder.kind}", "raw": str(Path(raw).resolve()),
                        "baseline_s": 3.0, "files": [p.name for _, p in folder.files]},
         overwrite=overwrite, skip_bad=skip_bad, workers=workers,
@@ -354,7 +387,9 @@ def preprocess_deap(
     )
 
 
-def _raw_bytes(paths: Sequence[Path]) -> int:
+def input_bytes(paths: Sequence[Path]) -> int:
+    """The total size of the files among ``paths`` that can be read (for the free-space
+    estimate of a run)."""
     total = 0
     for p in paths:
         with contextlib.suppress(OSError):
@@ -413,11 +448,12 @@ def preprocess_hci(
         with contextlib.suppress(OSError):  # an unreadable session is reported when read
             inputs += list(p.iterdir())
     # 24-bit samples of every recorded channel at 256 Hz → float32 EEG + GSR at target_fs
-    need = (_raw_bytes([f for f in inputs if f.suffix.lower() == ".bdf"]) * 4 / 3
+    need = (input_bytes([f for f in inputs if f.suffix.lower() == ".bdf"]) * 4 / 3
             * (len(channels) + 1) / len(HCI_CHANNELS) * target_fs / HCI_FS + 4 * 2**20)
     return run_pipeline(
         jobs=jobs, read=_read_hci, out=out, source="hci", eeg_channels=channels,
         rating_names=HCI_RATING_NAMES, fs=HCI_FS, opts=opts,
+        rating_scales=[None if n == "emotion" else (1.0, 9.0) for n in HCI_RATING_NAMES],
         preprocessing={"reader": "hci-sessions", "raw": str(Path(raw).resolve()),
                        "baseline_s": 30.0, "eeg_conditioning": (
                            "4-45 Hz band-pass (4th-order Butterworth, zero phase) and common "

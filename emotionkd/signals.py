@@ -1,7 +1,8 @@
 """Signal primitives shared by preprocessing, the training windows and prediction, so that a
 recording at deployment goes through exactly the arithmetic its training data went through:
 
-* the GSR unit: one rule that infers the unit of a signal whose file does not state it
+* the GSR unit: the names of the units (:func:`gsr_unit_name`, :func:`check_gsr_unit`), one
+  rule that infers the unit of a signal whose file does not settle it
   (:func:`infer_gsr_unit`) and one conversion to skin conductance in µS
   (:func:`to_microsiemens`);
 * resampling with an anti-aliasing polyphase filter (:func:`resample`);
@@ -23,80 +24,128 @@ import numpy as np
 from emotionkd.choices import GSR_UNITS
 from emotionkd.errors import ConfigError, DataFormatError
 
-#: a median below this is skin conductance in µS ...
-US_MAX_MEDIAN = 20.0
-#: ... and a median above this is skin resistance in Ohm (below 20 µS); between the two, µS,
-#: nS, kOhm and Ohm are all physiologically possible and the unit must be given
-OHM_MIN_MEDIAN = 50_000.0
+#: skin conductance lies within about this range (µS); a unit is a candidate for a signal
+#: whose median, read in that unit, falls inside it
+PLAUSIBLE_US = (0.05, 50.0)
+#: how each unit of :data:`~emotionkd.choices.GSR_UNITS` reads as µS
+GSR_UNIT_NAMES = {"us": "µS", "ns": "nS", "kohm": "kOhm", "ohm": "Ohm", "s": "S"}
+#: names files and users give the units (compared lower-case, without spaces, µ as u)
+GSR_UNIT_ALIASES = {
+    "us": "us", "usiemens": "us", "microsiemens": "us", "microsiemen": "us", "umho": "us",
+    "ns": "ns", "nanosiemens": "ns", "s": "s", "siemens": "s", "mho": "s",
+    "ohm": "ohm", "ohms": "ohm", "ω": "ohm", "kohm": "kohm", "kohms": "kohm", "kω": "kohm",
+    "kiloohm": "kohm", "kiloohms": "kohm",
+}
 #: DEAP's EEG pass band (Hz)
 DEAP_BAND = (4.0, 45.0)
 #: a standard deviation below this is taken as 1 (a flat channel is left unscaled)
 MIN_STD = 1e-8
 
-_UNIT_LIST = "|".join(u for u in GSR_UNITS if u != "auto")
+#: the units, as error messages list them after the option
+GSR_UNIT_LIST = "|".join(u for u in GSR_UNITS if u != "auto")
 
 
 # ---------------------------------------------------------------------------------------------
 # GSR units
 
 
-def infer_gsr_unit(values: np.ndarray, source: str, option: str = "--unit") -> tuple[str, str]:
-    """The unit of a GSR signal whose file does not state it, from its median, where that is
-    unambiguous, and the reason; otherwise a DataFormatError naming ``option``.
+def plain_unit(text: str | None) -> str:
+    """A unit's name as the tables compare it: lower-case, no spaces, µ as u."""
+    return (text or "").strip().lower().replace("µ", "u").replace("μ", "u").replace(" ", "")
 
-    Skin conductance lies within about 0.05–50 µS. Read as each candidate unit, a median m is
-    plausible as µS for m < 20 (as kOhm it would be above 50 µS), as Ohm for m > 50,000 (as
-    nS it would be above 50 µS); in between µS, nS, kOhm and Ohm all give plausible
-    conductances, so the unit must be given.
+
+def gsr_unit_name(text: str | None) -> str | None:
+    """The unit of :data:`~emotionkd.choices.GSR_UNITS` a name stands for ("µS", "kΩ",
+    "microsiemens" …), or None when it names no conductance or resistance unit."""
+    return GSR_UNIT_ALIASES.get(plain_unit(text))
+
+
+def check_gsr_unit(unit: str, option: str = "--unit") -> str:
+    """A unit a user gives (``auto`` or a name :func:`gsr_unit_name` knows), normalised; any
+    other is a ConfigError naming ``option``."""
+    text = str(unit).strip().lower()
+    u = "auto" if text in ("auto", "") else gsr_unit_name(text)
+    if u is None:
+        raise ConfigError(f"{option} must be one of {', '.join(GSR_UNITS)}, not {unit!r}")
+    return u
+
+
+def _as_us(median: float, unit: str) -> float:
+    return float(gsr_to_microsiemens(np.float64(median), unit, "", ""))
+
+
+def infer_gsr_unit(values: np.ndarray, source: str, option: str = "--unit",
+                   declared: str | None = None) -> tuple[str, str]:
+    """The unit of a GSR signal whose file does not settle it, from its median, and the
+    reason; where the values do not decide, a DataFormatError naming ``option``.
+
+    The candidates are the units in which the median is a plausible skin conductance
+    (:data:`PLAUSIBLE_US`, 0.05–50 µS): µS alone for a median m < 20 (as kOhm it would be above
+    50 µS), Ohm alone for m > 50,000 (as nS it would be above 50 µS), S alone for m within
+    5·10⁻⁸–5·10⁻⁵. One candidate is the unit; among several, the unit the file ``declared``
+    (a hint: readers differ in whether they scale prefixed units, so the values decide);
+    otherwise the unit must be given. A median outside every candidate's range is read as µS
+    below them and as Ohm above them.
     """
     x = np.asarray(values, dtype=np.float64)
     finite = x[np.isfinite(x)]
     med = float(np.median(finite)) if len(finite) else float("nan")
     if not np.isfinite(med):
         raise DataFormatError(f"{source}: the GSR signal holds no finite values")
-    if 0.0 < med < US_MAX_MEDIAN:
-        return "us", f"unit inferred: median {med:.4g} < {US_MAX_MEDIAN:g}, skin conductance in µS"
-    if med > OHM_MIN_MEDIAN:
-        return "ohm", (f"unit inferred: median {med:.4g} > {OHM_MIN_MEDIAN:,.0f}, skin "
-                       "resistance in Ohm")
     if med <= 0:
         raise DataFormatError(f"{source}: GSR median is {med:.4g} (not positive), neither a "
                               f"conductance nor a resistance; check the channel or pass {option} "
-                              f"{_UNIT_LIST}")
-    as_us = {"µS": med, "nS": med / 1e3, "kOhm": 1e3 / med, "Ohm": 1e6 / med}
-    fits = [f"{u} ({v:.3g} µS)" for u, v in as_us.items() if 0.05 <= v <= 50]
+                              f"{GSR_UNIT_LIST}")
+    lo, hi = PLAUSIBLE_US
+    fits = {u: v for u in GSR_UNIT_NAMES if lo <= (v := _as_us(med, u)) <= hi}
+    said = f"the file declares {GSR_UNIT_NAMES[declared]}" if declared else "no unit declared"
+    if len(fits) == 1:
+        unit = next(iter(fits))
+        return unit, (f"{GSR_UNIT_NAMES[unit]}: the median {med:.4g} is a skin conductance "
+                      f"only in that unit (inferred; {said})")
+    if declared in fits:
+        return declared, (f"{GSR_UNIT_NAMES[declared]}: the median {med:.4g} fits "
+                          f"{' or '.join(GSR_UNIT_NAMES[u] for u in fits)}; {said}")
+    if not fits:  # beyond every unit's plausible range: very wet or very dry skin
+        unit = "us" if med < lo else "ohm"
+        return unit, (f"{GSR_UNIT_NAMES[unit]}: the median {med:.4g} is no plausible skin "
+                      f"conductance in any unit; read as {GSR_UNIT_NAMES[unit]} (inferred; {said})")
+    listed = " or ".join(f"{GSR_UNIT_NAMES[u]} ({v:.3g} µS)" for u, v in fits.items())
     raise DataFormatError(
         f"{source}: cannot tell the GSR unit from the values (median {med:.4g} is a plausible "
-        f"skin conductance as {' or '.join(fits) or 'no unit'}); pass {option} {_UNIT_LIST}"
-    )
+        f"skin conductance as {listed}; {said}); pass {option} {GSR_UNIT_LIST}")
 
 
 def gsr_to_microsiemens(values: Any, unit: str, source: str, option: str = "--unit"
                         ) -> np.ndarray:
     """Skin conductance in µS (float64) from GSR in a known ``unit``: µS as it is, nS / 1000,
-    10⁶ / Ohm, 10³ / kOhm. ``option`` (the option that sets the unit) is named in errors."""
+    S · 10⁶, 10⁶ / Ohm, 10³ / kOhm. ``option`` (the option that sets the unit) is named in
+    errors."""
     g = np.asarray(values, dtype=np.float64)
     if unit == "us":
         return g
     if unit == "ns":
         return g / 1000.0
+    if unit == "s":
+        return g * 1e6
     if unit in ("ohm", "kohm"):
-        if (g <= 0).any():
+        if (g[np.isfinite(g)] <= 0).any():
             raise DataFormatError(
-                f"{source}: GSR has zero or negative values ({g.min():.4g}), impossible for a "
-                f"skin resistance in {'kOhm' if unit == 'kohm' else 'Ohm'}; check the file or "
-                f"pass {option} us|ns")
+                f"{source}: GSR has zero or negative values ({np.nanmin(g):.4g}), impossible "
+                f"for a skin resistance in {GSR_UNIT_NAMES[unit]}; check the file or pass "
+                f"{option} us|ns")
         return (1e6 if unit == "ohm" else 1e3) / g
     raise ConfigError(f"{option} must be one of {', '.join(GSR_UNITS)}, not {unit!r}")
 
 
-def to_microsiemens(values: Any, unit: str, source: str, option: str = "--unit"
-                    ) -> tuple[np.ndarray, str, str]:
+def to_microsiemens(values: Any, unit: str, source: str, option: str = "--unit",
+                    declared: str | None = None) -> tuple[np.ndarray, str, str]:
     """(conductance in µS, the unit used, why when it was inferred): ``unit`` is one of
-    :data:`~emotionkd.choices.GSR_UNITS`; ``auto`` infers it with :func:`infer_gsr_unit`."""
+    :data:`~emotionkd.choices.GSR_UNITS`; ``auto`` infers it with :func:`infer_gsr_unit`
+    (``declared``: the unit the file states, its hint)."""
     why = ""
     if unit == "auto":
-        unit, why = infer_gsr_unit(values, source, option)
+        unit, why = infer_gsr_unit(values, source, option, declared)
     return gsr_to_microsiemens(values, unit, source, option), unit, why
 
 

@@ -4,6 +4,8 @@ trained models, and the command line run in-process."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -274,3 +276,45 @@ def small_plan(epochs: int = 2, baselines: str = "none", **options: Any) -> Eval
     opts.update(options)
     opts = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in opts.items()}
     return EvaluationPlan(resolve_config("evaluate", opts))
+
+
+#: the sampling rate of :func:`signature_raw`
+RAW_FS = 256.0
+
+
+def signature_raw(seconds: float = 60.0) -> Any:  # mne.io.RawArray
+    """Fz: 20 µV at 10 Hz; Cz: 10 µV; an ECG channel; EDA: 4 + 0.01·t µS (stored in S, MNE's
+    unit); annotations video at 10, 30, 40 s (8 s) and fixation at 20 s."""
+    import mne
+
+    n = int(RAW_FS * seconds)
+    t = np.arange(n) / RAW_FS
+    info = mne.create_info(["Fz", "Cz", "ECG", "EDA"], RAW_FS, ["eeg", "eeg", "ecg", "gsr"])
+    x = np.vstack([20e-6 * np.sin(2 * np.pi * 10 * t), np.full(n, 10e-6),
+                   1e-3 * np.sin(t), (4 + 0.01 * t) * 1e-6])
+    raw = mne.io.RawArray(x, info, verbose="error")
+    raw.set_annotations(mne.Annotations([10.0, 20.0, 30.0, 40.0], [8.0, 2.0, 8.0, 8.0],
+                                        ["video", "fixation", "video", "video"]))
+    return raw
+
+
+def scr_responses(n: int, onsets: list[int], amp: float, fs: float = 128.0) -> np.ndarray:
+    """``n`` samples of skin-conductance responses of amplitude ``amp`` (a difference of
+    exponentials, 0.5-s rise and 3-s decay) starting at the sample indices ``onsets``."""
+    t = np.arange(n) / fs
+    g = np.zeros(n)
+    for o in onsets:
+        s = np.clip(t - o / fs, 0, None)
+        g += amp * (np.exp(-s / 3.0) - np.exp(-s / 0.5)) * (t >= o / fs)
+    return g
+
+
+def run_page_code(page: str, cwd: Path) -> tuple[str, subprocess.CompletedProcess]:
+    """The ```python blocks of docs/``page``, run as one script in ``cwd``: (code, result)."""
+    import re
+
+    text = (ROOT / "docs" / page).read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
+    return code, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                cwd=cwd)
+

@@ -3,13 +3,12 @@ the documented example and evaluating one checkpoint."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import NK, ROOT
+from conftest import NK, run_page_code
 
 from emotionkd.errors import ConfigError, DataFormatError
 
@@ -58,11 +57,8 @@ def test_predict_array_and_mne_raw_match_a_recording_file(subject_ckpt, tmp_path
 
 
 def test_api_doc_example_runs(tmp_path):
-    text = (ROOT / "docs" / "api.md").read_text()
-    code = "\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
+    code, res = run_page_code("api.md", tmp_path)
     assert "predict_array" in code and "from_mne_raw" in code
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "30 windows; p(high arousal)" in res.stdout
     assert "MNE Raw gives the same: True" in res.stdout

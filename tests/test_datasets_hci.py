@@ -121,3 +121,12 @@ def test_every_skip_reason(hci_sessions, tmp_path):
     with pytest.raises(DataFormatError, match="--strict"):
         preprocess_hci(root, tmp_path / "strict.h5", strict=True)
     assert not (tmp_path / "strict.h5").exists()
+
+
+def test_hci_store_records_its_scales(tmp_path):
+    write_hci(tmp_path / "Sessions", n_subjects=1, n_trials=1, stimulus_s=(4.0, 4.0),
+              neutral_s=(3.0, 3.0))
+    st = open_store(preprocess_hci(tmp_path / "Sessions", tmp_path / "h.h5").out)
+    assert st.rating_names[-1] == "emotion"
+    assert st.rating_scales == [[1.0, 9.0]] * 4 + [None]  # the emotion keyword: a category
+

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli as _run
+from conftest import run_page_code
 
 from emotionkd.cli import app
 
@@ -214,3 +215,23 @@ def test_quickstart_example_runs(tmp_path):
     res = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
                          capture_output=True, text=True, check=True)
     assert "windows; a batch: eeg (8, 32, 512)" in res.stdout
+
+
+def test_own_data_example_runs(tmp_path):
+    from emotionkd.store import open_store
+
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "own_data.py"), "--out",
+                          str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "from arrays:" in res.stdout and "from files:" in res.stdout
+    st = open_store(tmp_path / "own-files.h5")
+    assert st.rating_names == ["valence", "arousal"] and st.rating_scales == [[1, 5], [1, 5]]
+
+
+def test_own_data_page_code_runs(tmp_path):
+    code, res = run_page_code("own-data.md", tmp_path)
+    assert "write_store" in code and "preprocess_files" in code
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "[[1.0, 5.0], [1.0, 5.0]] [30. 30.]"
+    assert res.stdout.splitlines()[1].startswith("2 {")
+

@@ -1,5 +1,6 @@
 """Evaluation runs (emotionkd.evaluation.protocol): reports, resuming, merging folds and
-seeds, failed models, saved baselines, strict normalisation."""
+seeds, failed models, saved baselines, strict normalisation, a missing optional package refused
+before any work."""
 
 from __future__ import annotations
 
@@ -249,3 +250,22 @@ def test_failed_model_is_recorded_and_run_goes_on(deap_store, tmp_path, monkeypa
     assert len(m["student-emotionkd+feedback"].errors) == 3
     assert m["student-none"].folds == 3
     assert "simulated failure" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_gsr_neurokit_without_the_extra_is_one_line_and_writes_nothing(deap_store, tmp_path,
+                                                                       capsys, monkeypatch):
+    import sys
+
+    from conftest import run_cli
+
+    monkeypatch.setitem(sys.modules, "neurokit2", None)  # import fails as if not installed
+    out = tmp_path / "run"
+    code, cap = run_cli(["evaluate", "--data", str(deap_store), "--kfold", "2", "--methods",
+                         "none", "--baselines", "eeg-de,gsr-neurokit", "--epochs", "1",
+                         "--size", "tiny", "--out", str(out)], capsys)
+    assert code == 1
+    err = cap.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "gsr-neurokit baseline needs the optional package 'neurokit2'" in err
+    assert "pip install 'emotionkd[neurokit]'" in err
+    assert not out.exists()

@@ -1,5 +1,5 @@
 """Statistics over folds and seeds (emotionkd.evaluation.summary): single-class folds,
-seeds clustered by test set, bootstrap intervals."""
+seeds clustered by test set, bootstrap intervals, the comparisons a report makes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from emotionkd.evaluation import (
+    comparison_pairs,
     paired_comparison,
     summarise_target,
 )
@@ -79,3 +80,18 @@ def test_bootstrap_ci_covers_a_known_mean():
         hits += lo <= 0.05 <= hi
     assert 0.85 <= hits / 200 <= 0.99  # near 95 % (the percentile interval is a bit narrow)
     assert all(math.isnan(x) for x in bootstrap_ci([0.1]))
+
+
+def test_feature_sets_are_compared_with_the_built_in_ones():
+    labels = ["teacher", "student-none", "student-emotionkd", "baseline-eeg-features",
+              "baseline-eeg-de", "baseline-gsr-features", "baseline-gsr-neurokit"]
+    pairs = comparison_pairs(labels)
+    for pair in (("teacher", "baseline-eeg-de"), ("student-none", "baseline-gsr-neurokit"),
+                 ("baseline-gsr-neurokit", "baseline-gsr-features"),
+                 ("baseline-eeg-de", "baseline-eeg-features"),
+                 ("student-none", "baseline-gsr-features")):
+        assert pair in pairs
+    # only models the run has
+    assert ("baseline-eeg-de", "baseline-eeg-features") not in comparison_pairs(
+        ["teacher", "baseline-eeg-de"])
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import scr_responses
 
 from emotionkd.features import BANDS, GSR_FEATURES, eeg_band_power, gsr_features
 
@@ -47,21 +48,12 @@ def test_band_power_is_vectorised_identically():
         np.testing.assert_allclose(whole, one_by_one, rtol=1e-10, atol=1e-12)
 
 
-def _scr(n: int, onsets: list[int], amp: float) -> np.ndarray:
-    t = np.arange(n) / FS
-    g = np.zeros(n)
-    for o in onsets:
-        s = np.clip(t - o / FS, 0, None)
-        g += amp * (np.exp(-s / 3.0) - np.exp(-s / 0.5)) * (t >= o / FS)
-    return g
-
-
 def test_gsr_features_level_slope_and_responses():
     n = 1024
     t = np.arange(n) / FS
     flat = np.full(n, 2.0)
     ramp = 1.0 + 0.1 * t
-    two = 1.0 + _scr(n, [100, 600], 0.5)
+    two = 1.0 + scr_responses(n, [100, 600], 0.5)
     f = gsr_features(np.stack([flat, ramp, two]), FS)
     assert f.shape == (3, len(GSR_FEATURES))
     level, slope, count, mean_amp, max_amp = f.T

@@ -29,8 +29,9 @@ def test_registry_declares_what_models_need_without_torch():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert res.stdout.split("\n")[0] == (
-        "False ['emotionnet-teacher', 'concat'] emotionnet-student ['eeg-features'] "
-        "['concat', 'deepconvnet', 'shallowconvnet', 'eeg-features', 'gsr-features']")
+        "False ['emotionnet-teacher', 'concat'] emotionnet-student ['eeg-features', 'eeg-de'] "
+        "['concat', 'deepconvnet', 'shallowconvnet', 'eeg-features', 'eeg-de', 'gsr-features', "
+        "'gsr-neurokit']")
     from emotionkd.models.registry import build_model, config_for, model_spec
 
     assert model_spec("gsr-features") | {"description": ""} == {

@@ -1,85 +1,18 @@
-"""Recording readers (emotionkd.recordings): OpenSignals, Empatica E4, CSV decimal commas
-and units."""
+"""Recording readers (emotionkd.recordings): Empatica E4, CSV decimal commas and units (the
+OpenSignals reader is in test_recordings_opensignals.py)."""
 
 from __future__ import annotations
 
-import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MADE, NK, REAL, write_eda_csv
+from conftest import REAL, write_eda_csv
 from conftest import run_cli as _run
 
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.recordings import read_recording
 from emotionkd.signals import infer_gsr_unit
-
-
-def test_opensignals_bitalino_recording(subject_ckpt, capsys):
-    """Self-made file in OpenSignals' published layout (tests/data/made/README.md): the
-    NeuroKit recording's EDA as the 10-bit counts a BITalino (r)evolution streams on A3."""
-    path = MADE / "opensignals_bitalino_eda.txt"
-    rec = read_recording(path)
-    assert (rec.fmt, rec.fs, rec.channel, rec.unit, len(rec.values)) == \
-        ("opensignals", 100.0, "A3", "adc", 4000)
-    nk = np.loadtxt(NK, delimiter=",", skiprows=1, usecols=[1], max_rows=4000)
-    # one 10-bit step is 3.3/1024/0.132 = 0.0244 µS: rounding leaves at most half of it
-    assert np.max(np.abs(rec.values - nk)) <= 0.0123
-    assert "ADC/2^10·3.3 V/0.132" in rec.notes[0]
-    np.testing.assert_array_equal(read_recording(path, channel="eda").values, rec.values)
-    code, cap = _run(["predict", "--model", str(subject_ckpt), "--input", str(path)], capsys)
-    assert code == 0, cap.err
-    assert "10 windows of 4 s from 40 s of opensignals 'A3' (adc → µS, 100 → 128 Hz)" in cap.out
-
-
-def _opensignals(path: Path, devices: list[dict], rows: np.ndarray) -> Path:
-    header = {d.pop("mac"): d for d in devices}
-    lines = ["# OpenSignals Text File Format", "# " + json.dumps(header), "# EndOfHeader"]
-    lines += ["\t".join(str(int(v)) if float(v).is_integer() else str(v) for v in r) + "\t"
-              for r in rows]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def test_opensignals_devices_channels_and_refusals(tmp_path):
-    n = 1000
-    adc = np.full(n, 26214)  # 16 bits: 26214/65536·3 V/0.12 = 10.0 µS
-    plux = {"mac": "00:07:80:4D:2E:76", "device": "biosignalsplux", "sampling rate": 1000,
-            "column": ["nSeq", "DI", "CH1", "CH2"], "label": ["CH1", "CH2"],
-            "sensor": ["ECG", "EDA"], "resolution": [16, 1, 16, 16]}
-    rows = np.column_stack([np.arange(n) % 16, np.zeros(n), np.full(n, 32768), adc])
-    rec = read_recording(_opensignals(tmp_path / "plux.txt", [dict(plux)], rows))
-    assert rec.channel == "CH2" and rec.fs == 1000
-    np.testing.assert_allclose(rec.values, 26214 / 65536 * 3 / 0.12)
-    # two devices in one file: the second one's columns follow the first one's
-    bit = {"mac": "98:D3:41:FD:4E:E8", "device": "bitalino_rev", "sampling rate": 1000,
-           "column": ["nSeq", "I1", "I2", "O1", "O2", "A1"], "label": ["A1"],
-           "sensor": ["ECG"], "resolution": [4, 1, 1, 1, 1, 10]}
-    both = np.column_stack([rows, np.arange(n) % 16, np.ones((n, 4)), np.full(n, 512)])
-    rec = read_recording(_opensignals(tmp_path / "two.txt", [dict(plux), dict(bit)], both))
-    assert rec.channel == "CH2"
-    np.testing.assert_allclose(rec.values, 26214 / 65536 * 3 / 0.12)
-    # a channel whose sensor type was not set: refused with the option to pass
-    raw_only = {**bit, "sensor": ["RAW"]}
-    p = _opensignals(tmp_path / "raw.txt", [dict(raw_only)], both[:, 4:])
-    with pytest.raises(DataFormatError, match=r"no channel has sensor type or label EDA "
-                                              r"\(channels: A1 \(RAW\)\); pass --channel LABEL"):
-        read_recording(p)
-    rec = read_recording(p, channel="A1")
-    np.testing.assert_allclose(rec.values, 512 / 1024 * 3.3 / 0.132)
-    # an unknown device, and values that are not ADC counts
-    other = {**plux, "device": "muscleban"}
-    with pytest.raises(DataFormatError, match="no EDA transfer function known for device "
-                                              "'muscleban'.*pass --unit us"):
-        read_recording(_opensignals(tmp_path / "mb.txt", [dict(other)], rows))
-    floats = rows.astype(float)
-    floats[:, 3] = 5.25
-    p = _opensignals(tmp_path / "conv.txt", [dict(plux)], floats)
-    with pytest.raises(DataFormatError, match="not raw 16-bit ADC counts.*pass --unit us"):
-        read_recording(p)
-    np.testing.assert_allclose(read_recording(p, unit="us").values, 5.25)
 
 
 def test_e4_session_zip_folder_and_other_streams(tmp_path):

@@ -1,6 +1,7 @@
 """Readers of raw dataset layouts (and writers of synthetic data in those layouts).
 
-Every reader yields :class:`Trial` records; nothing here knows about torch.
+Every reader yields :class:`Trial` records (a :class:`TrialList` where it leaves trials out,
+with the reasons); nothing here knows about torch.
 """
 
 from emotionkd.datasets.records import (
@@ -11,6 +12,7 @@ from emotionkd.datasets.records import (
     EEG_PRESETS,
     TSCEPTION28,
     Trial,
+    TrialList,
     resolve_eeg_channels,
 )
 
@@ -22,5 +24,6 @@ __all__ = [
     "EEG_PRESETS",
     "TSCEPTION28",
     "Trial",
+    "TrialList",
     "resolve_eeg_channels",
 ]

@@ -92,3 +92,13 @@ class Trial:
     gsr_unit: str
     source_file: str = ""
     extra: dict = field(default_factory=dict)
+
+
+class TrialList(list):
+    """The trials a reader read from one input, plus the trials it left out: ``skipped``
+    holds one reason per left-out trial (an empty cell, NaN samples, no ratings), reported
+    like a skipped file (an error in strict mode)."""
+
+    def __init__(self, trials: Sequence[Trial] = (), skipped: Sequence[str] = ()) -> None:
+        super().__init__(trials)
+        self.skipped: list[str] = list(skipped)

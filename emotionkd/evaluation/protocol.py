@@ -42,7 +42,9 @@ def evaluate_protocol(
     """Run the protocol for every seed (or one job: ``fold`` and/or ``only_seed``) and write
     the merged report. Returns the results (None on the ranks other than 0)."""
     from emotionkd import distributed
+    from emotionkd.models.classical import require_baselines
 
+    require_baselines(plan.baselines)  # a missing optional package: refused before any work
     store, run = open_store(store_path), Path(run_dir)
     mask = store.trial_mask(plan.subjects)
     folds_by_seed = {s: make_folds(plan, store.subject[mask], store.trial[mask], s)

@@ -279,15 +279,18 @@ def comparison_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
     """The paired comparisons a report makes, as (model, reference) label pairs: every
     distilled student against the student alone, and the feedback students against their
     method without feedback; the teacher against the student alone (what a teacher knows
-    beyond GSR) and against its yardsticks; the student alone against its yardstick."""
+    beyond GSR) and against its yardsticks; the student alone against its yardsticks; the
+    NeuroKit2 and differential-entropy feature sets against the built-in ones."""
     have = set(labels)
     alone = f"student-{alone_method()}"
     pairs = [(lab, alone) for lab in labels if lab.startswith("student-") and lab != alone]
     pairs += [(lab, lab.split("+")[0]) for lab in labels
               if lab.startswith("student-") and "+" in lab]
-    pairs += [("teacher", ref) for ref in (alone, "baseline-eeg-features",
+    pairs += [("teacher", ref) for ref in (alone, "baseline-eeg-features", "baseline-eeg-de",
                                            "baseline-shallowconvnet")]
-    pairs += [(alone, "baseline-gsr-features")]
+    pairs += [(alone, ref) for ref in ("baseline-gsr-features", "baseline-gsr-neurokit")]
+    pairs += [("baseline-gsr-neurokit", "baseline-gsr-features"),
+              ("baseline-eeg-de", "baseline-eeg-features")]
     return [(a, b) for a, b in pairs if a in have and b in have]
 
 

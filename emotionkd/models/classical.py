@@ -1,10 +1,14 @@
 """Classical yardsticks: hand-made features and a logistic regression (scikit-learn).
 
-* ``eeg-features`` — log band power of every EEG channel (theta, alpha, beta, gamma; Welch) or
-  their differential entropy, plus the skin-conductance features below: the teacher's
-  yardstick (it sees what the teacher sees).
+* ``eeg-features`` — log band power of every EEG channel (theta, alpha, beta, gamma; Welch),
+  plus the skin-conductance features below: the teacher's yardstick (it sees what the teacher
+  sees).
+* ``eeg-de`` — the same with the differential entropy of each band instead of its power (the
+  usual DE features of SEED/DEAP papers).
 * ``gsr-features`` — the skin-conductance features alone (tonic level and slope, SCR count,
   mean and largest amplitude): the GSR-only student's yardstick.
+* ``gsr-neurokit`` — skin-conductance features from NeuroKit2's EDA pipeline (the ``neurokit``
+  extra; :mod:`emotionkd.neurokit_features`): the GSR yardstick as the field computes it.
 
 Features are computed from exactly the windows the deep models get (same normalisation), then
 standardised with training-side statistics; the regularisation strength C is chosen from a
@@ -24,6 +28,15 @@ import numpy as np
 from emotionkd.errors import ConfigError
 from emotionkd.features import BANDS, EEG_METHODS, GSR_FEATURES, eeg_band_power, gsr_features
 from emotionkd.models.registry import entry, model_names
+from emotionkd.neurokit_features import PHASIC_METHODS
+from emotionkd.validation import check_choice
+
+#: what each classical baseline computes: its EEG features (``None``: FeatureModelConfig's
+#: eeg_method; EEG only where the registry entry needs it) and its GSR features
+FEATURE_SETS: dict[str, tuple[str | None, str]] = {
+    "eeg-features": (None, "builtin"), "eeg-de": ("de", "builtin"),
+    "gsr-features": (None, "builtin"), "gsr-neurokit": (None, "neurokit"),
+}
 
 
 def _uses_eeg(name: str) -> bool:
@@ -38,16 +51,16 @@ def _uses_eeg(name: str) -> bool:
 class FeatureModelConfig:
     """Settings of a feature + logistic-regression baseline."""
 
-    eeg_method: str = "welch"  # welch (log band power) | de (differential entropy)
+    eeg_method: str = "welch"  # eeg-features: welch (log band power) | de (differential entropy)
+    neurokit_phasic: str = "highpass"  # gsr-neurokit: NeuroKit's eda_phasic method
     c_grid: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0])
     scr_threshold: float = 0.05  # smallest SCR rise, in the windows' units
     class_weight: str = "balanced"  # balanced | none
     batch: int = 1024  # windows per feature-extraction chunk (memory bound)
 
     def __post_init__(self) -> None:
-        if self.eeg_method not in EEG_METHODS:
-            raise ConfigError(f"eeg_method must be one of {', '.join(EEG_METHODS)}, not "
-                              f"{self.eeg_method!r}")
+        check_choice(self.eeg_method, "eeg_method", EEG_METHODS)
+        check_choice(self.neurokit_phasic, "neurokit_phasic", PHASIC_METHODS)
         if not self.c_grid or any(not (isinstance(c, (int, float)) and c > 0 and
                                        math.isfinite(c)) for c in self.c_grid):
             raise ConfigError(f"c_grid must hold positive numbers, got {self.c_grid!r}")
@@ -56,20 +69,46 @@ class FeatureModelConfig:
                               f"{self.class_weight!r}")
 
 
+def require_baselines(names: list[str]) -> None:
+    """Refuse, before any work, classical baselines whose optional package is missing (a
+    one-line DependencyError with the install command)."""
+    if any(FEATURE_SETS.get(n, (None, ""))[1] == "neurokit" for n in names):
+        from emotionkd.neurokit_features import require_neurokit
+
+        require_neurokit()
+
+
+def _gsr_block(kind: str, gsr: np.ndarray, fs: float, cfg: FeatureModelConfig) -> np.ndarray:
+    if kind == "neurokit":
+        from emotionkd.neurokit_features import gsr_neurokit_features
+
+        return gsr_neurokit_features(gsr, fs, cfg.neurokit_phasic)
+    return gsr_features(gsr, fs, cfg.scr_threshold)
+
+
+def _gsr_width(kind: str) -> int:
+    if kind == "neurokit":
+        from emotionkd.neurokit_features import NEUROKIT_FEATURES
+
+        return len(NEUROKIT_FEATURES)
+    return len(GSR_FEATURES)
+
+
 def window_features(name: str, ds: Any, cfg: FeatureModelConfig) -> np.ndarray:
     """Feature matrix (windows, features) of baseline ``name`` for a
     :class:`~emotionkd.windows.WindowDataset`, extracted in chunks of ``cfg.batch`` windows."""
     use_eeg = _uses_eeg(name)
+    eeg_method, gsr_kind = FEATURE_SETS[name]
     if use_eeg and not ds.has_eeg:
         raise ConfigError(f"{name} needs EEG but the data were loaded without it")
     blocks = []
     for a in range(0, len(ds), cfg.batch):
         eeg, gsr, _ = ds.batch(np.arange(a, min(a + cfg.batch, len(ds))), eeg=use_eeg)
-        cols = [gsr_features(gsr.numpy(), ds.fs, cfg.scr_threshold)]
+        cols = [_gsr_block(gsr_kind, gsr.numpy(), ds.fs, cfg)]
         if use_eeg:
-            cols.insert(0, eeg_band_power(eeg.numpy(), ds.fs, cfg.eeg_method))
+            cols.insert(0, eeg_band_power(eeg.numpy(), ds.fs, eeg_method or cfg.eeg_method))
         blocks.append(np.hstack(cols))
-    width = (len(BANDS) * ds.n_eeg if use_eeg else 0) + len(GSR_FEATURES)
+    width = (len(BANDS) * ds.n_eeg if use_eeg else 0) + _gsr_width(gsr_kind)
     return np.vstack(blocks) if blocks else np.zeros((0, width))
 
 

@@ -8,7 +8,9 @@
 | deepconvnet | student | gsr | torch | baseline: Schirrmeister et al. 2017 on GSR |
 | shallowconvnet | baseline | eeg, gsr | torch | baseline: Shallow ConvNet, EEG + GSR |
 | eeg-features | baseline | eeg, gsr | classical | band power + GSR features, logistic regression |
+| eeg-de | baseline | eeg, gsr | classical | band DE + GSR features, logistic regression |
 | gsr-features | baseline | gsr | classical | GSR features, logistic regression |
+| gsr-neurokit | baseline | gsr | classical | NeuroKit2 GSR features, logistic regression |
 
 ``needs`` says what training a model takes: the EEG and/or the GSR of each window, and
 ``teacher`` for the model that is distilled from a trained teacher. ``sized`` models take the
@@ -84,10 +86,18 @@ _REGISTRY: dict[str, ModelEntry] = {
         "baseline", _needs("eeg", "gsr"),
         "log band power per EEG channel + GSR features → logistic regression",
         kind="classical", baseline=True),
+    "eeg-de": ModelEntry(
+        "baseline", _needs("eeg", "gsr"),
+        "differential entropy per EEG channel and band + GSR features → logistic regression",
+        kind="classical", baseline=True),
     "gsr-features": ModelEntry(
         "baseline", _needs("gsr"),
         "GSR tonic level/slope and SCR count/amplitude → logistic regression",
         kind="classical", baseline=True),
+    "gsr-neurokit": ModelEntry(
+        "baseline", _needs("gsr"),
+        "NeuroKit2 GSR features (tonic, SCR count/amplitude/rise time; the neurokit extra) "
+        "→ logistic regression", kind="classical", baseline=True),
 }
 
 #: settings of a sized model's configuration that come from the data, not from [model]

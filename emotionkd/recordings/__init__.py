@@ -7,8 +7,9 @@ Supported inputs (the sampling rate and unit come from the file wherever it reco
   the unzipped session folder (``EDA.csv`` inside);
 * **OpenSignals** text exports of PLUX devices (BITalino, biosignalsplux): a JSON header with
   the sampling rate, channel labels, sensor types and ADC resolutions; the EDA channel is
-  picked by sensor type or label (``channel`` overrides) and its raw ADC counts are converted
-  to µS with the device's transfer function (:data:`EDA_TRANSFER`);
+  picked by sensor type, else label (``channel`` overrides) and its raw ADC counts are
+  converted to µS with the transfer function of its sensor, else of the device's family
+  (:mod:`~emotionkd.recordings.plux`);
 * **EDF/BDF** (via MNE, the ``[bdf]`` extra): the channel by ``channel`` (default: the channel
   whose label looks like GSR/EDA), its unit from the header;
 * **generic CSV/TSV** (comma, semicolon, tab or space separated, with or without a header):
@@ -16,14 +17,16 @@ Supported inputs (the sampling rate and unit come from the file wherever it reco
   ``time_column`` in seconds; ``decimal=","`` reads decimal commas, and a file that looks like
   it has decimal commas is refused under the default ``decimal="auto"`` (never truncated).
 
-Values are returned as skin conductance in µS (Ohm → 10⁶/Ohm, kOhm → 10³/kOhm, nS → /1000).
+Values are returned as skin conductance in µS (Ohm → 10⁶/Ohm, kOhm → 10³/kOhm, nS → /1000,
+S → ·10⁶).
 A unit the file does not state is inferred from the signal's median only where that is
 unambiguous (:func:`emotionkd.signals.infer_gsr_unit`); otherwise the reader refuses and
 names ``--unit``. Every decision is recorded in ``Recording.notes``.
 
-One module per format (:mod:`~emotionkd.recordings.e4`, :mod:`~emotionkd.recordings.opensignals`,
-:mod:`~emotionkd.recordings.text` for CSV/TSV); :mod:`~emotionkd.recordings.base` holds
-:class:`Recording`, the unit names and the conversion of MNE ``Raw`` objects (EDF/BDF).
+One module per format (:mod:`~emotionkd.recordings.e4`, :mod:`~emotionkd.recordings.opensignals`
+over the PLUX tables of :mod:`~emotionkd.recordings.plux`, :mod:`~emotionkd.recordings.text`
+for CSV/TSV); :mod:`~emotionkd.recordings.base` holds :class:`Recording`, the user's unit and
+the conversion of MNE ``Raw`` objects (EDF/BDF).
 """
 
 from __future__ import annotations
@@ -36,11 +39,11 @@ from emotionkd.choices import DECIMALS, RECORDING_FORMATS
 from emotionkd.errors import DataFormatError
 from emotionkd.recordings.base import Recording, check_fs, from_raw, option_unit, validated
 from emotionkd.recordings.e4 import find_eda, looks_like_e4, read_e4
-from emotionkd.recordings.opensignals import EDA_TRANSFER, MAGIC, read_opensignals
+from emotionkd.recordings.opensignals import MAGIC, read_opensignals
 from emotionkd.recordings.text import read_csv
 from emotionkd.validation import check_choice
 
-__all__ = ["EDA_TRANSFER", "SUPPORTED", "Recording", "detect_format", "read_recording"]
+__all__ = ["SUPPORTED", "Recording", "detect_format", "read_recording"]
 
 SUPPORTED = ("Empatica E4 (EDA.csv, session .zip or folder), OpenSignals text (.txt, PLUX/"
              "BITalino), CSV/TSV (.csv, .tsv, .txt), EDF (.edf), BDF (.bdf)")

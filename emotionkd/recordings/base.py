@@ -1,6 +1,6 @@
-"""What every recording reader shares: :class:`Recording` (conductance in µS), the unit names
-and their normalisation, the final check of the samples, and the conversion of an MNE ``Raw``
-object (EDF/BDF files and :meth:`Recording.from_mne`)."""
+"""What every recording reader shares: :class:`Recording` (conductance in µS), the unit a user
+gives (the unit names are in :mod:`emotionkd.signals`), the final check of the samples, and
+the conversion of an MNE ``Raw`` object (EDF/BDF files and :meth:`Recording.from_mne`)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from emotionkd.choices import GSR_UNITS
 from emotionkd.errors import DataFormatError
-from emotionkd.signals import to_microsiemens
-from emotionkd.validation import check_choice, check_number
+from emotionkd.signals import (
+    GSR_UNIT_LIST,
+    check_gsr_unit,
+    gsr_unit_name,
+    plain_unit,
+    to_microsiemens,
+)
+from emotionkd.validation import check_number
 
+#: channel and column names taken for GSR when none is named (besides any containing gsr or
+#: eda)
 GSR_NAMES = ("gsr", "eda", "gsr1", "skin conductance", "sc", "electrodermal")
-UNIT_ALIASES = {"us": "us", "usiemens": "us", "microsiemens": "us", "umho": "us",
-                "ohm": "ohm", "ohms": "ohm", "ω": "ohm", "kohm": "kohm", "kohms": "kohm",
-                "kω": "kohm", "ns": "ns", "nanosiemens": "ns", "auto": "auto", "": "auto"}
 VOLT_UNITS = ("v", "mv", "uv", "nv")
 
 
@@ -66,14 +70,7 @@ def check_fs(fs: float, what: str) -> float:
 
 def option_unit(unit: str) -> str:
     """A unit given by the user (``--unit``), normalised; unknown names are refused."""
-    u = normalise_unit(unit)
-    if u not in UNIT_ALIASES:
-        check_choice(unit, "--unit", GSR_UNITS)
-    return UNIT_ALIASES[u]
-
-
-def normalise_unit(unit: str | None) -> str:
-    return (unit or "").strip().lower().replace("µ", "u").replace("μ", "u").replace(" ", "")
+    return check_gsr_unit(unit, "--unit")
 
 
 def validated(rec: Recording) -> Recording:
@@ -111,15 +108,15 @@ def from_raw(raw: Any, source: str, fmt: str, channel: str | None, unit: str) ->
     orig = str((getattr(raw, "_orig_units", None) or {}).get(name, "") or "")
     src = f"{source} '{name}'"
     # MNE scales volt-like units to V; GSR units (Ohm, uS, nS) come back unscaled
-    declared = UNIT_ALIASES.get(normalise_unit(orig))
+    declared = gsr_unit_name(orig)
     notes = []
     if unit != "auto":
         file_unit = unit
         notes.append(f"unit {unit} (from --unit; the file says {orig or 'nothing'})")
-    elif normalise_unit(orig) in VOLT_UNITS:
-        raise DataFormatError(f"{src}: is in {orig}, not a GSR unit; pass --unit us|ohm|kohm|ns "
+    elif plain_unit(orig) in VOLT_UNITS:
+        raise DataFormatError(f"{src}: is in {orig}, not a GSR unit; pass --unit {GSR_UNIT_LIST} "
                               "if it really is skin conductance or resistance")
-    elif declared is not None and declared != "auto":
+    elif declared is not None:
         file_unit = declared
         notes.append(f"unit {declared} (from the file header)")
     else:

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from emotionkd.errors import DataFormatError
-from emotionkd.store.layout import FORMAT, FORMAT_VERSION
+from emotionkd.store.layout import FORMAT, FORMAT_VERSION, LEGACY_RATING_SCALE
 from emotionkd.version import __version__
 
 
@@ -45,6 +45,9 @@ class Store:
     #: synthetic stores only: the true (valence, arousal) of every trial, in [-1, 1]
     latent: np.ndarray | None = None
     latent_names: list[str] = field(default_factory=list)
+    #: per rating: [min, max] of its scale, or None for a category (an emotion keyword);
+    #: stores written without the attribute are read as 1-9 (DEAP's and HCI's scale)
+    rating_scales: list[list[float] | None] = field(default_factory=list)
 
     def latent_index(self, name: str) -> int | None:
         """Column of rating ``name`` in :attr:`latent`; None when the store has no latent
@@ -117,7 +120,8 @@ class Store:
         np.cumsum(lengths, out=offsets[1:])
         total = int(offsets[-1])
         chans = list(range(len(self.eeg_channels))) if eeg_channels is None else list(eeg_channels)
-        eeg = np.empty((len(chans), total), dtype=np.float32) if load_eeg else None
+        # no EEG rows (a GSR-only store, or no channel chosen): no EEG at all
+        eeg = np.empty((len(chans), total), dtype=np.float32) if load_eeg and chans else None
         gsr = np.empty((1, total), dtype=np.float32)
         try:
             with h5py.File(self.path, "r") as f:
@@ -259,12 +263,13 @@ def _read_store(p: Path, f: h5py.File) -> Store:
     """The metadata and the trial table of an open store file."""
     attrs = {k: _attr(v) for k, v in f.attrs.items()}
     g = f["trials"]
+    names = list(json.loads(attrs["rating_names"]))
     return Store(
         path=p,
         source=str(attrs["source"]),
         sampling_rate=float(attrs["sampling_rate"]),
         eeg_channels=list(json.loads(attrs["eeg_channels"])),
-        rating_names=list(json.loads(attrs["rating_names"])),
+        rating_names=names,
         gsr_unit=str(attrs.get("gsr_unit", "uS")),
         preprocessing=json.loads(attrs.get("preprocessing", "{}")),
         created_with=str(attrs.get("created_with", "")),
@@ -278,6 +283,8 @@ def _read_store(p: Path, f: h5py.File) -> Store:
         latent=g["latent"][()] if "latent" in g else None,
         latent_names=(list(json.loads(_attr(g["latent"].attrs["names"])))
                       if "latent" in g else []),
+        rating_scales=(json.loads(attrs["rating_scales"]) if "rating_scales" in attrs
+                       else [list(LEGACY_RATING_SCALE)] * len(names)),
     )
 
 
@@ -305,6 +312,9 @@ def _validate(s: Store, n_eeg: int, n_total: int, gsr_shape: tuple[int, ...]) ->
     elif not np.isfinite(s.ratings).all():
         problems.append(f"/trials/ratings holds {int(np.sum(~np.isfinite(s.ratings)))} "
                         "non-finite value(s)")
+    if len(s.rating_scales) != len(s.rating_names):
+        problems.append(f"rating_scales lists {len(s.rating_scales)} scales for "
+                        f"{len(s.rating_names)} ratings")
     if s.latent is not None and s.latent.shape != (n, len(s.latent_names)):
         problems.append(f"/trials/latent has shape {s.latent.shape}")
     if not problems:

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from emotionkd.errors import DataFormatError
-from emotionkd.store.layout import FORMAT, FORMAT_VERSION, LATENT_NAMES
+from emotionkd.store.layout import FORMAT, FORMAT_VERSION, LATENT_NAMES, check_rating_scales
 from emotionkd.version import __version__
 
 _CHUNK = 8192
@@ -31,9 +31,11 @@ class StoreWriter:
             w.add_trial(subject=1, trial=1, eeg=eeg, gsr=gsr, ratings=r)
             w.preprocessing["baseline"] = "subtract"
 
-    On a clean exit the file is completed and renamed to ``path``; on an exception the
-    temporary file is removed and nothing appears under ``path`` (a previous file stays). A
-    write failure (full disk, read-only file system) becomes a one-line OutputError.
+    ``rating_scales`` gives each rating's [min, max] (None for a category); a store written
+    without them is read as 1-9. On a clean exit the file is completed and renamed to
+    ``path``; on an exception the temporary file is removed and nothing appears under
+    ``path`` (a previous file stays). A write failure (full disk, read-only file system)
+    becomes a one-line OutputError.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class StoreWriter:
         overwrite: bool = False,
         gsr_unit: str = "uS",
         inputs: Sequence[str | os.PathLike] = (),
+        rating_scales: Sequence[Sequence[float] | None] | None = None,
     ) -> None:
         from emotionkd.outputs import atomic_output, check_output
 
@@ -58,6 +61,8 @@ class StoreWriter:
         self.sampling_rate = float(sampling_rate)
         self.eeg_channels = [str(c) for c in eeg_channels]
         self.rating_names = [str(r) for r in rating_names]
+        self.rating_scales = (None if rating_scales is None
+                              else check_rating_scales(rating_scales, self.rating_names))
         self.preprocessing: dict[str, Any] = dict(preprocessing or {})
         self.gsr_unit = gsr_unit
         self._subjects: list[int] = []
@@ -79,8 +84,8 @@ class StoreWriter:
             # leaves the library in a state that can crash the process)
             self._file = h5py.File(self.tmp, "w", rdcc_nbytes=0)
             n_eeg = len(self.eeg_channels)
-            self._eeg = self._file.create_dataset(
-                "eeg", shape=(n_eeg, 0), maxshape=(n_eeg, None), dtype="float32",
+            self._eeg = self._file.create_dataset(  # a GSR-only store has 0 EEG rows
+                "eeg", shape=(n_eeg, 0), maxshape=(max(n_eeg, 1), None), dtype="float32",
                 chunks=(max(n_eeg, 1), _CHUNK),
             )
             self._gsr = self._file.create_dataset(
@@ -192,5 +197,7 @@ class StoreWriter:
         f.attrs["eeg_channels"] = json.dumps(self.eeg_channels)
         f.attrs["gsr_unit"] = self.gsr_unit
         f.attrs["rating_names"] = json.dumps(self.rating_names)
+        if self.rating_scales is not None:
+            f.attrs["rating_scales"] = json.dumps(self.rating_scales)
         f.close()
         self._file = None
