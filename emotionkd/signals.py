@@ -27,7 +27,7 @@ from emotionkd.errors import ConfigError, DataFormatError
 #: skin conductance lies within about this range (µS); a unit is a candidate for a signal
 #: whose median, read in that unit, falls inside it
 PLAUSIBLE_US = (0.05, 50.0)
-#: how each unit of :data:`~emotionkd.choices.GSR_UNITS` reads as µS
+#: the name each unit of :data:`~emotionkd.choices.GSR_UNITS` is shown with
 GSR_UNIT_NAMES = {"us": "µS", "ns": "nS", "kohm": "kOhm", "ohm": "Ohm", "s": "S"}
 #: names files and users give the units (compared lower-case, without spaces, µ as u)
 GSR_UNIT_ALIASES = {
@@ -36,13 +36,12 @@ GSR_UNIT_ALIASES = {
     "ohm": "ohm", "ohms": "ohm", "ω": "ohm", "kohm": "kohm", "kohms": "kohm", "kω": "kohm",
     "kiloohm": "kohm", "kiloohms": "kohm",
 }
+#: the units, as error messages list them after the option
+GSR_UNIT_LIST = "|".join(u for u in GSR_UNITS if u != "auto")
 #: DEAP's EEG pass band (Hz)
 DEAP_BAND = (4.0, 45.0)
 #: a standard deviation below this is taken as 1 (a flat channel is left unscaled)
 MIN_STD = 1e-8
-
-#: the units, as error messages list them after the option
-GSR_UNIT_LIST = "|".join(u for u in GSR_UNITS if u != "auto")
 
 
 # ---------------------------------------------------------------------------------------------
