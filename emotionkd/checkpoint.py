@@ -171,13 +171,25 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
     return ckpt
 
 
+def _with_compat(model: str, config: Any) -> Any:
+    """A stored model config as this version builds it: EmotionNet configs written before the
+    teacher's spectral path existed (emotionkd 0.1) get ``spectral = "none"``, the
+    architecture they were trained as."""
+    if not isinstance(config, Mapping):
+        return config
+    out = dict(config)
+    if model.startswith("emotionnet") and "head_l2" in out and "spectral" not in out:
+        out["spectral"] = "none"
+    return out
+
+
 def build_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
     """Rebuild the model of a loaded checkpoint and load its weights (strictly)."""
     from emotionkd.models.registry import build_model
 
     src = ckpt.get("_path", "checkpoint")
     try:
-        model = build_model(ckpt["model"], dict(ckpt["model_config"]))
+        model = build_model(ckpt["model"], _with_compat(ckpt["model"], ckpt["model_config"]))
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except CheckpointError:
         raise

@@ -14,6 +14,9 @@ from __future__ import annotations
 DEAP_FORMATS = ("auto", "dat", "mat")
 #: formats ``synth deap`` writes
 SYNTH_FORMATS = ("dat", "mat")
+#: world families of ``synth deap --world`` (emotionkd/datasets/worlds.py); "own" is the
+#: generator of emotionkd/datasets/synthetic.py
+WORLDS = ("own", "broadband", "rhythms", "sources", "aperiodic")
 #: what preprocessing does with the pre-stimulus baseline
 BASELINE_MODES = ("subtract", "none", "keep")
 #: units of a raw GSR signal (``preprocess --gsr-unit``, ``predict --unit`` and the readers of

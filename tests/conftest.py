@@ -260,7 +260,7 @@ def teacher_student_pair(dtype: torch.dtype | None = None
     dtype = dtype or torch.float32
     torch.manual_seed(0)
     cfg = EmotionNetConfig(fs=32, window_s=2, n_eeg=3, dropout=0.0, head_dropout=0.0,
-                           classifier_dropout=0.0, **TINY)
+                           classifier_dropout=0.0, spectral_dropout=0.0, **TINY)
     return EmotionNetTeacher(cfg).to(dtype), EmotionNetStudent(cfg).to(dtype)
 
 

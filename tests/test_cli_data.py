@@ -40,3 +40,19 @@ def test_models_command_lists_the_registry(capsys):
 def test_models_command(capsys):
     code, cap = _cli(["models"], capsys)
     assert code == 0 and "993,986" in cap.out and "2,047,490" in cap.out
+
+
+def test_synth_deap_world_families(tmp_path, capsys):
+    from emotionkd.datasets.synthetic import read_latent_table
+
+    raw = tmp_path / "rhythms"
+    code, cap = _cli(["synth", "deap", "--out", str(raw), "--world", "rhythms", "--subjects",
+                      "2", "--trials", "2", "--seconds", "4", "--rating-bias", "0.5"], capsys)
+    assert code == 0 and "wrote 2 subject files" in cap.out
+    assert len(read_latent_table(raw)) == 4
+    for args, message in ((["--world", "own", "--rating-bias", "1"], "--rating-bias applies"),
+                          (["--world", "sources", "--eeg-cue", "2"], "--world own only"),
+                          (["--world", "planets"], "planets")):
+        out = tmp_path / "bad"
+        code, cap = _cli(["synth", "deap", "--out", str(out), "--subjects", "1", *args], capsys)
+        assert code != 0 and message in cap.err and not (out / "s01.dat").exists()

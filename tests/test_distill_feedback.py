@@ -82,7 +82,7 @@ def test_meta_gradient_matches_finite_differences():
     assert g_flat.abs().sum() > 0, "the meta-gradient must reach the teacher"
     rng = torch.Generator().manual_seed(5)
     direction = [torch.randn(p.shape, generator=rng, dtype=torch.float64) for p in params]
-    eps = 1e-5
+    eps = 1e-6
 
     def shift(scale: float) -> None:
         with torch.no_grad():

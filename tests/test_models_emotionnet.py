@@ -65,12 +65,16 @@ def test_teacher_reference_parameter_count():
     # so fixing the bug adds no parameters; the difference is that here all 141,248 parameters
     # of that block are used and trained (see the gradient tests below), whereas the reference
     # effectively trains 1,904,962 of its 2,046,210 trainable parameters.
-    t = build_model("emotionnet-teacher", default_config("emotionnet-teacher", 128, 4, 28))
+    t = build_model("emotionnet-teacher",
+                    default_config("emotionnet-teacher", 128, 4, 28, {"spectral": "none"}))
     assert count_parameters(t) == 2_047_490
     assert count_parameters(t, trainable_only=True) == 2_046_210
     assert sum(p.numel() for p in t.eeg_encoder.blocks[2].parameters()) == 141_248
+    # emotionkd's default adds the spectral path: BatchNorm over 28 x 4 log band powers (224
+    # parameters + 224 statistics) and a linear layer (112 x 2 + 2); its DFT matrices are
+    # constants rebuilt from the config, not parameters
     rows = {r["name"]: r for r in describe_models(128, 4, 28)}
-    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490
+    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490 + 224 + 224 + 226
     assert rows["emotionnet-student"]["trainable"] == 993_090
 
 
@@ -163,7 +167,7 @@ def test_faithful_teacher_skips_only_the_unused_eeg_block(bug):
         ref = sum(imf(es[i], gs[i], es[i + 1], gs[i + 1]) for i, imf in enumerate(t.fusions))
     assert len(calls) == 1 + (not bug)  # the forward above ran it only without the bug
     torch.testing.assert_close(tokens, ref, rtol=0, atol=1e-6)
-    torch.testing.assert_close(z, t.classifier(ref), rtol=0, atol=1e-6)
+    torch.testing.assert_close(z, t.classifier(ref) + t.spectral(eeg), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["emotionnet-student", "concat", "deepconvnet"])

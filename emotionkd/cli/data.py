@@ -5,16 +5,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from emotionkd.choices import BASELINE_MODES, DEAP_FORMATS, EEG_FILTERS, GSR_UNITS, SYNTH_FORMATS
+from emotionkd.choices import (
+    BASELINE_MODES,
+    DEAP_FORMATS,
+    EEG_FILTERS,
+    GSR_UNITS,
+    SYNTH_FORMATS,
+    WORLDS,
+)
 from emotionkd.cli import render
 from emotionkd.cli.options import check_out, choices, value
 from emotionkd.config import SIZE_PRESETS, DataConfig, ModelConfig, settings
 from emotionkd.settings import meta
 
 SynthFormat = choices("SynthFormat", SYNTH_FORMATS)
+World = choices("World", WORLDS)
 DeapFormat = choices("DeapFormat", DEAP_FORMATS)
 BaselineMode = choices("BaselineMode", BASELINE_MODES)
 GsrUnit = choices("GsrUnit", GSR_UNITS)
@@ -45,7 +54,17 @@ def synth_deap(
         help="dat (data_preprocessed_python) or mat (data_preprocessed_matlab)."),
     eeg_cue: float = O_EEG_CUE,
     gsr_cue: float = O_GSR_CUE,
-    label_noise: float = O_LABEL_NOISE,
+    label_noise: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--label-noise", show_default=False,
+        help="SD of the self-reports' noise, in rating points (default: 1 for the own "
+             "world, 1.5 for the other world families)."),
+    world: World = typer.Option(
+        World("own"), "--world",
+        help="Which generator: own (emotionkd's) or a world family of the robustness suite "
+             "(broadband, rhythms, sources, aperiodic; docs/synthetic-data.md)."),
+    rating_bias: float = typer.Option(
+        0.0, "--rating-bias",
+        help="SD of a per-subject offset of all ratings, in rating points (world families)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing sXX files."),
 ) -> None:
     """Write synthetic subjects in DEAP's preprocessed layout.
@@ -54,13 +73,28 @@ def synth_deap(
     emotions go to emotionkd-latent.csv (docs/synthetic-data.md).
     """
     from emotionkd.cli.console import console, progress_task
-    from emotionkd.datasets.synthetic import write_deap
+    from emotionkd.datasets.synthetic import DEFAULT_LABEL_NOISE, write_deap
+    from emotionkd.datasets.worlds import WORLD_RATING_NOISE, write_world
+    from emotionkd.errors import ConfigError
 
     check_out(out, True, kind="dir")
+    family = value(world)
+    if family == "own" and rating_bias:
+        raise ConfigError("--rating-bias applies to the world families, not --world own")
+    if family != "own" and (eeg_cue != 1.0 or gsr_cue != 1.0):
+        raise ConfigError("--eeg-cue and --gsr-cue apply to --world own only")
     with progress_task("synth deap", total=subjects) as cb:
-        paths = write_deap(out, n_subjects=subjects, n_trials=trials, seconds=seconds, seed=seed,
-                           eeg_cue=eeg_cue, gsr_cue=gsr_cue, label_noise=label_noise,
-                           fmt=value(fmt), overwrite=overwrite, progress=cb)
+        if family == "own":
+            noise = DEFAULT_LABEL_NOISE if label_noise is None else label_noise
+            paths = write_deap(out, n_subjects=subjects, n_trials=trials, seconds=seconds,
+                               seed=seed, eeg_cue=eeg_cue, gsr_cue=gsr_cue, label_noise=noise,
+                               fmt=value(fmt), overwrite=overwrite, progress=cb)
+        else:
+            noise = WORLD_RATING_NOISE if label_noise is None else label_noise
+            paths = write_world(out, family, n_subjects=subjects, n_trials=trials,
+                                seconds=seconds, seed=seed, rating_noise=noise,
+                                rating_bias=rating_bias, fmt=value(fmt), overwrite=overwrite,
+                                progress=cb)
     size = sum(p.stat().st_size for p in paths) / 2**20
     console.print(f"wrote {len(paths)} subject files ({size:.1f} MiB) to {out}")
 

@@ -303,7 +303,7 @@ class SyntheticSubject:
     peripheral: dict[str, np.ndarray]
     ratings: np.ndarray  # (trials, 4): valence, arousal, dominance, liking
     latent: np.ndarray  # (trials, 2)
-    params: SubjectParams
+    params: SubjectParams | None  # None for the world families (datasets/worlds.py)
 
 
 #: default strength of the emotion effects on the EEG (a multiplier of the effect sizes in
@@ -424,6 +424,28 @@ def deap_arrays(subj: SyntheticSubject) -> dict[str, np.ndarray]:
     return {"data": data, "labels": subj.ratings.astype(np.float64)}
 
 
+def _check_deap_request(out: Path, n_subjects: int, seconds: float, fmt: str,
+                        overwrite: bool) -> list[Path]:
+    """The subject files ``write_deap`` would write, after checking what it was asked."""
+    from emotionkd.validation import check_number
+
+    check_number(seconds, "--seconds", low=1, high=3600, why=" (per trial)")
+    if fmt not in ("dat", "mat"):
+        raise ConfigError(f"--format must be 'dat' or 'mat', not {fmt!r}")
+    if not 1 <= n_subjects <= 99:
+        raise ConfigError(f"--subjects must be between 1 and 99, got {n_subjects}")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
+    names = [out / f"s{k:02d}.{fmt}" for k in range(1, n_subjects + 1)]
+    clash = [p.name for p in names if p.exists()]
+    if clash and not overwrite:
+        raise ConfigError(
+            f"{out}: already holds {', '.join(clash[:3])}{'…' if len(clash) > 3 else ''}; "
+            "pass --overwrite or choose another --out"
+        )
+    return names
+
+
 def write_deap(
     out_dir: str | os.PathLike,
     n_subjects: int = 4,
@@ -436,39 +458,28 @@ def write_deap(
     label_noise: float = DEFAULT_LABEL_NOISE,
     eeg_cue: float = DEFAULT_EEG_CUE,
     gsr_cue: float = DEFAULT_GSR_CUE,
+    generate: Callable[[int], SyntheticSubject] | None = None,
 ) -> list[Path]:
     """Write ``s01``..``sNN`` in DEAP's ``data_preprocessed_python`` (``fmt='dat'``: Python-2
     pickles) or ``data_preprocessed_matlab`` (``fmt='mat'``) layout, plus the latent emotion
-    of every trial in :data:`LATENT_FILE`. Returns the paths of the subject files."""
+    of every trial in :data:`LATENT_FILE`. Returns the paths of the subject files.
+    ``generate(k)`` makes subject ``k`` instead of this module's generator (the world
+    families of :mod:`emotionkd.datasets.worlds`)."""
     from emotionkd.datasets.py2pickle import dump_py2
-    from emotionkd.validation import check_number
-
-    check_cues(eeg_cue, gsr_cue, label_noise)
-    check_number(seconds, "--seconds", low=1, high=3600, why=" (per trial)")
-    if fmt not in ("dat", "mat"):
-        raise ConfigError(f"--format must be 'dat' or 'mat', not {fmt!r}")
-    if not 1 <= n_subjects <= 99:
-        raise ConfigError(f"--subjects must be between 1 and 99, got {n_subjects}")
     from emotionkd.outputs import atomic_output, check_free_space, check_output, make_folder
 
+    check_cues(eeg_cue, gsr_cue, label_noise)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
-    names = [out / f"s{k:02d}.{fmt}" for k in range(1, n_subjects + 1)]
-    clash = [p.name for p in names if p.exists()]
-    if clash and not overwrite:
-        raise ConfigError(
-            f"{out}: already holds {', '.join(clash[:3])}{'…' if len(clash) > 3 else ''}; "
-            "pass --overwrite or choose another --out"
-        )
+    names = _check_deap_request(out, n_subjects, seconds, fmt, overwrite)
     check_output(out, overwrite=True, kind="dir")
     # float64 (trials, 40, samples) per subject, 3 s of baseline before the stimulus
     check_free_space(out / "x", n_subjects * n_trials * 40 * (seconds + 3) * 128 * 8 + 2**20)
     make_folder(out)
     latent_rows: list[tuple[int, int, float, float]] = []
     for k, path in enumerate(names, start=1):
-        subj = generate_subject(k, n_trials, seconds, seed=seed, label_noise=label_noise,
-                                eeg_cue=eeg_cue, gsr_cue=gsr_cue)
+        subj = generate(k) if generate is not None else generate_subject(
+            k, n_trials, seconds, seed=seed, label_noise=label_noise, eeg_cue=eeg_cue,
+            gsr_cue=gsr_cue)
         latent_rows += [(k, t + 1, float(v), float(a)) for t, (v, a) in enumerate(subj.latent)]
         arrays = deap_arrays(subj)
         with atomic_output(path, lock=False) as tmp, open(tmp, "wb") as fh:

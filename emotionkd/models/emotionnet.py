@@ -32,6 +32,7 @@ from emotionkd.models.layers import (
     PowerHead,
     keras_init,
 )
+from emotionkd.models.spectral import SPECTRAL, SpectralPath
 from emotionkd.validation import COUNT, FLAG, POSITIVE, SHARE, WHOLE, check_fields
 
 INITS = ("keras", "torch")
@@ -123,6 +124,10 @@ class EmotionNetConfig:
     faithful_imf_bug: bool = False  # True reproduces the reference IMF bug (teacher only)
     init: str = "keras"  # keras (reference initialisers) | torch (PyTorch defaults)
     head_l2: float = 1e-3  # weight of the L2 penalty on the conv-stem kernels
+    #: the teacher's spectral path beside the conv stem (models/spectral.py): "bands" (log
+    #: band power per channel, emotionkd's default) or "none" (the reference architecture)
+    spectral: str = "bands"
+    spectral_dropout: float = 0.25  # dropout on the spectral path's standardised features
     #: options of the architecture studies (``[model.study]``); the defaults: the reference
     study: StudyOptions = field(default_factory=StudyOptions)
 
@@ -132,7 +137,9 @@ class EmotionNetConfig:
             **dict.fromkeys(("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim",
                              "classifier_dim", "stride"), WHOLE),
             "n_classes": {"integer": True, "low": 2}, "kernel": COUNT, "pos_table": COUNT,
-            **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout"), SHARE),
+            **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout",
+                             "spectral_dropout"), SHARE),
+            "spectral": {"choices": SPECTRAL},
             "head_l2": {"low": 0}, "score_pool": {"choices": SCORE_POOLS},
             "init": {"choices": INITS}, "faithful_imf_bug": FLAG})
         if isinstance(self.study, dict):
@@ -289,7 +296,10 @@ class EmotionNetTeacher(EmotionNetBase):
 
     Two streams (``eeg_head``/``eeg_encoder`` and ``gsr_head``/``gsr_encoder``); one IMF per
     pair of consecutive blocks — IMF₁(e1, g1, e2, g2) + IMF₂(e2, g2, e3, g3) with three
-    blocks — summed; classifier on the 2L fused tokens (EEG tokens first).
+    blocks — summed; classifier on the 2L fused tokens (EEG tokens first). With
+    ``spectral = "bands"`` (the default) the logits of a per-channel log-band-power path on
+    the EEG (:class:`~emotionkd.models.spectral.SpectralPath`) are added to the classifier's;
+    ``spectral = "none"`` is the reference architecture.
 
     Deviation from the reference code: with ``faithful_imf_bug=False`` (default) each IMF's
     second branch uses the later EEG block as intended, so every parameter is trained; with
@@ -313,6 +323,9 @@ class EmotionNetTeacher(EmotionNetBase):
             for _ in range(c.n_blocks - 1)
         )
         self.classifier = self._classifier(2 * c.n_tokens, groups=2)
+        self.spectral = (None if c.spectral == "none" else
+                         SpectralPath(c.n_eeg, c.fs, c.n_samples, c.n_classes,
+                                      c.spectral_dropout))
         self._finish_init()
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -328,4 +341,7 @@ class EmotionNetTeacher(EmotionNetBase):
             # the IMF ignores its third input (E_a) under the bug; pass a tensor that exists
             out = imf(es[i], gs[i], es[i] if bug else es[i + 1], gs[i + 1])
             tokens = out if tokens is None else tokens + out
-        return self.classifier(tokens), tokens
+        logits = self.classifier(tokens)
+        if self.spectral is not None:  # phase-invariant per-channel band power, summed in
+            logits = logits + self.spectral(eeg)
+        return logits, tokens

@@ -200,13 +200,15 @@ def build_model(name: str, config: dict[str, Any]) -> nn.Module:
 def count_parameters(model: nn.Module, include_buffers: bool = True,
                      trainable_only: bool = False) -> int:
     """Number of parameter values, plus buffer values (BatchNorm running mean and variance;
-    ``num_batches_tracked`` excluded) when ``include_buffers``, the convention of Keras'
+    ``num_batches_tracked`` and fixed constants that checkpoints do not store excluded) when
+    ``include_buffers``, the convention of Keras'
     ``count_params``. ``trainable_only`` counts parameters with ``requires_grad`` and no
     buffers."""
     n = sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
     if include_buffers and not trainable_only:
+        stored = model.state_dict().keys()
         n += sum(b.numel() for k, b in model.named_buffers()
-                 if not k.endswith("num_batches_tracked"))
+                 if k in stored and not k.endswith("num_batches_tracked"))
     return int(n)
 
 

@@ -1,0 +1,101 @@
+"""A phase-invariant spectral path for the teacher: per-channel log band power.
+
+The conv stem of EmotionNet mixes all EEG channels in its first (spatial) convolution before
+any power is taken. A cue whose phase differs between channels — rhythms at individual
+frequencies that are not coherent across the scalp — cancels in that mix, and the reference
+architecture cannot recover it (docs/method.md, "The teacher across world families").
+Log band power per channel is the field's standard input for DEAP (differential entropy of a
+Gaussian band signal is ½·log(2πe·σ²), the same quantity up to constants); this path computes
+it inside the network, so that the teacher gets it with every window, exported models
+included (it is matrix products and a log, which ONNX and TorchScript carry).
+
+Welch's method with fixed weights: 1-s Hann segments with 50 % overlap, the periodogram by
+a real DFT written as two matrix products, the mean over segments, bins summed per band.
+The features are standardised by BatchNorm (subjects and channels differ in gain) and read
+by one linear layer whose logits are added to the conv-transformer's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+#: the bands (Hz) of ``spectral = "bands"``: theta, alpha, beta, gamma as DEAP studies use them
+BANDS: tuple[tuple[float, float], ...] = ((4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
+#: valid values of ``spectral``: no spectral path (the reference), or log band powers
+SPECTRAL = ("none", "bands")
+
+
+def band_matrix(fs: float, nperseg: int, bands: tuple[tuple[float, float], ...] = BANDS
+                ) -> torch.Tensor:
+    """(bins, bands) 0/1 matrix: which one-sided DFT bins of an ``nperseg`` segment fall in
+    each band [low, high) (a band with no bin takes the nearest bin)."""
+    freqs = torch.arange(nperseg // 2 + 1, dtype=torch.float64) * fs / nperseg
+    m = torch.zeros(len(freqs), len(bands), dtype=torch.float64)
+    for j, (lo, hi) in enumerate(bands):
+        inside = (freqs >= lo) & (freqs < hi)
+        if not inside.any():
+            inside[int(torch.argmin((freqs - (lo + hi) / 2).abs()))] = True
+        m[inside, j] = 1.0
+    return m
+
+
+class LogBandPower(nn.Module):
+    """(B, C, T) → (B, C, bands): log of Welch band power (µV² per band, one-sided).
+
+    Fixed, not learned: a Hann window of ``nperseg`` samples (1 s), hop ``nperseg // 2``,
+    periodograms by DFT matrices, averaged over segments; windows shorter than one segment
+    use a single segment of their whole length.
+    """
+
+    def __init__(self, fs: float, n_samples: int,
+                 bands: tuple[tuple[float, float], ...] = BANDS) -> None:
+        super().__init__()
+        nperseg = min(n_samples, max(8, int(round(fs))))
+        self.nperseg, self.hop = nperseg, max(1, nperseg // 2)
+        self.n_segments = (n_samples - nperseg) // self.hop + 1
+        t = torch.arange(nperseg, dtype=torch.float64)
+        hann = 0.5 - 0.5 * torch.cos(2 * math.pi * t / nperseg)  # periodic, as scipy's
+        k = torch.arange(nperseg // 2 + 1, dtype=torch.float64)
+        angle = 2 * math.pi * t[:, None] * k[None, :] / nperseg
+        # one-sided density scaling (scipy.signal.welch, scaling='density'): double every
+        # bin but DC and (for even segments) Nyquist
+        scale = torch.full((len(k),), 2.0, dtype=torch.float64)
+        scale[0] = 1.0
+        if nperseg % 2 == 0:
+            scale[-1] = 1.0
+        norm = torch.sqrt(scale / (fs * (hann * hann).sum()))
+        # constants rebuilt from the config, so not saved in checkpoints (persistent=False)
+        self.register_buffer("cos", (hann[:, None] * torch.cos(angle) * norm).float(),
+                             persistent=False)
+        self.register_buffer("sin", (hann[:, None] * torch.sin(angle) * norm).float(),
+                             persistent=False)
+        self.register_buffer("bands", (band_matrix(fs, nperseg, bands) * fs / nperseg).float(),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, C, S, nperseg); slices rather than Tensor.unfold, which ONNX export mis-shapes
+        segs = torch.stack([x[..., i * self.hop:i * self.hop + self.nperseg]
+                            for i in range(self.n_segments)], dim=-2)
+        segs = segs - segs.mean(-1, keepdim=True)  # scipy's detrend='constant'
+        power = (segs @ self.cos) ** 2 + (segs @ self.sin) ** 2  # (B, C, S, bins)
+        return torch.log(power.mean(-2) @ self.bands + 1e-6)
+
+
+class SpectralPath(nn.Module):
+    """EEG (B, C, T) → logits (B, n_classes) from standardised per-channel log band power."""
+
+    def __init__(self, n_channels: int, fs: float, n_samples: int, n_classes: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.power = LogBandPower(fs, n_samples)
+        n_features = n_channels * self.power.bands.shape[1]
+        self.norm = nn.BatchNorm1d(n_features)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(n_features, n_classes)
+
+    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
+        z = self.norm(self.power(eeg).flatten(1))
+        return self.linear(self.dropout(z))
