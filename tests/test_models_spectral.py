@@ -19,7 +19,8 @@ def test_log_band_power_is_welchs(fs, seconds):
     f, p = welch(x.numpy(), fs=fs, nperseg=nperseg)  # Hann, 50 % overlap, density
     width = f[1] - f[0]
     ref = np.stack([p[..., (f >= lo) & (f < hi)].sum(-1) * width for lo, hi in BANDS], -1)
-    np.testing.assert_allclose(lb(x).numpy(), np.log(ref + 1e-6), rtol=1e-6, atol=1e-6)  # float32 constants
+    # the DFT constants are float32
+    np.testing.assert_allclose(lb(x).numpy(), np.log(ref + 1e-6), rtol=1e-6, atol=1e-6)
 
 
 def test_band_power_ignores_phase_and_sees_each_channel():
