@@ -84,6 +84,7 @@ def train_teacher(
     full = WindowDataset(st, d, subjects=tr + va + te,
                          norm_subjects=tr if d.norm == "train" else None)
     train, val = full.select_subjects(tr), full.select_subjects(va)
+    cfg = cfg.for_data(len(train))  # size "auto" and the size's lr and batch size
     model, model_config, res = fit_model(name, train, val if len(val) else None, cfg.train,
                                          cfg.model.overrides(), progress=progress)
     run = TrainedModel("teacher", name, model, model_config, cfg, "train-teacher", res,
@@ -172,6 +173,7 @@ def _distill(ck: dict[str, Any], teacher: Path, st: Store, cfg: ExperimentConfig
         keep, held = holdout_trials(train.trial_keys(), cfg.feedback.quiz_fraction,
                                     cfg.train.seed)
         fit_set, quiz = train.subset(np.flatnonzero(keep)), train.subset(np.flatnonzero(held))
+    cfg = cfg.for_data(len(fit_set))  # the lr and batch size of the teacher's size
     res = fit_student(build_from_checkpoint(ck), s_cfg, fit_set, val if len(val) else None, cfg,
                       quiz, progress=progress)
     data = data_section(full, tr, va, te)

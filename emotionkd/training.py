@@ -302,6 +302,7 @@ def fit(
         raise ConfigError("no training windows: check the subjects, window length and step")
     if task.inputs == "eeg+gsr" and not train.has_eeg:
         raise ConfigError("this model needs EEG but the dataset was loaded without it")
+    cfg = cfg.for_size("paper")  # a learning rate or batch size left unset: the paper recipe
     run = _Fit(task, train, val, cfg, progress, description,
                cfg.seed if seed is None else int(seed))
     for epoch in range(1, cfg.epochs + 1):

@@ -56,6 +56,7 @@ def main(out: Path, quick: bool) -> None:
     ds = WindowDataset(store, config.data)
     train_s, val_s, test_s = store.subjects[:-2], store.subjects[-2:-1], store.subjects[-1:]
     train, val, test = (ds.select_subjects(s) for s in (train_s, val_s, test_s))
+    config = config.for_data(len(train))  # size "auto" -> tiny for this little data
     print(f"windows: train {len(train)}, validation {len(val)}, test {len(test)}; test class "
           f"balance {class_balance(test.labels)}")
 

@@ -95,3 +95,27 @@ def test_feature_sets_are_compared_with_the_built_in_ones():
     assert ("baseline-eeg-de", "baseline-eeg-features") not in comparison_pairs(
         ["teacher", "baseline-eeg-de"])
 
+
+
+def _yardstick_folds(teacher: list[float], regression: list[float]) -> list[dict]:
+    folds = []
+    for i, (a, b) in enumerate(zip(teacher, regression)):
+        f = _fold(i, 0, [0, 1, 1, 0], a, 0.6)
+        m = {k: b for k in f["models"]["teacher"]["metrics"]}
+        f["models"]["baseline-eeg-features"] = {"metrics": m, "p_high": [0.5] * 4}
+        folds.append(f)
+    return folds
+
+
+def test_report_flags_a_teacher_that_trails_the_band_power_regression():
+    from emotionkd.evaluation.report import diagnostics
+
+    labels = ["teacher", "student-none", "baseline-eeg-features"]
+    behind = summarise_target(_yardstick_folds([0.60, 0.62, 0.58, 0.61, 0.59, 0.60],
+                                               [0.80, 0.79, 0.82, 0.81, 0.80, 0.78]), labels)
+    flags = diagnostics(behind)
+    assert len(flags) == 1 and "teacher trails baseline-eeg-features" in flags[0]
+    assert "against the ratings" in flags[0] and "learning curves" in flags[0]
+    level = summarise_target(_yardstick_folds([0.80, 0.70, 0.82, 0.75, 0.79, 0.81],
+                                              [0.78, 0.74, 0.80, 0.77, 0.80, 0.79]), labels)
+    assert diagnostics(level) == []  # within the interval: no flag

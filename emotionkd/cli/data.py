@@ -19,8 +19,7 @@ from emotionkd.choices import (
 )
 from emotionkd.cli import render
 from emotionkd.cli.options import check_out, choices, value
-from emotionkd.config import SIZE_PRESETS, DataConfig, ModelConfig, settings
-from emotionkd.settings import meta
+from emotionkd.config import SIZE_PRESETS, DataConfig, ModelConfig
 
 SynthFormat = choices("SynthFormat", SYNTH_FORMATS)
 World = choices("World", WORLDS)
@@ -28,7 +27,7 @@ DeapFormat = choices("DeapFormat", DEAP_FORMATS)
 BaselineMode = choices("BaselineMode", BASELINE_MODES)
 GsrUnit = choices("GsrUnit", GSR_UNITS)
 EegFilter = choices("EegFilter", EEG_FILTERS)
-Size = choices("Size", SIZE_PRESETS)
+Size = choices("Size", SIZE_PRESETS)  # models: a concrete size, not auto
 
 
 #: options both synth commands take
@@ -243,8 +242,9 @@ def models_cmd(
     fs: float = typer.Option(128.0, "--fs", help="Sampling rate (Hz)."),
     window: float = typer.Option(DataConfig.window, "--window", help="Window length (s)."),
     eeg_channels: int = typer.Option(28, "--n-eeg", help="Number of EEG channels."),
-    size: Size = typer.Option(Size(ModelConfig.size), "--size",
-                              help=meta(settings("model")["size"], "help")),
+    size: Size = typer.Option(Size("paper"), "--size",
+                              help="Size preset: paper (the reference architecture), small "
+                                   "or tiny."),
 ) -> None:
     """List the registered models with their parameter counts at a data shape."""
     from rich.table import Table

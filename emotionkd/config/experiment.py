@@ -122,6 +122,13 @@ class ExperimentConfig:
                 values[key] = (value, f"{source}: {key}")
         return build(values, source)
 
+    def for_data(self, n_windows: int) -> ExperimentConfig:
+        """This configuration for training on ``n_windows`` windows: ``size = "auto"``
+        resolved, and the learning rate and batch size that are not set taken from the
+        size's recipe (docs/method.md, "Defaults for the amount of data")."""
+        model = self.model.for_windows(n_windows)
+        return replace(self, model=model, train=self.train.for_size(model.size))
+
     def with_tables(self, **tables: Any) -> ExperimentConfig:
         """A copy with some tables replaced (``with_tables(data=…)``)."""
         return replace(self, **tables)

@@ -7,7 +7,7 @@ take their choices from (the models and the distillation methods, both torch-fre
 
 from __future__ import annotations
 
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields, replace
 from functools import partial
 from typing import Any
 
@@ -37,6 +37,29 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"d_model": 16, "n_heads": 2, "head_dim": 8, "n_blocks": 2, "ff_dim": 16,
              "classifier_dim": 32},
 }
+
+#: each size preset's optimiser recipe: the reference's Adam 1e-4 with batches of 64 for the
+#: paper size; the small models learn at 1e-3 with batches of 32 (docs/method.md, "Defaults
+#: for the amount of data")
+SIZE_RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {"lr": 1e-4, "batch_size": 64},
+    "small": {"lr": 1e-3, "batch_size": 32},
+    "tiny": {"lr": 1e-3, "batch_size": 32},
+}
+#: ``size = "auto"`` picks the paper size from this many training windows on, tiny below
+AUTO_PAPER_WINDOWS = 10_000
+#: the values of ``size``
+SIZES = ("auto", *SIZE_PRESETS)
+
+
+def auto_size(n_windows: int) -> str:
+    """The size preset ``size = "auto"`` gives a model trained on ``n_windows`` windows."""
+    return "paper" if n_windows >= AUTO_PAPER_WINDOWS else "tiny"
+
+
+def _recipe_text(key: str) -> str:
+    return ", ".join(f"{v[key]:g} at {k}" for k, v in SIZE_RECIPES.items()) + " (by the model size)"
+
 
 _SECONDS = {"low": 0, "low_open": True, "high": 3600, "why": " (seconds)"}
 _SHARE = {"low": 0, "high": 1, "high_open": True}
@@ -83,8 +106,9 @@ class ModelConfig:
 
     model: str = setting("emotionnet-teacher", "Teacher architecture.",
                          choices=tuple(_registry.names_where(role="teacher")))
-    size: str = setting("paper", "Size preset of the EmotionNet models: paper (the reference "
-                        "architecture), small or tiny.", choices=tuple(SIZE_PRESETS))
+    size: str = setting("auto", "Size preset of the EmotionNet models: auto (tiny below "
+                        f"{AUTO_PAPER_WINDOWS:,} training windows, paper from there), paper (the "
+                        "reference architecture), small or tiny.", choices=SIZES)
     architecture: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,14 +118,27 @@ class ModelConfig:
             self.resolved_architecture()  # unknown keys and bad values are errors now
 
     def overrides(self) -> dict[str, Any]:
-        """What a sized model's configuration takes: the size preset, then explicit keys."""
+        """What a sized model's configuration takes: the size preset, then explicit keys.
+        ``size = "auto"`` must be resolved from the data first (:meth:`for_windows`)."""
+        if self.size == "auto":
+            raise ConfigError("model: size 'auto' depends on the training data; resolve it "
+                              "with for_windows(n) (ExperimentConfig.for_data) first")
         return {**SIZE_PRESETS[self.size], **self.architecture}
 
+    def for_windows(self, n_windows: int) -> ModelConfig:
+        """This table with ``size = "auto"`` resolved for ``n_windows`` training windows."""
+        if self.size != "auto":
+            return self
+        return replace(self, size=auto_size(n_windows))
+
     def resolved_architecture(self) -> dict[str, Any]:
-        """Every architecture setting of the sized models, with their defaults filled in."""
-        arch = {**_registry.architecture_defaults(), **self.overrides()}
+        """Every architecture setting of the sized models, with their defaults filled in
+        (with ``size = "auto"``: only the explicit keys, checked; the rest follows the data)."""
+        preset = {} if self.size == "auto" else SIZE_PRESETS[self.size]
+        arch = {**_registry.architecture_defaults(), **preset, **self.architecture}
         checked = _registry.config_class(self.model).from_dict(arch).as_dict()
-        return {k: checked[k] for k in arch}
+        keys = self.architecture if self.size == "auto" else arch
+        return {k: checked[k] for k in keys}
 
 
 @dataclass
@@ -109,11 +146,13 @@ class TrainConfig:
     """``[train]``: optimisation of every model (Adam, early stopping, schedule)."""
 
     epochs: int = setting(20, "Maximum epochs.", rule={"low": 1, "high": 100_000})
-    batch_size: int = setting(64, "Batch size (under torchrun: the global batch).",
-                              rule={"low": 1, "high": 2**20})
-    lr: float = setting(1e-4, "Adam learning rate.",
-                        rule={"low": 0, "low_open": True, "high": 1,
-                              "why": " (larger Adam steps diverge)"})
+    batch_size: int | None = setting(None, "Batch size (under torchrun: the global batch).",
+                                     kind=int, rule={"low": 1, "high": 2**20},
+                                     shown=_recipe_text("batch_size"))
+    lr: float | None = setting(None, "Adam learning rate.", kind=float,
+                               rule={"low": 0, "low_open": True, "high": 1,
+                                     "why": " (larger Adam steps diverge)"},
+                               shown=_recipe_text("lr"))
     weight_decay: float = setting(0.0, "Adam weight decay.", rule={"low": 0})
     patience: int = setting(0, "Early stopping: epochs without improvement; 0 trains every "
                             "epoch (the epoch --keep names is kept either way).",
@@ -146,6 +185,14 @@ class TrainConfig:
         if self.warmup_epochs > self.epochs:
             raise ConfigError(f"--warmup-epochs must be between 0 and --epochs "
                               f"({self.epochs}), got {self.warmup_epochs:g}")
+
+    def for_size(self, size: str) -> TrainConfig:
+        """This table with the learning rate and batch size that are not set taken from the
+        recipe of size preset ``size``."""
+        recipe = SIZE_RECIPES.get(size, SIZE_RECIPES["paper"])
+        return replace(self, lr=recipe["lr"] if self.lr is None else self.lr,
+                       batch_size=recipe["batch_size"] if self.batch_size is None
+                       else self.batch_size)
 
 
 @dataclass

@@ -149,20 +149,24 @@ _EEG = {"broadband": _eeg_broadband, "rhythms": _eeg_rhythms, "sources": _eeg_so
 
 
 def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int) -> np.ndarray:
-    """Skin conductance (trials, n) in µS: tonic level with drift plus responses whose rate
-    rises weakly with arousal (about 1.6× from neutral to the highest arousal)."""
+    """Skin conductance (trials, n) in µS: a tonic level with drift that rises slightly with
+    arousal (3 % at the highest), plus responses whose rate (×2.7 from neutral to the
+    highest arousal) and size (×1.35) grow with it: a weaker, noisier cue than the EEG's."""
     n_trials = a_t.shape[0]
+    a = a_t[:, 0, :]
     level = rng.lognormal(np.log(4.0), 0.5) * rng.lognormal(0.0, 0.1, (n_trials, 1))
     f = np.fft.rfftfreq(n, d=1.0 / FS)
     drift = _shaped_noise(rng, (n_trials,), n, 1.0 / (1.0 + (f / 0.02) ** 2))
     drift /= drift.std(axis=-1, keepdims=True) + 1e-12
-    rate = rng.uniform(2.0, 6.0) / 60.0 / FS * np.exp(0.5 * a_t[:, 0, :])
+    rate = rng.uniform(3.0, 8.0) / 60.0 / FS * np.exp(1.0 * a)
     events = rng.random((n_trials, n)) < rate
-    amp = events * rng.exponential(rng.uniform(0.05, 0.3), (n_trials, n))
+    amp = events * rng.exponential(rng.uniform(0.05, 0.3), (n_trials, n)) * np.exp(0.3 * a)
     tk = np.arange(int(20 * FS)) / FS
     kernel = np.exp(-tk / 3.5) - np.exp(-tk / 0.7)
     kernel = np.concatenate([np.zeros(int(1.5 * FS)), kernel / kernel.max()])
-    gsr = level * (1.0 + 0.04 * drift) + _fft_filter(amp, kernel)
+    smooth = np.exp(-tk / 8.0)
+    tonic = level * (1.0 + 0.04 * drift + 0.03 * _fft_filter(a, smooth / smooth.sum()))
+    gsr = tonic + _fft_filter(amp, kernel)
     return np.clip(gsr + rng.normal(0.0, 0.005, (n_trials, n)), 0.05, None)
 
 

@@ -96,7 +96,7 @@ class FoldRunner:
     def fit_teacher(self) -> None:
         from emotionkd.training import fit_model
 
-        cfg = self.config
+        cfg = self.config.for_data(len(self.train))
         model, model_config, res = fit_model(self.plan.teacher, self.train, self.val, cfg.train,
                                              cfg.model.overrides(), seed=self.fold_seed)
         self.teacher_model = model
@@ -107,7 +107,7 @@ class FoldRunner:
         from emotionkd.models.registry import config_for, distilled_student
         from emotionkd.training import clone_module
 
-        cfg = variant.config.with_tables(data=self.config.data)
+        cfg = variant.config.with_tables(data=self.config.data).for_data(len(self.train))
         teacher = None
         if not cfg.distill.method_object().alone:
             if self.teacher_model is None:
@@ -127,7 +127,7 @@ class FoldRunner:
 
         label = f"baseline-{name}"
         if entry(name).kind != "classical":
-            cfg = self.config
+            cfg = self.config.for_data(len(self.train))
             model, model_config, res = fit_model(name, self.train, self.val, cfg.train,
                                                  cfg.model.overrides(), seed=self.fold_seed + 2)
             self._record_model(label, model, model_config, res, cfg)

@@ -47,6 +47,10 @@ def comparison_line(c: Comparison, metric: str = "balanced_accuracy",
             f"({r.test_sets} test sets{reps})")
 
 
+def _by_size(x: float | None) -> str:
+    return "by the model size's recipe" if x is None else f"{x:g}"
+
+
 def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
     """The report's list of what the run did."""
     data, tr, k = plan.config.data, plan.config.train, plan.k
@@ -70,7 +74,8 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
         f"rule '{data.tie}')",
         f"* windows: {data.window} s every {data.step} s; EEG channels: "
         f"{'all in the store' if not channels else len(channels)}",
-        f"* training: epochs ≤ {tr.epochs}, lr {tr.lr}, batch {tr.batch_size}, patience "
+        f"* training: epochs ≤ {tr.epochs}, lr {_by_size(tr.lr)}, batch "
+        f"{_by_size(tr.batch_size)}, size {plan.config.model.size}, patience "
         f"{tr.patience}, monitor {tr.monitor}, class weights {tr.class_weight}; fold seed = "
         "seed·1000 + fold",
         f"* validation: {int(plan.val_fraction * 100)} % of training subjects (trials in the "
@@ -107,6 +112,32 @@ def _effect_sizes(t: TargetSummary) -> list[str]:
     return lines
 
 
+#: (deep model, classical yardstick it must not trail): a deep model below the regression on
+#: simple features has not learnt what those features hold (docs/method.md)
+YARDSTICKS = (("teacher", "baseline-eeg-features"), ("teacher", "baseline-eeg-de"),
+              ("student-none", "baseline-gsr-features"))
+
+
+def diagnostics(t: TargetSummary) -> list[str]:
+    """Warnings for a deep model that trails its feature regression by more than the 95 %
+    interval of the paired difference (against the ratings, and against the latent truth
+    where there is one)."""
+    out = []
+    for c in t.comparisons.values():
+        if (c.a, c.b) not in YARDSTICKS:
+            continue
+        for what, diffs in (("ratings", c.metrics), ("latent truth", c.latent)):
+            r = (diffs or {}).get("balanced_accuracy")
+            if r is not None and r.pairs > 1 and r.ci_high < 0:
+                out.append(
+                    f"**{c.a} trails {c.b}** against the {what}: {_pp(r.mean_difference)} pp "
+                    f"[{_pp(r.ci_low)}, {_pp(r.ci_high)}]. The deep model has not learnt what "
+                    "the simple features hold: compare its training cross-entropy with its "
+                    "validation loss in the learning curves (memorisation of noisy labels), "
+                    "and see docs/method.md, \"The teacher across world families\".")
+    return out
+
+
 def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
     lines = [f"## {target}", "",
              f"{t.folds_done} of {jobs} fold runs done, {t.test_windows} test windows, "
@@ -118,6 +149,9 @@ def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
                           for x in t.single_class_folds)
         lines += [f"**Single-class test folds, left out of fold means and paired tests:** "
                   f"{shown}.", ""]
+    flags = diagnostics(t)
+    if flags:
+        lines += ["### Diagnostics", ""] + [f"* {x}" for x in flags] + [""]
     if t.comparisons:
         lines += _effect_sizes(t)
     lines += ["### Models", "",
