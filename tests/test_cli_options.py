@@ -23,7 +23,8 @@ def _help_text(args: list[str]) -> str:
     ("train-teacher", {"--epochs": "20", "--patience": "0", "--schedule": "cosine",
                        "--warmup-epochs": "1.0", "--label-smoothing": "0.1", "--window": "4.0",
                        "--norm": "subject", "--size": "auto",
-                       "--lr": "(0.0001 at paper, 0.001 at small, 0.001 at tiny (by the model size))"}),
+                       "--lr": "(0.0001 at paper, 0.001 at small, 0.001 at tiny (by the model "
+                               "size))"}),
     ("distill", {"--method": "emotionkd", "--feedback-warmup": "1", "--pilot-lr": "0.01",
                  "--epochs": "20", "--schedule": "cosine", "--hint-map": "fold"}),
     ("evaluate", {"--methods": "emotionkd,none", "--target": "arousal",
