@@ -38,6 +38,9 @@ NORMS = ("subject", "train", "none")
 MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
 SCHEDULES = ("constant", "cosine")
 KEEPS = ("best", "last")
+#: devices a model trains on (``--device``): auto picks CUDA when present; ``cuda:N`` is the
+#: N-th GPU. Others torch knows (meta, xla, …) cannot train an emotionkd model.
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 CLASS_WEIGHTS = ("balanced", "none")
 #: which teacher tokens the hint of a distillation matches
 HINT_MAPS = ("fold", "gsr", "eeg")

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import typer
 
 from emotionkd.config import COMMAND_TABLES, ExperimentConfig, settings
-from emotionkd.settings import meta
+from emotionkd.settings import help_text, meta
 
 #: help panel of each configuration table
 PANELS = {"data": "Data", "model": "Model", "train": "Training", "distill": "Distillation",
@@ -90,7 +90,7 @@ def _setting_param(key: str, f: Field, panel: str) -> inspect.Parameter:
     flag = "--" + key.replace("_", "-")
     decls = [f"{flag}/--no-{flag[2:]}"] if typ is bool else [flag]
     default = f.default if f.default is None or not meta(f, "choices") else typ(f.default)
-    option = typer.Option(default, *decls, help=meta(f, "help"), rich_help_panel=panel,
+    option = typer.Option(default, *decls, help=help_text(f), rich_help_panel=panel,
                           show_default=True if f.default is not None else meta(f, "shown"))
     return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option,
                              annotation=Optional[typ])  # noqa: UP045 - typer reads it

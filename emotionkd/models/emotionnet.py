@@ -32,7 +32,7 @@ from emotionkd.models.layers import (
     PowerHead,
     keras_init,
 )
-from emotionkd.validation import COUNT, FLAG, POSITIVE, SHARE, WHOLE, check_fields
+from emotionkd.validation import FLAG, SHARE, bounded, check_fields
 
 INITS = ("keras", "torch")
 #: valid values of ``eeg_stem``
@@ -42,7 +42,23 @@ STEMS = ("conv", "power")
 def data_shape_rules(min_eeg: int = 0) -> dict[str, dict[str, Any]]:
     """The rules of a model config's data shape: ``fs`` and ``window_s`` positive numbers,
     ``n_eeg`` a whole number of at least ``min_eeg``."""
-    return {"fs": POSITIVE, "window_s": POSITIVE, "n_eeg": {"integer": True, "low": min_eeg}}
+    return {"fs": {"low": 0, "low_open": True, "high": 4096, "why": " (Hz)"},
+            "window_s": {"low": 0, "low_open": True, "high": 3600, "why": " (seconds)"},
+            "n_eeg": bounded(1024, "EEG channels", low=min_eeg)}
+
+
+#: bounds of the architecture settings: far beyond the paper's size (d_model 64, 8 heads ×
+#: 64, 3 blocks), so that only a typo meets them, not a study
+_WIDTH = "the paper's is 64; wider would not fit in memory"
+ARCHITECTURE_RULES: dict[str, dict[str, Any]] = {
+    "d_model": bounded(4096, _WIDTH), "n_heads": bounded(256, "the paper's is 8"),
+    "head_dim": bounded(4096, _WIDTH),
+    "n_blocks": bounded(64, "the paper's is 3; deeper would train for days"),
+    "ff_dim": bounded(65536, "the paper's is 64"),
+    "classifier_dim": bounded(65536, "the paper's is 128"),
+    "stride": bounded(4096, "samples"), "kernel": bounded(65536, "samples; 0: fs/4", low=0),
+    "pos_table": bounded(2**20, "rows; 0: from the token count", low=0),
+}
 
 
 def config_from_dict(cls: type, owner: str, d: Any) -> Any:
@@ -84,8 +100,9 @@ class StudyOptions:
 
     def __post_init__(self) -> None:
         check_fields(self, "model.study", {
-            "eeg_stem": {"choices": STEMS}, "power_filters": WHOLE, "norm_first": FLAG,
-            "classifier_pool": {"choices": CLASSIFIER_POOLS}, "classifier_segments": WHOLE})
+            "eeg_stem": {"choices": STEMS}, "power_filters": bounded(4096, "per channel"),
+            "norm_first": FLAG, "classifier_pool": {"choices": CLASSIFIER_POOLS},
+            "classifier_segments": bounded(2**20, "at most the token count")})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudyOptions:
@@ -128,12 +145,11 @@ class EmotionNetConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "model", {
-            **data_shape_rules(),
-            **dict.fromkeys(("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim",
-                             "classifier_dim", "stride"), WHOLE),
-            "n_classes": {"integer": True, "low": 2}, "kernel": COUNT, "pos_table": COUNT,
+            **data_shape_rules(), **ARCHITECTURE_RULES,
+            "n_classes": bounded(1000, "classes", low=2),
             **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout"), SHARE),
-            "head_l2": {"low": 0}, "score_pool": {"choices": SCORE_POOLS},
+            "head_l2": {"low": 0, "high": 1e6, "why": " (a loss weight)"},
+            "score_pool": {"choices": SCORE_POOLS},
             "init": {"choices": INITS}, "faithful_imf_bug": FLAG})
         if isinstance(self.study, dict):
             self.study = StudyOptions.from_dict(self.study)

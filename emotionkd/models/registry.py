@@ -34,6 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 _EMOTIONNET = "emotionkd.models.emotionnet"
+#: the largest model built: 50 times the paper's teacher (2 M), about 1.6 GB with Adam's state
+MAX_PARAMETERS = 100_000_000
+MAX_WHY = "50 times the paper's teacher; about 1.6 GB of memory with Adam's state"
 _BASELINES = "emotionkd.models.baselines"
 
 
@@ -194,7 +197,17 @@ def build_model(name: str, config: dict[str, Any]) -> nn.Module:
     if not isinstance(config, dict):
         raise ConfigError(f"model {name!r}: the config must be a mapping, got "
                           f"{type(config).__name__}")
-    return _load(e.builder)(_load(e.config).from_dict(dict(config)))
+    cfg = _load(e.config).from_dict(dict(config))
+    build = _load(e.builder)
+    import torch
+
+    with torch.device("meta"):  # counted without memory before the real allocation
+        n = count_parameters(build(cfg), include_buffers=False)
+    if n > MAX_PARAMETERS:
+        raise ConfigError(f"model {name!r}: {n:,} parameters at this architecture and data "
+                          f"shape, more than the {MAX_PARAMETERS:,} allowed ({MAX_WHY}); use "
+                          "smaller [model] settings or a shorter window")
+    return build(cfg)
 
 
 def count_parameters(model: nn.Module, include_buffers: bool = True,
