@@ -22,8 +22,14 @@ import numpy as np
 
 from emotionkd.choices import BASELINE_MODES, EEG_FILTERS, GSR_UNITS
 from emotionkd.datasets.records import Trial
-from emotionkd.errors import DataFormatError, SkipRecord
-from emotionkd.signals import condition_eeg, gsr_to_microsiemens, infer_gsr_unit, resample
+from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
+from emotionkd.signals import (
+    DEAP_FILTER_MIN_FS,
+    condition_eeg,
+    gsr_to_microsiemens,
+    infer_gsr_unit,
+    resample,
+)
 from emotionkd.validation import check_choice, check_number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,6 +55,12 @@ class CleanOptions:
         if self.target_fs is not None:
             self.target_fs = check_number(self.target_fs, "--fs", low=1, high=4096,
                                           why=" (Hz; the raw data is resampled to it)")
+        if self.eeg_filter == "deap" and (self.target_fs or DEAP_FILTER_MIN_FS) < \
+                DEAP_FILTER_MIN_FS:
+            raise ConfigError(
+                f"--fs must be at least {DEAP_FILTER_MIN_FS:g} Hz with --eeg-filter deap, got "
+                f"{self.target_fs:g}: the 4-45 Hz band-pass needs its upper edge (at most "
+                f"0.45 × the rate) above 4 Hz; give a higher --fs or --eeg-filter none")
 
 
 @dataclass

@@ -185,6 +185,17 @@ def results_table(results: RunSummary) -> None:
         console.print(table)
 
 
+def exit_if_failed(results: RunSummary, run: Path) -> None:
+    """End the command with one error line and a non-zero exit when a model failed in every
+    fold (the report is written: it lists every failure), so that scripts and cluster jobs
+    can tell such a run from a good one."""
+    line = results.failure_line()
+    if line is not None:
+        from emotionkd.errors import TrainingError
+
+        raise TrainingError(f"{run / 'report.md'}: {line}")
+
+
 def figures(entry: Figures | None, run: Path) -> None:
     """One line: where a report's figures are, or why they were skipped."""
     if entry is None:
