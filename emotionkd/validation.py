@@ -92,6 +92,16 @@ def check_device(value: Any, option: str = "--device") -> str:
     return value
 
 
+def version_text(value: Any) -> str:
+    """A format version read from a file as a message shows it: a whole number as it is,
+    anything else with its type ("'1' (text, not a whole number)"), so that a text '1' does
+    not read as "1 is not supported (expects 1)"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    kind = "text" if isinstance(value, (str, bytes)) else type(value).__name__
+    return f"{value!r} ({kind}, not a whole number)"
+
+
 def check_choice(value: Any, option: str, choices: Iterable[str]) -> str:
     """``value`` if it is one of ``choices``, else a ConfigError listing them."""
     allowed = tuple(choices)

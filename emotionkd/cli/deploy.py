@@ -65,7 +65,9 @@ def predict_cmd(
         ..., "--input", help="GSR recording: E4 EDA.csv, session .zip or folder; OpenSignals "
                              ".txt (PLUX/BITalino); CSV/TSV; EDF; BDF."),
     out: Optional[Path] = typer.Option(None, "--out",  # noqa: UP045
-                                       help="Write per-window rows to this .csv or .json."),
+                                       help="Write per-window rows to this .csv or .json; - "
+                                            "writes them to standard output (CSV unless "
+                                            "--out-format json; the summary goes to stderr)."),
     fmt: RecordingFormat = typer.Option(RecordingFormat("auto"), "--format",
                                         help="Recording format; auto tells it from the file."),
     column: Optional[str] = typer.Option(None, "--column",  # noqa: UP045
@@ -104,7 +106,8 @@ def predict_cmd(
     from emotionkd.predict import load_predictor, predict_recording, write_predictions
     from emotionkd.recordings import read_recording
 
-    if out is not None:
+    to_stdout = out is not None and str(out) == "-"
+    if out is not None and not to_stdout:
         check_out(out, overwrite, (model, input))
     predictor = load_predictor(model)
     rec = read_recording(input, fmt=value(fmt), column=column, fs=fs, time_column=time_column,
@@ -117,7 +120,7 @@ def predict_cmd(
                           inputs=(model, input))
     else:
         render.predictions(res, f"{input.name}: per-window predictions")
-    render.prediction_summary(res, predictor, out)
+    render.prediction_summary(res, predictor, None if to_stdout else out, stderr=to_stdout)
 
 
 def demo_cmd(
