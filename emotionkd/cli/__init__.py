@@ -92,6 +92,23 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'emotionkd.cli' has no attribute {name!r}")
 
 
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a KeyboardInterrupt (Ctrl-C)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _interrupted() -> None:
+    from emotionkd.cli.console import print_error
+
+    print_error("interrupted (Ctrl-C); unfinished outputs were removed")
+    sys.exit(130)
+
+
 def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
     """Console-script entry point: one-line errors, non-zero exit, tracebacks with --debug.
 
@@ -132,10 +149,11 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
         print_error(f"{exc}; unfinished outputs were removed")
         sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
-        from emotionkd.cli.console import print_error
-
-        print_error("interrupted")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:  # typer turns Ctrl-C into a silent exit 130: say so
+        if _from_interrupt(exc):
+            _interrupted()
+        raise
     except OSError as exc:  # a file-system error no library code translated: still one line
         from emotionkd.cli.console import is_debug, print_error
         from emotionkd.outputs import os_error_message
