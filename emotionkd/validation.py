@@ -133,11 +133,21 @@ def csv_items(value: str | Iterable[Any] | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def check_unique(value: str | Iterable[Any] | None, option: str) -> list[str]:
+    """The comma-separated entries of ``value``, none twice (each would be trained again)."""
+    items = csv_items(value)
+    twice = sorted({v for v in items if items.count(v) > 1})
+    if twice:
+        raise ConfigError(f"{option}: {', '.join(twice)} listed twice in {value!r}; give each "
+                          "once (it would be trained twice)")
+    return items
+
+
 def check_items(value: str | Iterable[Any] | None, option: str, allowed: Iterable[str]
                 ) -> list[str]:
-    """The comma-separated entries of ``value``, each one of ``allowed``."""
+    """The comma-separated entries of ``value``, each one of ``allowed`` and none twice."""
     known = tuple(allowed)
-    items = csv_items(value)
+    items = check_unique(value, option)
     bad = [v for v in items if v not in known]
     if bad:
         raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}")

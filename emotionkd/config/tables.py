@@ -27,7 +27,7 @@ from emotionkd.distill import methods as _methods
 from emotionkd.errors import ConfigError
 from emotionkd.models import registry as _registry
 from emotionkd.settings import check_setting, check_table, is_setting, setting
-from emotionkd.validation import SEED, check_device, parse_integers
+from emotionkd.validation import SEED, check_device, check_unique, parse_integers
 
 #: size presets of the sized models: paper = the reference architecture
 SIZE_PRESETS: dict[str, dict[str, Any]] = {
@@ -75,6 +75,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_table(self)
+        check_unique(self.target, "--target")
 
 
 @dataclass
