@@ -440,16 +440,14 @@ def preprocess_hci(
     4–45 Hz and common-average referenced; ``eeg_filter="deap"`` (default) applies DEAP's
     conditioning so both datasets reach the models alike, ``"none"`` keeps the raw EEG."""
     from emotionkd.datasets.hci import HCI_CHANNELS, HCI_FS, HCI_RATING_NAMES, scan_sessions
-    from emotionkd.datasets.records import resolve_eeg_channels
+    from emotionkd.datasets.records import DEAP_EEG_CHANNELS, resolve_eeg_channels
     from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
     from emotionkd.errors import require_module
-
-    require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")
-    from emotionkd.datasets.records import DEAP_EEG_CHANNELS
 
     channels = resolve_eeg_channels(eeg_channels)
     opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs,
                         eeg_filter=eeg_filter, keep_channels=tuple(channels))
+    require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")  # the options first
     scan = scan_sessions(raw)
     latent = read_latent_table(raw)
     # the common average reference needs every electrode: read all 32, keep the chosen ones
