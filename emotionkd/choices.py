@@ -21,6 +21,9 @@ BASELINE_MODES = ("subtract", "none", "keep")
 GSR_UNITS = ("auto", "us", "ohm", "kohm", "ns", "s")
 #: EEG conditioning: deap = DEAP's own (4–45 Hz band-pass, common average reference)
 EEG_FILTERS = ("deap", "none")
+#: the lowest rate DEAP's band-pass runs at: its upper edge (45 Hz, lowered to 0.45 × the
+#: rate below Nyquist) must stay above its lower edge, 4 Hz, so the rate above 4 / 0.45 Hz
+DEAP_FILTER_MIN_FS = 10.0
 #: ratings of DEAP and MAHNOB-HCI
 TARGETS = ("arousal", "valence", "dominance", "liking")
 #: class of a rating equal to the threshold: low gives the > rule, high the >= rule

@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emotionkd.choices import BASELINE_MODES, EEG_FILTERS, GSR_UNITS
+from emotionkd.choices import BASELINE_MODES, DEAP_FILTER_MIN_FS, EEG_FILTERS, GSR_UNITS
 from emotionkd.datasets.records import Trial
 from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
 from emotionkd.signals import (
-    DEAP_FILTER_MIN_FS,
     condition_eeg,
     gsr_to_microsiemens,
     infer_gsr_unit,

@@ -40,9 +40,7 @@ GSR_UNIT_ALIASES = {
 GSR_UNIT_LIST = "|".join(u for u in GSR_UNITS if u != "auto")
 #: DEAP's EEG pass band (Hz)
 DEAP_BAND = (4.0, 45.0)
-#: the lowest rate DEAP's band-pass runs at: its upper edge (45 Hz, lowered to 0.45 × the
-#: rate below Nyquist) must stay above its lower edge, 4 Hz, so the rate above 4 / 0.45 Hz
-DEAP_FILTER_MIN_FS = 10.0
+#: (the lowest rate it runs at is emotionkd.choices.DEAP_FILTER_MIN_FS)
 #: a standard deviation below this is taken as 1 (a flat channel is left unscaled)
 MIN_STD = 1e-8
 

@@ -192,7 +192,8 @@ def test_filter_bound_is_where_the_band_pass_starts_to_work():
     """The bound is not arbitrary: at 10 Hz the band-pass is designed, just below it is not."""
     import numpy as np
 
-    from emotionkd.signals import DEAP_FILTER_MIN_FS, condition_eeg
+    from emotionkd.choices import DEAP_FILTER_MIN_FS
+    from emotionkd.signals import condition_eeg
 
     x = np.random.default_rng(0).normal(size=(2, 400))
     assert np.isfinite(condition_eeg(x, DEAP_FILTER_MIN_FS)).all()

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import typer
 
-from emotionkd.choices import BASELINE_MODES, DEAP_FORMATS, EEG_FILTERS, GSR_UNITS, SYNTH_FORMATS
+from emotionkd.choices import (
+    BASELINE_MODES,
+    DEAP_FILTER_MIN_FS,
+    DEAP_FORMATS,
+    EEG_FILTERS,
+    GSR_UNITS,
+    SYNTH_FORMATS,
+)
 from emotionkd.cli import render
 from emotionkd.cli.options import check_out, choices, number, value
 from emotionkd.config import SIZE_PRESETS, DataConfig, ModelConfig, settings
 from emotionkd.settings import meta
-from emotionkd.signals import DEAP_FILTER_MIN_FS
 from emotionkd.validation import SEED
 
 SynthFormat = choices("SynthFormat", SYNTH_FORMATS)

@@ -59,15 +59,18 @@ def export_cmd(
                   f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}; model card {rep.card}")
 
 
+#: predict's --out ("-": standard output)
+O_PREDICT_OUT = typer.Option(None, "--out", help="Write per-window rows to this .csv or .json; "
+                             "- writes them to standard output (CSV unless --out-format json; "
+                             "the summary goes to stderr).")
+
+
 def predict_cmd(
     model: Path = typer.Option(..., "--model", help="Student checkpoint (.pt), .onnx or .ts."),
     input: Path = typer.Option(
         ..., "--input", help="GSR recording: E4 EDA.csv, session .zip or folder; OpenSignals "
                              ".txt (PLUX/BITalino); CSV/TSV; EDF; BDF."),
-    out: Optional[Path] = typer.Option(None, "--out",  # noqa: UP045
-                                       help="Write per-window rows to this .csv or .json; - "
-                                            "writes them to standard output (CSV unless "
-                                            "--out-format json; the summary goes to stderr)."),
+    out: Optional[Path] = O_PREDICT_OUT,  # noqa: UP045
     fmt: RecordingFormat = typer.Option(RecordingFormat("auto"), "--format",
                                         help="Recording format; auto tells it from the file."),
     column: Optional[str] = typer.Option(None, "--column",  # noqa: UP045
