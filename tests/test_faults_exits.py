@@ -244,3 +244,24 @@ def test_version_text():
     assert version_text("1") == "'1' (text, not a whole number)"
     assert version_text(1.0) == "1.0 (float, not a whole number)"
     assert version_text(True) == "True (bool, not a whole number)"
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_store_format_version_as_text_reads_sensibly(deap_store, tmp_path, capsys, version):
+    """A text '1' is read as the version it spells (or refused saying it is text); never the
+    contradiction "1 is not supported (expects 1)"."""
+    import shutil
+
+    import h5py
+
+    store = tmp_path / "v.h5"
+    shutil.copy(deap_store, store)
+    with h5py.File(store, "a") as f:
+        f.attrs["format_version"] = version
+    code, cap = run_cli(["info", str(store)], capsys)
+    if code == 0:
+        assert version == "1" and "emotionkd-trials v1" in cap.out
+    else:
+        line = error_line(cap)
+        assert f"format_version {version} is not supported (expects {version})" not in line
+        assert version == "2" or "text" in line
