@@ -95,6 +95,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         check_table(self)
         self.architecture = dict(self.architecture)
+        _registry.check_architecture(self.architecture)  # before torch is imported
         if self.architecture:
             self.resolved_architecture()  # unknown keys and bad values are errors now
 

@@ -32,6 +32,7 @@ from emotionkd.models.layers import (
     PowerHead,
     keras_init,
 )
+from emotionkd.models.registry import ARCHITECTURE_RULES
 from emotionkd.validation import FLAG, SHARE, bounded, check_fields
 
 INITS = ("keras", "torch")
@@ -47,18 +48,6 @@ def data_shape_rules(min_eeg: int = 0) -> dict[str, dict[str, Any]]:
             "n_eeg": bounded(1024, "EEG channels", low=min_eeg)}
 
 
-#: bounds of the architecture settings: far beyond the paper's size (d_model 64, 8 heads ×
-#: 64, 3 blocks), so that only a typo meets them, not a study
-_WIDTH = "the paper's is 64; wider would not fit in memory"
-ARCHITECTURE_RULES: dict[str, dict[str, Any]] = {
-    "d_model": bounded(4096, _WIDTH), "n_heads": bounded(256, "the paper's is 8"),
-    "head_dim": bounded(4096, _WIDTH),
-    "n_blocks": bounded(64, "the paper's is 3; deeper would train for days"),
-    "ff_dim": bounded(65536, "the paper's is 64"),
-    "classifier_dim": bounded(65536, "the paper's is 128"),
-    "stride": bounded(4096, "samples"), "kernel": bounded(65536, "samples; 0: fs/4", low=0),
-    "pos_table": bounded(2**20, "rows; 0: from the token count", low=0),
-}
 
 
 def config_from_dict(cls: type, owner: str, d: Any) -> Any:
