@@ -292,3 +292,19 @@ def test_list_entry_twice_refused_in_the_api():
     with pytest.raises(ConfigError, match="listed twice"):
         resolve_config("evaluate", {"methods": ["kd", "kd"]})
     assert resolve_config("evaluate", {"methods": "kd,none"}).evaluate.methods == "kd,none"
+
+
+def test_architecture_bounds_checked_before_torch_loads():
+    """ModelConfig refuses an out-of-range key from the torch-free registry: nothing heavy is
+    imported for the refusal."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom emotionkd.config import ModelConfig\n"
+            "try:\n    ModelConfig(architecture={'d_model': 10**9})\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n"
+            "print('TORCH', 'torch' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "ConfigError model: d_model must be" in res.stdout and "at most 4096" in res.stdout
+    assert "TORCH False" in res.stdout
