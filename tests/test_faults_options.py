@@ -308,3 +308,15 @@ def test_architecture_bounds_checked_before_torch_loads():
                          check=True)
     assert "ConfigError model: d_model must be" in res.stdout and "at most 4096" in res.stdout
     assert "TORCH False" in res.stdout
+
+
+def test_largest_seed_trains_every_model_of_a_fold(deap_store, tmp_path, capsys):
+    """The bound admits only seeds that work: at 2**32 - 1 (fold seeds are seed·1000 + fold)
+    every model of every fold trains."""
+    run = tmp_path / "run"
+    code, cap = run_cli(["evaluate", "--data", str(deap_store), "--loso", "--out", str(run),
+                         "--seed", str(SEED_MAX), "--size", "tiny", "--epochs", "1",
+                         "--window", "2", "--step", "2", "--methods", "none", "--baselines",
+                         "gsr-features", "--no-feedback"], capsys)
+    assert code == 0, cap.err
+    assert "failed" not in cap.out and "Failures" not in (run / "report.md").read_text()
