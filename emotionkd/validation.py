@@ -42,13 +42,14 @@ def _shown(x: float) -> str:
 
 def range_text(*, low: float | None = None, high: float | None = None, low_open: bool = False,
                high_open: bool = False, integer: bool = False, why: str = "") -> str:
-    """The range of a :func:`check_number` rule for help texts, e.g. "[1 ≤ x ≤ 99]" with its
-    reason; "" for a rule without bounds."""
+    """The range of a :func:`check_number` rule for help texts, e.g. "Allowed: 1 ≤ x ≤ 99
+    (subjects)." with its reason; "" for a rule without bounds. (No square brackets: help
+    texts are read as markup.)"""
     if low is None and high is None:
         return ""
     left = f"{_shown(low)} {'<' if low_open else '≤'} " if low is not None else ""
     right = f" {'<' if high_open else '≤'} {_shown(high)}" if high is not None else ""
-    return f"[{left}x{right}]{why}"
+    return f"Allowed: {left}x{right}{why}."
 
 
 def check_number(

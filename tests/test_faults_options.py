@@ -230,7 +230,7 @@ def test_ranges_shown_in_help_and_docs(capsys):
 
     rows = {r[0]: r[2] for panel in option_rows("train-teacher").values() for r in panel}
     assert "4294967295" in rows["`--seed`"] and "seed range" in rows["`--seed`"]
-    assert "[1 ≤ x ≤ 100000]" in rows["`--epochs`"]
+    assert "Allowed: 1 ≤ x ≤ 100000" in rows["`--epochs`"]
     hci = {r[0]: r[2] for r in option_rows("preprocess hci")[""]}
     assert "10 Hz" in hci["`--fs`"] and "4-45 Hz" in hci["`--fs`"]
     docs = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
