@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from emotionkd.config import DataConfig, ExperimentConfig
     from emotionkd.training import FitResult
     from emotionkd.windows import WindowDataset
+from emotionkd.validation import version_text
 from emotionkd.version import __version__
 
 FORMAT = "emotionkd-checkpoint"
@@ -156,7 +157,8 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
         raise CheckpointError(f"{p}: is a torch file but not an emotionkd checkpoint")
     if ckpt.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{p}: checkpoint format_version {ckpt.get('format_version')} is not read by "
+            f"{p}: checkpoint format_version {version_text(ckpt.get('format_version'))} is "
+            f"not read by "
             f"emotionkd {__version__}, which reads version {FORMAT_VERSION}; train the model "
             "again with this version"
         )

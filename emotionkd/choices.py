@@ -24,6 +24,9 @@ BASELINE_MODES = ("subtract", "none", "keep")
 GSR_UNITS = ("auto", "us", "ohm", "kohm", "ns", "s")
 #: EEG conditioning: deap = DEAP's own (4–45 Hz band-pass, common average reference)
 EEG_FILTERS = ("deap", "none")
+#: the lowest rate DEAP's band-pass runs at: its upper edge (45 Hz, lowered to 0.45 × the
+#: rate below Nyquist) must stay above its lower edge, 4 Hz, so the rate above 4 / 0.45 Hz
+DEAP_FILTER_MIN_FS = 10.0
 #: ratings of DEAP and MAHNOB-HCI
 TARGETS = ("arousal", "valence", "dominance", "liking")
 #: class of a rating equal to the threshold: low gives the > rule, high the >= rule
@@ -41,6 +44,9 @@ NORMS = ("subject", "train", "none")
 MONITORS = ("loss", "balanced_accuracy", "accuracy", "macro_f1")
 SCHEDULES = ("constant", "cosine")
 KEEPS = ("best", "last")
+#: devices a model trains on (``--device``): auto picks CUDA when present; ``cuda:N`` is the
+#: N-th GPU. Others torch knows (meta, xla, …) cannot train an emotionkd model.
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 CLASS_WEIGHTS = ("balanced", "none")
 #: which teacher tokens the hint of a distillation matches
 HINT_MAPS = ("fold", "gsr", "eeg")

@@ -92,6 +92,7 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
     from emotionkd.preprocess import preprocess_deap
 
     setting = dict(QUICK if quick else DEMO)
+    plan = EvaluationPlan(demo_config(quick, seed), save_models=True)  # checked before writing
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root}: exists and is not a folder; choose another --out")
@@ -114,7 +115,6 @@ def run_demo(out: str | os.PathLike = "emotionkd-demo", quick: bool = False,
         import shutil
 
         shutil.rmtree(run_dir)
-    plan = EvaluationPlan(demo_config(quick, seed), save_models=True)
     say(f"leave-one-subject-out evaluation: {setting['subjects']} folds × (teacher, EmotionKD "
         "student with and without feedback, student alone, and the yardsticks: logistic "
         "regression on EEG band power + GSR features, on GSR features, Shallow ConvNet)")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from emotionkd.choices import PREDICTION_FORMATS
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
 from emotionkd.recordings import Recording
 from emotionkd.signals import moments, normalise, zscore_stats
-from emotionkd.validation import check_choice, check_number
+from emotionkd.validation import check_choice, check_number, version_text
 
 #: the metadata that ``emotionkd export`` embeds in exported files (read here)
 EXPORT_FORMAT = "emotionkd-export"
@@ -92,7 +93,8 @@ class ModelMeta:
         """From the metadata embedded by ``emotionkd export``."""
         if meta.get("format_version") != EXPORT_FORMAT_VERSION:
             raise CheckpointError(
-                f"{source}: exported with metadata version {meta.get('format_version', 1)}; "
+                f"{source}: exported with metadata version "
+                f"{version_text(meta.get('format_version', 1))}; "
                 f"emotionkd reads version {EXPORT_FORMAT_VERSION}: export the checkpoint again")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in meta["predict"].items() if k in known})
@@ -425,7 +427,8 @@ def _norm_stats(meta: ModelMeta, usable: np.ndarray) -> tuple[float, float]:
 def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | None = None,
                       *, overwrite: bool = False, inputs: tuple[str | os.PathLike, ...] = ()
                       ) -> Path:
-    """Write rows as CSV or JSON (by ``fmt`` or the file extension) atomically
+    """Write rows as CSV or JSON (by ``fmt`` or the file extension; ``"-"``: to standard
+    output, CSV unless ``fmt`` says JSON) atomically
     (:func:`emotionkd.outputs.atomic_output`); an existing file is replaced only with
     ``overwrite``, one of ``inputs`` (the model, the recording) never."""
     from emotionkd.outputs import atomic_output
@@ -433,17 +436,29 @@ def write_predictions(res: PredictionResult, out: str | os.PathLike, fmt: str | 
     p = Path(out)
     kind = (fmt or p.suffix.lstrip(".") or "csv").lower()
     check_choice(kind, "--out-format", PREDICTION_FORMATS)
+    if str(out) == STDOUT:
+        _dump(res, sys.stdout, kind)
+        return p
     with atomic_output(p, overwrite=overwrite, inputs=inputs) as tmp, \
             open(tmp, "w", newline="", encoding="utf-8") as fh:
-        if kind == "json":
-            json.dump({"summary": res.summary, "warnings": res.warnings,
-                       "windows": res.rows}, fh, indent=1)
-        else:
-            fields = list(res.rows[0].keys())
-            w = csv.DictWriter(fh, fieldnames=fields)
-            w.writeheader()
-            w.writerows(res.rows)
+        _dump(res, fh, kind)
     return p
+
+
+#: ``--out -``: the rows go to standard output (a file named "-" is ./-)
+STDOUT = "-"
+
+
+def _dump(res: PredictionResult, fh: Any, kind: str) -> None:
+    """The rows of ``res`` as CSV or JSON into the open text file ``fh``."""
+    if kind == "json":
+        json.dump({"summary": res.summary, "warnings": res.warnings, "windows": res.rows}, fh,
+                  indent=1)
+        fh.write("\n")
+    else:
+        w = csv.DictWriter(fh, fieldnames=list(res.rows[0].keys()))
+        w.writeheader()
+        w.writerows(res.rows)
 
 
 #: a model window must cover at least this many samples of the recording (else it is made of

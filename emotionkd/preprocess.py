@@ -20,10 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emotionkd.choices import BASELINE_MODES, EEG_FILTERS, GSR_UNITS
+from emotionkd.choices import BASELINE_MODES, DEAP_FILTER_MIN_FS, EEG_FILTERS, GSR_UNITS
 from emotionkd.datasets.records import Trial
-from emotionkd.errors import DataFormatError, SkipRecord
-from emotionkd.signals import condition_eeg, gsr_to_microsiemens, infer_gsr_unit, resample
+from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
+from emotionkd.signals import (
+    condition_eeg,
+    gsr_to_microsiemens,
+    infer_gsr_unit,
+    resample,
+)
 from emotionkd.validation import check_choice, check_number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,6 +54,12 @@ class CleanOptions:
         if self.target_fs is not None:
             self.target_fs = check_number(self.target_fs, "--fs", low=1, high=4096,
                                           why=" (Hz; the raw data is resampled to it)")
+        if self.eeg_filter == "deap" and (self.target_fs or DEAP_FILTER_MIN_FS) < \
+                DEAP_FILTER_MIN_FS:
+            raise ConfigError(
+                f"--fs must be at least {DEAP_FILTER_MIN_FS:g} Hz with --eeg-filter deap, got "
+                f"{self.target_fs:g}: the 4-45 Hz band-pass needs its upper edge (at most "
+                f"0.45 × the rate) above 4 Hz; give a higher --fs or --eeg-filter none")
 
 
 @dataclass
@@ -428,16 +439,14 @@ def preprocess_hci(
     4–45 Hz and common-average referenced; ``eeg_filter="deap"`` (default) applies DEAP's
     conditioning so both datasets reach the models alike, ``"none"`` keeps the raw EEG."""
     from emotionkd.datasets.hci import HCI_CHANNELS, HCI_FS, HCI_RATING_NAMES, scan_sessions
-    from emotionkd.datasets.records import resolve_eeg_channels
+    from emotionkd.datasets.records import DEAP_EEG_CHANNELS, resolve_eeg_channels
     from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
     from emotionkd.errors import require_module
-
-    require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")
-    from emotionkd.datasets.records import DEAP_EEG_CHANNELS
 
     channels = resolve_eeg_channels(eeg_channels)
     opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs,
                         eeg_filter=eeg_filter, keep_channels=tuple(channels))
+    require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")  # the options first
     scan = scan_sessions(raw)
     latent = read_latent_table(raw)
     # the common average reference needs every electrode: read all 32, keep the chosen ones

@@ -18,6 +18,7 @@ from emotionkd.validation import (
     check_items,
     check_number,
     check_text,
+    range_text,
 )
 
 #: metadata keys whose value may be a function that computes it
@@ -56,6 +57,12 @@ def meta(f: Field, key: str) -> Any:
         value = value()
         return tuple(value) if key in ("choices", "items") else value
     return value
+
+
+def help_text(f: Field) -> str:
+    """The help of a setting with its allowed range, as ``--help`` and docs/cli.md show it."""
+    rng = range_text(**f.metadata["rule"]) if f.metadata["kind"] in (int, float) else ""
+    return f"{meta(f, 'help')} {rng}".strip()
 
 
 def is_setting(f: Field) -> bool:

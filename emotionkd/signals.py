@@ -40,6 +40,7 @@ GSR_UNIT_ALIASES = {
 GSR_UNIT_LIST = "|".join(u for u in GSR_UNITS if u != "auto")
 #: DEAP's EEG pass band (Hz)
 DEAP_BAND = (4.0, 45.0)
+#: (the lowest rate it runs at is emotionkd.choices.DEAP_FILTER_MIN_FS)
 #: a standard deviation below this is taken as 1 (a flat channel is left unscaled)
 MIN_STD = 1e-8
 

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
+from emotionkd.choices import DEVICES
 from emotionkd.errors import ConfigError
+
+#: the devices of :data:`~emotionkd.choices.DEVICES` as a pattern
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?|mps")
+#: the largest seed: numpy's and torch's generators take seeds in 0 … 2**32 - 1
+SEED_MAX = 2**32 - 1
 
 
 def number_rule(*, low: float | None = None, high: float | None = None, low_open: bool = False,
@@ -21,11 +28,28 @@ def number_rule(*, low: float | None = None, high: float | None = None, low_open
     at most 1"."""
     rule = "a whole number" if integer else "a finite number"
     if low is not None:
-        rule += f" {'above' if low_open else 'of at least'} {low:g}"
+        rule += f" {'above' if low_open else 'of at least'} {_shown(low)}"
     if high is not None:
         rule += f"{' and' if low is not None else ''} {'below' if high_open else 'at most'} " \
-                f"{high:g}"
+                f"{_shown(high)}"
     return rule
+
+
+def _shown(x: float) -> str:
+    """A bound as people write it: whole numbers in full (4294967295, not 4.29497e+09)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def range_text(*, low: float | None = None, high: float | None = None, low_open: bool = False,
+               high_open: bool = False, integer: bool = False, why: str = "") -> str:
+    """The range of a :func:`check_number` rule for help texts, e.g. "Allowed: 1 ≤ x ≤ 99
+    (subjects)." with its reason; "" for a rule without bounds. (No square brackets: help
+    texts are read as markup.)"""
+    if low is None and high is None:
+        return ""
+    left = f"{_shown(low)} {'<' if low_open else '≤'} " if low is not None else ""
+    right = f" {'<' if high_open else '≤'} {_shown(high)}" if high is not None else ""
+    return f"Allowed: {left}x{right}{why}."
 
 
 def check_number(
@@ -60,6 +84,25 @@ def check_number(
     return int(x) if integer else x
 
 
+def check_device(value: Any, option: str = "--device") -> str:
+    """``value`` if it names a device of :data:`~emotionkd.choices.DEVICES` (``cuda:N``: any
+    GPU number); whether it is present is checked where torch is loaded."""
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value):
+        raise ConfigError(f"{option} must be one of {', '.join(DEVICES)} (N: a GPU number), "
+                          f"not {value!r}")
+    return value
+
+
+def version_text(value: Any) -> str:
+    """A format version read from a file as a message shows it: a whole number as it is,
+    anything else with its type ("'1' (text, not a whole number)"), so that a text '1' does
+    not read as "1 is not supported (expects 1)"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    kind = "text" if isinstance(value, (str, bytes)) else type(value).__name__
+    return f"{value!r} ({kind}, not a whole number)"
+
+
 def check_choice(value: Any, option: str, choices: Iterable[str]) -> str:
     """``value`` if it is one of ``choices``, else a ConfigError listing them."""
     allowed = tuple(choices)
@@ -91,11 +134,21 @@ def csv_items(value: str | Iterable[Any] | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def check_unique(value: str | Iterable[Any] | None, option: str) -> list[str]:
+    """The comma-separated entries of ``value``, none twice (each would be trained again)."""
+    items = csv_items(value)
+    twice = sorted({v for v in items if items.count(v) > 1})
+    if twice:
+        raise ConfigError(f"{option}: {', '.join(twice)} listed twice in {value!r}; give each "
+                          "once (it would be trained twice)")
+    return items
+
+
 def check_items(value: str | Iterable[Any] | None, option: str, allowed: Iterable[str]
                 ) -> list[str]:
-    """The comma-separated entries of ``value``, each one of ``allowed``."""
+    """The comma-separated entries of ``value``, each one of ``allowed`` and none twice."""
     known = tuple(allowed)
-    items = csv_items(value)
+    items = check_unique(value, option)
     bad = [v for v in items if v not in known]
     if bad:
         raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}")
@@ -125,9 +178,10 @@ def parse_subjects(value: str | Iterable[int] | None, option: str) -> list[int] 
     return out
 
 
-def parse_integers(value: str | Iterable[Any], option: str, example: str = "0,1,2"
-                   ) -> list[int]:
-    """'0, 1, 2' (or a list) → [0, 1, 2]; every entry a whole number, none twice."""
+def parse_integers(value: str | Iterable[Any], option: str, example: str = "0,1,2",
+                   rule: dict[str, Any] | None = None) -> list[int]:
+    """'0, 1, 2' (or a list) → [0, 1, 2]; every entry a whole number, none twice, and each
+    within ``rule`` (the keywords of :func:`check_number`) when given."""
     items = csv_items(value)
     try:
         out = [int(v) for v in items]
@@ -138,15 +192,27 @@ def parse_integers(value: str | Iterable[Any], option: str, example: str = "0,1,
         raise ConfigError(f"{option}: give one or more integers, e.g. {example}")
     if len(set(out)) != len(out):
         raise ConfigError(f"{option}: {out} lists a value twice")
+    for v in out:
+        if rule:
+            check_number(v, f"{option}: each entry", integer=True, **rule)
     return out
 
 
+#: the rule of every seed
+SEED = {"low": 0, "high": SEED_MAX,
+        "why": " (the seed range of numpy's and torch's generators)"}
 #: rules of :func:`check_fields`
 WHOLE = {"integer": True, "low": 1}
 COUNT = {"integer": True, "low": 0}
 SHARE = {"low": 0, "high": 1, "high_open": True}
 POSITIVE = {"low": 0, "low_open": True}
 FLAG = {"kind": bool}
+
+
+def bounded(high: float, why: str, low: float = 1) -> dict[str, Any]:
+    """The rule of a whole number from ``low`` to ``high``; ``why`` says where the bound
+    comes from (a typo such as ``d_model = 1000000000`` is refused before any allocation)."""
+    return {"integer": True, "low": low, "high": high, "why": f" ({why})"}
 
 
 def check_fields(obj: Any, owner: str, rules: dict[str, dict[str, Any]]) -> None:

@@ -58,7 +58,7 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
     assert code == 1 and "unknown channel(s) Q7" in err
 
 
-@pytest.mark.parametrize("args", [["synth", "deap", "--out", "x", "--subjects", "0"],
+@pytest.mark.parametrize("args", [["synth", "deap", "--out", "x", "--format", "zip"],
                                   ["preprocess", "deap", "--raw", "x"]])
 def test_usage_errors_exit_2(args, capsys):
     code, _, _ = run(args, capsys)

@@ -92,17 +92,50 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'emotionkd.cli' has no attribute {name!r}")
 
 
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a KeyboardInterrupt (Ctrl-C)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _interrupted() -> None:
+    from emotionkd.cli.console import print_error
+
+    print_error("interrupted (Ctrl-C); unfinished outputs were removed")
+    sys.exit(130)
+
+
 def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
     """Console-script entry point: one-line errors, non-zero exit, tracebacks with --debug.
 
     SIGTERM and SIGHUP end a command like Ctrl-C (its temporary files are removed) with exit
     status 128 + the signal's number; output locks are released when the command ends."""
+    from emotionkd.cli.console import GuardedStdout, StdoutFailed, silence_stdout, stdout_error
     from emotionkd.errors import EmotionKDError
     from emotionkd.locks import Terminated, release_outputs, terminate_on_signals
 
+    if sys.stdout is None:  # started with descriptor 1 closed: refused before any work
+        from emotionkd.cli.console import print_error
+
+        print_error(stdout_error(None))
+        sys.exit(1)
+    plain, sys.stdout = sys.stdout, GuardedStdout(sys.stdout)
     try:
         with terminate_on_signals():
             build_app()(args=argv, prog_name="emotionkd")  # typer handles usage errors
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+    except StdoutFailed as exc:
+        from emotionkd.cli.console import print_error
+
+        silence_stdout()
+        if isinstance(exc.__cause__, BrokenPipeError):  # `| head`: the reader had enough
+            sys.exit(128 + 13)  # as a tool ended by SIGPIPE, without a message
+        print_error(str(exc))
+        sys.exit(1)
     except EmotionKDError as exc:
         from emotionkd.cli.console import is_debug, print_error
 
@@ -116,10 +149,11 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
         print_error(f"{exc}; unfinished outputs were removed")
         sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
-        from emotionkd.cli.console import print_error
-
-        print_error("interrupted")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:  # typer turns Ctrl-C into a silent exit 130: say so
+        if _from_interrupt(exc):
+            _interrupted()
+        raise
     except OSError as exc:  # a file-system error no library code translated: still one line
         from emotionkd.cli.console import is_debug, print_error
         from emotionkd.outputs import os_error_message
@@ -129,6 +163,8 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
         print_error(os_error_message(exc))
         sys.exit(1)
     finally:
+        if isinstance(sys.stdout, GuardedStdout):
+            sys.stdout = plain
         release_outputs()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -101,3 +101,59 @@ def print_note(message: str) -> None:
 
 def is_debug() -> bool:
     return os.environ.get("EMOTIONKD_DEBUG", "") not in ("", "0") or "--debug" in sys.argv
+
+
+# ---------------------------------------------------------------------------------------------
+# standard output that cannot be written: a closed descriptor, a full disk, a closed pipe
+
+
+def stdout_error(exc: OSError | None) -> str:
+    """The one line of a failed write to standard output (``exc`` None: it is closed), with
+    what happened and what to do, without advice about permissions that does not apply."""
+    from emotionkd.errors import OS_REASONS
+
+    if exc is None:
+        return ("standard output is closed (>&-): the results cannot be printed; redirect it "
+                "to a file or to /dev/null instead")
+    what, todo = OS_REASONS.get(exc.errno or 0, (exc.strerror or str(exc), "run again"))
+    todo = todo.format(option="file to redirect it to")
+    return f"standard output: cannot write the results: {exc.strerror or what} ({what}); {todo}"
+
+
+class StdoutFailed(Exception):
+    """Writing to standard output failed; ``str()`` is the one line to print."""
+
+
+class GuardedStdout:
+    """``sys.stdout`` whose write errors are told apart from those of the files a command
+    writes: they become :class:`StdoutFailed` with their own message."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except OSError as exc:
+            raise StdoutFailed(stdout_error(exc)) from exc
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        self._guard(self._stream.writelines, lines)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+
+def silence_stdout() -> None:
+    """Point descriptor 1 at /dev/null, so that the interpreter's last flush of what could not
+    be written adds no second message."""
+    with contextlib.suppress(OSError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)

@@ -11,6 +11,7 @@ import typer
 
 from emotionkd.choices import (
     BASELINE_MODES,
+    DEAP_FILTER_MIN_FS,
     DEAP_FORMATS,
     EEG_FILTERS,
     GSR_UNITS,
@@ -18,8 +19,9 @@ from emotionkd.choices import (
     WORLDS,
 )
 from emotionkd.cli import render
-from emotionkd.cli.options import check_out, choices, value
+from emotionkd.cli.options import check_out, choices, number, value
 from emotionkd.config import SIZE_PRESETS, DataConfig, ModelConfig
+from emotionkd.validation import SEED
 
 SynthFormat = choices("SynthFormat", SYNTH_FORMATS)
 World = choices("World", WORLDS)
@@ -31,22 +33,27 @@ Size = choices("Size", SIZE_PRESETS)  # models: a concrete size, not auto
 
 
 #: options both synth commands take
-O_SYNTH_SEED = typer.Option(0, "--seed", help="Random seed; same seed, same files.")
-O_EEG_CUE = typer.Option(1.0, "--eeg-cue",
-                         help="Strength of the emotion effects on the EEG (0 removes them).")
-O_GSR_CUE = typer.Option(1.0, "--gsr-cue",
-                         help="Strength of the arousal effects on the GSR (0 removes them).")
-O_LABEL_NOISE = typer.Option(1.0, "--label-noise",
-                             help="SD of the self-reports' noise, in rating points.")
+O_SYNTH_SEED = number(0, "--seed", "Random seed; same seed, same files.", integer=True,
+                      **SEED)
+_CUE = {"low": 0, "high": 100, "why": " (1: the documented effect size)"}
+O_EEG_CUE = number(1.0, "--eeg-cue", "Strength of the emotion effects on the EEG (0 removes "
+                   "them).", **_CUE)
+O_GSR_CUE = number(1.0, "--gsr-cue", "Strength of the arousal effects on the GSR (0 removes "
+                   "them).", **_CUE)
+O_LABEL_NOISE = number(1.0, "--label-noise", "SD of the self-reports' noise, in rating points.",
+                       low=0, high=100, why=" (rating points; the scales span 1-9)")
+#: processes of a preprocess command: more than the machine could have is a typo
+_WORKERS = {"integer": True, "low": 1, "high": 1024, "why": " (processes)"}
 
 
 def synth_deap(
     out: Path = typer.Option(..., "--out", help="Folder to write s01.dat … into (created)."),
-    subjects: int = typer.Option(4, "--subjects", min=1, max=99, help="Number of subjects."),
-    trials: int = typer.Option(40, "--trials", min=1, help="Trials per subject (DEAP: 40)."),
-    seconds: float = typer.Option(
-        60.0, "--seconds", min=1.0,
-        help="Stimulus seconds per trial (DEAP: 60), after the 3-s baseline."),
+    subjects: int = number(4, "--subjects", "Number of subjects.", integer=True, low=1,
+                           high=99, why=" (file names s01 … s99)"),
+    trials: int = number(40, "--trials", "Trials per subject (DEAP: 40).", integer=True, low=1,
+                         high=1000, why=" (trials per file)"),
+    seconds: float = number(60.0, "--seconds", "Stimulus seconds per trial (DEAP: 60), after "
+                            "the 3-s baseline.", low=1, high=3600, why=" (seconds)"),
     seed: int = O_SYNTH_SEED,
     fmt: SynthFormat = typer.Option(
         SynthFormat("dat"), "--format",
@@ -100,9 +107,10 @@ def synth_deap(
 
 def synth_hci(
     out: Path = typer.Option(..., "--out", help="Sessions/ folder to write (created)."),
-    subjects: int = typer.Option(2, "--subjects", min=1, max=30, help="Number of subjects."),
-    trials: int = typer.Option(20, "--trials", min=1, max=20,
-                               help="Emotional clips per subject (each with a neutral clip)."),
+    subjects: int = number(2, "--subjects", "Number of subjects.", integer=True, low=1,
+                           high=30, why=" (MAHNOB-HCI has 30)"),
+    trials: int = number(20, "--trials", "Emotional clips per subject (each with a neutral "
+                         "clip).", integer=True, low=1, high=20, why=" (MAHNOB-HCI has 20)"),
     seed: int = O_SYNTH_SEED,
     stimulus: str = typer.Option("35-117", "--stimulus-seconds",
                                  help="Range of emotional-clip lengths in seconds, e.g. 35-117."),
@@ -157,7 +165,7 @@ def preprocess_deap_cmd(
     gsr_unit: GsrUnit = O_GSR_UNIT,
     fmt: DeapFormat = typer.Option(DeapFormat("auto"), "--format",
                                    help="File format; auto takes whichever is present."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Files processed in parallel."),
+    workers: int = number(1, "--workers", "Files processed in parallel.", **_WORKERS),
     skip_bad: bool = typer.Option(False, "--skip-bad",
                                   help="Skip unreadable or invalid files (listed at the end)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
@@ -182,12 +190,15 @@ def preprocess_hci_cmd(
     eeg_channels: str = O_STORE_CHANNELS,
     baseline: BaselineMode = O_BASELINE,
     gsr_unit: GsrUnit = O_GSR_UNIT,
-    fs: float = typer.Option(128.0, "--fs", help="Target sampling rate (Hz); 256 keeps it."),
+    fs: float = number(128.0, "--fs", "Target sampling rate (Hz); 256 keeps it. With "
+                       f"--eeg-filter deap at least {DEAP_FILTER_MIN_FS:g} Hz: the 4-45 Hz "
+                       "band-pass needs its upper edge (at most 0.45 × the rate) above 4 Hz.",
+                       low=1, high=4096, why=" (Hz)"),
     eeg_filter: EegFilter = typer.Option(
         EegFilter("deap"), "--eeg-filter",
         help="deap: band-pass 4-45 Hz and common average reference, as DEAP's preprocessed "
              "EEG; none: keep the raw, unreferenced EEG."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Sessions processed in parallel."),
+    workers: int = number(1, "--workers", "Sessions processed in parallel.", **_WORKERS),
     strict: bool = typer.Option(False, "--strict",
                                 help="Stop at the first session that would be skipped."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
@@ -239,9 +250,11 @@ def info_cmd(
 
 
 def models_cmd(
-    fs: float = typer.Option(128.0, "--fs", help="Sampling rate (Hz)."),
-    window: float = typer.Option(DataConfig.window, "--window", help="Window length (s)."),
-    eeg_channels: int = typer.Option(28, "--n-eeg", help="Number of EEG channels."),
+    fs: float = number(128.0, "--fs", "Sampling rate (Hz).", low=1, high=4096, why=" (Hz)"),
+    window: float = number(DataConfig.window, "--window", "Window length (s).", low=0,
+                           low_open=True, high=3600, why=" (seconds)"),
+    eeg_channels: int = number(28, "--n-eeg", "Number of EEG channels.", integer=True, low=0,
+                               high=1024, why=" (channels)"),
     size: Size = typer.Option(Size("paper"), "--size",
                               help="Size preset: paper (the reference architecture), small "
                                    "or tiny."),
@@ -251,10 +264,6 @@ def models_cmd(
 
     from emotionkd.cli.console import console
     from emotionkd.models.registry import build_model, config_for, count_parameters, model_names
-    from emotionkd.validation import check_number
-
-    check_number(fs, "--fs", low=1, high=4096, why=" (Hz)")
-    check_number(window, "--window", low=0, low_open=True, high=3600, why=" (seconds)")
     arch = ModelConfig(size=value(size)).overrides()
     table = Table(title=f"models at {window:g} s × {fs:g} Hz, {eeg_channels} EEG channels "
                         f"(size {value(size)}; parameters include BatchNorm statistics)")

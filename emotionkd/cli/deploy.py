@@ -16,7 +16,8 @@ from emotionkd.choices import (
     RECORDING_FORMATS,
 )
 from emotionkd.cli import render
-from emotionkd.cli.options import check_out, choices, value
+from emotionkd.cli.options import check_out, choices, number, value
+from emotionkd.validation import SEED
 
 ExportFormat = choices("ExportFormat", EXPORT_FORMATS)
 RecordingFormat = choices("RecordingFormat", RECORDING_FORMATS)
@@ -29,9 +30,10 @@ def export_cmd(
     model: Path = typer.Option(..., "--model", help="Checkpoint to export (student or teacher)."),
     fmt: ExportFormat = typer.Option(ExportFormat("onnx"), "--format", help="Export format."),
     out: Path = typer.Option(..., "--out", help="Output file, e.g. s.onnx or s.ts."),
-    tolerance: float = typer.Option(1e-4, "--tolerance",
-                                    help="Maximum allowed |exported − PyTorch| output."),
-    opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
+    tolerance: float = number(1e-4, "--tolerance", "Maximum allowed |exported − PyTorch| "
+                              "output.", low=0, high=1, why=" (logits)"),
+    opset: int = number(17, "--opset", "ONNX opset version.", integer=True, low=7, high=99,
+                        why=" (ONNX opset versions)"),
     evaluation: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--evaluation",
         help="Run folder of 'emotionkd evaluate' whose per-fold results go into the model card."),
@@ -57,18 +59,24 @@ def export_cmd(
                   f"|diff| {rep.max_abs_diff:.2g} ≤ {rep.tolerance:g}; model card {rep.card}")
 
 
+#: predict's --out ("-": standard output)
+O_PREDICT_OUT = typer.Option(None, "--out", help="Write per-window rows to this .csv or .json; "
+                             "- writes them to standard output (CSV unless --out-format json; "
+                             "the summary goes to stderr).")
+
+
 def predict_cmd(
     model: Path = typer.Option(..., "--model", help="Student checkpoint (.pt), .onnx or .ts."),
     input: Path = typer.Option(
         ..., "--input", help="GSR recording: E4 EDA.csv, session .zip or folder; OpenSignals "
                              ".txt (PLUX/BITalino); CSV/TSV; EDF; BDF."),
-    out: Optional[Path] = typer.Option(None, "--out",  # noqa: UP045
-                                       help="Write per-window rows to this .csv or .json."),
+    out: Optional[Path] = O_PREDICT_OUT,  # noqa: UP045
     fmt: RecordingFormat = typer.Option(RecordingFormat("auto"), "--format",
                                         help="Recording format; auto tells it from the file."),
     column: Optional[str] = typer.Option(None, "--column",  # noqa: UP045
                                          help="CSV column of the GSR signal (name or index)."),
-    fs: Optional[float] = typer.Option(None, "--fs", help="CSV sampling rate (Hz)."),  # noqa: UP045
+    fs: Optional[float] = number(None, "--fs", "CSV sampling rate (Hz).",  # noqa: UP045
+                                 low=0, low_open=True, high=100_000, why=" (Hz)"),
     time_column: Optional[str] = typer.Option(  # noqa: UP045
         None, "--time-column", help="CSV column of sample times in seconds (gives the rate)."),
     decimal: Decimal = typer.Option(
@@ -79,14 +87,15 @@ def predict_cmd(
     unit: Unit = typer.Option(Unit("auto"), "--unit",
                               help="Unit of the values; auto takes it from the file, else "
                                    "infers it from the range."),
-    baseline_seconds: Optional[float] = typer.Option(  # noqa: UP045
-        None, "--baseline-seconds",
+    baseline_seconds: Optional[float] = number(  # noqa: UP045
+        None, "--baseline-seconds", low=0, high=3600, why=" (seconds)",
         help="Reference period at the start of the recording (s): its mean is subtracted and "
              "it is dropped, as preprocessing's baseline subtraction does with each "
              "trial's pre-stimulus baseline. Needed by models trained that way with norm "
              "train or none."),
-    step: Optional[float] = typer.Option(None, "--step", show_default="the window",  # noqa: UP045
-                                         help="Window step in seconds."),
+    step: Optional[float] = number(None, "--step", "Window step in seconds; default: the "  # noqa: UP045
+                                   "window.", low=0, low_open=True, high=3600,
+                                   why=" (seconds)"),
     out_format: Optional[OutFormat] = typer.Option(  # noqa: UP045
         None, "--out-format", show_default="from --out", help="Format of --out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
@@ -100,7 +109,8 @@ def predict_cmd(
     from emotionkd.predict import load_predictor, predict_recording, write_predictions
     from emotionkd.recordings import read_recording
 
-    if out is not None:
+    to_stdout = out is not None and str(out) == "-"
+    if out is not None and not to_stdout:
         check_out(out, overwrite, (model, input))
     predictor = load_predictor(model)
     rec = read_recording(input, fmt=value(fmt), column=column, fs=fs, time_column=time_column,
@@ -113,7 +123,7 @@ def predict_cmd(
                           inputs=(model, input))
     else:
         render.predictions(res, f"{input.name}: per-window predictions")
-    render.prediction_summary(res, predictor, out)
+    render.prediction_summary(res, predictor, None if to_stdout else out, stderr=to_stdout)
 
 
 def demo_cmd(
@@ -121,7 +131,7 @@ def demo_cmd(
                                                                   "demo writes."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out."),
     quick: bool = typer.Option(False, "--quick", help="An even smaller setting (seconds)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: int = number(0, "--seed", "Random seed.", integer=True, **SEED),
     print_config: bool = typer.Option(
         False, "--print-config", help="Print the demo's evaluation settings as TOML (for "
                                       "evaluate --config) and exit."),
@@ -139,6 +149,7 @@ def demo_cmd(
         typer.echo(demo_config(quick, seed).to_toml("evaluate"), nl=False)
         return
     setting = QUICK if quick else DEMO
+    demo_config(quick, seed)  # every setting checked before anything is written
     check_out(out, True, kind="dir")
     console.print("[bold]emotionkd demo[/] — reduced so it runs in minutes on a CPU:")
     for key, full in REDUCTIONS:
@@ -147,6 +158,7 @@ def demo_cmd(
         res = run_demo(out, quick=quick, overwrite=overwrite, seed=seed, progress=cb,
                        stage=lambda m: console.print(f"• {m}"))
     render.results_table(res.results)
+    render.exit_if_failed(res.results, res.run)  # not "done" when a model has no result
     console.print(f"done in {res.seconds / 60:.1f} min. Report: {res.run / 'report.md'}; "
                   f"results: {res.run / 'results.csv'}; models per fold: {res.run / 'models'}; "
                   f"store: {res.store}")

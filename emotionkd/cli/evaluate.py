@@ -16,8 +16,13 @@ from emotionkd.cli.options import (
     configured,
     init_distributed,
     is_main,
+    number,
     required,
 )
+from emotionkd.validation import SEED
+
+#: the folds of a protocol: EvaluationConfig's k
+_K = {"integer": True, "low": 2, "high": 10_000, "why": " (folds)"}
 
 
 def protocol_given(kw: dict[str, Any]) -> dict[str, Any]:
@@ -35,18 +40,19 @@ def protocol_given(kw: dict[str, Any]) -> dict[str, Any]:
 def evaluate_cmd(
     data: Optional[Path] = O_DATA,  # noqa: UP045
     loso: bool = typer.Option(False, "--loso", help="Leave-one-subject-out protocol."),
-    kfold: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--kfold", help="K folds over groups of subjects."),
-    subject_dependent: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--subject-dependent", help="Per subject, K folds over its trials."),
+    kfold: Optional[int] = number(  # noqa: UP045
+        None, "--kfold", "K folds over groups of subjects.", **_K),
+    subject_dependent: Optional[int] = number(  # noqa: UP045
+        None, "--subject-dependent", "Per subject, K folds over its trials.", **_K),
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", show_default="runs/STORE-PROTOCOL-TIME", help="Run folder."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run; skip finished folds."),
-    fold: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--fold", help="Run only fold I (0-based), e.g. one job of a cluster array."),
-    only_seed: Optional[int] = typer.Option(  # noqa: UP045
-        None, "--only-seed", help="Run only this seed of --seeds (with --fold: one job of a "
-                                  "cluster array)."),
+    fold: Optional[int] = number(  # noqa: UP045
+        None, "--fold", "Run only fold I (0-based), e.g. one job of a cluster array.",
+        integer=True, low=0, high=10_000, why=" (folds)"),
+    only_seed: Optional[int] = number(  # noqa: UP045
+        None, "--only-seed", "Run only this seed of --seeds (with --fold: one job of a "
+                             "cluster array).", integer=True, **SEED),
     save_models: bool = typer.Option(False, "--save-models", help="Keep every fold's models."),
     model: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--model", help="Instead of a protocol: evaluate this checkpoint on --subjects."),
@@ -101,6 +107,7 @@ def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
                   f"{out / 'results.csv'}" + (f"  models: {out / 'models'}" if save_models
                                               else ""))
     render.figures(results.figures, out)
+    render.exit_if_failed(results, out)
 
 
 def _one_checkpoint(model: Path, data: Path, config: ExperimentConfig,
@@ -137,6 +144,7 @@ def report_cmd(
     render.results_table(results)
     console.print(f"report: {run / 'report.md'}")
     render.figures(results.figures, run)
+    render.exit_if_failed(results, run)
 
 
 def register(app: typer.Typer) -> None:

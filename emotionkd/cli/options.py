@@ -22,7 +22,8 @@ from typing import Any, Optional
 import typer
 
 from emotionkd.config import COMMAND_TABLES, ExperimentConfig, settings
-from emotionkd.settings import meta
+from emotionkd.settings import help_text, meta
+from emotionkd.validation import check_number, range_text
 
 #: help panel of each configuration table
 PANELS = {"data": "Data", "model": "Model", "train": "Training", "distill": "Distillation",
@@ -39,6 +40,18 @@ def choices(name: str, values: Iterable[str]) -> type[enum.Enum]:
 def value(x: Any) -> Any:
     """The plain value of a choice."""
     return x.value if isinstance(x, enum.Enum) else x
+
+
+def number(default: Any, flag: str, help: str, *, integer: bool = False, **rule: Any) -> Any:
+    """A numeric option whose range (the keywords of
+    :func:`~emotionkd.validation.check_number`, with ``why``) is checked when the command line
+    is parsed, before any work, and shown in its help and docs/cli.md; out of range is one
+    line naming the option, the range and the reason."""
+    def check(x: Any) -> Any:
+        return x if x is None else check_number(x, flag, integer=integer, **rule)
+
+    text = f"{help} {range_text(**rule)}".strip()
+    return typer.Option(default, flag, help=text, callback=check)
 
 
 def required(x: Any, option: str) -> Any:
@@ -90,7 +103,7 @@ def _setting_param(key: str, f: Field, panel: str) -> inspect.Parameter:
     flag = "--" + key.replace("_", "-")
     decls = [f"{flag}/--no-{flag[2:]}"] if typ is bool else [flag]
     default = f.default if f.default is None or not meta(f, "choices") else typ(f.default)
-    option = typer.Option(default, *decls, help=meta(f, "help"), rich_help_panel=panel,
+    option = typer.Option(default, *decls, help=help_text(f), rich_help_panel=panel,
                           show_default=True if f.default is not None else meta(f, "shown"))
     return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option,
                              annotation=Optional[typ])  # noqa: UP045 - typer reads it
@@ -99,6 +112,15 @@ def _setting_param(key: str, f: Field, panel: str) -> inspect.Parameter:
 def _from_command_line(ctx: typer.Context, name: str) -> bool:
     source = ctx.get_parameter_source(name)
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _check_device(cfg: ExperimentConfig) -> None:
+    """An explicit --device that this machine lacks (cuda without CUDA …) is refused before
+    any work, not in every fold (the commands that take it train anyway: torch is loaded)."""
+    if cfg.train.device != "auto":
+        from emotionkd.training import resolve_device
+
+        resolve_device(cfg.train.device)
 
 
 def _config_params() -> list[inspect.Parameter]:
@@ -159,6 +181,7 @@ def configured(command: str, exclude: Iterable[str] = (),
             if print_config:
                 typer.echo(cfg.to_toml(command), nl=False)
                 return
+            _check_device(cfg)
             fn(config=cfg, config_file=config_file, **kw)
 
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -172,4 +195,4 @@ def configured(command: str, exclude: Iterable[str] = (),
 O_DATA = typer.Option(None, "--data", help="HDF5 store from 'emotionkd preprocess' (required).")
 
 __all__ = ["CHECKPOINT_BYTES", "O_DATA", "PANELS", "ExperimentConfig", "check_out", "choices",
-           "configured", "init_distributed", "is_main", "required", "value"]
+           "configured", "init_distributed", "is_main", "number", "required", "value"]

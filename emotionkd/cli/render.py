@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emotionkd.cli.console import console, print_warning
+from emotionkd.cli.console import console, err_console, print_warning
 
 if TYPE_CHECKING:  # pragma: no cover
     from emotionkd.checkpoint import TrainedModel
@@ -185,6 +185,17 @@ def results_table(results: RunSummary) -> None:
         console.print(table)
 
 
+def exit_if_failed(results: RunSummary, run: Path) -> None:
+    """End the command with one error line and a non-zero exit when a model failed in every
+    fold (the report is written: it lists every failure), so that scripts and cluster jobs
+    can tell such a run from a good one."""
+    line = results.failure_line()
+    if line is not None:
+        from emotionkd.errors import TrainingError
+
+        raise TrainingError(f"{run / 'report.md'}: {line}")
+
+
 def figures(entry: Figures | None, run: Path) -> None:
     """One line: where a report's figures are, or why they were skipped."""
     if entry is None:
@@ -231,7 +242,9 @@ def predictions(res: PredictionResult, title: str) -> None:
         console.print(f"({len(res.rows) - 40} windows not shown; use --out to save all)")
 
 
-def prediction_summary(res: PredictionResult, predictor: Predictor, out: Path | None) -> None:
+def prediction_summary(res: PredictionResult, predictor: Predictor, out: Path | None,
+                       stderr: bool = False) -> None:
+    """The one-line summary of a prediction (on stderr when the rows went to stdout)."""
     sm = res.summary
     if sm["reference_s"]:
         ref = (f"; reference: first {sm['reference_s']:g} s (mean "
@@ -243,7 +256,7 @@ def prediction_summary(res: PredictionResult, predictor: Predictor, out: Path | 
                    f"{sm['usable_windows']} usable windows (mean p {sm['mean_p_high']:.2f})")
     else:
         verdict = "no usable windows: every window is flagged, nothing to summarise"
-    console.print(
+    (err_console if stderr else console).print(
         f"{sm['windows']} windows of {predictor.meta.window_s:g} s from {sm['duration_s']:.0f} s "
         f"of {sm['format']} '{sm['channel']}' ({sm['file_unit']} → µS, {sm['recording_fs']:g} → "
         f"{sm['model_fs']:g} Hz{ref}); {verdict}; {sm['flagged']} flagged"

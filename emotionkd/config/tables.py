@@ -27,7 +27,7 @@ from emotionkd.distill import methods as _methods
 from emotionkd.errors import ConfigError
 from emotionkd.models import registry as _registry
 from emotionkd.settings import check_setting, check_table, is_setting, setting
-from emotionkd.validation import parse_integers
+from emotionkd.validation import SEED, check_device, check_unique, parse_integers
 
 #: size presets of the sized models: paper = the reference architecture
 SIZE_PRESETS: dict[str, dict[str, Any]] = {
@@ -63,6 +63,10 @@ def _recipe_text(key: str) -> str:
 
 _SECONDS = {"low": 0, "low_open": True, "high": 3600, "why": " (seconds)"}
 _SHARE = {"low": 0, "high": 1, "high_open": True}
+#: bounds of counts of epochs and steps, and of loss weights: far beyond any sensible value,
+#: so that only a typo meets them (a fold would otherwise run for days)
+_EPOCHS = {"high": 100_000, "why": " (more would run for days: surely a typo)"}
+_WEIGHT = {"low": 0, "high": 1e6, "why": " (a loss weight)"}
 
 
 @dataclass
@@ -94,6 +98,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_table(self)
+        check_unique(self.target, "--target")
 
 
 @dataclass
@@ -114,6 +119,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         check_table(self)
         self.architecture = dict(self.architecture)
+        _registry.check_architecture(self.architecture)  # before torch is imported
         if self.architecture:
             self.resolved_architecture()  # unknown keys and bad values are errors now
 
@@ -145,22 +151,26 @@ class ModelConfig:
 class TrainConfig:
     """``[train]``: optimisation of every model (Adam, early stopping, schedule)."""
 
-    epochs: int = setting(20, "Maximum epochs.", rule={"low": 1, "high": 100_000})
+    epochs: int = setting(20, "Maximum epochs.", rule={"low": 1, **_EPOCHS})
     batch_size: int | None = setting(None, "Batch size (under torchrun: the global batch).",
-                                     kind=int, rule={"low": 1, "high": 2**20},
+                                     kind=int, rule={"low": 1, "high": 2**20,
+                                                     "why": " (windows per step)"},
                                      shown=_recipe_text("batch_size"))
     lr: float | None = setting(None, "Adam learning rate.", kind=float,
                                rule={"low": 0, "low_open": True, "high": 1,
                                      "why": " (larger Adam steps diverge)"},
                                shown=_recipe_text("lr"))
-    weight_decay: float = setting(0.0, "Adam weight decay.", rule={"low": 0})
+    weight_decay: float = setting(0.0, "Adam weight decay.",
+                                  rule={"low": 0, "high": 1,
+                                        "why": " (a larger decay erases the weights)"})
     patience: int = setting(0, "Early stopping: epochs without improvement; 0 trains every "
                             "epoch (the epoch --keep names is kept either way).",
-                            rule={"low": 0, "why": " (0: never stop early)"})
+                            rule={"low": 0, "high": 100_000, "why": " (0: never stop early)"})
     grad_clip: float = setting(1.0, "Largest gradient norm; 0 turns clipping off.",
-                               rule={"low": 0, "why": " (0: off)"})
-    seed: int = setting(0, "Random seed.", rule={"low": 0})
-    device: str = setting("auto", "Device: auto (CUDA when present), cpu, cuda or cuda:N.")
+                               rule={"low": 0, "high": 1e6, "why": " (0: off)"})
+    seed: int = setting(0, "Random seed.", rule=SEED)
+    device: str = setting("auto", "Device: auto (CUDA when present), cpu, cuda, cuda:N (the "
+                          "N-th GPU) or mps.")
     amp: bool = setting(True, "Mixed precision on CUDA.", flag=False)
     monitor: str = setting("loss", "Validation quantity that picks the epoch kept (and stops "
                            "early with --patience).", choices=MONITORS)
@@ -171,17 +181,19 @@ class TrainConfig:
     adam_eps: float = setting(1e-7, "Adam epsilon (the reference's Keras default).",
                               rule={"low": 0, "low_open": True}, flag=False)
     eval_batch_size: int = setting(512, "Batch size of validation and test predictions.",
-                                   rule={"low": 1}, flag=False)
+                                   rule={"low": 1, "high": 2**20,
+                                         "why": " (windows per step)"}, flag=False)
     schedule: str = setting("cosine", "Learning-rate schedule: constant, or cosine decay to "
                             "5 % of --lr by the last epoch.", choices=SCHEDULES)
     warmup_epochs: float = setting(1.0, "Epochs of linear learning-rate warm-up from 0 (the "
                                    "feedback's start is feedback_warmup).",
-                                   rule={"low": 0})
+                                   rule={"low": 0, **_EPOCHS})
     label_smoothing: float = setting(0.1, "Label smoothing of the supervised loss.",
                                      rule=_SHARE)
 
     def __post_init__(self) -> None:
         check_table(self)
+        check_device(self.device)
         if self.warmup_epochs > self.epochs:
             raise ConfigError(f"--warmup-epochs must be between 0 and --epochs "
                               f"({self.epochs}), got {self.warmup_epochs:g}")
@@ -212,13 +224,13 @@ class DistillConfig:
                                     "with and without it.", kind=bool,
                                     shown="on for emotionkd, off otherwise; evaluate: on")
     ce_weight: float | None = setting(None, "Weight of the student's cross-entropy.",
-                                      kind=float, rule={"low": 0},
+                                      kind=float, rule=_WEIGHT,
                                       shown=partial(_methods.presets_text, "ce_weight"))
     kl_weight: float | None = setting(None, "Weight of the soft-label KL term.", kind=float,
-                                      rule={"low": 0},
+                                      rule=_WEIGHT,
                                       shown=partial(_methods.presets_text, "kl_weight"))
     hint_weight: float | None = setting(None, "Weight of the hint (feature MSE) term.",
-                                        kind=float, rule={"low": 0},
+                                        kind=float, rule=_WEIGHT,
                                         shown=partial(_methods.presets_text, "hint_weight"))
     temperature: float | None = setting(None, "KD temperature T; the KL is scaled by T².",
                                         kind=float, rule={"low": 0, "low_open": True,
@@ -279,14 +291,17 @@ class FeedbackConfig:
     teacher_lr: float = setting(1e-5, "Teacher learning rate during feedback.",
                                 rule={"low": 0, "high": 1})
     feedback_warmup: int = setting(1, "Epochs of plain distillation before feedback starts.",
-                                   rule={"low": 0})
-    feedback_every: int = setting(1, "A feedback step every k student steps.", rule={"low": 1})
+                                   rule={"low": 0, **_EPOCHS})
+    feedback_every: int = setting(1, "A feedback step every k student steps.",
+                                  rule={"low": 1, "high": 1_000_000, "why": " (steps)"})
     feedback_teacher_ce: float = setting(1.0, "Weight of the teacher's own CE in its update "
-                                         "(e1).", rule={"low": 0}, flag=False)
+                                         "(e1).", rule=_WEIGHT, flag=False)
     feedback_student_ce: float = setting(1.0, "Weight of the pilot student's quiz CE, the "
-                                         "meta-gradient (e2).", rule={"low": 0}, flag=False)
+                                         "meta-gradient (e2).", rule=_WEIGHT, flag=False)
     feedback_grad_clip: float = setting(1.0, "Largest norm of the teacher's feedback gradient; "
-                                        "0 turns clipping off.", rule={"low": 0}, flag=False)
+                                        "0 turns clipping off.",
+                                        rule={"low": 0, "high": 1e6, "why": " (0: off)"},
+                                        flag=False)
     quiz_fraction: float = setting(0.2, "Share of the training trials held out as the "
                                    "feedback's quiz set.",
                                    rule={**_SHARE, "why": " (a share of the trials)"})
@@ -328,11 +343,12 @@ class EvaluationConfig:
         if self.protocol in ("kfold", "subject-dependent") and self.k < 2:
             raise ConfigError(f"--{self.protocol} needs K >= 2 folds")
         if self.seeds is not None:
-            parse_integers(self.seeds, "--seeds")
+            parse_integers(self.seeds, "--seeds", rule=SEED)
 
     def seed_list(self, seed: int) -> list[int]:
         """``seeds`` as integers (``[seed]`` when not set)."""
-        return [int(seed)] if self.seeds is None else parse_integers(self.seeds, "--seeds")
+        return [int(seed)] if self.seeds is None else parse_integers(self.seeds, "--seeds",
+                                                                      rule=SEED)
 
 
 TABLES: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,

@@ -165,6 +165,10 @@ def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
     errs = [(label, e) for label, m in t.models.items() for e in m.errors or []]
     if errs or t.fold_errors:
         lines += ["Failures:", ""]
+        failed = t.failed_everywhere()
+        if failed:
+            lines += [f"**Failed in every fold: {', '.join(failed)}** (no result for "
+                      f"{'it' if len(failed) == 1 else 'them'}).", ""]
         lines += [f"* fold {e.fold} (seed {e.seed}): {e.error}" for e in t.fold_errors]
         lines += [f"* {label}, fold {e.fold} (seed {e.seed}): {e.error}" for label, e in errs]
         lines.append("")

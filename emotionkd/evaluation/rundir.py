@@ -27,6 +27,7 @@ import numpy as np
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.evaluation.plan import EvaluationPlan
 from emotionkd.splits import Fold
+from emotionkd.validation import version_text
 from emotionkd.version import __version__
 
 RUN_FORMAT = "emotionkd-run"
@@ -124,7 +125,8 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], EvaluationPlan, list[dict[s
         raise DataFormatError(f"{run_json}: not an emotionkd run file")
     version = meta.get("format_version", 1)
     if version != RUN_FORMAT_VERSION:
-        raise DataFormatError(f"{run_json}: run format_version {version} is not read by "
+        raise DataFormatError(f"{run_json}: run format_version {version_text(version)} is "
+                              f"not read by "
                               f"emotionkd {__version__}, which reads version "
                               f"{RUN_FORMAT_VERSION}; run the evaluation again into a new "
                               "--out")

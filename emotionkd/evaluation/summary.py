@@ -143,6 +143,19 @@ class TargetSummary:
     latent_truth: bool
     seconds: float
 
+    def failed_everywhere(self) -> list[str]:
+        """The models that failed in every fold run of this target (their own error, or the
+        fold's): a run whose models all did so produced no result at all."""
+        if not self.folds_done:
+            return []
+        return [label for label, m in self.models.items()
+                if len(m.errors or []) + len(self.fold_errors) >= self.folds_done]
+
+    def first_error(self, label: str) -> str:
+        """The first failure of ``label`` (its own, else the fold's), for a one-line message."""
+        errs = [*(self.models[label].errors or []), *self.fold_errors]
+        return errs[0].error if errs else ""
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["models"] = {k: m.to_dict() for k, m in self.models.items()}
@@ -182,6 +195,22 @@ class RunSummary:
     versions: dict[str, str]
     store: str
     figures: Figures | None = None
+
+    def failure_line(self) -> str | None:
+        """One line naming the models that failed in every fold (per target) and the first
+        error, or None when every model has a result somewhere; the commands that report a
+        run exit non-zero with it."""
+        parts, first = [], ""
+        for target, t in self.targets.items():
+            failed = t.failed_everywhere()
+            if failed:
+                parts.append(f"{', '.join(failed)} ({target})")
+                first = first or t.first_error(failed[0])
+        if not parts:
+            return None
+        first = " ".join(first.split())
+        first = first if len(first) <= 200 else first[:197] + "..."
+        return f"failed in every fold: {'; '.join(parts)}; the first error: {first}"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

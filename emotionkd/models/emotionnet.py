@@ -32,8 +32,9 @@ from emotionkd.models.layers import (
     PowerHead,
     keras_init,
 )
+from emotionkd.models.registry import ARCHITECTURE_RULES
 from emotionkd.models.spectral import SPECTRAL, SpectralPath
-from emotionkd.validation import COUNT, FLAG, POSITIVE, SHARE, WHOLE, check_fields
+from emotionkd.validation import FLAG, SHARE, bounded, check_fields
 
 INITS = ("keras", "torch")
 #: valid values of ``eeg_stem``
@@ -43,7 +44,11 @@ STEMS = ("conv", "power")
 def data_shape_rules(min_eeg: int = 0) -> dict[str, dict[str, Any]]:
     """The rules of a model config's data shape: ``fs`` and ``window_s`` positive numbers,
     ``n_eeg`` a whole number of at least ``min_eeg``."""
-    return {"fs": POSITIVE, "window_s": POSITIVE, "n_eeg": {"integer": True, "low": min_eeg}}
+    return {"fs": {"low": 0, "low_open": True, "high": 4096, "why": " (Hz)"},
+            "window_s": {"low": 0, "low_open": True, "high": 3600, "why": " (seconds)"},
+            "n_eeg": bounded(1024, "EEG channels", low=min_eeg)}
+
+
 
 
 def config_from_dict(cls: type, owner: str, d: Any) -> Any:
@@ -85,8 +90,9 @@ class StudyOptions:
 
     def __post_init__(self) -> None:
         check_fields(self, "model.study", {
-            "eeg_stem": {"choices": STEMS}, "power_filters": WHOLE, "norm_first": FLAG,
-            "classifier_pool": {"choices": CLASSIFIER_POOLS}, "classifier_segments": WHOLE})
+            "eeg_stem": {"choices": STEMS}, "power_filters": bounded(4096, "per channel"),
+            "norm_first": FLAG, "classifier_pool": {"choices": CLASSIFIER_POOLS},
+            "classifier_segments": bounded(2**20, "at most the token count")})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudyOptions:
@@ -133,14 +139,13 @@ class EmotionNetConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "model", {
-            **data_shape_rules(),
-            **dict.fromkeys(("d_model", "n_heads", "head_dim", "n_blocks", "ff_dim",
-                             "classifier_dim", "stride"), WHOLE),
-            "n_classes": {"integer": True, "low": 2}, "kernel": COUNT, "pos_table": COUNT,
+            **data_shape_rules(), **ARCHITECTURE_RULES,
+            "n_classes": bounded(1000, "classes", low=2),
             **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout",
                              "spectral_dropout"), SHARE),
             "spectral": {"choices": SPECTRAL},
-            "head_l2": {"low": 0}, "score_pool": {"choices": SCORE_POOLS},
+            "head_l2": {"low": 0, "high": 1e6, "why": " (a loss weight)"},
+            "score_pool": {"choices": SCORE_POOLS},
             "init": {"choices": INITS}, "faithful_imf_bug": FLAG})
         if isinstance(self.study, dict):
             self.study = StudyOptions.from_dict(self.study)

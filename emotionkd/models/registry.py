@@ -29,11 +29,28 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import ConfigError
+from emotionkd.validation import bounded, check_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 _EMOTIONNET = "emotionkd.models.emotionnet"
+#: bounds of the architecture settings: far beyond the paper's size (d_model 64, 8 heads ×
+#: 64, 3 blocks), so that only a typo meets them, not a study
+_WIDTH = "the paper's is 64; wider would not fit in memory"
+ARCHITECTURE_RULES: dict[str, dict[str, Any]] = {
+    "d_model": bounded(4096, _WIDTH), "n_heads": bounded(256, "the paper's is 8"),
+    "head_dim": bounded(4096, _WIDTH),
+    "n_blocks": bounded(64, "the paper's is 3; deeper would train for days"),
+    "ff_dim": bounded(65536, "the paper's is 64"),
+    "classifier_dim": bounded(65536, "the paper's is 128"),
+    "stride": bounded(4096, "samples"), "kernel": bounded(65536, "samples; 0: fs/4", low=0),
+    "pos_table": bounded(2**20, "rows; 0: from the token count", low=0),
+}
+
+#: the largest model built: 50 times the paper's teacher (2 M), about 1.6 GB with Adam's state
+MAX_PARAMETERS = 100_000_000
+MAX_WHY = "50 times the paper's teacher; about 1.6 GB of memory with Adam's state"
 _BASELINES = "emotionkd.models.baselines"
 
 
@@ -161,6 +178,14 @@ def config_keys(name: str) -> list[str]:
     return [f.name for f in fields(config_class(name))]
 
 
+def check_architecture(arch: dict[str, Any], owner: str = "model") -> None:
+    """The bounds of the architecture keys given (:data:`ARCHITECTURE_RULES`), checked without
+    torch, so a typo such as ``d_model = 1000000000`` is refused before anything is loaded."""
+    for key, rule in ARCHITECTURE_RULES.items():
+        if key in arch:
+            check_number(arch[key], f"{owner}: {key}", **rule)
+
+
 def architecture_defaults() -> dict[str, Any]:
     """Default architecture of the sized models (what ``[model]`` may set besides ``model``
     and ``size``): their configuration's fields other than the data shape."""
@@ -194,7 +219,17 @@ def build_model(name: str, config: dict[str, Any]) -> nn.Module:
     if not isinstance(config, dict):
         raise ConfigError(f"model {name!r}: the config must be a mapping, got "
                           f"{type(config).__name__}")
-    return _load(e.builder)(_load(e.config).from_dict(dict(config)))
+    cfg = _load(e.config).from_dict(dict(config))
+    build = _load(e.builder)
+    import torch
+
+    with torch.device("meta"):  # counted without memory before the real allocation
+        n = count_parameters(build(cfg), include_buffers=False)
+    if n > MAX_PARAMETERS:
+        raise ConfigError(f"model {name!r}: {n:,} parameters at this architecture and data "
+                          f"shape, more than the {MAX_PARAMETERS:,} allowed ({MAX_WHY}); use "
+                          "smaller [model] settings or a shorter window")
+    return build(cfg)
 
 
 def count_parameters(model: nn.Module, include_buffers: bool = True,
