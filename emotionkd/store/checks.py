@@ -19,6 +19,7 @@ import numpy as np
 
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.ondisk import Source
+from emotionkd.signals import MAX_PLAUSIBLE_US, MIN_PLAUSIBLE_US
 from emotionkd.store.layout import (
     FORMAT,
     FORMAT_VERSION,
@@ -28,9 +29,6 @@ from emotionkd.store.layout import (
 from emotionkd.version import __version__
 
 FIX = "preprocess the raw data again"
-#: skin conductance beyond this (µS) is refused: bit rot or a sensor spike
-MAX_PLAUSIBLE_US = 100.0
-MIN_PLAUSIBLE_US = 0.05
 #: the integer trial-table datasets and the float ones
 INT_TABLE = ("subject", "trial", "start", "stop", "onset")
 
