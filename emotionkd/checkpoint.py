@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import CheckpointError
+from emotionkd.ondisk import check_regular
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -132,6 +133,8 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
                               " or 'emotionkd distill'")
     if p.is_dir():
         raise CheckpointError(f"{p}: is a directory, not a checkpoint file")
+    check_regular(p, "the checkpoint", "pass the .pt file written by train-teacher or "
+                  "distill", CheckpointError)
     with open(p, "rb") as fh:
         head = fh.read(8)
     if head.startswith(b"\x89HDF"):

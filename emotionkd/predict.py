@@ -41,8 +41,9 @@ from emotionkd.modelmeta import (  # noqa: F401 - the metadata version export wr
     ModelMeta,
     parse_metadata,
 )
+from emotionkd.ondisk import check_regular
 from emotionkd.recordings import Recording
-from emotionkd.signals import moments, normalise, zscore_stats
+from emotionkd.signals import MAX_PLAUSIBLE_US, moments, normalise, zscore_stats
 from emotionkd.validation import check_choice, check_number
 
 FLAT_PTP_US = 1e-3  # a window whose conductance spans less than this (under one E4 step) is flat
@@ -168,6 +169,7 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
     p = Path(path)
     if not p.exists():
         raise CheckpointError(f"{p}: no such model file")
+    check_regular(p, "the model", "pass a .pt, .onnx or .ts file", CheckpointError)
     suffix = p.suffix.lower()
     if suffix == ".onnx":
         return OnnxPredictor(p)
@@ -334,7 +336,8 @@ def _cut(meta: ModelMeta, rec: Recording, step_s: float | None, ref_s: float) ->
 
 
 def _quality(rec: Recording, cut: _Cut) -> tuple[np.ndarray, np.ndarray]:
-    """Per window "", "disconnected" or "flat", and which samples of ``cut.xs`` are usable.
+    """Per window "", "implausible" (beyond 100 µS), "disconnected" or "flat", and which
+    samples of ``cut.xs`` are usable.
 
     Judged on the raw samples each window covers (resampling would smear a stuck sensor with
     filter ringing)."""
@@ -344,7 +347,9 @@ def _quality(rec: Recording, cut: _Cut) -> tuple[np.ndarray, np.ndarray]:
         a = int(np.floor((cut.n_ref + s0) / cut.fs * rec.fs))
         seg = cut.raw[a:max(a + 1, int(np.ceil((cut.n_ref + s0 + cut.window) / cut.fs
                                                * rec.fs)))]
-        if np.median(seg) < DISCONNECTED_US:
+        if np.abs(seg).max() > MAX_PLAUSIBLE_US:
+            flags[i] = "implausible"  # a spike or damaged data, not skin conductance
+        elif np.median(seg) < DISCONNECTED_US:
             flags[i] = "disconnected"
         elif np.ptp(seg) < FLAT_PTP_US:
             flags[i] = "flat"
