@@ -135,7 +135,7 @@ class Store:
         except (OSError, KeyError, RuntimeError) as exc:
             why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             what = ("a checksum does not match: the data changed on disk"
-                    if "fletcher32" in why.lower() or "checksum" in why.lower()
+                    if any(w in why.lower() for w in ("fletcher32", "checksum", "filter"))
                     else "the file may be truncated or corrupt")
             raise DataFormatError(f"{self.path}: cannot read signals ({why}); {what}; "
                                   "preprocess the data again") from None
