@@ -228,6 +228,7 @@ def _check_weights(src: Any, state: Any) -> None:
 
 def build_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
     """Rebuild the model of a loaded checkpoint and load its weights (strictly)."""
+    from emotionkd.errors import ConfigError
     from emotionkd.models.registry import build_model
 
     src = ckpt.get("_path", "checkpoint")
@@ -236,6 +237,9 @@ def build_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except CheckpointError:
         raise
+    except ConfigError as exc:
+        raise CheckpointError(f"{src}: model_config is wrong ({exc}); {CHECKPOINT_FIX}") \
+            from None
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{src}: weights do not match the {ckpt['model']} architecture it declares "
