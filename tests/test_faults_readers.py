@@ -28,20 +28,26 @@ def _preprocess(kind: str, raw: Path, out: Path, capsys, *extra: str):
     return run_cli(["preprocess", kind, "--raw", str(raw), "--out", str(out), *extra], capsys)
 
 
-def test_deap_complex_data_refused_and_skipped(deap_folder, tmp_path, capsys):
-    arrays = signature_arrays(3)
-    arrays["data"] = arrays["data"].astype(np.complex128)
-    write_dat(deap_folder / "s03.dat", arrays)
+def test_deap_complex_data_refused_and_skipped(tmp_path, capsys):
+    from scipy.io import savemat
+
+    raw = tmp_path / "mat"
+    raw.mkdir()
+    for s in (1, 2, 3):
+        arrays = signature_arrays(s)
+        if s == 3:
+            arrays["data"] = arrays["data"].astype(np.complex128)
+        savemat(raw / f"s{s:02d}.mat", arrays)
     out = tmp_path / "d.h5"
-    code, cap = _preprocess("deap", deap_folder, out, capsys)
-    one_line_error(code, cap.err, "s03.dat: 'data' is of type complex128, not real numbers",
+    code, cap = _preprocess("deap", raw, out, capsys)
+    one_line_error(code, cap.err, "s03.mat: 'data' is of type complex128, not real numbers",
                    "--skip-bad")
     assert not out.exists() and leftovers(tmp_path) == []
-    code, cap = _preprocess("deap", deap_folder, out, capsys, "--skip-bad")
+    code, cap = _preprocess("deap", raw, out, capsys, "--skip-bad")
     assert code == 0, cap.err
     from emotionkd.store import open_store
 
-    assert open_store(out).subjects == [1, 2] and "s03.dat" in cap.out
+    assert open_store(out).subjects == [1, 2] and "s03.mat" in cap.out
 
 
 def _mat73(path: Path, data_group: bool) -> Path:
@@ -176,8 +182,10 @@ def test_hci_bdf_with_unknown_record_count(sessions, tmp_path, capsys):
     assert read_bdf_header(bdf).n_records == n  # counted from the file's size
     out = tmp_path / "h.h5"
     code, cap = _preprocess("hci", sessions, out, capsys)
-    assert "Traceback" not in cap.err and "OverflowError" not in cap.err
-    assert code == 0 or one_line_error(code, cap.err, str(bdf.name))
+    assert code == 0, cap.err
+    from emotionkd.store import open_store
+
+    assert open_store(out).n_trials == len(_emotional(sessions))  # the session was read
 
 
 def test_hci_bdf_physical_min_equal_max_is_left_out(sessions, tmp_path, capsys):
