@@ -244,7 +244,8 @@ def test_export_evaluation_of_another_store(run_dir, tiny_models, deap_raw, tmp_
     results["store"] = str(other)  # the run evaluated another store (2 subjects)
     (run / "results.json").write_text(json.dumps(results))
     out = tmp_path / "s.onnx"
-    code, cap = run_cli(["export", "--model", str(tiny_models["student"]), "--format", "torchscript",
+    code, cap = run_cli(["export", "--model", str(tiny_models["student"]), "--format",
+                         "torchscript",
                          "--out", str(tmp_path / "s.ts"), "--evaluation", str(run)], capsys)
     one_line_error(code, cap.err, "--evaluation", "lacks subject(s) [3]", "another dataset")
     assert not out.exists() and not (tmp_path / "s.ts").exists()
@@ -254,7 +255,8 @@ def test_export_evaluation_of_another_store(run_dir, tiny_models, deap_raw, tmp_
 def test_export_evaluation_of_the_same_store_is_accepted(run_dir, tiny_models, tmp_path,
                                                          capsys):
     out = tmp_path / "s.ts"
-    code, cap = run_cli(["export", "--model", str(tiny_models["student"]), "--format", "torchscript",
+    code, cap = run_cli(["export", "--model", str(tiny_models["student"]), "--format",
+                         "torchscript",
                          "--out", str(out), "--evaluation", str(run_dir)], capsys)
     assert code == 0, cap.err
     assert "Evaluation run" in (tmp_path / "s.ts.md").read_text()
