@@ -133,3 +133,10 @@ def test_a_65535_spike_is_flagged_not_averaged_in(tiny_models):
     assert abs(res.summary["mean_p_high"] - clean.summary["mean_p_high"]) < 0.05
     assert abs(res.summary["norm_std"] - clean.summary["norm_std"]) < 0.1 * clean.summary[
         "norm_std"]
+
+
+def test_a_huge_file_without_newlines_is_not_read_whole(tiny_models, tmp_path, capsys):
+    p = tmp_path / "in.txt"  # sniffed as OpenSignals, E4 or CSV: each looks at a bounded head
+    with open(p, "wb") as fh:
+        fh.truncate(2 * 2**30)
+    _refused(tiny_models["student"], p, capsys, "in.txt: the recording is 2,048.0 MiB")

@@ -112,8 +112,7 @@ def test_corrupt_attribute_message(store, capsys):
     i = b.find(b"created_with")
     b[i - 8:i - 4] = b"\xff" * 4
     store.write_bytes(bytes(b))
-    line = _info_fails(store, capsys)
-    assert "the attributes are damaged" in line or "not a readable HDF5 file" in line, line
+    _info_fails(store, capsys, "the attributes are damaged", "the file is corrupt")
 
 
 def test_fifo_as_store_is_refused_without_hanging(tmp_path, capsys):

@@ -76,7 +76,7 @@ def detect_format(path: Path) -> str:
 def _first_line(path: Path) -> str:
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            return fh.readline().strip()
+            return fh.readline(1 << 16).strip()  # bounded: a file may have no newline
     except OSError:
         return ""
 

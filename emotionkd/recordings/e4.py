@@ -25,7 +25,7 @@ def looks_like_e4(path: Path) -> bool:
     """Whether the first three lines of ``path`` are an E4 head (start time, rate, value)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            head = [fh.readline().strip() for _ in range(3)]
+            head = [fh.readline(1 << 16).strip() for _ in range(3)]
     except OSError:
         return False
     return e4_head(head)
