@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emotionkd.errors import CheckpointError
+from emotionkd.ondisk import check_regular
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -133,6 +134,8 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
                               " or 'emotionkd distill'")
     if p.is_dir():
         raise CheckpointError(f"{p}: is a directory, not a checkpoint file")
+    check_regular(p, "the checkpoint", "pass the .pt file written by train-teacher or "
+                  "distill", CheckpointError)
     with open(p, "rb") as fh:
         head = fh.read(8)
     if head.startswith(b"\x89HDF"):
@@ -165,11 +168,12 @@ def load_checkpoint(path: str | os.PathLike, role: str | None = None) -> dict[st
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{p}: checkpoint lacks {', '.join(missing)}; it is incomplete")
+    ckpt["_path"] = str(p)
+    check_sections(ckpt, p)
     if role is not None and ckpt["role"] != role:
         raise CheckpointError(
             f"{p}: is a {ckpt['role']} checkpoint ({ckpt['model']}) but a {role} is needed here"
         )
-    ckpt["_path"] = str(p)
     return ckpt
 
 
@@ -185,8 +189,60 @@ def _with_compat(model: str, config: Any) -> Any:
     return out
 
 
+#: what a checkpoint whose sections fail their checks needs
+CHECKPOINT_FIX = "the checkpoint is damaged or was edited: train or distill the model again"
+
+
+def check_sections(ckpt: dict[str, Any], p: Path) -> None:
+    """Check the types and ranges of a loaded checkpoint's sections (role, model, data,
+    configuration, weights) in the one form of :mod:`emotionkd.ondisk`."""
+    from emotionkd.errors import ConfigError
+    from emotionkd.ondisk import Source
+
+    src = Source(p, CHECKPOINT_FIX, CheckpointError)
+    src.text(ckpt["role"], "role", ("teacher", "student"))
+    src.text(ckpt["model"], "model", empty=False)
+    for name in ("model_config", "config", "training"):
+        src.mapping(ckpt[name], name)
+    d = src.mapping(ckpt["data"], "data", ("sampling_rate", "window_samples", "eeg_channels"))
+    src.number(d["sampling_rate"], "data.sampling_rate", low=0, low_open=True, high=1e6)
+    src.number(d["window_samples"], "data.window_samples", integer=True, low=1)
+    src.texts(d["eeg_channels"], "data.eeg_channels")
+    if "class_names" in d:
+        src.texts(d["class_names"], "data.class_names", length=2, empty=False)
+    if "preprocessing" in d:
+        src.mapping(d["preprocessing"], "data.preprocessing")
+    if d.get("norm_stats") is not None:
+        stats = src.mapping(d["norm_stats"], "data.norm_stats")
+        if "gsr_mean" in stats:
+            src.number(stats["gsr_mean"], "data.norm_stats.gsr_mean")
+        if "gsr_std" in stats:
+            src.number(stats["gsr_std"], "data.norm_stats.gsr_std", low=0, low_open=True)
+    try:
+        checkpoint_config(ckpt)
+    except ConfigError as exc:
+        raise CheckpointError(f"{exc}; {CHECKPOINT_FIX}") from None
+    _check_weights(src, ckpt["state_dict"])
+
+
+def _check_weights(src: Any, state: Any) -> None:
+    """Every weight a tensor of finite values (NaN weights label every window low)."""
+    import torch
+
+    if not isinstance(state, Mapping):
+        src.fail("state_dict", "not a table of tensors")
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            src.fail(f"state_dict {name}", f"a {type(value).__name__}, not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            n = int((~torch.isfinite(value)).sum())
+            src.fail(f"state_dict {name}", f"holding {n} non-finite value(s) (NaN or "
+                                           "infinity)")
+
+
 def build_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
     """Rebuild the model of a loaded checkpoint and load its weights (strictly)."""
+    from emotionkd.errors import ConfigError
     from emotionkd.models.registry import build_model
 
     src = ckpt.get("_path", "checkpoint")
@@ -195,6 +251,9 @@ def build_from_checkpoint(ckpt: dict[str, Any]) -> nn.Module:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except CheckpointError:
         raise
+    except ConfigError as exc:
+        raise CheckpointError(f"{src}: model_config is wrong ({exc}); {CHECKPOINT_FIX}") \
+            from None
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{src}: weights do not match the {ckpt['model']} architecture it declares "

@@ -8,7 +8,6 @@ caveats, and the intended use and its limits.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, NamedTuple
 
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.evaluation.summary import RunSummary
+from emotionkd.ondisk import read_json
 from emotionkd.version import __version__
 
 _METRICS = (("balanced_accuracy", "balanced accuracy"), ("accuracy", "accuracy"),
@@ -44,9 +44,10 @@ def read_evaluation(run: str | os.PathLike) -> Evaluation:
         raise ConfigError(f"--evaluation {run}: no results.json there; pass the run folder "
                           "written by 'emotionkd evaluate --out' (or run 'emotionkd report' on "
                           "it first)")
+    doc = read_json(path, "run 'emotionkd report RUN' to write it again")
     try:
-        res = RunSummary.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
+        res = RunSummary.from_dict(doc)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataFormatError(f"{path}: not an emotionkd evaluation results.json ({exc})") \
             from None
     return Evaluation(path, res)
@@ -217,8 +218,45 @@ def _evaluation_section(ck: dict[str, Any], d: dict[str, Any],
                    "accuracy with `emotionkd evaluate --data STORE --loso` and pass the run "
                    "folder to `emotionkd export --evaluation RUN`.")
     if evaluation:
+        check_same_store(ck, evaluation)
         out += _run_table(evaluation, d["target"])
     return out + [""]
+
+
+def check_same_store(ck: dict[str, Any], evaluation: Evaluation) -> None:
+    """Refuse an evaluation run made on another dataset than the checkpoint's: its results
+    would describe a model of other data. The two stores are the same file, or stores of the
+    same source, rate and subjects; a store that can no longer be opened is judged by name."""
+    from emotionkd.store import open_store
+
+    d, run_store = ck["data"], evaluation.results.store
+    mine = str(d.get("store", ""))
+    if not mine or not run_store:
+        return
+    a, b = Path(mine), Path(run_store)
+    if a.exists() and b.exists() and os.path.samefile(a, b):
+        return
+    fix = "pass a run evaluated on the checkpoint's store (or export without --evaluation)"
+    try:
+        other = open_store(b)
+    except DataFormatError:
+        if a.name != b.name:
+            raise ConfigError(f"--evaluation {evaluation.path}: evaluated store {b}, but the "
+                              f"checkpoint was trained on {a}; {fix}") from None
+        return
+    subjects = {int(s) for k in ("train_subjects", "val_subjects", "test_subjects")
+                for s in d.get(k) or []}
+    facts = [("source", other.source, d.get("source")),
+             ("sampling rate", other.sampling_rate, d.get("sampling_rate"))]
+    for what, theirs, ours in facts:
+        if ours is not None and theirs != ours:
+            raise ConfigError(f"--evaluation {evaluation.path}: evaluated {b} ({what} "
+                              f"{theirs!r}), but the checkpoint was trained on {a} ({what} "
+                              f"{ours!r}); {fix}")
+    if not subjects <= set(other.subjects):
+        raise ConfigError(f"--evaluation {evaluation.path}: evaluated {b}, which lacks "
+                          f"subject(s) {sorted(subjects - set(other.subjects))} the checkpoint "
+                          f"was trained on ({a}): another dataset; {fix}")
 
 
 def _caveats_section(d: dict[str, Any]) -> list[str]:

@@ -28,7 +28,7 @@ import csv
 import json
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,71 +36,19 @@ import numpy as np
 
 from emotionkd.choices import PREDICTION_FORMATS
 from emotionkd.errors import CheckpointError, ConfigError, DataFormatError
+from emotionkd.modelmeta import (  # noqa: F401 - the metadata version export writes
+    EXPORT_FORMAT,
+    EXPORT_FORMAT_VERSION,
+    ModelMeta,
+    parse_metadata,
+)
+from emotionkd.ondisk import check_regular
 from emotionkd.recordings import Recording
-from emotionkd.signals import moments, normalise, zscore_stats
-from emotionkd.validation import check_choice, check_number, version_text
+from emotionkd.signals import MAX_PLAUSIBLE_US, moments, normalise, zscore_stats
+from emotionkd.validation import check_choice, check_number
 
-#: the metadata that ``emotionkd export`` embeds in exported files (read here)
-EXPORT_FORMAT = "emotionkd-export"
-EXPORT_FORMAT_VERSION = 2
 FLAT_PTP_US = 1e-3  # a window whose conductance spans less than this (under one E4 step) is flat
 DISCONNECTED_US = 0.02  # a median conductance below this means no skin contact
-
-
-@dataclass
-class ModelMeta:
-    """What a predictor needs to know about the model's inputs and outputs."""
-
-    sampling_rate: float
-    window_samples: int
-    window_s: float
-    step_s: float
-    norm: str
-    target: str
-    threshold: float
-    tie: str
-    class_names: list[str]
-    gsr_mean: float | None = None  # training statistics for norm == "train"
-    gsr_std: float | None = None
-    model: str = ""
-    emotionkd_version: str = ""
-    #: training baseline: subtract (each trial relative to its pre-stimulus mean) | none | keep
-    baseline: str = "subtract"
-    baseline_s: float | None = None  # length of the training pre-stimulus baseline (s)
-
-    @classmethod
-    def from_checkpoint(cls, ck: dict[str, Any], version: str = "") -> ModelMeta:
-        """From a loaded checkpoint (its data specification and preprocessing record)."""
-        from emotionkd.checkpoint import data_spec
-
-        d = data_spec(ck)
-        fs, target = float(d["sampling_rate"]), d["target"]
-        stats, pre = d.get("norm_stats") or {}, d["preprocessing"]
-        return cls(
-            sampling_rate=fs, window_samples=int(d["window_samples"]),
-            window_s=int(d["window_samples"]) / fs, step_s=round(d["step"] * fs) / fs,
-            norm=d["norm"], target=target, threshold=float(d["threshold"]), tie=d["tie"],
-            class_names=list(d.get("class_names") or [f"low {target}", f"high {target}"]),
-            gsr_mean=stats.get("gsr_mean"), gsr_std=stats.get("gsr_std"), model=ck["model"],
-            emotionkd_version=version or ck["emotionkd_version"],
-            baseline=str(pre.get("baseline", "subtract")),
-            baseline_s=(float(pre["baseline_s"]) if pre.get("baseline_s") is not None
-                        else None),
-        )
-
-    @classmethod
-    def from_export(cls, meta: dict[str, Any], source: str = "the exported file") -> ModelMeta:
-        """From the metadata embedded by ``emotionkd export``."""
-        if meta.get("format_version") != EXPORT_FORMAT_VERSION:
-            raise CheckpointError(
-                f"{source}: exported with metadata version "
-                f"{version_text(meta.get('format_version', 1))}; "
-                f"emotionkd reads version {EXPORT_FORMAT_VERSION}: export the checkpoint again")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in meta["predict"].items() if k in known})
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class Predictor:
@@ -177,7 +125,7 @@ class TorchScriptPredictor(Predictor):
         if not extra["emotionkd.json"]:
             raise CheckpointError(f"{path}: TorchScript file without emotionkd metadata; "
                                   "export it with 'emotionkd export'")
-        self.meta = ModelMeta.from_export(json.loads(extra["emotionkd.json"]), str(path))
+        self.meta = ModelMeta.from_export(parse_metadata(extra["emotionkd.json"], path), str(path))
         self._torch = torch
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -207,7 +155,7 @@ class OnnxPredictor(Predictor):
         if "emotionkd" not in props:
             raise CheckpointError(f"{path}: ONNX file without emotionkd metadata; export it "
                                   "with 'emotionkd export'")
-        self.meta = ModelMeta.from_export(json.loads(props["emotionkd"]), str(path))
+        self.meta = ModelMeta.from_export(parse_metadata(props["emotionkd"], path), str(path))
         self.input_name = self.session.get_inputs()[0].name
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -222,6 +170,7 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
     p = Path(path)
     if not p.exists():
         raise CheckpointError(f"{p}: no such model file")
+    check_regular(p, "the model", "pass a .pt, .onnx or .ts file", CheckpointError)
     suffix = p.suffix.lower()
     if suffix == ".onnx":
         return OnnxPredictor(p)
@@ -388,7 +337,8 @@ def _cut(meta: ModelMeta, rec: Recording, step_s: float | None, ref_s: float) ->
 
 
 def _quality(rec: Recording, cut: _Cut) -> tuple[np.ndarray, np.ndarray]:
-    """Per window "", "disconnected" or "flat", and which samples of ``cut.xs`` are usable.
+    """Per window "", "implausible" (beyond 100 µS), "disconnected" or "flat", and which
+    samples of ``cut.xs`` are usable.
 
     Judged on the raw samples each window covers (resampling would smear a stuck sensor with
     filter ringing)."""
@@ -398,7 +348,9 @@ def _quality(rec: Recording, cut: _Cut) -> tuple[np.ndarray, np.ndarray]:
         a = int(np.floor((cut.n_ref + s0) / cut.fs * rec.fs))
         seg = cut.raw[a:max(a + 1, int(np.ceil((cut.n_ref + s0 + cut.window) / cut.fs
                                                * rec.fs)))]
-        if np.median(seg) < DISCONNECTED_US:
+        if np.abs(seg).max() > MAX_PLAUSIBLE_US:
+            flags[i] = "implausible"  # a spike or damaged data, not skin conductance
+        elif np.median(seg) < DISCONNECTED_US:
             flags[i] = "disconnected"
         elif np.ptp(seg) < FLAT_PTP_US:
             flags[i] = "flat"

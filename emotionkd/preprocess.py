@@ -25,9 +25,11 @@ from emotionkd.datasets.records import Trial
 from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
 from emotionkd.signals import (
     condition_eeg,
+    gsr_problem,
     gsr_to_microsiemens,
     infer_gsr_unit,
     resample,
+    signals_digest,
 )
 from emotionkd.validation import check_choice, check_number
 
@@ -71,6 +73,10 @@ class CleanTrial:
     ratings: np.ndarray
     onset: int  # stimulus start within the stored trial (0 unless baseline kept)
     latent: np.ndarray | None = None  # synthetic data only: latent (valence, arousal)
+    #: why the trial cannot be stored (flat or implausible GSR); "" when it can
+    problem: str = ""
+    #: a digest of its signals: two trials with the same one are one recording stored twice
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,9 +124,13 @@ class PreprocessReport:
     gsr_units: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     total_duration_s: float = 0.0
+    #: digest of every trial written → (job, trial): no recording is stored twice
+    digests: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("digests")
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,6 +149,7 @@ def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
         raise DataFormatError(f"{src}: no pre-stimulus baseline to subtract; use --baseline none")
     eeg = np.asarray(trial.eeg)
     gsr = gsr_to_microsiemens(trial.gsr, gsr_unit, src, "--gsr-unit")
+    problem, digest = gsr_problem(gsr), signals_digest(eeg, gsr)
     onset = trial.onset
     if opts.target_fs is not None and opts.target_fs != trial.fs:
         both = resample(np.vstack([eeg, gsr[None, :]]), trial.fs, opts.target_fs)
@@ -163,7 +174,8 @@ def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
     if not (np.isfinite(eeg).all() and np.isfinite(gsr).all()):
         raise DataFormatError(f"{src}: NaN or Inf after cleaning")
     return CleanTrial(subject=trial.subject, trial=trial.trial, eeg=eeg, gsr=gsr,
-                      ratings=np.asarray(trial.ratings, dtype=np.float32), onset=onset)
+                      ratings=np.asarray(trial.ratings, dtype=np.float32), onset=onset,
+                      problem=problem, digest=digest)
 
 
 def _latent_for(latent: dict | None, subject: int, trial: int, source: str) -> np.ndarray | None:
@@ -204,7 +216,12 @@ def process_job(
         res.trial_skips = skips
         unit, reason = _job_unit(trials, opts, job)
         res.gsr_unit, res.gsr_unit_reason = unit, reason
-        res.trials = [clean_trial(t, opts, unit) for t in trials]
+        cleaned = [clean_trial(t, opts, unit) for t in trials]
+        res.trials = [t for t in cleaned if not t.problem]
+        res.trial_skips += [f"subject {t.subject}, trial {t.trial}: {t.problem}; left out"
+                            for t in cleaned if t.problem]
+        if not res.trials:
+            raise SkipRecord(f"{job}: no usable trials; {res.trial_skips[0]}")
     except SkipRecord as exc:
         res.error, res.skipped, res.exception = str(exc), True, exc
         res.expected = exc.expected
@@ -293,6 +310,12 @@ def _add_trials(writer: StoreWriter, res: JobResult, report: PreprocessReport,
     """Write a job's cleaned trials; returns their subjects."""
     report.gsr_units[res.job] = f"{res.gsr_unit} ({res.gsr_unit_reason})"
     for ct in res.trials:
+        first = report.digests.setdefault(ct.digest, (res.job, ct.trial))
+        if first != (res.job, ct.trial) and ct.digest:
+            raise DataFormatError(
+                f"{res.job}: trial {ct.trial} holds the same signals as trial {first[1]} of "
+                f"{first[0]}: one recording stored twice would fall on both sides of a split "
+                "(leakage); remove the copy and preprocess again")
         writer.add_trial(subject=ct.subject, trial=ct.trial, eeg=ct.eeg, gsr=ct.gsr,
                          ratings=ct.ratings, onset=ct.onset,
                          latent=_latent_for(latent, ct.subject, ct.trial, res.job))

@@ -206,3 +206,35 @@ def normalise(x: Any, mean: Any, inv_std: Any) -> Any:
     """``(x - mean) · inv_std``, for numpy arrays and torch tensors alike (the training batches
     and the windows of a recording go through this one expression)."""
     return (x - mean) * inv_std
+
+
+# ---------------------------------------------------------------------------------------------
+# plausibility
+
+
+#: skin conductance lies within about 0.05-100 µS: beyond MAX_PLAUSIBLE_US (in magnitude, so
+#: that baseline-subtracted signals are judged alike) a value is a spike or damaged data
+MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US = 0.05, 100.0
+
+
+def gsr_problem(gsr: np.ndarray) -> str:
+    """Why a trial's raw GSR (µS) is no usable skin conductance: flat (one value
+    throughout) or beyond :data:`MAX_PLAUSIBLE_US`; "" when it is plausible."""
+    if gsr.size and float(np.ptp(gsr)) == 0.0:
+        return f"the GSR is flat (a constant {float(gsr[0]):.4g} µS): no signal"
+    big = np.abs(gsr) > MAX_PLAUSIBLE_US
+    if big.any():
+        return (f"the GSR reaches {float(np.max(np.abs(gsr))):.4g} µS in {int(big.sum())} "
+                f"sample(s), beyond the {MAX_PLAUSIBLE_US:g} µS of skin conductance (a spike "
+                "or damaged data)")
+    return ""
+
+
+def signals_digest(eeg: np.ndarray, gsr: np.ndarray) -> str:
+    """A digest of a trial's signals, to find one recording stored twice."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(gsr).tobytes())
+    h.update(np.ascontiguousarray(eeg).tobytes())
+    return h.hexdigest()

@@ -299,13 +299,12 @@ def fit(
     Deterministic on CPU for a given seed (``seed``, else ``cfg.seed``). ``on_epoch(epoch,
     task)`` runs after each epoch's validation, before the best state is restored (for studies
     that look at every epoch's model; it must leave the modules' weights and modes as it found
-    them). Returns the history and best metrics.
-    """
+    them). Unset lr and batch size: the paper recipe. Returns the history and best metrics."""
     if len(train) == 0:
         raise ConfigError("no training windows: check the subjects, window length and step")
     if task.inputs == "eeg+gsr" and not train.has_eeg:
         raise ConfigError("this model needs EEG but the dataset was loaded without it")
-    cfg = cfg.for_size("paper")  # a learning rate or batch size left unset: the paper recipe
+    cfg = cfg.for_size("paper")
     run = _Fit(task, train, val, cfg, progress, description,
                cfg.seed if seed is None else int(seed))
     for epoch in range(1, cfg.epochs + 1):

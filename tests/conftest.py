@@ -318,3 +318,42 @@ def run_page_code(page: str, cwd: Path) -> tuple[str, subprocess.CompletedProces
     return code, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 cwd=cwd)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# fault injection (tests/test_faults_*.py)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(deap_store, tmp_path_factory) -> dict[str, Path]:
+    """A tiny teacher and student trained one epoch on 2-s windows of :func:`deap_store`."""
+    from emotionkd.config import DataConfig
+
+    d = tmp_path_factory.mktemp("tiny")
+    return {role: train_and_save(deap_store, d / f"{role[0]}.pt", f"emotionnet-{role}",
+                                 DataConfig(window=2, step=2))
+            for role in ("teacher", "student")}
+
+
+def one_line_error(code: int, err: str, *fragments: str) -> str:
+    """The one error line of a failed command (exit status 1, no traceback), holding every
+    one of ``fragments``."""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+    return lines[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary, probe and lock files emotionkd might have left in ``folder``."""
+    return sorted(p.name for p in Path(folder).iterdir()
+                  if p.name.startswith(".") and p.name.endswith((".tmp", ".lock")))
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -15,8 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "emotionkd"
 #: A name ending in ".*" stands for a package and every module in it. Keep in step with the
 #: table in docs/architecture.md.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("version", "errors", "choices", "validation", "settings", "locks",
-                    "outputs")),
+    ("foundation", ("version", "errors", "choices", "validation", "ondisk", "settings",
+                    "locks", "outputs")),
     ("signals and records", ("signals", "splits", "metrics", "features", "neurokit_features",
                              "labels", "datasets", "datasets.records", "datasets.safe_pickle",
                              "datasets.py2pickle", "datasets.bdf")),
@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data pipeline", ("preprocess", "ingest.*", "windows", "distributed")),
     ("training", ("training", "checkpoint", "distill.feedback", "distill.trainer")),
     ("jobs, evaluation and deployment", ("jobs", "evaluation.*", "figures", "modelcard",
-                                         "predict", "export")),
+                                         "modelmeta", "predict", "export")),
     ("front ends", ("api", "demo", "cli.*", "cli_docs", "__main__", "")),
 ]
 

@@ -85,7 +85,7 @@ def write_participant(root: Path, subject: int, variables: dict, layout: str = "
 def sig_root(tmp_path) -> Path:
     root = tmp_path / "amigos"
     write_participant(root, 1, signature_variables())
-    write_participant(root, 7, signature_variables())
+    write_participant(root, 7, signature_variables(eeg_scale=1.001))  # not a copy of P01
     (root / "README.txt").write_text("not data")
     return root
 
@@ -155,7 +155,7 @@ def test_strict_turns_a_gap_into_an_error(sig_root, tmp_path):
 def test_flat_and_zip_layouts_give_the_same_store(sig_root, tmp_path, layout):
     other = tmp_path / layout
     write_participant(other, 1, signature_variables(), layout)
-    write_participant(other, 7, signature_variables(), layout)
+    write_participant(other, 7, signature_variables(eeg_scale=1.001), layout)
     a = open_store(preprocess_amigos(sig_root, tmp_path / "a.h5").out)
     b = open_store(preprocess_amigos(other, tmp_path / "b.h5").out)
     np.testing.assert_array_equal(a.load_signals(np.arange(a.n_trials))[1],

@@ -38,7 +38,7 @@ def test_band_power_ignores_phase_and_sees_each_channel():
 
 def test_band_matrix_gives_empty_bands_the_nearest_bin():
     m = band_matrix(32.0, 32)  # bins 0..16 Hz: gamma (30–45) has none
-    assert m[:, 3].sum() == 1 and m[16, 3] == 1
+    assert m[:, 3].sum() == 1 and m[16, 3] == 1  # numpy
     assert m[4:8, 0].sum() == 4 and m[:, 0].sum() == 4
 
 

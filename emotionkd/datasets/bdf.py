@@ -124,6 +124,17 @@ class BdfHeader:
     units: list[str]
     samples_per_record: list[int]
     header_bytes: int
+    phys_min: list[float] | None = None
+    phys_max: list[float] | None = None
+
+    def flat(self, labels: Sequence[str]) -> list[str]:
+        """Those of ``labels`` whose physical minimum equals their maximum: the header maps
+        every sample to one value, so the channel is flat whatever was recorded."""
+        if self.phys_min is None or self.phys_max is None:
+            return []
+        names = {lab.lower(): i for i, lab in enumerate(self.labels)}
+        return [lab for lab in labels if lab.lower() in names
+                and self.phys_min[names[lab.lower()]] == self.phys_max[names[lab.lower()]]]
 
     @property
     def expected_size(self) -> int:
@@ -161,14 +172,24 @@ def read_bdf_header(path: str | os.PathLike) -> BdfHeader:
         off += n * width
     try:
         nsamp = [int(x) for x in fields["nsamp"]]
+        pmin, pmax = ([float(x) for x in fields[k]] for k in ("pmin", "pmax"))
     except ValueError:
-        raise DataFormatError(f"{p}: corrupt BDF header (samples per record)") from None
-    hdr = BdfHeader(n, n_rec, rec_s, fields["labels"], fields["units"], nsamp, header_bytes)
+        raise DataFormatError(f"{p}: corrupt BDF header (samples per record or physical "
+                              "range)") from None
+    hdr = BdfHeader(n, n_rec, rec_s, fields["labels"], fields["units"], nsamp, header_bytes,
+                    pmin, pmax)
     if header_bytes != (n + 1) * 256:
         raise DataFormatError(f"{p}: header size field {header_bytes} ≠ (N+1)·256 = "
                               f"{(n + 1) * 256}; the file is corrupt")
+    if any(k <= 0 for k in nsamp) or n <= 0:
+        raise DataFormatError(f"{p}: corrupt BDF header ({n} channels, samples per record "
+                              f"{nsamp[:4]}…)")
     size = p.stat().st_size
-    if n_rec >= 0 and size < hdr.expected_size:
+    if n_rec == -1:  # EDF's "unknown" (a recording that was not closed): count the records
+        hdr.n_records = n_rec = max(0, size - header_bytes) // (3 * sum(nsamp))
+    if n_rec < 0:
+        raise DataFormatError(f"{p}: corrupt BDF header ({n_rec} data records)")
+    if size < hdr.expected_size:
         raise DataFormatError(
             f"{p}: truncated BDF: the header declares {n_rec} data records "
             f"({hdr.expected_size} bytes) but the file has {size} bytes"

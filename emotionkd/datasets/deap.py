@@ -138,9 +138,15 @@ def _load_mat73(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     try:
         with h5py.File(path, "r") as f:
+            for key in ("data", "labels"):
+                if key in f and not isinstance(f[key], h5py.Dataset):
+                    raise DataFormatError(
+                        f"{path}: '{key}' is a {type(f[key]).__name__.lower()}, not an array; "
+                        "is this a DEAP file? Download it again, or pass --skip-bad to leave "
+                        "it out")
             # MATLAB stores column-major: HDF5 axes come out reversed
             return np.asarray(f["data"][()]).T, np.asarray(f["labels"][()]).T
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, TypeError, RuntimeError) as exc:
         raise DataFormatError(f"{path}: unreadable MAT v7.3 file ({exc})") from None
 
 
@@ -173,8 +179,10 @@ def validate_arrays(data: np.ndarray, labels: np.ndarray, path: Path) -> None:
             f"{path}: 'labels' has shape {labels.shape}, expected ({n_trials}, 4) "
             "(valence, arousal, dominance, liking)"
         )
-    if not np.issubdtype(data.dtype, np.number) or not np.issubdtype(labels.dtype, np.number):
-        raise DataFormatError(f"{path}: arrays are not numeric ({data.dtype}, {labels.dtype})")
+    for name, arr in (("data", data), ("labels", labels)):
+        if arr.dtype.kind not in "fiu":
+            raise DataFormatError(f"{path}: '{name}' is of type {arr.dtype}, not real numbers; "
+                                  "download the file again, or pass --skip-bad to leave it out")
     if not np.isfinite(labels).all():
         raise DataFormatError(f"{path}: 'labels' contains NaN or Inf")
     bad = (labels < 1) | (labels > 9)

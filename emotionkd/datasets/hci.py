@@ -104,6 +104,9 @@ def session_ratings(info: dict, path: Path) -> np.ndarray:
             v = float(info[attr])
         except (KeyError, ValueError):
             raise SkipSession(f"{path.parent}: session.xml lacks a numeric {attr}") from None
+        if not np.isfinite(v):
+            raise SkipSession(f"{path}: {attr} is {info[attr]!r}, not a finite number; fix "
+                              "session.xml or leave the session out")
         if name != "emotion" and not 1 <= v <= 9:
             raise SkipSession(f"{path.parent}: {attr}={v:g} outside 1-9")
         vals.append(v)
@@ -129,6 +132,11 @@ def read_session(folder: Path, eeg_channels: Sequence[str] | None = None) -> lis
         hdr = read_bdf_header(bdf)
     except DataFormatError as exc:
         raise SkipSession(str(exc)) from None
+    flat = hdr.flat(list(eeg_channels or DEAP_EEG_CHANNELS) + ["GSR1"])
+    if flat:
+        raise SkipSession(f"{bdf}: channel(s) {', '.join(flat[:4])} have physical minimum = "
+                          "maximum in the header, so every sample is one value: a flat "
+                          "recording, left out")
     mne = require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")
     try:
         raw = mne.io.read_raw_bdf(bdf, preload=False, verbose="error")
@@ -156,12 +164,23 @@ def read_session(folder: Path, eeg_channels: Sequence[str] | None = None) -> lis
     if all(units[c].lower() in ("uv", "µv") for c in picks[:-1]):
         eeg = eeg * 1e6
     subject = _subject(info, bdf)
-    m = _TRIAL.search(bdf.name)
-    trial = int(m.group(1)) if m else int(info.get("sessionId", 0) or 0)
+    trial = _trial_number(info, bdf, xml)
     return [Trial(subject=subject, trial=trial, eeg=eeg, gsr=data[-1], fs=fs, ratings=ratings,
                   onset=onset - first, eeg_channels=names,
                   gsr_unit=(units[labels["gsr1"]] or "ohm").lower(), source_file=str(bdf),
                   extra={"session": folder.name, "feltEmo": ratings[-1]})]
+
+
+def _trial_number(info: dict, bdf: Path, xml: Path) -> int:
+    """The trial number: from the BDF name (``_TrialN_``), else session.xml's sessionId."""
+    m = _TRIAL.search(bdf.name)
+    if m:
+        return int(m.group(1))
+    sid = info.get("sessionId", "0") or "0"
+    if not sid.strip().isdigit():
+        raise SkipSession(f"{xml}: sessionId is {sid!r}, not a whole number, and the BDF name "
+                          f"{bdf.name} has no _TrialN_; fix session.xml or rename the file")
+    return int(sid)
 
 
 def _session_bdf(folder: Path, info: dict) -> Path:

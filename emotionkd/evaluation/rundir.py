@@ -26,6 +26,7 @@ import numpy as np
 
 from emotionkd.errors import ConfigError, DataFormatError
 from emotionkd.evaluation.plan import EvaluationPlan
+from emotionkd.ondisk import Source, read_json, shown
 from emotionkd.splits import Fold
 from emotionkd.validation import version_text
 from emotionkd.version import __version__
@@ -95,7 +96,7 @@ def prepare_run(run_dir: Path, plan: EvaluationPlan, store_path: str,
     meta = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **entries,
             "store": str(store_path), "folds": folds, "versions": versions()}
     if run_json.exists():
-        old = json.loads(run_json.read_text())
+        old = read_run_json(run_json)
         if old.get("format_version") != RUN_FORMAT_VERSION or \
                 {k: old.get(k) for k in entries} != entries or \
                 old.get("folds") != json.loads(json.dumps(folds)):
@@ -117,11 +118,24 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], EvaluationPlan, list[dict[s
     if not run_json.exists():
         raise DataFormatError(f"{run_dir}: not an evaluation run folder (no run.json); run "
                               "'emotionkd evaluate --out DIR' first")
-    try:
-        meta = json.loads(run_json.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{run_json}: corrupt run file ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+    meta = read_run_json(run_json)
+    plan = EvaluationPlan.from_run_entries(meta, str(run_json))
+    indices = _fold_indices(run_json, meta)
+    folds = []
+    for p in sorted((run_dir / "folds").glob("*/seed-*/fold-*.json")):
+        folds.append(check_fold(p, read_json(p, FOLD_FIX), plan.targets, indices))
+    return meta, plan, folds
+
+
+#: what a damaged fold file needs
+FOLD_FIX = "delete it and rerun that fold with --resume"
+RUN_FIX = "run the evaluation again into a new --out"
+
+
+def read_run_json(run_json: Path) -> dict[str, Any]:
+    """``run.json`` of a run folder, its format and version checked."""
+    meta = read_json(run_json, RUN_FIX)
+    if meta.get("format") != RUN_FORMAT:
         raise DataFormatError(f"{run_json}: not an emotionkd run file")
     version = meta.get("format_version", 1)
     if version != RUN_FORMAT_VERSION:
@@ -130,12 +144,48 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], EvaluationPlan, list[dict[s
                               f"emotionkd {__version__}, which reads version "
                               f"{RUN_FORMAT_VERSION}; run the evaluation again into a new "
                               "--out")
-    plan = EvaluationPlan.from_run_entries(meta, str(run_json))
-    folds = []
-    for p in sorted((run_dir / "folds").glob("*/seed-*/fold-*.json")):
-        try:
-            folds.append(json.loads(p.read_text()))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{p}: corrupt fold result ({exc}); delete it and "
-                                  "rerun that fold with --resume") from None
-    return meta, plan, folds
+    src = Source(run_json, RUN_FIX)
+    src.mapping(meta.get("config"), "config")
+    src.text(meta.get("store"), "store")
+    return meta
+
+
+def _fold_indices(run_json: Path, meta: dict[str, Any]) -> dict[int, set[int]]:
+    """The fold indices of every seed that run.json plans."""
+    src = Source(run_json, RUN_FIX)
+    folds = src.mapping(meta.get("folds"), "folds")
+    if not folds:
+        src.fail("folds", "empty")
+    out: dict[int, set[int]] = {}
+    for seed, entries in folds.items():
+        if not str(seed).lstrip("-").isdigit() or not isinstance(entries, list) or not entries:
+            src.fail(f"folds {seed!r}", f"{shown(entries)}, not a list of folds")
+        out[int(seed)] = {src.number(src.mapping(e, f"folds {seed}", ("index",))["index"],
+                                     f"folds {seed} index", integer=True) for e in entries}
+    return out
+
+
+def check_fold(p: Path, f: dict[str, Any], targets: list[str] | tuple[str, ...],
+               indices: dict[int, set[int]]) -> dict[str, Any]:
+    """A fold result checked against its file name and the run's plan: a fold of another
+    target, seed or protocol (a stray ``fold-007.json`` in a 3-fold run) is refused."""
+    src = Source(p, FOLD_FIX)
+    target = src.text(f.get("target"), "target")
+    seed = src.number(f.get("seed", 0), "seed", integer=True)
+    index = src.number(src.mapping(f.get("fold"), "fold", ("index",))["index"], "fold index",
+                       integer=True)
+    src.mapping(f.get("models", {}), "models")
+    stray = Source(p, "it is not part of this run: delete it, or evaluate into a new --out")
+    if target not in targets:
+        stray.fail("target", f"{target!r}, not a target of this run ({', '.join(targets)})")
+    if seed not in indices:
+        stray.fail("seed", f"{seed}, not a seed of this run "
+                           f"({', '.join(map(str, sorted(indices)))})")
+    planned = indices[seed]
+    if index not in planned:
+        stray.fail("fold index", f"{index}, not a fold of this {len(planned)}-fold run "
+                                 f"({min(planned)}-{max(planned)})")
+    if p != fold_path(p.parents[3], target, index, seed):
+        stray.fail("the fold", f"fold {index}, seed {seed} of {target}, which belongs in "
+                               f"{fold_path(p.parents[3], target, index, seed)}")
+    return f

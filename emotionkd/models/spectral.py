@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,17 +30,33 @@ SPECTRAL = ("none", "bands")
 
 
 def band_matrix(fs: float, nperseg: int, bands: tuple[tuple[float, float], ...] = BANDS
-                ) -> torch.Tensor:
+                ) -> np.ndarray:
     """(bins, bands) 0/1 matrix: which one-sided DFT bins of an ``nperseg`` segment fall in
     each band [low, high) (a band with no bin takes the nearest bin)."""
-    freqs = torch.arange(nperseg // 2 + 1, dtype=torch.float64) * fs / nperseg
-    m = torch.zeros(len(freqs), len(bands), dtype=torch.float64)
+    freqs = np.arange(nperseg // 2 + 1) * fs / nperseg
+    m = np.zeros((len(freqs), len(bands)))
     for j, (lo, hi) in enumerate(bands):
         inside = (freqs >= lo) & (freqs < hi)
         if not inside.any():
-            inside[int(torch.argmin((freqs - (lo + hi) / 2).abs()))] = True
+            inside[int(np.argmin(np.abs(freqs - (lo + hi) / 2)))] = True
         m[inside, j] = 1.0
     return m
+
+
+def dft_matrices(fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nperseg, bins) Hann-windowed cosine and sine matrices whose squared products sum to
+    the one-sided power spectral density of a segment (scipy.signal.welch's 'density')."""
+    t = np.arange(nperseg)
+    hann = 0.5 - 0.5 * np.cos(2 * math.pi * t / nperseg)  # periodic, as scipy's
+    k = np.arange(nperseg // 2 + 1)
+    angle = 2 * math.pi * t[:, None] * k[None, :] / nperseg
+    # double every bin but DC and (for even segments) Nyquist
+    scale = np.full(len(k), 2.0)
+    scale[0] = 1.0
+    if nperseg % 2 == 0:
+        scale[-1] = 1.0
+    norm = np.sqrt(scale / (fs * (hann * hann).sum()))
+    return hann[:, None] * np.cos(angle) * norm, hann[:, None] * np.sin(angle) * norm
 
 
 class LogBandPower(nn.Module):
@@ -56,24 +73,13 @@ class LogBandPower(nn.Module):
         nperseg = min(n_samples, max(8, int(round(fs))))
         self.nperseg, self.hop = nperseg, max(1, nperseg // 2)
         self.n_segments = (n_samples - nperseg) // self.hop + 1
-        t = torch.arange(nperseg, dtype=torch.float64)
-        hann = 0.5 - 0.5 * torch.cos(2 * math.pi * t / nperseg)  # periodic, as scipy's
-        k = torch.arange(nperseg // 2 + 1, dtype=torch.float64)
-        angle = 2 * math.pi * t[:, None] * k[None, :] / nperseg
-        # one-sided density scaling (scipy.signal.welch, scaling='density'): double every
-        # bin but DC and (for even segments) Nyquist
-        scale = torch.full((len(k),), 2.0, dtype=torch.float64)
-        scale[0] = 1.0
-        if nperseg % 2 == 0:
-            scale[-1] = 1.0
-        norm = torch.sqrt(scale / (fs * (hann * hann).sum()))
-        # constants rebuilt from the config, so not saved in checkpoints (persistent=False)
-        self.register_buffer("cos", (hann[:, None] * torch.cos(angle) * norm).float(),
-                             persistent=False)
-        self.register_buffer("sin", (hann[:, None] * torch.sin(angle) * norm).float(),
-                             persistent=False)
-        self.register_buffer("bands", (band_matrix(fs, nperseg, bands) * fs / nperseg).float(),
-                             persistent=False)
+        cos, sin = dft_matrices(fs, nperseg)
+        width = band_matrix(fs, nperseg, bands) * fs / nperseg
+        # constants computed with numpy (models are also built on the meta device) and
+        # rebuilt from the config, so not saved in checkpoints (persistent=False)
+        for name, value in (("cos", cos), ("sin", sin), ("bands", width)):
+            self.register_buffer(name, torch.tensor(value, dtype=torch.float32),
+                                 persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, C, S, nperseg); slices rather than Tensor.unfold, which ONNX export mis-shapes

@@ -37,6 +37,7 @@ from typing import Any
 
 from emotionkd.choices import DECIMALS, RECORDING_FORMATS
 from emotionkd.errors import DataFormatError
+from emotionkd.ondisk import check_regular
 from emotionkd.recordings.base import Recording, check_fs, from_raw, option_unit, validated
 from emotionkd.recordings.e4 import find_eda, looks_like_e4, read_e4
 from emotionkd.recordings.opensignals import MAGIC, read_opensignals
@@ -75,7 +76,7 @@ def detect_format(path: Path) -> str:
 def _first_line(path: Path) -> str:
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            return fh.readline().strip()
+            return fh.readline(1 << 16).strip()  # bounded: a file may have no newline
     except OSError:
         return ""
 
@@ -98,6 +99,7 @@ def read_recording(
     p = Path(path)
     if not p.exists():
         raise DataFormatError(f"{p}: no such recording")
+    check_regular(p, "the recording", "pass a recording file")
     check_choice(fmt, "--format", RECORDING_FORMATS)
     check_choice(decimal, "--decimal", DECIMALS)
     u = option_unit(unit)
@@ -121,6 +123,10 @@ def _read_edf(p: Path, channel: str | None, unit: str) -> Recording:
     from emotionkd.errors import require_module
 
     mne = require_module("mne", "bdf", "Reading EDF/BDF recordings")
+    if p.suffix.lower() == ".bdf":  # a truncated file, refused as preprocess refuses it
+        from emotionkd.datasets.bdf import read_bdf_header
+
+        read_bdf_header(p)
     reader = mne.io.read_raw_bdf if p.suffix.lower() == ".bdf" else mne.io.read_raw_edf
     try:
         raw = reader(p, preload=False, verbose="error")

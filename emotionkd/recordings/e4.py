@@ -4,15 +4,20 @@ unzipped session folder (``EDA.csv`` inside)."""
 
 from __future__ import annotations
 
+import io
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from emotionkd.errors import DataFormatError
+from emotionkd.ondisk import check_size
 from emotionkd.recordings.base import Recording
 from emotionkd.signals import to_microsiemens
 
+#: the largest EDA stream read (unpacked): months of a 4-Hz session
+MAX_E4_BYTES = 64 * 2**20
 OTHER_STREAMS = ("acc.csv", "bvp.csv", "hr.csv", "ibi.csv", "temp.csv", "tags.csv")
 
 
@@ -20,7 +25,7 @@ def looks_like_e4(path: Path) -> bool:
     """Whether the first three lines of ``path`` are an E4 head (start time, rate, value)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            head = [fh.readline().strip() for _ in range(3)]
+            head = [fh.readline(1 << 16).strip() for _ in range(3)]
     except OSError:
         return False
     return e4_head(head)
@@ -59,6 +64,12 @@ def read_e4(p: Path, unit: str) -> Recording:
                     shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
                     raise DataFormatError(f"{p}: no EDA.csv in the zip ({shown or 'empty'}); "
                                           "pass an Empatica E4 session export")
+                size = zf.getinfo(eda[0]).file_size
+                if size > MAX_E4_BYTES:
+                    raise DataFormatError(
+                        f"{p}:{eda[0]}: the EDA stream is {size / 2**20:,.1f} MiB unpacked, more "
+                        f"than the {MAX_E4_BYTES / 2**20:g} MiB emotionkd reads (months at 4 Hz)"
+                        "; split the session or pass the part you need")
                 text = zf.read(eda[0]).decode("utf-8", errors="replace")
         except zipfile.BadZipFile as exc:
             raise DataFormatError(f"{p}: not a readable zip file ({exc})") from None
@@ -67,6 +78,8 @@ def read_e4(p: Path, unit: str) -> Recording:
         raise DataFormatError(f"{p}: is the E4 {p.stem} stream, not skin conductance; pass "
                               "EDA.csv of the same session")
     try:
+        check_size(p, MAX_E4_BYTES, "the EDA stream", "split the session or pass the part "
+                   "you need")
         text = p.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise DataFormatError(f"{p}: cannot read ({exc})") from None
@@ -74,7 +87,14 @@ def read_e4(p: Path, unit: str) -> Recording:
 
 
 def parse_e4(text: str, source: str, unit: str) -> Recording:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    fh = io.StringIO(text)
+    lines = []
+    while len(lines) < 3:
+        ln = fh.readline()
+        if not ln:
+            break
+        if ln.strip():
+            lines.append(ln.strip())
     if len(lines) < 3 or not e4_head(lines[:3]):
         raise DataFormatError(f"{source}: not an Empatica E4 EDA.csv (expected a Unix start "
                               "time row, a sampling-rate row, then one value per row)")
@@ -82,10 +102,13 @@ def parse_e4(text: str, source: str, unit: str) -> Recording:
     if width != 1:
         raise DataFormatError(f"{source}: has {width} columns; an E4 EDA.csv has one (is this "
                               "ACC.csv?)")
-    try:
-        raw = np.array([float(v) for v in lines[2:]], dtype=np.float64)
+    try:  # the values streamed into one array (no list of lines)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": 1 value
+            rest = np.loadtxt(fh, dtype=np.float64, ndmin=1, comments=None)
     except ValueError as exc:
         raise DataFormatError(f"{source}: not an Empatica E4 EDA.csv ({exc})") from None
+    raw = np.concatenate([[float(lines[2])], rest])
     start, rate = float(lines[0]), float(lines[1])
     if not 0 < rate <= 1000:
         raise DataFormatError(f"{source}: E4 sampling-rate row says {rate}; expected e.g. 4")

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from emotionkd.errors import DataFormatError
+from emotionkd.ondisk import check_size
 from emotionkd.recordings import plux
 from emotionkd.recordings.base import Recording
+from emotionkd.recordings.text import MAX_TEXT_BYTES, SIZE_FIX
 from emotionkd.signals import to_microsiemens
 
 MAGIC = plux.MAGIC
@@ -22,6 +24,7 @@ def read_opensignals(p: Path, channel: str | None, unit: str) -> Recording:
     """The EDA channel of an OpenSignals text file, in µS: converted from ADC counts, or as
     the file or ``unit`` says where the values are already physical."""
     try:
+        check_size(p, MAX_TEXT_BYTES, "the recording", SIZE_FIX)
         text = p.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise DataFormatError(f"{p}: cannot read ({exc})") from None

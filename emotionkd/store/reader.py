@@ -4,7 +4,6 @@ infinity."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,8 +14,9 @@ import h5py
 import numpy as np
 
 from emotionkd.errors import DataFormatError
-from emotionkd.store.layout import FORMAT, FORMAT_VERSION, LEGACY_RATING_SCALE
-from emotionkd.version import __version__
+from emotionkd.ondisk import check_regular
+from emotionkd.store import checks
+from emotionkd.store.layout import FORMAT, FORMAT_VERSION
 
 
 @dataclass
@@ -132,13 +132,25 @@ class Store:
                     if eeg is not None:
                         block = deeg[:, a:b]
                         eeg[:, dst : dst + (b - a)] = block if all_chans else block[chans]
-        except (OSError, KeyError) as exc:
-            raise DataFormatError(f"{self.path}: cannot read signals ({exc}); the file may be "
-                                  "truncated or corrupt; preprocess the data again") from exc
+        except (OSError, KeyError, RuntimeError) as exc:
+            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            what = ("a checksum does not match: the data changed on disk"
+                    if any(w in why.lower() for w in ("fletcher32", "checksum", "filter"))
+                    else "the file may be truncated or corrupt")
+            raise DataFormatError(f"{self.path}: cannot read signals ({why}); {what}; "
+                                  "preprocess the data again") from None
         self._check_finite("GSR", gsr, idx, offsets, ["GSR"])
+        checks.check_plausible(self.path, gsr, lambda col: self._where(idx, offsets, col))
         if eeg is not None:
             self._check_finite("EEG", eeg, idx, offsets, [self.eeg_channels[c] for c in chans])
         return eeg, gsr, offsets
+
+    def _where(self, idx: np.ndarray, offsets: np.ndarray, col: int) -> str:
+        """"subject S, trial T (second X)" of column ``col`` of loaded signals."""
+        k = int(np.searchsorted(offsets, col, side="right") - 1)
+        t = int(idx[k])
+        return (f"subject {int(self.subject[t])}, trial {int(self.trial[t])} (at "
+                f"{(col - offsets[k]) / self.sampling_rate:.2f} s)")
 
     def _check_finite(self, what: str, x: np.ndarray, idx: np.ndarray, offsets: np.ndarray,
                       names: list[str]) -> None:
@@ -213,7 +225,7 @@ def _contiguous_runs(starts: np.ndarray, stops: np.ndarray, offsets: np.ndarray)
 
 def open_store(path: str | os.PathLike | Store) -> Store:
     """Open and validate a store (an opened one is returned as it is); every problem is a
-    one-line :class:`DataFormatError`."""
+    one-line :class:`DataFormatError` (:mod:`emotionkd.store.checks`)."""
     if isinstance(path, Store):
         return path
     p = Path(path)
@@ -221,6 +233,7 @@ def open_store(path: str | os.PathLike | Store) -> Store:
         raise DataFormatError(f"{p}: no such file; create it with 'emotionkd preprocess'")
     if p.is_dir():
         raise DataFormatError(f"{p}: is a directory, not an HDF5 store")
+    check_regular(p, "the store", "pass the .h5 file written by 'emotionkd preprocess'")
     try:
         f = h5py.File(p, "r")
     except OSError as exc:
@@ -228,12 +241,13 @@ def open_store(path: str | os.PathLike | Store) -> Store:
             f"{p}: not a readable HDF5 file ({exc}); create it with 'emotionkd preprocess'"
         ) from exc
     with f:
-        _check_format(p, f)
+        attrs = checks.read_attrs(p, f)
+        checks.check_format(p, attrs)
         try:
-            store = _read_store(p, f)
-            n_eeg, n_total = f["eeg"].shape
-            gsr_shape = f["gsr"].shape
-        except (KeyError, ValueError, TypeError, OSError) as exc:
+            store = _read_store(p, f, attrs)
+            n_eeg, n_total = checks.dataset(p, f, "eeg", 2, "float").shape
+            gsr_shape = checks.dataset(p, f, "gsr", 2, "float").shape
+        except (KeyError, ValueError, TypeError, OSError, RuntimeError) as exc:
             raise DataFormatError(
                 f"{p}: store is incomplete or corrupt ({exc}); preprocess the raw data again"
             ) from exc
@@ -241,59 +255,19 @@ def open_store(path: str | os.PathLike | Store) -> Store:
     return store
 
 
-def _check_format(p: Path, f: h5py.File) -> None:
-    """Refuse an HDF5 file that is not an emotionkd store of this format version."""
-    fmt = f.attrs.get("format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    if fmt != FORMAT:
-        raise DataFormatError(
-            f"{p}: is HDF5 but not an emotionkd store (format={fmt!r}); "
-            "create one with 'emotionkd preprocess'"
-        )
-    ver = int(f.attrs.get("format_version", -1))
-    if ver != FORMAT_VERSION:
-        raise DataFormatError(
-            f"{p}: store format_version {ver} is not supported by emotionkd {__version__} "
-            f"(expects {FORMAT_VERSION}); preprocess the raw data again"
-        )
-
-
-def _read_store(p: Path, f: h5py.File) -> Store:
-    """The metadata and the trial table of an open store file."""
-    attrs = {k: _attr(v) for k, v in f.attrs.items()}
-    g = f["trials"]
-    names = list(json.loads(attrs["rating_names"]))
+def _read_store(p: Path, f: h5py.File, attrs: dict[str, Any]) -> Store:
+    """The metadata and the trial table of an open store file, checked."""
+    meta = checks.metadata(p, attrs)
+    table = checks.trial_table(p, f)
     return Store(
-        path=p,
-        source=str(attrs["source"]),
-        sampling_rate=float(attrs["sampling_rate"]),
-        eeg_channels=list(json.loads(attrs["eeg_channels"])),
-        rating_names=names,
-        gsr_unit=str(attrs.get("gsr_unit", "uS")),
-        preprocessing=json.loads(attrs.get("preprocessing", "{}")),
-        created_with=str(attrs.get("created_with", "")),
-        subject=g["subject"][()],
-        trial=g["trial"][()],
-        start=g["start"][()],
-        stop=g["stop"][()],
-        onset=g["onset"][()] if "onset" in g else g["start"][()],
-        ratings=g["ratings"][()],
-        attrs=attrs,
-        latent=g["latent"][()] if "latent" in g else None,
-        latent_names=(list(json.loads(_attr(g["latent"].attrs["names"])))
-                      if "latent" in g else []),
-        rating_scales=(json.loads(attrs["rating_scales"]) if "rating_scales" in attrs
-                       else [list(LEGACY_RATING_SCALE)] * len(names)),
+        path=p, source=meta["source"], sampling_rate=meta["sampling_rate"],
+        eeg_channels=meta["eeg_channels"], rating_names=meta["rating_names"],
+        gsr_unit=meta["gsr_unit"], preprocessing=meta["preprocessing"],
+        created_with=meta["created_with"], subject=table["subject"], trial=table["trial"],
+        start=table["start"], stop=table["stop"], onset=table["onset"],
+        ratings=table["ratings"], attrs=attrs, latent=table.get("latent"),
+        latent_names=table.get("latent_names", []), rating_scales=meta["rating_scales"],
     )
-
-
-def _attr(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _validate(s: Store, n_eeg: int, n_total: int, gsr_shape: tuple[int, ...]) -> None:

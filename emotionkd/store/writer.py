@@ -86,10 +86,11 @@ class StoreWriter:
             n_eeg = len(self.eeg_channels)
             self._eeg = self._file.create_dataset(  # a GSR-only store has 0 EEG rows
                 "eeg", shape=(n_eeg, 0), maxshape=(max(n_eeg, 1), None), dtype="float32",
-                chunks=(max(n_eeg, 1), _CHUNK),
+                chunks=(max(n_eeg, 1), _CHUNK), fletcher32=True,
             )
             self._gsr = self._file.create_dataset(
-                "gsr", shape=(1, 0), maxshape=(1, None), dtype="float32", chunks=(1, _CHUNK)
+                "gsr", shape=(1, 0), maxshape=(1, None), dtype="float32", chunks=(1, _CHUNK),
+                fletcher32=True,
             )
         except BaseException as exc:
             self._fail(exc)
@@ -175,12 +176,14 @@ class StoreWriter:
         if not self._trials:
             raise DataFormatError(f"{self.path}: no trials to write; nothing was created")
         g = f.create_group("trials")
-        g.create_dataset("subject", data=np.asarray(self._subjects, dtype=np.int32))
-        g.create_dataset("trial", data=np.asarray(self._trials, dtype=np.int32))
-        g.create_dataset("start", data=np.asarray(self._starts, dtype=np.int64))
-        g.create_dataset("stop", data=np.asarray(self._stops, dtype=np.int64))
-        g.create_dataset("onset", data=np.asarray(self._onsets, dtype=np.int64))
-        g.create_dataset("ratings", data=np.stack(self._ratings).astype(np.float32))
+        for name, values, dtype in (("subject", self._subjects, np.int32),
+                                    ("trial", self._trials, np.int32),
+                                    ("start", self._starts, np.int64),
+                                    ("stop", self._stops, np.int64),
+                                    ("onset", self._onsets, np.int64)):
+            g.create_dataset(name, data=np.asarray(values, dtype=dtype), fletcher32=True)
+        g.create_dataset("ratings", data=np.stack(self._ratings).astype(np.float32),
+                         fletcher32=True)
         has_latent = [x is not None for x in self._latent]
         if any(has_latent):
             if not all(has_latent):
