@@ -60,11 +60,26 @@ def check_number(
     return int(x) if integer else x
 
 
+def did_you_mean(value: Any, choices: Iterable[str]) -> str:
+    """``"; did you mean arousal?"`` when one of ``choices`` is close to ``value`` (difflib),
+    else ``""``: the tail of a message that refuses a misspelt choice."""
+    import difflib
+
+    allowed = [str(c) for c in choices]
+    text = str(value)
+    close = difflib.get_close_matches(text, allowed, n=1, cutoff=0.6)
+    if not close:  # a different case, e.g. AROUSAL
+        close = [c for c in allowed if c.lower() == text.lower()][:1]
+    return f"; did you mean {close[0]}?" if close and close[0] != text else ""
+
+
 def check_choice(value: Any, option: str, choices: Iterable[str]) -> str:
-    """``value`` if it is one of ``choices``, else a ConfigError listing them."""
+    """``value`` if it is one of ``choices``, else a ConfigError listing them (and the
+    likely one)."""
     allowed = tuple(choices)
     if value not in allowed:
-        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, not {value!r}"
+                          f"{did_you_mean(value, allowed)}")
     return value
 
 
@@ -98,7 +113,8 @@ def check_items(value: str | Iterable[Any] | None, option: str, allowed: Iterabl
     items = csv_items(value)
     bad = [v for v in items if v not in known]
     if bad:
-        raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}")
+        raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}"
+                          f"{did_you_mean(bad[0], known)}")
     return items
 
 

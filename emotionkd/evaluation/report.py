@@ -14,6 +14,7 @@ from emotionkd.datasets.records import eeg_channel_names
 from emotionkd.evaluation.plan import EvaluationPlan
 from emotionkd.evaluation.summary import Comparison, ModelSummary, RunSummary, TargetSummary
 from emotionkd.metrics import METRICS
+from emotionkd.windows import SHAPING_PREPROCESSING
 
 
 def describe_normalisation(norm: str) -> str:
@@ -60,7 +61,7 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
             "learn from the same labelled windows" if plan.uses_quiz else "")
     return [
         "# emotionkd evaluation report", "",
-        f"* store: `{store}`",
+        *_provenance_lines(summary, store),
         f"* protocol: {proto} ({summary.folds_total} folds × {len(seeds)} seed"
         f"{'s' if len(seeds) > 1 else ''}: {', '.join(map(str, seeds))}; folds are redrawn per "
         "seed where the protocol shuffles); the teacher is retrained in every fold; "
@@ -83,6 +84,25 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
         "* versions: " + ", ".join(f"{k} {v}" for k, v in summary.versions.items()),
         "",
     ]
+
+
+def _provenance_lines(summary: RunSummary, store: str) -> list[str]:
+    """Where the run came from: the store (path, content digest, source), its preprocessing
+    and the command lines (runs written before they were recorded show the path only)."""
+    prov = summary.provenance
+    if not prov:
+        return [f"* store: `{store}`"]
+    dig = prov["store_digest"]
+    lines = [f"* store: `{store}` (content digest {dig['algorithm']} `{dig['value'][:16]}`, "
+             f"{dig['bytes'] / 1e6:.1f} MB of data; source {prov.get('store_source')})"]
+    pre = prov.get("preprocessing") or {}
+    shown = [f"{k}={pre[k]}" for k in SHAPING_PREPROCESSING if k in pre]
+    if shown:
+        lines.append("* preprocessing: " + ", ".join(shown))
+    if prov.get("command"):
+        lines.append(f"* command: `{prov['command']}`")
+    lines += [f"* fold job: `{c}`" for c in prov.get("fold_commands") or []]
+    return lines
 
 
 def _effect_sizes(t: TargetSummary) -> list[str]:

@@ -182,12 +182,16 @@ class RunSummary:
     versions: dict[str, str]
     store: str
     figures: Figures | None = None
+    #: where the run came from (store digest, source, preprocessing, command lines); None in
+    #: runs written before it was recorded
+    provenance: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["targets"] = {k: t.to_dict() for k, t in self.targets.items()}
-        if self.figures is None:
-            out.pop("figures")
+        for key in ("figures", "provenance"):
+            if getattr(self, key) is None:
+                out.pop(key)
         return out
 
     @classmethod
@@ -196,7 +200,7 @@ class RunSummary:
         return cls(d["protocol"], d["k"], d["folds_total"], d["seeds"], d["jobs_total"],
                    {k: TargetSummary.from_dict(t) for k, t in d["targets"].items()},
                    d["config"], d["versions"], d["store"],
-                   None if fig is None else Figures(**fig))
+                   None if fig is None else Figures(**fig), d.get("provenance"))
 
 
 # ---------------------------------------------------------------------------------------------

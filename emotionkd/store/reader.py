@@ -16,6 +16,7 @@ import numpy as np
 
 from emotionkd.errors import DataFormatError
 from emotionkd.store.layout import FORMAT, FORMAT_VERSION, LEGACY_RATING_SCALE
+from emotionkd.validation import did_you_mean
 from emotionkd.version import __version__
 
 
@@ -76,6 +77,7 @@ class Store:
         except ValueError:
             raise DataFormatError(
                 f"{self.path}: has no rating '{name}'; available: {', '.join(self.rating_names)}"
+                f"{did_you_mean(name, self.rating_names)}"
             ) from None
 
     def channel_indices(self, names: Sequence[str] | None) -> list[int]:
