@@ -93,7 +93,7 @@ def first_difference(old: Any, new: Any, path: tuple[str, ...] = ()
 
 
 def _shown(v: Any) -> str:
-    return "(absent)" if v is None else str(v)
+    return "not set" if v is None else str(v)
 
 
 def check_same_store(run_json: Path, old: dict[str, Any], new: dict[str, Any],
