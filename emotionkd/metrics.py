@@ -60,13 +60,14 @@ def _balanced(y: np.ndarray, pred: np.ndarray,
 
 def aggregate(per_fold: Sequence[dict[str, float]], keys: Sequence[str] = METRICS
               ) -> dict[str, dict[str, float]]:
-    """Mean, SD (ddof=1) and count over folds for each metric (NaNs skipped)."""
+    """Mean, SD (ddof=1) and count over folds for each metric (NaNs skipped); the SD of one
+    value is NaN (not 0: one fold shows no spread), and reports print it as n/a."""
     out: dict[str, dict[str, float]] = {}
     for k in keys:
         vals = np.array([f[k] for f in per_fold if k in f and not math.isnan(f[k])], dtype=float)
         out[k] = {
             "mean": float(vals.mean()) if len(vals) else math.nan,
-            "std": float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else math.nan),
+            "std": float(vals.std(ddof=1)) if len(vals) > 1 else math.nan,
             "n": int(len(vals)),
         }
     return out

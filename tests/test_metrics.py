@@ -28,6 +28,8 @@ def test_metrics_match_hand_computation():
     agg = aggregate([{"accuracy": 0.5}, {"accuracy": 0.7}], keys=["accuracy"])
     assert agg["accuracy"]["mean"] == pytest.approx(0.6)
     assert agg["accuracy"]["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    one = aggregate([{"accuracy": 0.333}], keys=["accuracy"])["accuracy"]
+    assert one["mean"] == 0.333 and one["n"] == 1 and math.isnan(one["std"])  # not 0
     w = wilcoxon_paired([0.6, 0.7, 0.8, 0.65, 0.75, 0.9], [0.5, 0.6, 0.6, 0.6, 0.7, 0.8])
     assert w["p_value"] == pytest.approx(0.03125) and w["mean_difference"] > 0
     assert "undefined" in wilcoxon_paired([0.5, 0.5], [0.5, 0.5])["note"]

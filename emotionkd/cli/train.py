@@ -118,10 +118,19 @@ def distill_cmd(
     if not is_main():
         return
     run.save(out)
+    from emotionkd.checkpoint import feedback_outcome
+
     dc, dist = run.config.distill, run.distillation or {}
+    fed = feedback_outcome(dc.feedback, dist.get("feedback_steps"), run.fit.epochs_run,
+                           run.config.feedback.feedback_warmup)
     console.print(f"wrote [bold]{out}[/]: {run.model_name} ({_n_params(run.model):,} "
                   f"parameters), method {dc.method} ({_settings_text(dc.params())}), feedback "
-                  f"{'on' if dc.feedback else 'off'}")
+                  f"{fed}")
+    if fed.startswith("configured"):
+        from emotionkd.cli.console import print_warning
+
+        print_warning(f"{out}: feedback {fed}, so the student trained without it; give "
+                      "--epochs above --feedback-warmup (or --feedback-warmup 0)")
     fr = run.fit
     console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
                   f"{fr.best_epoch}" + (f"; {dist['feedback_steps']} feedback steps on "

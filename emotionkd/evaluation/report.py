@@ -12,7 +12,13 @@ from typing import Any
 
 from emotionkd.datasets.records import eeg_channel_names
 from emotionkd.evaluation.plan import EvaluationPlan
-from emotionkd.evaluation.summary import Comparison, ModelSummary, RunSummary, TargetSummary
+from emotionkd.evaluation.summary import (
+    Comparison,
+    ModelSummary,
+    RunSummary,
+    Stat,
+    TargetSummary,
+)
 from emotionkd.metrics import METRICS
 from emotionkd.windows import SHAPING_PREPROCESSING
 
@@ -29,6 +35,20 @@ def describe_normalisation(norm: str) -> str:
 
 def _pp(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{100 * x:+.1f}"
+
+
+def mean_sd(v: Stat | None, sep: str = " ± ") -> str:
+    """'73.1 ± 6.4' in percent; 'n/a' for the SD of one test set (no spread to show), '–'
+    without a value."""
+    if v is None or v.n == 0 or v.mean != v.mean:
+        return "–"
+    sd = "n/a" if v.n < 2 or v.std != v.std else f"{100 * v.std:.1f}"
+    return f"{100 * v.mean:.1f}{sep}{sd}"
+
+
+def row_label(label: str, m: ModelSummary, flag: str = " (0 feedback steps)") -> str:
+    """A report row's name, flagged when it is a feedback student whose feedback never ran."""
+    return label + (flag if m.feedback_never_ran else "")
 
 
 def _p(p: float) -> str:
@@ -127,7 +147,20 @@ def _effect_sizes(t: TargetSummary) -> list[str]:
     return lines
 
 
-def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
+def _feedback_notes(t: TargetSummary, plan: EvaluationPlan) -> list[str]:
+    """A flag on every feedback student whose feedback never ran in any fold."""
+    from emotionkd.checkpoint import feedback_outcome
+
+    what = feedback_outcome(True, 0, plan.config.train.epochs,
+                            plan.config.feedback.feedback_warmup)
+    return [f"**{label}: feedback {what} in every fold**, so this row is the student "
+            "distilled without feedback; give --epochs above --feedback-warmup." \
+            for label, m in t.models.items() if m.feedback_never_ran] + \
+        ([""] if any(m.feedback_never_ran for m in t.models.values()) else [])
+
+
+def _target_section(target: str, t: TargetSummary, jobs: int, plan: EvaluationPlan
+                    ) -> list[str]:
     lines = [f"## {target}", "",
              f"{t.folds_done} of {jobs} fold runs done, {t.test_windows} test windows, "
              f"{100 * t.test_high_fraction:.1f} % high; majority-class baseline (mean over "
@@ -138,6 +171,7 @@ def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
                           for x in t.single_class_folds)
         lines += [f"**Single-class test folds, left out of fold means and paired tests:** "
                   f"{shown}.", ""]
+    lines += _feedback_notes(t, plan)
     if t.comparisons:
         lines += _effect_sizes(t)
     lines += ["### Models", "",
@@ -161,7 +195,7 @@ def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str) -> st
     """The report of a run (without its figures section)."""
     lines = _header(summary, plan, store)
     for target, t in summary.targets.items():
-        lines += _target_section(target, t, summary.jobs_total)
+        lines += _target_section(target, t, summary.jobs_total, plan)
     return "\n".join(lines) + "\n"
 
 
@@ -177,8 +211,7 @@ def _metrics_table(models: dict[str, ModelSummary],
             continue
 
         def cell(k: str, ms: dict = part.mean_std) -> str:
-            v = ms.get(k)
-            return "–" if v is None or v.n == 0 else f"{100 * v.mean:.1f} ± {100 * v.std:.1f}"
+            return mean_sd(ms.get(k))
 
         def pool(k: str, pooled: dict = part.pooled) -> str:
             v = pooled.get(k)
@@ -186,7 +219,8 @@ def _metrics_table(models: dict[str, ModelSummary],
 
         sd = part.seed_sd.get("balanced_accuracy", math.nan)
         single = part.single_class_folds
-        lines.append(f"| {label} | {part.folds}{f' (+{single} single-class)' if single else ''}"
+        lines.append(f"| {row_label(label, m)} | {part.folds}"
+                     f"{f' (+{single} single-class)' if single else ''}"
                      f" | {cell('balanced_accuracy')} | {pool('balanced_accuracy')} | "
                      f"{cell('macro_f1')} | {pool('macro_f1')} | {cell('accuracy')} | "
                      f"{pool('accuracy')} | {cell('roc_auc')} | "

@@ -64,6 +64,14 @@ class ModelSummary:
     pooled: dict[str, float]
     errors: list[FoldError] | None = None
     latent: ModelSummary | None = None
+    #: feedback students: the feedback steps of all their folds (0: feedback never ran)
+    feedback_steps: int | None = None
+
+    @property
+    def feedback_never_ran(self) -> bool:
+        """A feedback student whose feedback made no step in any fold (the row is a
+        student distilled without feedback)."""
+        return self.feedback_steps == 0 and self.folds + self.single_class_folds > 0
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("errors", "latent")}
@@ -79,7 +87,8 @@ class ModelSummary:
                    {k: Stat(**v) for k, v in d["mean_std"].items()}, d["per_fold"],
                    d["per_seed"], d["seed_sd"], d["pooled"],
                    None if "errors" not in d else [FoldError(**e) for e in d["errors"]],
-                   None if "latent" not in d else cls.from_dict(d["latent"]))
+                   None if "latent" not in d else cls.from_dict(d["latent"]),
+                   d.get("feedback_steps"))
 
 
 @dataclass
@@ -320,6 +329,10 @@ def summarise_target(tf: list[dict[str, Any]], labels: Sequence[str]) -> TargetS
         m = summarise_model(tf, label)
         m.errors = [FoldError(f["fold"]["index"], f.get("seed", 0), f["models"][label]["error"])
                     for f in tf if "error" in f.get("models", {}).get(label, {})]
+        steps = [f["models"][label].get("feedback_steps") for f in tf
+                 if "metrics" in f.get("models", {}).get(label, {})]
+        if "+feedback" in label and steps and all(isinstance(x, int) for x in steps):
+            m.feedback_steps = int(sum(steps))
         if any("metrics_latent" in f.get("models", {}).get(label, {}) for f in tf):
             m.latent = summarise_model(tf, label, "metrics_latent", "test_latent_labels",
                                        "single_class_latent")
