@@ -98,32 +98,89 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return res
 
 
-def bootstrap_ci(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
-                 n_boot: int = 10000, level: float = 0.95, seed: int = 0
-                 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean of paired differences.
+#: the interval methods of :func:`bootstrap_interval`
+CI_METHODS = ("bca", "percentile")
 
-    ``clusters`` groups differences that are not independent (the seeds of one fold share its
-    test subjects): whole clusters are resampled, and each resample's mean weights every
-    difference equally. Without clusters every difference is its own. NaN differences are
-    dropped; fewer than two clusters give (nan, nan).
-    """
+
+def _clustered(diffs: Sequence[float], clusters: Sequence[Any] | None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster: the sum and the count of its (non-NaN) differences."""
     d = np.asarray(diffs, dtype=float)
     keys = np.asarray(list(clusters) if clusters is not None else range(len(d)), dtype=object)
     ok = ~np.isnan(d)
     d, keys = d[ok], keys[ok]
     uniq = {k: i for i, k in enumerate(dict.fromkeys(keys.tolist()))}
-    if len(uniq) < 2:
-        return math.nan, math.nan
-    ids = np.array([uniq[k] for k in keys.tolist()])
-    sums = np.bincount(ids, weights=d)
-    counts = np.bincount(ids).astype(float)
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(0, len(uniq), size=(n_boot, len(uniq)))
+    ids = np.array([uniq[k] for k in keys.tolist()], dtype=np.int64)
+    return (np.bincount(ids, weights=d, minlength=len(uniq)),
+            np.bincount(ids, minlength=len(uniq)).astype(float))
+
+
+def _percentile(sums: np.ndarray, counts: np.ndarray, n_boot: int, level: float,
+                rng: np.random.Generator) -> tuple[float, float]:
+    pick = rng.integers(0, len(sums), size=(n_boot, len(sums)))
     means = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(means, [a, 1.0 - a])
     return float(lo), float(hi)
+
+
+def _bca(sums: np.ndarray, counts: np.ndarray, n_boot: int, level: float,
+         rng: np.random.Generator) -> tuple[float, float]:
+    """scipy's BCa interval of the ratio sum/count over resampled clusters (NaN when scipy
+    finds it degenerate)."""
+    import warnings
+
+    from scipy.stats import bootstrap
+
+    def ratio(s: np.ndarray, c: np.ndarray, axis: int = -1) -> np.ndarray:
+        return s.sum(axis=axis) / c.sum(axis=axis)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # degenerate data: NaN bounds, handled by the caller
+        res = bootstrap((sums, counts), ratio, paired=True, vectorized=True, method="BCa",
+                        n_resamples=n_boot, confidence_level=level, rng=rng)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def bootstrap_interval(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
+                       n_boot: int = 10000, level: float = 0.95, seed: int = 0,
+                       method: str = "bca") -> tuple[float, float, str]:
+    """Bootstrap confidence interval of the mean of paired differences: (low, high, how).
+
+    ``clusters`` groups differences that are not independent (the seeds of one fold share its
+    test subjects): whole clusters are resampled, and each resample's mean weights every
+    difference equally. ``method`` "bca" (the default: bias-corrected and accelerated, by
+    scipy.stats.bootstrap, whose coverage at 3-32 test sets is nearer the nominal level than
+    the percentile interval's, studies/ci_coverage.py) or "percentile". When BCa is
+    degenerate (every cluster mean equal, or scipy cannot form it) the percentile interval is
+    given and ``how`` says why. NaN differences are dropped; fewer than two clusters give
+    (nan, nan)."""
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {CI_METHODS}, not {method!r}")
+    sums, counts = _clustered(diffs, clusters)
+    if len(sums) < 2:
+        return math.nan, math.nan, "fewer than two test sets: no interval"
+    rng = np.random.default_rng(seed)
+    if method == "bca":
+        means = sums / counts
+        if np.ptp(means) <= 1e-12 * max(1.0, float(np.abs(means).max())):
+            lo, hi = _percentile(sums, counts, n_boot, level, rng)
+            return lo, hi, "percentile (BCa undefined: every test set has the same difference)"
+        lo, hi = _bca(sums, counts, n_boot, level, rng)
+        if math.isfinite(lo) and math.isfinite(hi):
+            return lo, hi, "BCa"
+        lo, hi = _percentile(sums, counts, n_boot, level, rng)
+        return lo, hi, "percentile (BCa degenerate on these differences)"
+    lo, hi = _percentile(sums, counts, n_boot, level, rng)
+    return lo, hi, "percentile"
+
+
+def bootstrap_ci(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
+                 n_boot: int = 10000, level: float = 0.95, seed: int = 0,
+                 method: str = "bca") -> tuple[float, float]:
+    """The (low, high) of :func:`bootstrap_interval`."""
+    lo, hi, _ = bootstrap_interval(diffs, clusters, n_boot, level, seed, method)
+    return lo, hi
 
 
 def class_balance(labels: np.ndarray) -> dict[str, Any]:

@@ -120,10 +120,21 @@ def _choices(param: Any) -> list[str]:
     return [str(getattr(c, "value", c)) for c in desc.choices or ()]
 
 
+def _parses(value: str, kind: type) -> bool:
+    try:
+        kind(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _bad_value(exc: Any, args: Sequence[str]) -> str:
     param = exc.param
-    opt = next((o for o in param.opts if o.startswith("--")), param.opts[0])
-    value = _given(args, [*param.opts, *param.secondary_opts])
+    if getattr(param, "param_type_name", "") == "argument":
+        opt, value = str(param.name).upper(), None
+    else:
+        opt = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+        value = _given(args, [*param.opts, *param.secondary_opts])
     if type(exc).__name__ == "MissingParameter":
         return f"{opt}: missing; it is required (emotionkd {_path(exc)} -h lists the options)"
     allowed = _choices(param)
@@ -132,10 +143,11 @@ def _bad_value(exc: Any, args: Sequence[str]) -> str:
                 f"{did_you_mean(value, allowed)}")
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     kind = {int: "a whole number", float: "a number"}.get(annotation)
-    if kind and value is not None:
+    if kind and value is not None and not _parses(value, annotation):
         return f"{opt}: {value!r} is not {kind}"
     message = re.sub(r"^Value error, ", "", str(exc.message))
-    return f"{opt}: {message}"
+    message = re.sub(r"^Input should be ", "must be ", message)
+    return f"{opt} {value}: {message}" if value is not None else f"{opt}: {message}"
 
 
 def _path(exc: Any) -> str:
@@ -163,6 +175,9 @@ def usage_message(exc: Any, args: Sequence[str]) -> str:
     option or command, the likely one."""
     if isinstance(exc, typer.BadParameter) and getattr(exc, "param", None) is not None:
         return _bad_value(exc, args)
+    if isinstance(exc, typer.BadParameter) and getattr(exc, "param_hint", None):
+        hint = exc.param_hint if isinstance(exc.param_hint, str) else "/".join(exc.param_hint)
+        return f"{hint.strip(chr(39))}: {exc.message}"
     possibilities = getattr(exc, "possibilities", None)
     if possibilities is not None and getattr(exc, "option_name", None):
         name = exc.option_name
