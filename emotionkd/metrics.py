@@ -98,8 +98,11 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return res
 
 
-#: the interval methods of :func:`bootstrap_interval`
-CI_METHODS = ("bca", "percentile")
+#: the interval methods of :func:`confidence_interval`
+CI_METHODS = ("t", "bca", "percentile")
+#: what reports say of each
+CI_NAMES = {"t": "Student t over test sets (cluster-robust)", "bca": "BCa bootstrap",
+            "percentile": "percentile bootstrap"}
 
 
 def _clustered(diffs: Sequence[float], clusters: Sequence[Any] | None
@@ -113,6 +116,20 @@ def _clustered(diffs: Sequence[float], clusters: Sequence[Any] | None
     ids = np.array([uniq[k] for k in keys.tolist()], dtype=np.int64)
     return (np.bincount(ids, weights=d, minlength=len(uniq)),
             np.bincount(ids, minlength=len(uniq)).astype(float))
+
+
+def _t_interval(sums: np.ndarray, counts: np.ndarray, level: float) -> tuple[float, float]:
+    """Student's t interval of the mean of every difference with a cluster-robust standard
+    error (each test set one unit, n - 1 degrees of freedom); with one difference per test
+    set it is the textbook t interval."""
+    from scipy.stats import t as student_t
+
+    n, total = len(sums), counts.sum()
+    mean = sums.sum() / total
+    resid = sums - mean * counts
+    se = math.sqrt(n / (n - 1) * float(np.sum(resid ** 2))) / total
+    half = float(student_t.ppf(0.5 + level / 2, n - 1)) * se
+    return float(mean - half), float(mean + half)
 
 
 def _percentile(sums: np.ndarray, counts: np.ndarray, n_boot: int, level: float,
@@ -142,44 +159,49 @@ def _bca(sums: np.ndarray, counts: np.ndarray, n_boot: int, level: float,
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def bootstrap_interval(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
-                       n_boot: int = 10000, level: float = 0.95, seed: int = 0,
-                       method: str = "bca") -> tuple[float, float, str]:
-    """Bootstrap confidence interval of the mean of paired differences: (low, high, how).
+def confidence_interval(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
+                        method: str = "t", level: float = 0.95, n_boot: int = 10000,
+                        seed: int = 0) -> tuple[float, float, str]:
+    """Confidence interval of the mean of paired differences: (low, high, how it was made).
 
     ``clusters`` groups differences that are not independent (the seeds of one fold share its
-    test subjects): whole clusters are resampled, and each resample's mean weights every
-    difference equally. ``method`` "bca" (the default: bias-corrected and accelerated, by
-    scipy.stats.bootstrap, whose coverage at 3-32 test sets is nearer the nominal level than
-    the percentile interval's, studies/ci_coverage.py) or "percentile". When BCa is
-    degenerate (every cluster mean equal, or scipy cannot form it) the percentile interval is
-    given and ``how`` says why. NaN differences are dropped; fewer than two clusters give
-    (nan, nan)."""
+    test subjects): each cluster is one unit, so repeated seeds of a fold do not count as
+    independent evidence. ``method``: "t" (the default: Student's t over the test sets with a
+    cluster-robust standard error, whose coverage at 3-32 test sets is the nearest to the
+    nominal level of the three, studies/ci_coverage.py, docs/evaluation.md), "bca" (scipy's
+    bias-corrected and accelerated bootstrap over whole clusters) or "percentile" (the
+    percentile bootstrap). Where BCa is degenerate (every test set has the same difference, or
+    scipy cannot form it) the percentile interval is given and ``how`` says so. NaN
+    differences are dropped; fewer than two clusters give (nan, nan)."""
     if method not in CI_METHODS:
         raise ValueError(f"method must be one of {CI_METHODS}, not {method!r}")
     sums, counts = _clustered(diffs, clusters)
     if len(sums) < 2:
         return math.nan, math.nan, "fewer than two test sets: no interval"
+    if method == "t":
+        lo, hi = _t_interval(sums, counts, level)
+        return lo, hi, CI_NAMES["t"]
     rng = np.random.default_rng(seed)
     if method == "bca":
         means = sums / counts
         if np.ptp(means) <= 1e-12 * max(1.0, float(np.abs(means).max())):
             lo, hi = _percentile(sums, counts, n_boot, level, rng)
-            return lo, hi, "percentile (BCa undefined: every test set has the same difference)"
+            return lo, hi, "percentile bootstrap (BCa undefined: every test set has the same " \
+                           "difference)"
         lo, hi = _bca(sums, counts, n_boot, level, rng)
         if math.isfinite(lo) and math.isfinite(hi):
-            return lo, hi, "BCa"
+            return lo, hi, CI_NAMES["bca"]
         lo, hi = _percentile(sums, counts, n_boot, level, rng)
-        return lo, hi, "percentile (BCa degenerate on these differences)"
+        return lo, hi, "percentile bootstrap (BCa degenerate on these differences)"
     lo, hi = _percentile(sums, counts, n_boot, level, rng)
-    return lo, hi, "percentile"
+    return lo, hi, CI_NAMES["percentile"]
 
 
 def bootstrap_ci(diffs: Sequence[float], clusters: Sequence[Any] | None = None,
                  n_boot: int = 10000, level: float = 0.95, seed: int = 0,
-                 method: str = "bca") -> tuple[float, float]:
-    """The (low, high) of :func:`bootstrap_interval`."""
-    lo, hi, _ = bootstrap_interval(diffs, clusters, n_boot, level, seed, method)
+                 method: str = "percentile") -> tuple[float, float]:
+    """The (low, high) of a bootstrap :func:`confidence_interval` (percentile or BCa)."""
+    lo, hi, _ = confidence_interval(diffs, clusters, method, level, n_boot, seed)
     return lo, hi
 
 

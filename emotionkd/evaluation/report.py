@@ -97,10 +97,12 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
         f"* validation: {int(plan.val_fraction * 100)} % of training subjects (trials in the "
         f"subject-dependent protocol){quiz}",
         "* statistics: differences are paired over (fold, seed); 95 % confidence intervals "
-        "by a bootstrap that resamples whole test sets (10,000 resamples); Wilcoxon "
-        "signed-rank tests over the test sets' seed-averaged differences; folds whose test "
-        "windows hold one class are left out of fold means and tests (pooled metrics use "
-        "every window)",
+        "by Student's t over the test sets (each test set one unit with its seeds, a "
+        "cluster-robust standard error, n − 1 degrees of freedom: of the intervals measured, "
+        "the one whose coverage is nearest 95 % at 3–32 test sets; docs/evaluation.md); "
+        "Wilcoxon signed-rank tests over the test sets' seed-averaged differences; SDs of a "
+        "single test set are n/a; folds whose test windows hold one class are left out of "
+        "fold means and tests (pooled metrics use every window)",
         "* versions: " + ", ".join(f"{k} {v}" for k, v in summary.versions.items()),
         "",
     ]
