@@ -112,3 +112,16 @@ def test_the_installed_typer_is_in_the_pinned_range():
     pin = re.search(r'"typer([^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
     spec = SpecifierSet(pin)
     assert "<" in pin and version("typer") in spec, (pin, version("typer"))
+
+
+def test_ctrl_c_inside_a_command_reaches_main_as_an_interruption(deap_store, capsys,
+                                                                  monkeypatch):
+    """typer turns Ctrl-C into exit status 130; run() gives it back to main, which says so."""
+    import emotionkd.cli.render as render
+
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "store_summary", interrupted)
+    code, cap = run_cli(["info", str(deap_store)], capsys)
+    assert code == 130 and "interrupted" in cap.err
