@@ -60,9 +60,9 @@ def check_number(
     return int(x) if integer else x
 
 
-def did_you_mean(value: Any, choices: Iterable[str]) -> str:
-    """``"; did you mean arousal?"`` when one of ``choices`` is close to ``value`` (difflib),
-    else ``""``: the tail of a message that refuses a misspelt choice."""
+def closest(value: Any, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` closest to a misspelt ``value`` (difflib, or the same letters in
+    another case), or None when none is close."""
     import difflib
 
     allowed = [str(c) for c in choices]
@@ -70,7 +70,14 @@ def did_you_mean(value: Any, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(text, allowed, n=1, cutoff=0.6)
     if not close:  # a different case, e.g. AROUSAL
         close = [c for c in allowed if c.lower() == text.lower()][:1]
-    return f"; did you mean {close[0]}?" if close and close[0] != text else ""
+    return close[0] if close and close[0] != text else None
+
+
+def did_you_mean(value: Any, choices: Iterable[str]) -> str:
+    """``"; did you mean arousal?"`` when one of ``choices`` is close to ``value``, else
+    ``""``: the tail of a message that refuses a misspelt choice."""
+    found = closest(value, choices)
+    return f"; did you mean {found}?" if found else ""
 
 
 def check_choice(value: Any, option: str, choices: Iterable[str]) -> str:

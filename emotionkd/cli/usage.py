@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from emotionkd.validation import did_you_mean
+from emotionkd.validation import closest, did_you_mean
 
 #: what ``--flag VALUE`` users write for a flag
 _FLAG_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
@@ -182,7 +182,10 @@ def usage_message(exc: Any, args: Sequence[str]) -> str:
     if possibilities is not None and getattr(exc, "option_name", None):
         name = exc.option_name
         where = f"emotionkd {_path(exc)}".strip()
-        return f"{name}: no such option of '{where}'{did_you_mean(name, possibilities)}"
+        bare = {p.lstrip("-"): p for p in possibilities}  # the dashes alike in every name
+        found = closest(name.lstrip("-"), bare)
+        hint = f"; did you mean {bare[found]}?" if found else ""
+        return f"{name}: no such option of '{where}'{hint}"
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     if message.startswith("Got unexpected extra argument"):
         return _flag_with_value(exc, args) or message
