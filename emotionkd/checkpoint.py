@@ -329,6 +329,32 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def feedback_outcome(configured: bool, steps: int | None, epochs_run: int | None = None,
+                     warmup: int | None = None) -> str:
+    """What adaptive feedback did, in the words of distill, info, the model card and the
+    report: ``off``, ``on (12 steps)``, or ``configured, 0 steps ran (epochs ≤ feedback
+    warm-up: 1 ≤ 1)`` when it was asked for but never ran (``steps`` None: not recorded)."""
+    if not configured:
+        return "off"
+    if steps is None:
+        return "on"
+    if steps:
+        return f"on ({steps} steps)"
+    why = (f"epochs ≤ feedback warm-up: {epochs_run} ≤ {warmup}"
+           if epochs_run is not None and warmup is not None and epochs_run <= warmup
+           else "no training step was a feedback step")
+    return f"configured, 0 steps ran ({why})"
+
+
+def feedback_status(ckpt: Mapping[str, Any]) -> str:
+    """:func:`feedback_outcome` of a checkpoint (or its :func:`summary`)."""
+    cfg = ckpt.get("config") or {}
+    steps = (ckpt.get("distillation") or {}).get("feedback_steps")
+    return feedback_outcome(bool((cfg.get("distill") or {}).get("feedback")), steps,
+                            (ckpt.get("training") or {}).get("epochs_run"),
+                            (cfg.get("feedback") or {}).get("feedback_warmup"))
+
+
 def summary(ckpt: dict[str, Any]) -> dict[str, Any]:
     """Plain summary for ``emotionkd info`` on a checkpoint."""
     n_params = int(sum(v.numel() for k, v in ckpt["state_dict"].items()

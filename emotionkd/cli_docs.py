@@ -100,7 +100,8 @@ def option_rows(name: str) -> dict[str, list[tuple[str, str, str]]]:
             option = "`" + "`, `".join(decls) + "`"
         if choices:
             option += " " + "\\|".join(choices)
-        row = (option, _cell(_default(info, is_bool)), _cell(info.help or ""))
+        shown = (info.help or "").replace(" (required).", ".")  # the default column says it
+        row = (option, _cell(_default(info, is_bool)), _cell(shown))
         panels.setdefault(getattr(info, "rich_help_panel", None) or "", []).append(row)
     return panels
 

@@ -334,7 +334,7 @@ def _differences_figure(target: str, t: TargetSummary, units: list[dict],
     ax.axvline(0, color="k", lw=1)
     ax.set_yticks(range(len(comps)), [f"{c.a} − {c.b}" for c in reversed(comps)])
     ax.set_ylim(-0.6, len(comps) - 0.4)
-    ax.set_xlabel("difference in balanced accuracy (percentage points), 95 % bootstrap CI "
+    ax.set_xlabel("difference in balanced accuracy (percentage points), 95 % CI (Student t) "
                   "over test sets")
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(f"{target}: paired differences over (fold, seed)")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from emotionkd.errors import ConfigError, DataFormatError
+from emotionkd.evaluation.report import mean_sd, row_label
 from emotionkd.evaluation.summary import RunSummary
 from emotionkd.ondisk import read_json
 from emotionkd.version import __version__
@@ -95,7 +96,7 @@ def _settings(config: dict[str, Any], prefix: str = "") -> list[str]:
 
 def _model_section(ck: dict[str, Any], d: dict[str, Any], exported: dict[str, Any] | None
                    ) -> list[str]:
-    from emotionkd.checkpoint import summary
+    from emotionkd.checkpoint import feedback_status, summary
 
     target = d["target"]
     rule = f"rating {'≥' if d['tie'] == 'high' else '>'} {d['threshold']:g}"
@@ -117,7 +118,7 @@ def _model_section(ck: dict[str, Any], d: dict[str, Any], exported: dict[str, An
         teacher, distill = dist.get("teacher") or {}, ck["config"].get("distill", {})
         out.append(f"* Distilled from an EEG+GSR teacher ({teacher.get('model', '?')}, "
                    f"`{teacher.get('path', '?')}`) with method {distill.get('method')}, "
-                   f"adaptive feedback {'on' if distill.get('feedback') else 'off'}; at "
+                   f"adaptive feedback {feedback_status(ck)}; at "
                    "inference it needs only GSR.")
     return out + [""]
 
@@ -307,12 +308,8 @@ def _run_table(evaluation: Evaluation, target: str) -> list[str]:
            + " | balanced accuracy per fold |",
            "|---|---:|" + "---:|" * len(_METRICS) + "---|"]
     for label, m in t.models.items():
-        cells = []
-        for key, _ in _METRICS:
-            v = m.mean_std.get(key)
-            cells.append("–" if v is None or not v.n else
-                         f"{100 * v.mean:.1f} ± {100 * v.std:.1f}")
+        cells = [mean_sd(m.mean_std.get(key)) for key, _ in _METRICS]
         per_fold = m.per_fold.get("balanced_accuracy") or []
         cells.append(", ".join(_pct(v).replace(" %", "") for v in per_fold) or "–")
-        out.append(f"| {label} | {m.folds} | " + " | ".join(cells) + " |")
+        out.append(f"| {row_label(label, m)} | {m.folds} | " + " | ".join(cells) + " |")
     return out

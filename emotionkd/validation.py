@@ -103,11 +103,33 @@ def version_text(value: Any) -> str:
     return f"{value!r} ({kind}, not a whole number)"
 
 
+def closest(value: Any, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` closest to a misspelt ``value`` (difflib, or the same letters in
+    another case), or None when none is close."""
+    import difflib
+
+    allowed = [str(c) for c in choices]
+    text = str(value)
+    close = difflib.get_close_matches(text, allowed, n=1, cutoff=0.6)
+    if not close:  # a different case, e.g. AROUSAL
+        close = [c for c in allowed if c.lower() == text.lower()][:1]
+    return close[0] if close and close[0] != text else None
+
+
+def did_you_mean(value: Any, choices: Iterable[str]) -> str:
+    """``"; did you mean arousal?"`` when one of ``choices`` is close to ``value``, else
+    ``""``: the tail of a message that refuses a misspelt choice."""
+    found = closest(value, choices)
+    return f"; did you mean {found}?" if found else ""
+
+
 def check_choice(value: Any, option: str, choices: Iterable[str]) -> str:
-    """``value`` if it is one of ``choices``, else a ConfigError listing them."""
+    """``value`` if it is one of ``choices``, else a ConfigError listing them (and the
+    likely one)."""
     allowed = tuple(choices)
     if value not in allowed:
-        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, not {value!r}"
+                          f"{did_you_mean(value, allowed)}")
     return value
 
 
@@ -151,7 +173,8 @@ def check_items(value: str | Iterable[Any] | None, option: str, allowed: Iterabl
     items = check_unique(value, option)
     bad = [v for v in items if v not in known]
     if bad:
-        raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}")
+        raise ConfigError(f"{option}: unknown {', '.join(bad)}; choose from {', '.join(known)}"
+                          f"{did_you_mean(bad[0], known)}")
     return items
 
 

@@ -125,3 +125,18 @@ def test_checkpoint_round_trip_and_refusals(deap_store, tmp_path):
     ck2["model_config"] = {**ck["model_config"], "d_model": 12}
     with pytest.raises(CheckpointError, match="weights do not match"):
         build_from_checkpoint(ck2)
+
+
+def test_feedback_outcome_says_what_happened():
+    from emotionkd.checkpoint import feedback_outcome, feedback_status
+
+    assert feedback_outcome(False, 0) == "off"
+    assert feedback_outcome(True, 12, 3, 1) == "on (12 steps)"
+    assert feedback_outcome(True, None) == "on"  # not recorded
+    assert feedback_outcome(True, 0, 1, 1) == \
+        "configured, 0 steps ran (epochs ≤ feedback warm-up: 1 ≤ 1)"
+    assert feedback_outcome(True, 0, 3, 1) == \
+        "configured, 0 steps ran (no training step was a feedback step)"
+    ck = {"config": {"distill": {"feedback": True}, "feedback": {"feedback_warmup": 2}},
+          "distillation": {"feedback_steps": 0}, "training": {"epochs_run": 2}}
+    assert feedback_status(ck) == "configured, 0 steps ran (epochs ≤ feedback warm-up: 2 ≤ 2)"

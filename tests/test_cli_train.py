@@ -98,3 +98,24 @@ def test_train_teacher_cli(deap_store, tmp_path, capsys):
                                           "not 'deepconvnet'"):
         train_teacher(deap_store, model="deepconvnet")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_feedback_that_never_ran_is_reported_as_such(deap_store, teacher_ckpt, tmp_path,
+                                                     capsys):
+    """distill --epochs 1 with the default warm-up of 1 epoch: feedback is configured but
+    makes no step; distill, info and the model card say so instead of 'feedback on'."""
+    from emotionkd.checkpoint import load_checkpoint
+    from emotionkd.modelcard import model_card
+
+    out = tmp_path / "s.pt"
+    code, cap = _cli(["distill", "--teacher", str(teacher_ckpt), "--data", str(deap_store),
+                      "--epochs", "1", "--out", str(out)], capsys)
+    assert code == 0, cap.err
+    said = "feedback configured, 0 steps ran (epochs ≤ feedback warm-up: 1 ≤ 1)"
+    assert said in cap.out and "feedback on" not in cap.out
+    assert "so the student trained without it" in cap.err
+    assert not (tmp_path / "s.teacher.pt").exists()
+    code, cap = _cli(["info", str(out)], capsys)
+    assert code == 0 and said in " ".join(cap.out.split())
+    card = " ".join(model_card(load_checkpoint(out)).split())
+    assert "adaptive " + said in card and "feedback on" not in card

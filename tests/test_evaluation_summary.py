@@ -7,13 +7,14 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from emotionkd.evaluation import (
     comparison_pairs,
     paired_comparison,
     summarise_target,
 )
-from emotionkd.metrics import bootstrap_ci
+from emotionkd.metrics import bootstrap_ci, confidence_interval
 
 
 def _fold(index: int, seed: int, labels: list[int], a: float, b: float,
@@ -64,11 +65,18 @@ def test_seeds_are_averaged_and_clustered_by_test_set():
     assert c.pairs == 12 and c.test_sets == 4 and c.wins == 4
     diffs = [0.1 + 0.05 * i + 0.01 * s for i in range(4) for s in (0, 1, 2)]
     assert c.mean_difference == pytest.approx(np.mean(diffs))
-    # the interval resamples the 4 test sets, not 12 independent pairs
-    sets = [i for i in range(4) for _ in (0, 1, 2)]
-    assert (c.ci_low, c.ci_high) == pytest.approx(bootstrap_ci(diffs, sets))
-    naive = bootstrap_ci(diffs)
+    # the interval takes the 4 test sets as units, not 12 independent pairs: with equal seeds
+    # per set it is Student's t over the set means
+    set_diffs = [float(np.mean([0.1 + 0.05 * i + 0.01 * s for s in (0, 1, 2)]))
+                 for i in range(4)]
+    expected = stats.t.interval(0.95, 3, np.mean(set_diffs), stats.sem(set_diffs))
+    assert (c.ci_low, c.ci_high) == pytest.approx(expected)
+    assert c.ci_method == "Student t over test sets (cluster-robust)"
+    naive = confidence_interval(diffs)
     assert c.ci_high - c.ci_low > naive[1] - naive[0]
+    boot = paired_comparison(folds, "teacher", "student-none", "balanced_accuracy",
+                             ci_method="bca", n_boot=2000)
+    assert boot.ci_method == "BCa bootstrap" and boot.ci_low < c.mean_difference < boot.ci_high
 
 
 def test_bootstrap_ci_covers_a_known_mean():

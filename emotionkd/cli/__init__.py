@@ -64,16 +64,18 @@ def build_app() -> typer.Typer:
     key = (*names(), "|", *own_settings())
     if key in _BUILT:
         return _BUILT[key]
+    from emotionkd.cli.usage import PlainGroup, plain_commands
+
     app = typer.Typer(
-        name="emotionkd",
+        name="emotionkd", cls=PlainGroup,
         help="Emotion recognition from physiological signals by cross-modal knowledge "
         "distillation (EEG+GSR teacher → GSR-only student).",
         add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
         rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
     synth = typer.Typer(help="Write synthetic recordings in the real raw layouts (for demos and "
-                        "tests).", no_args_is_help=True)
+                        "tests).", no_args_is_help=True, cls=PlainGroup)
     preprocess = typer.Typer(help="Turn a raw dataset folder into an HDF5 store.",
-                             no_args_is_help=True)
+                             no_args_is_help=True, cls=PlainGroup)
     app.add_typer(synth, name="synth")
     app.add_typer(preprocess, name="preprocess")
     app.callback()(_root)
@@ -82,6 +84,7 @@ def build_app() -> typer.Typer:
     evaluate.register(app)
     deploy.register(app)
     _paragraph_help(app, synth, preprocess)
+    plain_commands(app, synth, preprocess)
     _BUILT[key] = app
     return app
 
@@ -114,10 +117,12 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
 
     SIGTERM and SIGHUP end a command like Ctrl-C (its temporary files are removed) with exit
     status 128 + the signal's number; output locks are released when the command ends."""
+    from emotionkd.cli import console, usage
     from emotionkd.cli.console import GuardedStdout, StdoutFailed, silence_stdout, stdout_error
     from emotionkd.errors import EmotionKDError
     from emotionkd.locks import Terminated, release_outputs, terminate_on_signals
 
+    console.ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     if sys.stdout is None:  # started with descriptor 1 closed: refused before any work
         from emotionkd.cli.console import print_error
 
@@ -126,7 +131,7 @@ def main(argv: Optional[list[str]] = None) -> None:  # noqa: UP045
     plain, sys.stdout = sys.stdout, GuardedStdout(sys.stdout)
     try:
         with terminate_on_signals():
-            build_app()(args=argv, prog_name="emotionkd")  # typer handles usage errors
+            usage.run(build_app(), argv)  # usage errors: one line, exit status 2
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
     except StdoutFailed as exc:
         from emotionkd.cli.console import print_error

@@ -27,6 +27,9 @@ from rich.progress import (
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
+#: the arguments of the running command (set by :func:`emotionkd.cli.main`), which runs record
+ARGV: list[str] = []
+
 #: progress callback signature: (completed, total, description-or-None, extra fields)
 ProgressCallback = Callable[..., None]
 

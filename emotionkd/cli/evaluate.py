@@ -82,8 +82,9 @@ def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
                   config_file: Path | None, *, save_models: bool, resume: bool,
                   fold: int | None, only_seed: int | None) -> None:
     init_distributed()
-    from emotionkd.cli.console import console, progress_task
+    from emotionkd.cli.console import ARGV, console, progress_task
     from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
+    from emotionkd.evaluation.provenance import command_line
     from emotionkd.evaluation.rundir import default_run_dir
     from emotionkd.store import open_store
     from emotionkd.windows import check_data
@@ -99,7 +100,7 @@ def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
                       f"{', '.join(plan.targets)}; models {', '.join(plan.model_labels())})")
     with progress_task(f"evaluate {plan.protocol}") as cb:
         results = evaluate_protocol(store, plan, out, resume=resume, fold=fold, progress=cb,
-                                    only_seed=only_seed)
+                                    only_seed=only_seed, command=command_line(ARGV))
     if results is None:
         return
     render.results_table(results)

@@ -57,8 +57,8 @@ def number(default: Any, flag: str, help: str, *, integer: bool = False, **rule:
 def required(x: Any, option: str) -> Any:
     """``x``, or a usage error: options needed unless ``--print-config`` is given."""
     if x is None:
-        raise typer.BadParameter("missing (needed unless --print-config is given)",
-                                 param_hint=f"'{option}'")
+        raise typer.BadParameter("missing; it is required (unless --print-config is given)",
+                                 param_hint=option)
     return x
 
 
@@ -133,7 +133,8 @@ def _config_params() -> list[inspect.Parameter]:
         inspect.Parameter("print_config", kw, annotation=bool,
                           default=typer.Option(False, "--print-config",
                                                help="Print the resolved settings as TOML "
-                                                    "(for --config) and exit.")),
+                                                    "(for --config) and exit; the required "
+                                                    "options may be left out.")),
         inspect.Parameter("ctx", kw, annotation=typer.Context),
     ]
 

@@ -66,9 +66,11 @@ def checkpoint_summary(s: dict[str, Any]) -> None:
                  f"{best.get('balanced_accuracy', float('nan')):.3f}")
     console.print(line)
     if "distillation" in s:
+        from emotionkd.checkpoint import feedback_status
+
         distill = s["config"].get("distill", {})
         console.print(f"distillation: method {distill.get('method')}, feedback "
-                      f"{'on' if distill.get('feedback') else 'off'}, teacher "
+                      f"{feedback_status(s)}, teacher "
                       f"{(s['distillation'].get('teacher') or {}).get('path')}")
 
 
@@ -154,7 +156,7 @@ def results_table(results: RunSummary) -> None:
     """Per target: fold runs, comparisons, and every model's metrics."""
     from rich.table import Table
 
-    from emotionkd.evaluation.report import comparison_line
+    from emotionkd.evaluation.report import comparison_line, mean_sd, row_label
 
     seeds = results.seeds or [0]
     for target, t in results.targets.items():
@@ -175,14 +177,18 @@ def results_table(results: RunSummary) -> None:
         for label, m in t.models.items():
             cells = []
             for key in ("balanced_accuracy", "macro_f1", "roc_auc"):
-                v = m.mean_std.get(key)
-                cells.append("–" if v is None or not v.n else
-                             f"{100 * v.mean:.1f}±{100 * v.std:.1f}")
+                cells.append(mean_sd(m.mean_std.get(key), "±"))
                 if key != "roc_auc":
                     p = m.pooled.get(key)
                     cells.append("–" if p is None or p != p else f"{100 * p:.1f}")
-            table.add_row(label + (f" ({len(m.errors)} failed)" if m.errors else ""), *cells)
+            table.add_row(row_label(label, m, "*") + (f" ({len(m.errors)} failed)"
+                                                      if m.errors else ""), *cells)
         console.print(table)
+        for label, m in t.models.items():
+            if m.feedback_never_ran:
+                print_warning(f"*{label}: feedback was configured but made 0 steps in every "
+                              "fold (epochs ≤ feedback warm-up?), so it is the student "
+                              "distilled without feedback; see report.md")
 
 
 def exit_if_failed(results: RunSummary, run: Path) -> None:

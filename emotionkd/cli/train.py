@@ -4,7 +4,7 @@ checks its outputs, calls its job (:mod:`emotionkd.jobs`) and prints the result.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -73,6 +73,27 @@ def train_teacher_cmd(
     render.learning_curves(out, fr, f"train-teacher {run.model_name}: {out.name}", overwrite)
 
 
+def _print_distilled(run: Any, out: Path) -> None:
+    """What distill made: the student, its method, what feedback did, the epochs."""
+    from emotionkd.checkpoint import feedback_outcome
+    from emotionkd.cli.console import console, print_warning
+
+    dc, dist = run.config.distill, run.distillation or {}
+    fed = feedback_outcome(dc.feedback, dist.get("feedback_steps"), run.fit.epochs_run,
+                           run.config.feedback.feedback_warmup)
+    console.print(f"wrote [bold]{out}[/]: {run.model_name} ({_n_params(run.model):,} "
+                  f"parameters), method {dc.method} ({_settings_text(dc.params())}), feedback "
+                  f"{fed}")
+    if fed.startswith("configured"):
+        print_warning(f"{out}: feedback {fed}, so the student trained without it; give "
+                      "--epochs above --feedback-warmup (or --feedback-warmup 0)")
+    fr = run.fit
+    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
+                  f"{fr.best_epoch}" + (f"; {dist['feedback_steps']} feedback steps on "
+                                        f"{dist['quiz_windows']} quiz windows"
+                                        if dist.get("feedback_steps") else ""))
+
+
 def distill_cmd(
     teacher: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--teacher", help="Teacher checkpoint from train-teacher (required)."),
@@ -118,20 +139,12 @@ def distill_cmd(
     if not is_main():
         return
     run.save(out)
-    dc, dist = run.config.distill, run.distillation or {}
-    console.print(f"wrote [bold]{out}[/]: {run.model_name} ({_n_params(run.model):,} "
-                  f"parameters), method {dc.method} ({_settings_text(dc.params())}), feedback "
-                  f"{'on' if dc.feedback else 'off'}")
-    fr = run.fit
-    console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
-                  f"{fr.best_epoch}" + (f"; {dist['feedback_steps']} feedback steps on "
-                                        f"{dist['quiz_windows']} quiz windows"
-                                        if dist.get("feedback_steps") else ""))
+    _print_distilled(run, out)
     if run.adapted_teacher is not None:
         run.adapted_teacher.save(t_out)
         console.print(f"wrote the teacher adapted by feedback to [bold]{t_out}[/]")
     render.trained(run, "student")
-    render.learning_curves(out, fr, f"{label}: {out.name}", overwrite)
+    render.learning_curves(out, run.fit, f"{label}: {out.name}", overwrite)
 
 
 def register(app: typer.Typer) -> None:

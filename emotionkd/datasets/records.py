@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emotionkd.errors import ConfigError
+from emotionkd.validation import did_you_mean
 
 #: The 32 EEG channels in DEAP's (Geneva) order, the canonical EEG order of emotionkd stores.
 DEAP_EEG_CHANNELS: list[str] = [
@@ -57,6 +58,7 @@ def resolve_eeg_channels(spec: str | Sequence[str] | None) -> list[str]:
         raise ConfigError(
             f"--eeg-channels: unknown channel(s) {', '.join(unknown) or '(none given)'}; use "
             f"'all', 'tsception28' or names from: {', '.join(DEAP_EEG_CHANNELS)}"
+            + (did_you_mean(unknown[0], [*EEG_PRESETS, *DEAP_EEG_CHANNELS]) if unknown else "")
         )
     out = [canon[n.lower()] for n in names]
     dups = sorted({n for n in out if out.count(n) > 1})

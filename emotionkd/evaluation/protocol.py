@@ -19,6 +19,7 @@ from typing import Any
 from emotionkd.errors import ConfigError
 from emotionkd.evaluation.fold import FoldRunner
 from emotionkd.evaluation.plan import EvaluationPlan, make_folds
+from emotionkd.evaluation.provenance import run_provenance
 from emotionkd.evaluation.report import render_markdown, results_csv
 from emotionkd.evaluation.rundir import fold_path, prepare_run, read_run, write_json, write_text
 from emotionkd.evaluation.summary import Figures, RunSummary, summarise_target
@@ -38,9 +39,15 @@ def evaluate_protocol(
     progress: Progress | None = None,
     on_fold: Callable[[dict[str, Any]], None] | None = None,
     only_seed: int | None = None,
+    command: str | None = None,
 ) -> RunSummary | None:
     """Run the protocol for every seed (or one job: ``fold`` and/or ``only_seed``) and write
-    the merged report. Returns the results (None on the ranks other than 0)."""
+    the merged report. Returns the results (None on the ranks other than 0).
+
+    ``run.json`` records where the run comes from (the store's content digest and
+    preprocessing, ``command``, by default the process's command line, and the versions); an
+    existing run folder made from another store or configuration is refused, naming what
+    differs (:mod:`.provenance`)."""
     from emotionkd import distributed
     from emotionkd.models.classical import require_baselines
 
@@ -56,24 +63,27 @@ def evaluate_protocol(
         raise ConfigError(f"--only-seed {only_seed}: the run's seeds are "
                           f"{', '.join(map(str, plan.seeds))}")
     if distributed.is_main():
+        prov = run_provenance(store, command)
+        command = prov["command"]
         prepare_run(run, plan, str(store.path), folds_by_seed, resume,
-                    fold is not None or only_seed is not None)
+                    fold is not None or only_seed is not None, prov)
     distributed.barrier()
     jobs = [(s, f) for s in plan.seeds if only_seed is None or s == only_seed
             for f in folds_by_seed[s] if fold is None or f.index == fold]
     done = 0
     for target in plan.targets:
         done = _run_target(store, plan, run, target, jobs, n_folds, done, resume, progress,
-                           on_fold)
+                           on_fold, command)
     distributed.barrier()
     return build_report(run) if distributed.is_main() else None
 
 
 def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
                 jobs: list[tuple[int, Fold]], n_folds: int, done: int, resume: bool,
-                progress: Progress | None, on_fold: Callable[[dict[str, Any]], None] | None
-                ) -> int:
-    """The (seed, fold) jobs of one target; returns how many jobs are done overall."""
+                progress: Progress | None, on_fold: Callable[[dict[str, Any]], None] | None,
+                command: str | None = None) -> int:
+    """The (seed, fold) jobs of one target; returns how many jobs are done overall. Each fold
+    file records the ``command`` that made it."""
     from emotionkd import distributed
 
     total = len(jobs) * len(plan.targets)
@@ -93,6 +103,7 @@ def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
                 progress(_d + k / max(n, 1), total, info=f"{_w}: {info}")
 
         res = run_fold(plan, ds, f, target, run, s, cb)
+        res["command"] = command
         if distributed.is_main():
             write_json(fold_path(run, target, f.index, s), res)
         done += 1
@@ -145,13 +156,26 @@ def build_report(run_dir: str | os.PathLike) -> RunSummary:
         targets[target] = summarise_target(tf, labels)
     summary = RunSummary(plan.protocol, plan.k, n_folds, list(plan.seeds),
                          n_folds * len(plan.seeds), targets, meta["config"],
-                         meta.get("versions", {}), meta["store"])
+                         meta.get("versions", {}), meta["store"],
+                         provenance=_provenance(meta, folds))
     summary.figures = Figures(**report_figures_entry(run, summary, folds))  # RUN/figures/*.png
     write_json(run / "results.json", summary.to_dict())
     write_text(run / "results.csv", results_csv(summary))
     write_text(run / "report.md", render_markdown(summary, plan, meta["store"]) + "\n"
                + figures_markdown(summary.figures))
     return summary
+
+
+def _provenance(meta: dict[str, Any], folds: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the report says of where a run came from: run.json's record and the command
+    lines of fold jobs other than the run's first."""
+    if "store_digest" not in meta:
+        return None
+    first = meta.get("command")
+    others = sorted({f["command"] for f in folds if f.get("command") and f["command"] != first})
+    return {"store_digest": meta["store_digest"], "store_source": meta.get("store_source"),
+            "preprocessing": meta.get("preprocessing") or {}, "command": first,
+            "fold_commands": others}
 
 
 def evaluate_checkpoint(model_path: str | os.PathLike, store_path: str | os.PathLike | Store,

@@ -12,8 +12,15 @@ from typing import Any
 
 from emotionkd.datasets.records import eeg_channel_names
 from emotionkd.evaluation.plan import EvaluationPlan
-from emotionkd.evaluation.summary import Comparison, ModelSummary, RunSummary, TargetSummary
+from emotionkd.evaluation.summary import (
+    Comparison,
+    ModelSummary,
+    RunSummary,
+    Stat,
+    TargetSummary,
+)
 from emotionkd.metrics import METRICS
+from emotionkd.windows import SHAPING_PREPROCESSING
 
 
 def describe_normalisation(norm: str) -> str:
@@ -28,6 +35,20 @@ def describe_normalisation(norm: str) -> str:
 
 def _pp(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{100 * x:+.1f}"
+
+
+def mean_sd(v: Stat | None, sep: str = " ± ") -> str:
+    """'73.1 ± 6.4' in percent; 'n/a' for the SD of one test set (no spread to show), '–'
+    without a value."""
+    if v is None or v.n == 0 or v.mean != v.mean:
+        return "–"
+    sd = "n/a" if v.n < 2 or v.std != v.std else f"{100 * v.std:.1f}"
+    return f"{100 * v.mean:.1f}{sep}{sd}"
+
+
+def row_label(label: str, m: ModelSummary, flag: str = " (0 feedback steps)") -> str:
+    """A report row's name, flagged when it is a feedback student whose feedback never ran."""
+    return label + (flag if m.feedback_never_ran else "")
 
 
 def _p(p: float) -> str:
@@ -64,7 +85,7 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
             "learn from the same labelled windows" if plan.uses_quiz else "")
     return [
         "# emotionkd evaluation report", "",
-        f"* store: `{store}`",
+        *_provenance_lines(summary, store),
         f"* protocol: {proto} ({summary.folds_total} folds × {len(seeds)} seed"
         f"{'s' if len(seeds) > 1 else ''}: {', '.join(map(str, seeds))}; folds are redrawn per "
         "seed where the protocol shuffles); the teacher is retrained in every fold; "
@@ -81,13 +102,34 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
         f"* validation: {int(plan.val_fraction * 100)} % of training subjects (trials in the "
         f"subject-dependent protocol){quiz}",
         "* statistics: differences are paired over (fold, seed); 95 % confidence intervals "
-        "by a bootstrap that resamples whole test sets (10,000 resamples); Wilcoxon "
-        "signed-rank tests over the test sets' seed-averaged differences; folds whose test "
-        "windows hold one class are left out of fold means and tests (pooled metrics use "
-        "every window)",
+        "by Student's t over the test sets (each test set one unit with its seeds, a "
+        "cluster-robust standard error, n − 1 degrees of freedom: of the intervals measured, "
+        "the one whose coverage is nearest 95 % at 3–32 test sets; docs/evaluation.md); "
+        "Wilcoxon signed-rank tests over the test sets' seed-averaged differences; SDs of a "
+        "single test set are n/a; folds whose test windows hold one class are left out of "
+        "fold means and tests (pooled metrics use every window)",
         "* versions: " + ", ".join(f"{k} {v}" for k, v in summary.versions.items()),
         "",
     ]
+
+
+def _provenance_lines(summary: RunSummary, store: str) -> list[str]:
+    """Where the run came from: the store (path, content digest, source), its preprocessing
+    and the command lines (runs written before they were recorded show the path only)."""
+    prov = summary.provenance
+    if not prov:
+        return [f"* store: `{store}`"]
+    dig = prov["store_digest"]
+    lines = [f"* store: `{store}` (content digest {dig['algorithm']} `{dig['value'][:16]}`, "
+             f"{dig['bytes'] / 1e6:.1f} MB of data; source {prov.get('store_source')})"]
+    pre = prov.get("preprocessing") or {}
+    shown = [f"{k}={pre[k]}" for k in SHAPING_PREPROCESSING if k in pre]
+    if shown:
+        lines.append("* preprocessing: " + ", ".join(shown))
+    if prov.get("command"):
+        lines.append(f"* command: `{prov['command']}`")
+    lines += [f"* fold job: `{c}`" for c in prov.get("fold_commands") or []]
+    return lines
 
 
 def _effect_sizes(t: TargetSummary) -> list[str]:
@@ -138,7 +180,20 @@ def diagnostics(t: TargetSummary) -> list[str]:
     return out
 
 
-def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
+def _feedback_notes(t: TargetSummary, plan: EvaluationPlan) -> list[str]:
+    """A flag on every feedback student whose feedback never ran in any fold."""
+    from emotionkd.checkpoint import feedback_outcome
+
+    what = feedback_outcome(True, 0, plan.config.train.epochs,
+                            plan.config.feedback.feedback_warmup)
+    return [f"**{label}: feedback {what} in every fold**, so this row is the student "
+            "distilled without feedback; give --epochs above --feedback-warmup." \
+            for label, m in t.models.items() if m.feedback_never_ran] + \
+        ([""] if any(m.feedback_never_ran for m in t.models.values()) else [])
+
+
+def _target_section(target: str, t: TargetSummary, jobs: int, plan: EvaluationPlan
+                    ) -> list[str]:
     lines = [f"## {target}", "",
              f"{t.folds_done} of {jobs} fold runs done, {t.test_windows} test windows, "
              f"{100 * t.test_high_fraction:.1f} % high; majority-class baseline (mean over "
@@ -152,6 +207,7 @@ def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
     flags = diagnostics(t)
     if flags:
         lines += ["### Diagnostics", ""] + [f"* {x}" for x in flags] + [""]
+    lines += _feedback_notes(t, plan)
     if t.comparisons:
         lines += _effect_sizes(t)
     lines += ["### Models", "",
@@ -179,7 +235,7 @@ def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str) -> st
     """The report of a run (without its figures section)."""
     lines = _header(summary, plan, store)
     for target, t in summary.targets.items():
-        lines += _target_section(target, t, summary.jobs_total)
+        lines += _target_section(target, t, summary.jobs_total, plan)
     return "\n".join(lines) + "\n"
 
 
@@ -195,8 +251,7 @@ def _metrics_table(models: dict[str, ModelSummary],
             continue
 
         def cell(k: str, ms: dict = part.mean_std) -> str:
-            v = ms.get(k)
-            return "–" if v is None or v.n == 0 else f"{100 * v.mean:.1f} ± {100 * v.std:.1f}"
+            return mean_sd(ms.get(k))
 
         def pool(k: str, pooled: dict = part.pooled) -> str:
             v = pooled.get(k)
@@ -204,7 +259,8 @@ def _metrics_table(models: dict[str, ModelSummary],
 
         sd = part.seed_sd.get("balanced_accuracy", math.nan)
         single = part.single_class_folds
-        lines.append(f"| {label} | {part.folds}{f' (+{single} single-class)' if single else ''}"
+        lines.append(f"| {row_label(label, m)} | {part.folds}"
+                     f"{f' (+{single} single-class)' if single else ''}"
                      f" | {cell('balanced_accuracy')} | {pool('balanced_accuracy')} | "
                      f"{cell('macro_f1')} | {pool('macro_f1')} | {cell('accuracy')} | "
                      f"{pool('accuracy')} | {cell('roc_auc')} | "

@@ -1,8 +1,11 @@
 """The run folder of an evaluation (format ``emotionkd-run``, version 3)::
 
     run.json                                 format, the resolved configuration tables,
-                                             save_models, the store, the folds of every
-                                             seed, the versions of the libraries, start time
+                                             save_models, the store (path, content digest,
+                                             source, preprocessing record), the folds of
+                                             every seed, the command line, the versions of
+                                             emotionkd (git commit) and the libraries, start
+                                             time
     folds/<target>/seed-<s>/fold-XXX.json    one result per fold and seed, written
                                              atomically as soon as the fold ends
     models/<target>/seed-<s>/fold-XXX/       the fold's models (with --save-models)
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -76,32 +78,29 @@ def default_run_dir(store: str | os.PathLike, protocol: str) -> Path:
     return broadcast_object(out)
 
 
-def versions() -> dict[str, str]:
-    import scipy
-    import sklearn
-    import torch
-
-    return {"emotionkd": __version__, "python": platform.python_version(),
-            "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__}
-
-
 def prepare_run(run_dir: Path, plan: EvaluationPlan, store_path: str,
-                folds_by_seed: dict[int, list[Fold]], resume: bool, single_job: bool
-                ) -> dict[str, Any]:
-    """Create or check ``run.json``; an existing run folder must hold the same plan."""
+                folds_by_seed: dict[int, list[Fold]], resume: bool, single_job: bool,
+                provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create or check ``run.json``. An existing run folder must hold the same plan, made from
+    the same store (preprocessing and content digest, :mod:`.provenance`); what differs is
+    named. ``provenance``: where the run comes from (:func:`.provenance.run_provenance`)."""
+    from emotionkd.evaluation.provenance import check_same_plan, check_same_store
+
     run_json = run_dir / "run.json"
     folds = {str(s): [f.as_dict() for f in fs] for s, fs in folds_by_seed.items()}
+    folds = json.loads(json.dumps(folds))
     entries = json.loads(json.dumps(plan.run_entries()))
+    prov = json.loads(json.dumps(provenance or {}, default=_json_default))
     meta = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **entries,
-            "store": str(store_path), "folds": folds, "versions": versions()}
+            "store": str(store_path), "folds": folds, **prov}
     if run_json.exists():
         old = read_run_json(run_json)
-        if old.get("format_version") != RUN_FORMAT_VERSION or \
-                {k: old.get(k) for k in entries} != entries or \
-                old.get("folds") != json.loads(json.dumps(folds)):
-            raise ConfigError(f"{run_dir}: holds a run with a different configuration; use "
-                              "another --out or the same options")
+        if old.get("format_version") != RUN_FORMAT_VERSION:
+            raise ConfigError(f"{run_dir}: holds a run of format_version "
+                              f"{old.get('format_version')}; emotionkd {__version__} writes "
+                              f"version {RUN_FORMAT_VERSION}; use another --out")
+        check_same_store(run_json, old, prov, str(store_path))
+        check_same_plan(run_dir, old, entries, folds)
         if not (resume or single_job) and any((run_dir / "folds").rglob("fold-*.json")):
             raise ConfigError(f"{run_dir}: holds finished folds; pass --resume to continue "
                               "it, or choose another --out")

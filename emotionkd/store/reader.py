@@ -17,6 +17,7 @@ from emotionkd.errors import DataFormatError
 from emotionkd.ondisk import check_regular
 from emotionkd.store import checks
 from emotionkd.store.layout import FORMAT, FORMAT_VERSION
+from emotionkd.validation import did_you_mean
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Store:
         except ValueError:
             raise DataFormatError(
                 f"{self.path}: has no rating '{name}'; available: {', '.join(self.rating_names)}"
+                f"{did_you_mean(name, self.rating_names)}"
             ) from None
 
     def channel_indices(self, names: Sequence[str] | None) -> list[int]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from emotionkd.errors import ConfigError
 from emotionkd.settings import named
+from emotionkd.validation import did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -129,7 +130,8 @@ def names() -> tuple[str, ...]:
 
 def method_class(name: str) -> type[DistillMethod]:
     if name not in _METHODS:
-        raise ConfigError(f"--method must be one of {', '.join(_METHODS)}, not {name!r}")
+        raise ConfigError(f"--method must be one of {', '.join(_METHODS)}, not {name!r}"
+                          f"{did_you_mean(name, _METHODS)}")
     return _METHODS[name]
 
 
