@@ -57,6 +57,11 @@ PROTOCOLS = ("loso", "kfold", "subject-dependent")
 # deployment
 
 EXPORT_FORMATS = ("onnx", "torchscript")
+#: the ranges of ``export --tolerance`` and ``--opset`` (the opsets the TorchScript-based
+#: exporter, ``torch.onnx.export(dynamo=False)``, writes), for the command line and the library
+EXPORT_TOLERANCE = {"low": 0, "low_open": True, "high": 1,
+                    "why": " (the largest allowed |exported - PyTorch| difference of the logits)"}
+EXPORT_OPSET = {"low": 7, "high": 20, "why": " (the opsets torch's ONNX exporter writes)"}
 #: readers of single GSR recordings
 RECORDING_FORMATS = ("auto", "e4", "opensignals", "csv", "edf", "bdf")
 DECIMALS = ("auto", ".", ",")

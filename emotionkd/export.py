@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emotionkd.choices import EXPORT_FORMATS
+from emotionkd.choices import EXPORT_FORMATS, EXPORT_OPSET, EXPORT_TOLERANCE
 from emotionkd.errors import CheckpointError, EmotionKDError
 from emotionkd.outputs import commit_temp, temp_name, write_error, write_text_atomic
 from emotionkd.validation import check_choice, check_number
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: runs an exported model on numpy inputs (the parity check)
 Runner = Callable[[list[np.ndarray]], np.ndarray]
 #: the opsets the TorchScript-based exporter (``torch.onnx.export(dynamo=False)``) writes
-OPSETS = (7, 20)
+OPSETS = (EXPORT_OPSET["low"], EXPORT_OPSET["high"])
 
 
 def check_export(model_path: str | os.PathLike, out: str | os.PathLike, overwrite: bool,
@@ -52,10 +52,8 @@ def check_export(model_path: str | os.PathLike, out: str | os.PathLike, overwrit
     room for the export."""
     from emotionkd.outputs import check_free_space, check_output
 
-    check_number(tolerance, "--tolerance", low=0, low_open=True, high=1,
-                 why=" (the largest allowed |exported - PyTorch| difference of the logits)")
-    check_number(opset, "--opset", low=OPSETS[0], high=OPSETS[1], integer=True,
-                 why=" (the opsets torch's ONNX exporter writes)")
+    check_number(tolerance, "--tolerance", **EXPORT_TOLERANCE)
+    check_number(opset, "--opset", integer=True, **EXPORT_OPSET)
     check_output(out, overwrite=overwrite, inputs=[model_path])
     if card:
         from emotionkd.modelcard import card_path

@@ -599,7 +599,8 @@ def test_case6_out_is_an_existing_folder(work, deap_raw, name, tmp_path, capsys)
     (["--fs", "inf"], "--fs must be "),
     (["--fs", "0"], "--fs must be "),
     (["--fs", "0.01"], "at 0.01 Hz a 2-s window of the model holds 0.02 sample(s)"),
-    (["--fs", "4", "--step", "nan"], "--step must be a finite number above 0 (seconds)"),
+    (["--fs", "4", "--step", "nan"], "--step must be a finite number above 0 and at most "
+                                     "3600 (seconds)"),
     (["--fs", "4", "--step", "0"], "--step must be a finite number above 0"),
     (["--fs", "2", "--step", "0.0078125"], "GiB in memory (limit 2 GiB)"),
 ])
@@ -643,8 +644,8 @@ def test_case7_decimal_commas_are_refused(work, tmp_path, capsys):
     (["--window", "inf"], "--window must be a finite number above 0 and at most 3600 "
                           "(seconds)"),
     (["--threshold", "nan"], "--threshold must be a finite number, got nan"),
-    (["--config", "CFG"], "c.toml: weight_decay must be a finite number of at least 0, got "
-                          "nan"),  # a file's value is named by file and key
+    (["--config", "CFG"], "c.toml: weight_decay must be a finite number of at least 0 and at "
+                          "most 1"),  # a file's value is named by file and key
 ])
 def test_case7_training_numbers(work, extra, message, tmp_path, capsys):
     cfg = tmp_path / "c.toml"

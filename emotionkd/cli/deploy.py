@@ -11,6 +11,8 @@ import typer
 from emotionkd.choices import (
     DECIMALS,
     EXPORT_FORMATS,
+    EXPORT_OPSET,
+    EXPORT_TOLERANCE,
     GSR_UNITS,
     PREDICTION_FORMATS,
     RECORDING_FORMATS,
@@ -31,9 +33,8 @@ def export_cmd(
     fmt: ExportFormat = typer.Option(ExportFormat("onnx"), "--format", help="Export format."),
     out: Path = typer.Option(..., "--out", help="Output file, e.g. s.onnx or s.ts."),
     tolerance: float = number(1e-4, "--tolerance", "Maximum allowed |exported − PyTorch| "
-                              "output.", low=0, high=1, why=" (logits)"),
-    opset: int = number(17, "--opset", "ONNX opset version.", integer=True, low=7, high=99,
-                        why=" (ONNX opset versions)"),
+                              "output.", **EXPORT_TOLERANCE),
+    opset: int = number(17, "--opset", "ONNX opset version.", integer=True, **EXPORT_OPSET),
     evaluation: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--evaluation",
         help="Run folder of 'emotionkd evaluate' whose per-fold results go into the model card."),
