@@ -9,7 +9,7 @@ a store written again from the same data by another emotionkd version keeps its 
 
 It is computed by streaming the signals in blocks of whole chunks, one hash per channel (the
 rows of a block are contiguous, so no copy), and is independent of the block size and of the
-file's chunking. Cost: 0.3-0.7 s per 100 MB read from the page cache on a busy 2-core
+file's chunking. Cost: 0.14-0.65 s per 100 MB read from the page cache on a shared 2-core
 machine, about three plain reads of the same signals (benchmarks/store_digest.py;
 docs/evaluation.md).
 """
