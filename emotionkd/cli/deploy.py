@@ -143,7 +143,7 @@ def demo_cmd(
     console.print("[bold]emotionkd demo[/] — reduced so it runs in minutes on a CPU:")
     for key, full in REDUCTIONS:
         console.print(f"  {key}: {setting[key]} (full size: {full})")
-    with progress_task("demo LOSO") as cb:
+    with progress_task("demo LOSO", epoch_lines=False) as cb:  # epochs: run/epochs/
         res = run_demo(out, quick=quick, overwrite=overwrite, seed=seed, progress=cb,
                        stage=lambda m: console.print(f"• {m}"))
     render.results_table(res.results)

@@ -210,6 +210,16 @@ def learning_curves(checkpoint: Path, fit: FitResult, title: str, overwrite: boo
         console.print(f"learning curves: {png}")
 
 
+def after_training(run: TrainedModel, role: str, out: Path, title: str, overwrite: bool,
+                   logs: dict[str, Any]) -> None:
+    """The end of a training command: its metrics, learning curves and where the per-epoch
+    log went."""
+    trained(run, role)
+    learning_curves(out, run.fit, title, overwrite)
+    extra = f"; TensorBoard: {logs['tensorboard']}" if logs.get("tensorboard") else ""
+    console.print(f"per-epoch log: {logs['history']}{extra}")
+
+
 # ---------------------------------------------------------------------------------------------
 # predict
 

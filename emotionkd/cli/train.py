@@ -12,6 +12,7 @@ from emotionkd.cli import render
 from emotionkd.cli.options import (
     CHECKPOINT_BYTES,
     O_DATA,
+    O_TENSORBOARD,
     ExperimentConfig,
     check_out,
     configured,
@@ -35,11 +36,22 @@ def _settings_text(w: dict[str, object]) -> str:
     return ", ".join(f"{k} {v}" for k, v in w.items())
 
 
+def _logs(out: Path, tensorboard: bool) -> dict[str, object]:
+    """The per-epoch CSV beside the checkpoint and, with --tensorboard, its event folder."""
+    from emotionkd.epochlog import history_path, require_tensorboard, tensorboard_path
+
+    if tensorboard:
+        require_tensorboard()
+    return {"history": history_path(out),
+            "tensorboard": tensorboard_path(out) if tensorboard else False}
+
+
 def train_teacher_cmd(
     data: Optional[Path] = O_DATA,  # noqa: UP045
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", help="Teacher checkpoint to write, e.g. t.pt (required)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    tensorboard: bool = O_TENSORBOARD,
     *,
     config: ExperimentConfig,
     config_file: Optional[Path],  # noqa: UP045
@@ -55,9 +67,10 @@ def train_teacher_cmd(
 
     data, out = required(data, "--data"), required(out, "--out")
     check_out(out, overwrite, (data, config_file), CHECKPOINT_BYTES)
+    logs = _logs(out, tensorboard)
     init_distributed()
     with progress_task(f"train-teacher {config.model.model}", total=config.train.epochs) as cb:
-        run = train_teacher(data, config=config, progress=cb)
+        run = train_teacher(data, config=config, progress=cb, **logs)
     if not is_main():
         return
     run.save(out)
@@ -69,8 +82,8 @@ def train_teacher_cmd(
     fr = run.fit
     console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
                   f"{fr.best_epoch}" + (" (early stop)" if fr.stopped_early else ""))
-    render.trained(run, "teacher")
-    render.learning_curves(out, fr, f"train-teacher {run.model_name}: {out.name}", overwrite)
+    render.after_training(run, "teacher", out, f"train-teacher {run.model_name}: {out.name}",
+                          overwrite, logs)
 
 
 def distill_cmd(
@@ -83,6 +96,7 @@ def distill_cmd(
         None, "--teacher-out", show_default="OUT with .teacher.pt",
         help="Where to save the teacher adapted by feedback."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    tensorboard: bool = O_TENSORBOARD,
     *,
     config: ExperimentConfig,
     config_file: Optional[Path],  # noqa: UP045
@@ -101,6 +115,7 @@ def distill_cmd(
     out = required(out, "--out")
     inputs = (teacher, data, config_file)
     check_out(out, overwrite, inputs, CHECKPOINT_BYTES)
+    logs = _logs(out, tensorboard)
     init_distributed()
     t_out = teacher_out or out.with_name(out.stem + ".teacher.pt")
     feedback = uses_feedback(config)
@@ -114,7 +129,7 @@ def distill_cmd(
         check_out(t_out, overwrite, inputs, CHECKPOINT_BYTES, option="--teacher-out")
     label = f"distill {config.distill.method}" + (" + feedback" if feedback else "")
     with progress_task(label, total=config.train.epochs) as cb:
-        run = distill_student(teacher, data, config=config, progress=cb)
+        run = distill_student(teacher, data, config=config, progress=cb, **logs)
     if not is_main():
         return
     run.save(out)
@@ -130,8 +145,7 @@ def distill_cmd(
     if run.adapted_teacher is not None:
         run.adapted_teacher.save(t_out)
         console.print(f"wrote the teacher adapted by feedback to [bold]{t_out}[/]")
-    render.trained(run, "student")
-    render.learning_curves(out, fr, f"{label}: {out.name}", overwrite)
+    render.after_training(run, "student", out, f"{label}: {out.name}", overwrite, logs)
 
 
 def register(app: typer.Typer) -> None:
