@@ -33,10 +33,10 @@ class StoreWriter:
 
     ``rating_scales`` gives each rating's [min, max] (None for a category); a store written
     without them is read as 1-9. ``synthetic`` marks generated data (by default: when the
-    trials come with their latent emotions, which only emotionkd's synthetic data have). On a clean exit the file is completed and renamed to
-    ``path``; on an exception the temporary file is removed and nothing appears under
-    ``path`` (a previous file stays). A write failure (full disk, read-only file system)
-    becomes a one-line OutputError.
+    trials come with their latent emotions, which only emotionkd's synthetic data have). On a
+    clean exit the file is completed and renamed to ``path``; on an exception the temporary
+    file is removed and nothing appears under ``path`` (a previous file stays). A write
+    failure (full disk, read-only file system) becomes a one-line OutputError.
     """
 
     def __init__(
