@@ -131,6 +131,11 @@ def _check_demo(out: str, run: Path) -> None:
     """What the README promises of ``emotionkd demo`` (run by the README test)."""
     assert "reduced so it runs in minutes" in out
     assert "student-emotionkd+feedback" in out and "student-none" in out
+    # the teacher's margin over the yardsticks and the distillation comparison, with intervals
+    for pair in ("teacher − baseline-eeg-features", "teacher − baseline-shallowconvnet",
+                 "student-emotionkd − student-none", "student-emotionkd+feedback − student-none"):
+        line = next((ln for ln in out.splitlines() if pair + ":" in ln), "")
+        assert "95 % CI" in line, (pair, out)
     assert (run / "report.md").exists() and (run / "results.csv").exists()
     assert list((run / "models").rglob("student-emotionkd+feedback.pt"))
     assert f"figures: {run / 'figures'}" in out  # where the report's PNGs are
