@@ -262,9 +262,23 @@ README_BRINGS = {"./data_preprocessed_python": ["synth", "deap", "--out",
                                                 "--trials", "4", "--seconds", "12"]}
 
 
+def _shell_blocks(page: str) -> list[str]:
+    return re.findall(r"^```(?:bash|sh|shell|console)\n(.*?)^```", (ROOT / page).read_text(),
+                      flags=re.S | re.M)
+
+
 def _readme_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    return re.findall(r"^```(?:bash|sh|shell|console)\n(.*?)^```", text, flags=re.S | re.M)
+    return _shell_blocks("README.md")
+
+
+def test_the_docs_getting_started_is_the_readme_pipeline():
+    """docs/index.md's getting-started block runs the README's tested commands (and `info`),
+    so it works verbatim too."""
+    readme = {" ".join(c) for b in _readme_blocks() for c in _readme_commands(b)}
+    index = [" ".join(c) for b in _shell_blocks("docs/index.md") for c in _readme_commands(b)]
+    others = [c for c in index if c not in readme and not c.startswith("emotionkd info ")]
+    assert not others, f"docs/index.md runs commands the README test does not: {others}"
+    assert any(c.startswith("emotionkd predict") for c in index)
 
 
 def _readme_commands(block: str) -> list[list[str]]:
