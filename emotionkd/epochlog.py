@@ -6,7 +6,9 @@ callback as ``record=``; :func:`logged` wraps a callback so that the record also
 :class:`EpochLog`: one CSV row per epoch (``t.pt`` → ``t.history.csv``; in an evaluation run
 ``epochs/<target>/seed-S/fold-XXX/<model>.csv``) and, optionally, TensorBoard event files
 (the ``tensorboard`` extra). The CSV is appended row by row, so ``tail -f`` follows it; it is
-the log of the run, so it stays when the run fails.
+the log while the run goes on: a training command that fails removes it again and puts back
+the previous run's (:func:`discard_logs`), so a failed run leaves its checkpoint's files as
+they were; in an evaluation run, each model's CSV stays with its fold.
 """
 
 from __future__ import annotations
@@ -35,6 +37,28 @@ def tensorboard_path(checkpoint: str | os.PathLike) -> Path:
     """The TensorBoard folder beside a checkpoint: ``t.pt`` → ``t.tensorboard/``."""
     p = Path(checkpoint)
     return p.with_name(p.stem + ".tensorboard")
+
+
+def _backup(path: Path) -> Path:
+    return path.with_name(f".{path.name}.previous")
+
+
+def discard_logs(checkpoint: str | os.PathLike, since: float) -> None:
+    """A training command failed: remove the logs it wrote beside ``checkpoint`` (event files
+    written after ``since``, a ``time.time()``) and put back the previous run's CSV."""
+    csv_path = history_path(checkpoint)
+    if _backup(csv_path).exists():
+        os.replace(_backup(csv_path), csv_path)
+    elif csv_path.exists() and csv_path.stat().st_mtime >= since:
+        csv_path.unlink()
+    for f in tensorboard_path(checkpoint).glob("events.out.tfevents.*"):
+        if f.stat().st_mtime >= since:
+            f.unlink()
+
+
+def keep_logs(checkpoint: str | os.PathLike) -> None:
+    """A training command succeeded: its CSV replaces the previous run's for good."""
+    _backup(history_path(checkpoint)).unlink(missing_ok=True)
 
 
 def require_tensorboard() -> None:
@@ -92,6 +116,8 @@ class EpochLog:
         try:
             if new:  # (re)start the file with the full header and every row so far
                 make_folder(self.csv_path.parent)
+                if len(self.rows) == 1 and self.csv_path.exists():  # the previous run's
+                    os.replace(self.csv_path, _backup(self.csv_path))
                 write_text_atomic(self.csv_path, self._csv(self.rows, header=True), lock=False)
             else:
                 with open(self.csv_path, "a", encoding="utf-8", newline="") as fh:

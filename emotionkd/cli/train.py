@@ -3,8 +3,11 @@ checks its outputs, calls its job (:mod:`emotionkd.jobs`) and prints the result.
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -44,6 +47,27 @@ def _logs(out: Path, tensorboard: bool) -> dict[str, object]:
         require_tensorboard()
     return {"history": history_path(out),
             "tensorboard": tensorboard_path(out) if tensorboard else False}
+
+
+def _logs_follow_the_checkpoint(cmd: Callable[..., None]) -> Callable[..., None]:
+    """A training command whose run fails (training, or writing the checkpoint) leaves no
+    per-epoch log of its own: the previous run's is put back (docs/outputs.md)."""
+
+    @functools.wraps(cmd)
+    def run(**kw: Any) -> None:
+        from emotionkd.epochlog import discard_logs, keep_logs
+
+        since = time.time()
+        try:
+            cmd(**kw)
+        except BaseException:
+            if kw.get("out") is not None and is_main():
+                discard_logs(kw["out"], since)
+            raise
+        if kw.get("out") is not None and is_main():
+            keep_logs(kw["out"])
+
+    return run
 
 
 def train_teacher_cmd(
@@ -150,5 +174,6 @@ def distill_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the command line."""
-    app.command("train-teacher")(configured("train-teacher")(train_teacher_cmd))
-    app.command("distill")(configured("distill")(distill_cmd))
+    app.command("train-teacher")(configured("train-teacher")(
+        _logs_follow_the_checkpoint(train_teacher_cmd)))
+    app.command("distill")(configured("distill")(_logs_follow_the_checkpoint(distill_cmd)))
