@@ -62,13 +62,16 @@ def evaluate(
     resume: bool = False,
     config: ConfigLike = None,
     progress: Callable[..., None] | None = None,
+    tensorboard: bool = False,
     **options: Any,
 ) -> RunSummary | dict[str, Any]:
     """Evaluate (``emotionkd evaluate``): with ``model``, one checkpoint on ``subjects`` it was
     not trained on (a dict of metrics); otherwise a leakage-free protocol over the store,
     written to the run folder ``out``, with options of every table (``protocol="loso"``,
     ``k``, ``methods``, ``baselines``, ``epochs`` …; ``targets`` is ``target`` as a list).
-    Returns the results of the run (:class:`~emotionkd.evaluation.RunSummary`)."""
+    Each model's epochs go to ``out/epochs/`` as it trains (with ``tensorboard``, also as
+    TensorBoard events in ``out/tensorboard/``). Returns the results of the run
+    (:class:`~emotionkd.evaluation.RunSummary`)."""
     if model is not None:
         from emotionkd.evaluation import evaluate_checkpoint
 
@@ -86,6 +89,6 @@ def evaluate(
         options["subjects"] = list(subjects)
     if not isinstance(config, ExperimentConfig):
         options.setdefault("protocol", "loso")
-    plan = EvaluationPlan(configure("evaluate", config, options))
+    plan = EvaluationPlan(configure("evaluate", config, options), tensorboard=tensorboard)
     return evaluate_protocol(data, plan, out, resume=resume, progress=progress)
 

@@ -392,6 +392,7 @@ def data_section(ds: WindowDataset, train_subjects: Sequence[int],
                                 "source", "preprocessing")}
     out.update({
         "store": str(ds.store.path),
+        "synthetic": bool(ds.store.synthetic),
         "rating_names": list(ds.store.rating_names),
         "class_names": [f"low {ds.target}", f"high {ds.target}"],
         "train_subjects": [int(s) for s in train_subjects],

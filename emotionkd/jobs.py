@@ -29,6 +29,13 @@ from emotionkd.checkpoint import (
     training_section,
 )
 from emotionkd.config import ExperimentConfig, resolve_config
+from emotionkd.epochlog import (
+    EpochLog,
+    history_path,
+    logged,
+    require_tensorboard,
+    tensorboard_path,
+)
 from emotionkd.errors import ConfigError
 from emotionkd.metrics import class_balance
 from emotionkd.store import Store, open_store
@@ -51,6 +58,26 @@ def configure(command: str, config: ConfigLike, options: dict[str, Any]) -> Expe
     return resolve_config(command, options, config)
 
 
+def epoch_log(out: PathLike | None, history: PathLike | None, tensorboard: PathLike | bool,
+              tag: str) -> EpochLog:
+    """The per-epoch log of a job: the CSV ``history`` (default beside ``out``) and the
+    TensorBoard folder (``True``: beside ``out``), checked before the training starts."""
+    from emotionkd.outputs import check_output
+
+    csv_path = history if history is not None else (
+        history_path(out) if out is not None else None)
+    if tensorboard is True:
+        if out is None:
+            raise ConfigError("tensorboard=True writes beside out: give out, or the folder")
+        tensorboard = tensorboard_path(out)
+    if csv_path is not None:  # replaced with its checkpoint; never an input
+        check_output(csv_path, overwrite=True)
+    if tensorboard:
+        require_tensorboard()
+        check_output(tensorboard, overwrite=True, kind="dir")
+    return EpochLog(csv_path, tensorboard or None, tag)
+
+
 def _refuse_existing(*paths: PathLike | None, overwrite: bool) -> None:
     for p in paths:
         if p is not None and Path(p).exists() and not overwrite:
@@ -64,18 +91,23 @@ def train_teacher(
     config: ConfigLike = None,
     overwrite: bool = False,
     progress: Callable[..., None] | None = None,
+    history: PathLike | None = None,
+    tensorboard: PathLike | bool = False,
     **options: Any,
 ) -> TrainedModel:
     """Train an EEG+GSR teacher on a store with the ``[data]``, ``[model]`` and ``[train]``
     settings (keywords e.g. ``model``, ``size``, ``epochs``, ``val_subjects=[3]``): a
     subject-level validation split, test metrics on ``test_subjects``. Saved to ``out`` when
-    given. Returns the run (``.model``, ``.config``, ``.data``, ``.training``,
-    ``.test_metrics``)."""
+    given. Every epoch is written as it ends to ``history`` (a CSV; by default beside ``out``:
+    ``t.pt`` → ``t.history.csv``) and, with ``tensorboard`` (a folder, or True for
+    ``t.tensorboard/`` beside ``out``), as TensorBoard scalars. Returns the run (``.model``,
+    ``.config``, ``.data``, ``.training``, ``.test_metrics``)."""
     from emotionkd.splits import resolve_subject_split
     from emotionkd.training import fit_model, score_model
 
     cfg = configure("train-teacher", config, options)
     _refuse_existing(out, overwrite=overwrite)
+    log = epoch_log(out, history, tensorboard, "teacher")
     st, d, name = open_store(data), cfg.data, cfg.model.model  # [model] holds a teacher
     tr, va, te = resolve_subject_split(
         st.subjects, parse_subjects(d.train_subjects, "--train-subjects"),
@@ -85,8 +117,12 @@ def train_teacher(
                          norm_subjects=tr if d.norm == "train" else None)
     train, val = full.select_subjects(tr), full.select_subjects(va)
     cfg = cfg.for_data(len(train))  # size "auto" and the size's lr and batch size
-    model, model_config, res = fit_model(name, train, val if len(val) else None, cfg.train,
-                                         cfg.model.overrides(), progress=progress)
+    try:
+        model, model_config, res = fit_model(name, train, val if len(val) else None,
+                                             cfg.train, cfg.model.overrides(),
+                                             progress=logged(progress, log))
+    finally:
+        log.close()
     run = TrainedModel("teacher", name, model, model_config, cfg, "train-teacher", res,
                        data_section(full, tr, va, te), training_section(res))
     run.data["train_balance"] = class_balance(train.labels)
@@ -108,6 +144,8 @@ def distill_student(
     config: ConfigLike = None,
     overwrite: bool = False,
     progress: Callable[..., None] | None = None,
+    history: PathLike | None = None,
+    tensorboard: PathLike | bool = False,
     **options: Any,
 ) -> TrainedModel:
     """Distil a GSR-only student from a teacher checkpoint with the ``[train]``,
@@ -118,13 +156,18 @@ def distill_student(
     not match it is refused. With feedback, a ``quiz_fraction`` of the training trials (whole
     trials, per subject) is held out of the student's training batches as the pilot student's
     quiz set. Saved to ``out`` when given, and the teacher adapted by feedback
-    (``.adapted_teacher``, None when feedback did not change it) to ``teacher_out``. Returns
-    the student run; its configuration holds the teacher's data and model tables."""
+    (``.adapted_teacher``, None when feedback did not change it) to ``teacher_out``. The
+    epochs are logged as :func:`train_teacher` logs them. Returns the student run; its
+    configuration holds the teacher's data and model tables."""
     cfg = configure("distill", config, options)
     _refuse_existing(out, teacher_out, overwrite=overwrite)
     ck = load_checkpoint(teacher, role="teacher")
     st = open_store(data)
-    run = _distill(ck, Path(teacher), st, cfg, progress)
+    log = epoch_log(out, history, tensorboard, "student")
+    try:
+        run = _distill(ck, Path(teacher), st, cfg, logged(progress, log))
+    finally:
+        log.close()
     if out is not None:
         run.save(out, overwrite=overwrite, inputs=(teacher, st.path))
     if run.adapted_teacher is not None and teacher_out is not None:

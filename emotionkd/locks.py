@@ -52,6 +52,7 @@ class Lock:
 _HELD: dict[str, Lock] = {}
 _GUARD = threading.Lock()
 _ATEXIT: list[Any] = []
+_MADE: list[tuple[Path, int]] = []  # (folder made for an output, by which process)
 
 
 def _lock_key(target: Path) -> str:
@@ -150,9 +151,28 @@ def release(lock: Lock | None, everything: bool = False) -> None:
 
 
 def release_outputs() -> None:
-    """Release every lock this process holds (the end of a command)."""
+    """Release every lock this process holds and remove the folders made for outputs that
+    were never written (the end of a command)."""
     for lock in list(_HELD.values()):
         release(lock, everything=True)
+    with _GUARD:
+        made = [f for f in _MADE if f[1] == os.getpid()]
+        _MADE.clear()
+    remove_empty(folder for folder, _pid in made)
+
+
+def note_made_folders(folders: Iterable[Path]) -> None:
+    """Remember folders made for an output: :func:`release_outputs` removes those still
+    empty (the command failed before writing into them)."""
+    with _GUARD:
+        _MADE.extend((Path(f), os.getpid()) for f in folders)
+
+
+def remove_empty(folders: Iterable[Path]) -> None:
+    """Remove those of ``folders`` that are empty, innermost first."""
+    for folder in sorted(folders, key=lambda f: len(Path(f).parts), reverse=True):
+        with contextlib.suppress(OSError):
+            Path(folder).rmdir()  # refused when anything is inside
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from typing import Any
 
 from emotionkd.errors import OS_REASONS as REASONS
 from emotionkd.errors import OutputError, OutputExistsError
-from emotionkd.locks import NOFOLLOW, Lock, acquire, release
+from emotionkd.locks import NOFOLLOW, Lock, acquire, note_made_folders, release, remove_empty
 
 try:
     import fcntl
@@ -186,6 +186,20 @@ def make_folder(folder: str | os.PathLike, *, option: str = "--out") -> Path:
     return Path(folder)
 
 
+def make_parents(path: str | os.PathLike, *, option: str = "--out") -> list[Path]:
+    """Create the missing folders above ``path`` (``mkdir -p`` of its folder) and return
+    them, outermost first, so that a command that ends without writing ``path`` can remove
+    them again (:func:`remove_empty`)."""
+    folder = Path(os.path.abspath(path)).parent
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if missing:
+        make_folder(missing[0], option=option)
+    return missing[::-1]
+
+
 def check_output(
     path: str | os.PathLike,
     *,
@@ -197,9 +211,10 @@ def check_output(
 ) -> Path:
     """Validate an output before any work and return it as a Path.
 
-    ``kind="file"``: a folder there is an error, an existing file needs ``overwrite``, the
-    folder must exist. ``kind="dir"``: a file there is an error; the folder may be missing
-    (it is created later). Either way the output must not be the same file as any of
+    ``kind="file"``: a folder there is an error, an existing file needs ``overwrite``.
+    ``kind="dir"``: a file there is an error. Missing folders above the output are fine (they
+    are created with their parents when the output is held or written) as long as the nearest
+    existing one is a folder. Either way the output must not be the same file as any of
     ``inputs`` (even with ``overwrite``), and, with ``writable``, its folder must accept a new
     file.
     """
@@ -221,16 +236,12 @@ def check_output(
                               f"it would destroy the input; choose another {option}")
     if kind == "file" and not overwrite and (out.exists() or out.is_symlink()):
         raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it")
-    if kind == "file":
-        folder = out.parent
-        if not folder.exists():
-            raise OutputError(f"{out}: the folder {folder} does not exist; create it first")
-        if not folder.is_dir():
-            raise OutputError(f"{out}: {folder} is not a folder; check {option}")
+    if kind == "dir" and out.is_dir():
+        folder = out
     else:
-        folder = out if out.is_dir() else _existing_folder(out)
-        if not folder.is_dir():
-            raise OutputError(f"{out}: {folder} is not a folder; check {option}")
+        folder = _existing_folder(out.parent)
+    if not folder.is_dir():
+        raise OutputError(f"{out}: {folder} is not a folder; check {option}")
     if writable:
         check_writable(folder, out, option=option)
     return out
@@ -247,11 +258,13 @@ def hold_output(
     lock: bool = True,
 ) -> Path:
     """Everything a command does about an output before its long work: :func:`check_output`,
-    :func:`check_free_space` for ``need_bytes``, and the lock, held until
-    :func:`emotionkd.locks.release_outputs` (the CLI calls it when the command ends; also at
-    exit)."""
+    :func:`check_free_space` for ``need_bytes``, the missing folders above the output
+    (:func:`make_parents`; removed again if still empty when the command ends) and the lock,
+    held until :func:`emotionkd.locks.release_outputs` (the CLI calls it when the command
+    ends; also at exit)."""
     out = check_output(path, overwrite=overwrite, inputs=inputs, kind=kind, option=option)
     check_free_space(out if kind == "file" else out / "x", need_bytes, option=option)
+    note_made_folders(make_parents(out, option=option))
     if lock:
         acquire(out, option)
     return out
@@ -355,11 +368,13 @@ class AtomicOutput:
         self.lock, self.option, self.check = lock, option, check
         self.tmp: Path | None = None
         self._lock: Lock | None = None
+        self._made: list[Path] = []
 
     def open(self) -> Path:
         if self.check:
             check_output(self.path, overwrite=self.overwrite, inputs=self.inputs,
                          option=self.option, writable=False)
+        self._made = make_parents(self.path, option=self.option)
         self._lock = acquire(self.path, self.option) if self.lock else None
         try:
             self.tmp = temp_name(self.path)
@@ -381,6 +396,7 @@ class AtomicOutput:
             self.tmp = None
             release(self._lock)
             self._lock = None
+            self._made = []
         return self.path
 
     def discard(self) -> None:
@@ -390,6 +406,8 @@ class AtomicOutput:
             self.tmp = None
         release(self._lock)
         self._lock = None
+        remove_empty(self._made)
+        self._made = []
 
     def __enter__(self) -> Path:
         return self.open()

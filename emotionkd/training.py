@@ -26,6 +26,7 @@ from torch import nn
 
 from emotionkd import distributed as dist_
 from emotionkd.config import TrainConfig  # defined there (import-light); used from here too
+from emotionkd.epochlog import epoch_text
 from emotionkd.errors import ConfigError, TrainingError
 from emotionkd.windows import WindowDataset
 
@@ -299,7 +300,9 @@ def fit(
     Deterministic on CPU for a given seed (``seed``, else ``cfg.seed``). ``on_epoch(epoch,
     task)`` runs after each epoch's validation, before the best state is restored (for studies
     that look at every epoch's model; it must leave the modules' weights and modes as it found
-    them). Unset lr and batch size: the paper recipe. Returns the history and best metrics."""
+    them). ``progress(completed_epochs, epochs, info=…)`` is called during each epoch and
+    at its end with ``record=`` the epoch's history record. Unset lr and batch size: the
+    paper recipe. Returns the history and best metrics."""
     if len(train) == 0:
         raise ConfigError("no training windows: check the subjects, window length and step")
     if task.inputs == "eeg+gsr" and not train.has_eeg:
@@ -361,7 +364,7 @@ class _Fit:
         for m in self.task.modules().values():
             m.train()
         order = self.rng.permutation(len(self.train))
-        self.sums, self.counts = {}, {}
+        self.sums, self.counts, self.epoch_t0 = {}, {}, time.perf_counter()
         for b in range(self.n_batches):
             glob = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             if len(glob) < max(2, self.world_size):  # BatchNorm cannot train on one window
@@ -373,7 +376,7 @@ class _Fit:
             if self.progress is not None and (b % 10 == 0 or b == self.n_batches - 1):
                 shown = " ".join(f"{k} {v / self.counts[k]:.3f}" for k, v in self.sums.items())
                 self.progress(epoch - 1 + (b + 1) / self.n_batches, cfg.epochs,
-                              info=f"epoch {epoch} {shown}")
+                              info=f"epoch {epoch}/{cfg.epochs} {shown}")
 
     def train_step(self, glob: np.ndarray, epoch: int, b: int) -> dict[str, float]:
         """One optimiser step on the global batch ``glob`` (this rank's shard of it)."""
@@ -411,7 +414,7 @@ class _Fit:
     def end_epoch(self, epoch: int) -> None:
         """Record the epoch's training means and validation metrics; track the best epoch."""
         cfg = self.cfg
-        record = {"epoch": epoch,
+        record = {"epoch": epoch, "seconds": 0.0,  # filled in below, validation included
                   **{f"train_{k}": v / self.counts[k] for k, v in self.sums.items()}}
         if self.use_val:
             vm = evaluate_task(self.task, self.val, self.device, cfg.eval_batch_size,
@@ -427,18 +430,15 @@ class _Fit:
                 self.bad_epochs += 1
         else:
             self.best_epoch, self.best_snap = epoch, None
+        record["seconds"] = round(time.perf_counter() - self.epoch_t0, 3)
         self.history.append(record)
 
     def report_epoch(self, epoch: int) -> None:
-        if self.progress is None:
-            return
-        info = f"epoch {epoch}"
-        if self.use_val:
-            record = self.history[-1]
-            info += (f" val loss {record['val_loss']:.3f} "
-                     f"bacc {record['val_balanced_accuracy']:.3f} "
-                     f"(best epoch {self.best_epoch})")
-        self.progress(epoch, self.cfg.epochs, info=info)
+        """The epoch's line and record to ``progress`` (:mod:`emotionkd.epochlog`)."""
+        if self.progress is not None:
+            rec = self.history[-1]
+            self.progress(epoch, self.cfg.epochs, record=rec, info=epoch_text(
+                rec, self.cfg.epochs, self.best_epoch if self.use_val else None))
 
     def finish(self) -> FitResult:
         """Restore the epoch kept, switch to eval mode and return the result."""

@@ -23,7 +23,7 @@ STUDENTS = ("student-emotionkd+feedback", "student-kd")
 
 def run_seed(seed: int, work: Path) -> dict[str, list[float]]:
     from emotionkd.datasets.synthetic import write_deap
-    from emotionkd.demo import DEMO, demo_config
+    from emotionkd.demo import DEMO, STUDY_PROTOCOL, demo_config
     from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
     from emotionkd.preprocess import preprocess_deap
 
@@ -31,7 +31,8 @@ def run_seed(seed: int, work: Path) -> dict[str, list[float]]:
     write_deap(root / "raw", n_subjects=DEMO["subjects"], n_trials=DEMO["trials"],
                seconds=DEMO["seconds"], seed=seed, overwrite=True)
     preprocess_deap(root / "raw", root / "d.h5", overwrite=True)
-    plan = EvaluationPlan(demo_config(seed=seed, methods="emotionkd,kd,none"))
+    plan = EvaluationPlan(demo_config(seed=seed, methods="emotionkd,kd,none",
+                                      **STUDY_PROTOCOL))  # the setting docs/studies.md used
     res = evaluate_protocol(root / "d.h5", plan, root / "run", resume=True)
     models = res.targets["arousal"].models
     return {k: v.per_fold["balanced_accuracy"] for k, v in models.items()}

@@ -4,8 +4,9 @@ Reproduces the tables of docs/studies.md ("The teacher against its yardsticks"):
 synthetic DEAP-layout world is generated with that seed (default cue strengths and label
 noise) and evaluated with that seed, and the fold results of all worlds are pooled:
 
-* ``--scale demo``: the demo's world and setting (8 subjects × 12 trials × 30 s, tiny models,
-  leave-one-subject-out; ``emotionkd.demo.DEMO``);
+* ``--scale demo``: the demo's world and setting (8 subjects × 12 trials × 30 s, tiny models;
+  ``emotionkd.demo.DEMO``) with the demo's earlier protocol, leave-one-subject-out and 20
+  epochs (``emotionkd.demo.STUDY_PROTOCOL``), which the tables were made with;
 * ``--scale large``: 16 subjects × 20 trials × 30 s, 4-fold over subjects, paper-size models,
   the library's default training recipe.
 
@@ -57,14 +58,14 @@ def world(scale: str, seed: int, work: Path, eeg_cue: float | None) -> Path:
 def run(scale: str, seed: int, work: Path, methods: list[str], eeg_cue: float | None) -> Path:
     """Evaluate one world; returns its run folder."""
     from emotionkd.config import EvaluationConfig, resolve_config
-    from emotionkd.demo import demo_config
+    from emotionkd.demo import STUDY_PROTOCOL, demo_config
     from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
 
     store = world(scale, seed, work, eeg_cue)
     out = work / f"seed{seed}" / "run"
     if scale == "demo":
         cfg = demo_config(seed=seed, methods=",".join(methods),
-                          baselines=EvaluationConfig.baselines)
+                          baselines=EvaluationConfig.baselines, **STUDY_PROTOCOL)
     else:
         cfg = resolve_config("evaluate", {"protocol": "kfold", "k": 4, "target": "arousal",
                                           "methods": ",".join(methods),

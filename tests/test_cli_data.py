@@ -39,7 +39,8 @@ def test_models_command_lists_the_registry(capsys):
 
 def test_models_command(capsys):
     code, cap = _cli(["models"], capsys)
-    assert code == 0 and "993,986" in cap.out and "2,047,490" in cap.out
+    # the teacher with its spectral path (the reference architecture has 2,047,490)
+    assert code == 0 and "993,986" in cap.out and "2,048,164" in cap.out
 
 
 def test_synth_deap_world_families(tmp_path, capsys):
@@ -56,3 +57,11 @@ def test_synth_deap_world_families(tmp_path, capsys):
         out = tmp_path / "bad"
         code, cap = _cli(["synth", "deap", "--out", str(out), "--subjects", "1", *args], capsys)
         assert code != 0 and message in cap.err and not (out / "s01.dat").exists()
+
+
+def test_info_says_a_store_is_synthetic(deap_store, capsys):
+    code, cap = _cli(["info", str(deap_store)], capsys)
+    assert code == 0, cap.err
+    assert "source: deap (synthetic: emotionkd's generated physiology" in cap.out
+    code, cap = _cli(["info", str(deap_store), "--json"], capsys)
+    assert json.loads(cap.out)["synthetic"] is True

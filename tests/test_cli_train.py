@@ -119,3 +119,38 @@ def test_feedback_that_never_ran_is_reported_as_such(deap_store, teacher_ckpt, t
     assert code == 0 and said in " ".join(cap.out.split())
     card = " ".join(model_card(load_checkpoint(out)).split())
     assert "adaptive " + said in card and "feedback on" not in card
+
+
+def test_train_teacher_prints_one_line_per_epoch_without_bars(deap_store, tmp_path, capsys,
+                                                              monkeypatch):
+    """EMOTIONKD_NO_PROGRESS (or a pipe): every epoch as a line on stdout, so `> log` holds
+    them; the per-epoch CSV beside the checkpoint; --tensorboard event files beside it."""
+    monkeypatch.setenv("EMOTIONKD_NO_PROGRESS", "1")
+    out = tmp_path / "t.pt"
+    args = ["train-teacher", "--data", str(deap_store), "--out", str(out), "--epochs", "3",
+            "--size", "tiny", "--window", "2", "--step", "2"]
+    code, cap = _cli(args, capsys)
+    assert code == 0, cap.err
+    lines = [ln for ln in cap.out.splitlines() if ": epoch " in ln]
+    assert [ln.split(": epoch ")[1].split()[0] for ln in lines] == ["1/3", "2/3", "3/3"]
+    assert all("train loss" in ln and "val loss" in ln and ln.endswith(" s") for ln in lines)
+    assert len((tmp_path / "t.history.csv").read_text().splitlines()) == 1 + 3
+    assert f"per-epoch log: {tmp_path / 't.history.csv'}" in cap.out
+    pytest.importorskip("tensorboard")  # the optional extra (in dev)
+    code, cap = _cli([*args, "--overwrite", "--tensorboard"], capsys)
+    assert code == 0, cap.err
+    assert len(list((tmp_path / "t.tensorboard").glob("events.out.tfevents.*"))) == 1
+    code, cap = _cli([*args, "--overwrite", "--tensorboard", "--epochs", "1"], capsys)
+    assert len(list((tmp_path / "t.tensorboard").glob("events.out.tfevents.*"))) == 1  # fresh
+    assert len((tmp_path / "t.history.csv").read_text().splitlines()) == 1 + 1
+
+
+def test_tensorboard_flag_without_the_package_is_refused_before_training(
+        deap_store, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    code, cap = _cli(["train-teacher", "--data", str(deap_store), "--out",
+                      str(tmp_path / "t.pt"), "--tensorboard"], capsys)
+    assert code == 1 and "pip install" in cap.err and len(cap.err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

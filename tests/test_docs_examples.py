@@ -127,18 +127,27 @@ def test_command_summaries_fit_one_line_and_completion_installs(capsys):
     assert code == 0 and "--install-completion" in cap.out and "--show-completion" in cap.out
 
 
-def test_demo_runs_end_to_end(tmp_path, capsys):
-    code, cap = _run(["demo", "--quick", "--out", str(tmp_path / "demo")], capsys)
-    assert code == 0, cap.err
-    assert "reduced so it runs in minutes" in cap.out
-    assert "student-emotionkd+feedback" in cap.out and "student-none" in cap.out
-    run = tmp_path / "demo" / "run"
+def _check_demo(out: str, run: Path) -> None:
+    """What the README promises of ``emotionkd demo`` (run by the README test)."""
+    assert "reduced so it runs in minutes" in out
+    assert "student-emotionkd+feedback" in out and "student-none" in out
+    # the teacher's margin over the yardsticks and the distillation comparison, with intervals
+    for pair in ("teacher − baseline-eeg-features", "teacher − baseline-shallowconvnet",
+                 "student-emotionkd − student-none", "student-emotionkd+feedback − student-none"):
+        line = next((ln for ln in out.splitlines() if pair + ":" in ln), "")
+        assert "95 % CI" in line, (pair, out)
     assert (run / "report.md").exists() and (run / "results.csv").exists()
     assert list((run / "models").rglob("student-emotionkd+feedback.pt"))
-    assert f"figures: {run / 'figures'}" in cap.out  # where the report's PNGs are
+    assert f"figures: {run / 'figures'}" in out  # where the report's PNGs are
     assert (run / "figures" / "arousal-folds.png").exists()
+
+
+def test_demo_refuses_a_folder_in_use(tmp_path, capsys):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "notes.txt").write_text("mine")
     code, cap = _run(["demo", "--quick", "--out", str(tmp_path / "demo")], capsys)
     assert code == 1 and "--overwrite" in cap.err
+    assert (tmp_path / "demo" / "notes.txt").read_text() == "mine"
 
 
 def test_api_walkthrough_example(tmp_path):
@@ -235,3 +244,131 @@ def test_own_data_page_code_runs(tmp_path):
     assert res.stdout.splitlines()[0] == "[[1.0, 5.0], [1.0, 5.0]] [30. 30.]"
     assert res.stdout.splitlines()[1].startswith("2 {")
 
+
+
+# ---------------------------------------------------------------------------------------------
+# README.md, run as written
+
+#: the README's sizes, shrunk for the test suite (a test-only reduction: the README's text is
+#: run as written, only these option values are lowered, and these are added, so that every
+#: block finishes in seconds; what each command does is unchanged)
+README_SCALE = {"--subjects": 3, "--trials": 4, "--seconds": 12, "--epochs": 1}
+README_ADD = {"train-teacher": ["--epochs", "1", "--size", "tiny"],
+              "distill": ["--epochs", "1", "--feedback-warmup", "0"],
+              "evaluate": ["--epochs", "1", "--size", "tiny"], "demo": ["--quick"]}
+#: what the user brings to a block: DEAP's own folder, for the blocks that name it
+README_BRINGS = {"./data_preprocessed_python": ["synth", "deap", "--out",
+                                                "data_preprocessed_python", "--subjects", "3",
+                                                "--trials", "4", "--seconds", "12"]}
+
+
+def _shell_blocks(page: str) -> list[str]:
+    return re.findall(r"^```(?:bash|sh|shell|console)\n(.*?)^```", (ROOT / page).read_text(),
+                      flags=re.S | re.M)
+
+
+def _readme_blocks() -> list[str]:
+    return _shell_blocks("README.md")
+
+
+def test_the_docs_getting_started_is_the_readme_pipeline():
+    """docs/index.md's getting-started block runs the README's tested commands (and `info`),
+    so it works verbatim too."""
+    readme = {" ".join(c) for b in _readme_blocks() for c in _readme_commands(b)}
+    index = [" ".join(c) for b in _shell_blocks("docs/index.md") for c in _readme_commands(b)]
+    others = [c for c in index if c not in readme and not c.startswith("emotionkd info ")]
+    assert not others, f"docs/index.md runs commands the README test does not: {others}"
+    assert any(c.startswith("emotionkd predict") for c in index)
+
+
+def _readme_commands(block: str) -> list[list[str]]:
+    """The commands of a shell block as the shell splits them: one per line (``\\``
+    continues a line), ``&&`` between commands, ``#`` comments dropped."""
+    import shlex
+
+    commands: list[list[str]] = []
+    for line in block.replace("\\\n", " ").splitlines():
+        lex = shlex.shlex(line, posix=True, punctuation_chars="&|;<>")
+        lex.whitespace_split, lex.commenting = True, True
+        words, current = list(lex), []
+        for w in [*words, "&&"]:
+            if w == "&&":
+                if current:
+                    commands.append(current)
+                current = []
+            elif set(w) <= set("&|;<>"):
+                raise AssertionError(f"README.md: the test runs only '&&' chains, not {w!r}: "
+                                     f"{line}")
+            else:
+                current.append(w)
+    return commands
+
+
+def _scaled(args: list[str]) -> list[str]:
+    """``emotionkd ARGS`` with the sizes of :data:`README_SCALE` lowered."""
+    out = list(args)
+    for i, word in enumerate(out[:-1]):
+        if word in README_SCALE and float(out[i + 1]) > README_SCALE[word]:
+            out[i + 1] = str(README_SCALE[word])
+    given = set(out)
+    extra = README_ADD.get(out[0], [])
+    for i in range(0, len(extra), 2):
+        if extra[i] == "--quick" or extra[i] not in given:
+            out += extra[i:i + 2]
+        elif extra[i] == "--size":
+            out[out.index("--size") + 1] = "tiny"
+    return out
+
+
+def _pip_installed(args: list[str]) -> None:
+    """``pip install …`` in the README: what it installs is what this test runs in."""
+    from importlib import metadata
+
+    assert args[0] == "install", args
+    for req in args[1:]:
+        if req == "-e":
+            continue
+        if req.startswith(".["):  # the checkout with its extras
+            dist = metadata.distribution("emotionkd")
+            assert Path(dist.locate_file("")).exists()
+            extras = req[2:-1].split(",")
+            for r in dist.requires or []:
+                name, _, marker = r.partition(";")
+                if any(f'extra == "{e}"' in marker for e in extras):
+                    dep = re.split(r"[ <>=!~\[(]", name.strip())[0]
+                    metadata.version(dep)  # installed, or PackageNotFoundError
+        else:
+            name, _, version = req.partition("==")
+            assert metadata.version(name).split("+")[0] == version, f"{name} is not {version}"
+
+
+@pytest.mark.parametrize("block", range(len(_readme_blocks())))
+def test_readme_blocks_run_verbatim(block, tmp_path, capsys, monkeypatch):
+    """Every shell block of README.md, in an empty folder, command by command: emotionkd
+    through its entry point (sizes lowered by README_SCALE), pip checked against this
+    installation, pytest as the command .ci/run runs; every --out it names exists after."""
+    text = _readme_blocks()[block]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EMOTIONKD_NO_PROGRESS", "1")
+    for brought, setup in README_BRINGS.items():
+        if brought in text:
+            code, cap = _run(setup, capsys)
+            assert code == 0, cap.err
+    outs = []
+    for args in _readme_commands(text):
+        if args[0] == "pip":
+            _pip_installed(args[1:])
+        elif args[0] == "pytest":
+            ci = (ROOT / ".ci" / "run").read_text().splitlines()
+            assert " ".join(args) in ci, "README's test command is not what .ci/run runs"
+        else:
+            assert args[0] == "emotionkd", f"README.md: the test cannot run {args[0]!r}"
+            code, cap = _run(_scaled(args[1:]), capsys)
+            assert code == 0, f"README.md: {' '.join(args)} failed: {cap.err}"
+            outs += [args[i + 1] for i, w in enumerate(args[:-1]) if w == "--out"]
+            if args[1] == "demo":
+                _check_demo(cap.out, Path("emotionkd-demo") / "run")
+            if args[1] == "predict":
+                assert "p(high" in cap.out or "window" in cap.out, cap.out
+    missing = [o for o in outs if not (tmp_path / o).exists()]
+    assert not missing, f"README.md: these outputs were not written: {missing}"

@@ -50,3 +50,27 @@ def test_every_model_of_a_fold_trains_on_the_same_windows(ablation_run):
                 "student-emotionkd+feedback-ce − student-emotionkd",
                 "student-emotionkd+feedback − student-none"):
         assert row in md
+
+
+def test_fold_progress_shows_the_epoch_and_loss_and_logs_every_model(deap_store, tmp_path):
+    """evaluate's bar names the model in training with its epoch and loss; each model's
+    epochs go to RUN/epochs/<target>/seed-S/fold-XXX/<model>.csv as it trains."""
+    import csv
+
+    infos = []
+    out = tmp_path / "run"
+    plan = _one_epoch(epochs=2, subjects="1,2,3", baselines="shallowconvnet,gsr-features")
+    evaluate_protocol(deap_store, plan, out,
+                      progress=lambda k, n, info="", **f: infos.append((k, n, info)))
+    assert any(": teacher epoch 1/2 " in i and " loss " in i for _, _, i in infos)
+    assert any(": student-none epoch 2/2 train loss" in i for _, _, i in infos)
+    done = [k for k, _, _ in infos]
+    assert done == sorted(done)  # the bar only moves forward
+    folder = out / "epochs" / "arousal" / "seed-0"
+    for fold in ("fold-000", "fold-001", "fold-002"):
+        names = sorted(p.stem for p in (folder / fold).glob("*.csv"))
+        assert names == sorted(["teacher", "student-emotionkd", "student-emotionkd+feedback",
+                                "student-none", "baseline-shallowconvnet"])
+        with open(folder / fold / "teacher.csv", newline="") as fh:
+            assert [r["epoch"] for r in csv.DictReader(fh)] == ["1", "2"]
+    assert not (out / "tensorboard").exists()  # only with --tensorboard

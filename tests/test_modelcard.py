@@ -60,3 +60,18 @@ def test_export_writes_a_model_card(train_ckpt, tmp_path, capsys):
     assert "protocol loso, 3 of 3 folds" in card and "majority-class baseline 58.0 %" in card
     assert "| student-emotionkd+feedback | 3 | 56.0 ± 4.0 |" in card
     assert "| 52.0, 60.0, 56.0 |" in card
+
+
+def test_model_card_says_when_the_training_data_were_synthetic(train_ckpt):
+    """A model trained on a synthetic store is not described as trained on recordings of
+    people; one trained on recordings is."""
+    from emotionkd.modelcard import model_card
+
+    ck = load_checkpoint(train_ckpt)
+    assert ck["data"]["synthetic"] is True  # the test store comes from `synth deap`
+    card = model_card(ck)
+    assert "**synthetic** data in deap's layout" in card and "not recorded from people" in card
+    assert "recorded in a laboratory" not in card and "simulated self-reports" in card
+    real = model_card({**ck, "data": {**ck["data"], "synthetic": False}})
+    assert "recorded in a laboratory" in real and "synthetic" not in real
+    assert "self-reports of a small number of people" in real

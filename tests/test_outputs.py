@@ -32,3 +32,39 @@ def test_atomic_output_keeps_modes_and_removes_its_file_on_error(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (new.stat().st_mode & 0o777) == 0o666 & ~mask
+
+
+def test_outputs_are_created_with_their_parent_folders(tmp_path):
+    """`--out a/b/c.h5` and `--out a/b/raw` create a/b (mkdir -p); a command that ends
+    without writing removes the folders it made; a file in the way is refused."""
+    from emotionkd.errors import OutputError
+    from emotionkd.locks import release_outputs
+    from emotionkd.outputs import check_output, hold_output, write_bytes_atomic
+
+    out = tmp_path / "a" / "b" / "c.bin"
+    assert check_output(out, overwrite=False) == out  # nothing is created by the check
+    assert not (tmp_path / "a").exists()
+    write_bytes_atomic(out, b"1")
+    assert out.read_bytes() == b"1" and leftovers(out.parent) == []
+    folder = tmp_path / "d" / "e" / "raw"
+    hold_output(folder, overwrite=False, kind="dir")  # the lock sits in d/e
+    assert (tmp_path / "d" / "e" / ".raw.lock").exists()
+    release_outputs()  # the command failed before writing: the made folders go again
+    assert not (tmp_path / "d").exists()
+    hold_output(folder, overwrite=False, kind="dir")
+    folder.mkdir()
+    (folder / "s01.dat").write_bytes(b"x")
+    release_outputs()
+    assert (folder / "s01.dat").exists() and leftovers(folder.parent) == []
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(OutputError, match="is not a folder"):
+        check_output(tmp_path / "f" / "g" / "c.bin", overwrite=False)
+
+
+def test_a_failed_atomic_write_removes_the_folders_it_made(tmp_path):
+    from emotionkd.outputs import atomic_output
+
+    with pytest.raises(ZeroDivisionError), atomic_output(tmp_path / "x" / "y" / "z.bin") as tmp:
+        tmp.write_bytes(b"partial")
+        1 / 0  # noqa: B018
+    assert list(tmp_path.iterdir()) == []

@@ -35,3 +35,20 @@ def test_rating_scales_are_stored_checked_and_read(tmp_path, deap_store):
     cat = tmp_path / "cat.h5"
     _one_trial(cat, rating_names=["emotion"], rating_scales=[None])
     assert open_store(cat).rating_scales == [None]
+
+
+def test_stores_record_whether_they_are_synthetic(tmp_path, deap_store):
+    """Synthetic data say so (the ``synthetic`` attribute; ``source`` stays the layout)."""
+    import h5py
+
+    st = open_store(deap_store)  # preprocessed from `emotionkd synth deap`
+    assert st.source == "deap" and st.synthetic and st.summary()["synthetic"] is True
+    _one_trial(tmp_path / "own.h5", rating_names=["arousal"])
+    assert open_store(tmp_path / "own.h5").synthetic is False
+    _one_trial(tmp_path / "marked.h5", rating_names=["arousal"], synthetic=True)
+    assert open_store(tmp_path / "marked.h5").synthetic is True
+    old = tmp_path / "old.h5"  # written before the attribute: the latent table tells
+    old.write_bytes(Path(deap_store).read_bytes())
+    with h5py.File(old, "a") as f:
+        del f.attrs["synthetic"]
+    assert open_store(old).synthetic is True

@@ -38,6 +38,12 @@ def _quiet() -> bool:
     return os.environ.get("EMOTIONKD_NO_PROGRESS", "") not in ("", "0")
 
 
+def bars_off() -> bool:
+    """No live progress bar: ``EMOTIONKD_NO_PROGRESS`` set, or stderr not a terminal (a pipe,
+    a log file, a cluster job). Training then prints one line per epoch instead."""
+    return _quiet() or not err_console.is_terminal
+
+
 def make_progress(transient: bool = False) -> Progress:
     """A rich Progress with the house columns (spinner, text, bar, n/m, elapsed, remaining)."""
     return Progress(
@@ -55,15 +61,23 @@ def make_progress(transient: bool = False) -> Progress:
 
 
 @contextlib.contextmanager
-def progress_task(description: str, total: int | None = None) -> Iterator[ProgressCallback]:
+def progress_task(description: str, total: int | None = None, epoch_lines: bool = True
+                  ) -> Iterator[ProgressCallback]:
     """Context manager yielding a callback ``cb(completed, total=None, info='')``.
 
     The callback is what library functions accept as ``progress``. The bar appears at the
-    first call, so a command that fails during validation prints only its error line.
+    first call, so a command that fails during validation prints only its error line. With
+    the bars off (:func:`bars_off`) and ``epoch_lines``, each call that carries an epoch's
+    ``record`` prints ``DESCRIPTION: INFO`` as one line on stdout, so ``> log`` and ``tail
+    -f`` show every epoch.
     """
     state: dict[str, Any] = {}
+    lines = epoch_lines and bars_off()
 
-    def callback(completed: float, total_: float | None = None, info: str = "", **_: Any) -> None:
+    def callback(completed: float, total_: float | None = None, info: str = "",
+                 **fields: Any) -> None:
+        if lines and fields.get("record") is not None:
+            console.print(f"{description}: {info}", markup=False, highlight=False)
         if "prog" not in state:
             prog = make_progress()
             prog.start()

@@ -143,6 +143,30 @@ def synth_hci(
                   f"{len(folders) // 2} neutral; {size:.1f} MiB) to {out}")
 
 
+def synth_wristband(
+    out: Path = typer.Option(..., "--out", help="File to write, e.g. EDA.csv (folders created)."),
+    seconds: float = typer.Option(300.0, "--seconds", help="Length of the recording (s)."),
+    rate: float = typer.Option(4.0, "--rate", help="Sampling rate (Hz); the E4 records EDA at 4."),
+    seed: int = O_SYNTH_SEED,
+    gsr_cue: float = O_GSR_CUE,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
+) -> None:
+    """Write a synthetic wristband GSR recording (an Empatica E4 EDA.csv) for predict.
+
+    One synthetic person over one-minute clips of changing arousal, skin conductance in µS
+    at the wristband's rate; the clips' latent states go to NAME.latent.csv beside it.
+    """
+    from emotionkd.cli.console import console
+    from emotionkd.datasets.synthetic_wristband import write_wristband
+
+    check_out(out, overwrite, option="--out")
+    check_out(out.with_name(out.stem + ".latent.csv"), overwrite, inputs=(out,))
+    write_wristband(out, seconds=seconds, rate=rate, seed=seed, gsr_cue=gsr_cue,
+                    overwrite=overwrite)
+    console.print(f"wrote {out}: {seconds:g} s of skin conductance at {rate:g} Hz (Empatica E4 "
+                  f"EDA.csv layout); latent states in {out.with_name(out.stem + '.latent.csv')}")
+
+
 #: options both preprocess commands take
 O_STORE_OUT = typer.Option(..., "--out", help="Output HDF5 store, e.g. deap.h5.")
 O_STORE_CHANNELS = typer.Option(
@@ -288,6 +312,7 @@ def register(app: typer.Typer, synth: typer.Typer, preprocess: typer.Typer) -> N
     """Add the data commands to the command line."""
     synth.command("deap")(synth_deap)
     synth.command("hci")(synth_hci)
+    synth.command("wristband")(synth_wristband)
     preprocess.command("deap")(preprocess_deap_cmd)
     preprocess.command("hci")(preprocess_hci_cmd)
     app.command("info")(info_cmd)

@@ -11,6 +11,7 @@ import typer
 from emotionkd.cli import render
 from emotionkd.cli.options import (
     O_DATA,
+    O_TENSORBOARD,
     ExperimentConfig,
     check_out,
     configured,
@@ -54,6 +55,7 @@ def evaluate_cmd(
         None, "--only-seed", "Run only this seed of --seeds (with --fold: one job of a "
                              "cluster array).", integer=True, **SEED),
     save_models: bool = typer.Option(False, "--save-models", help="Keep every fold's models."),
+    tensorboard: bool = O_TENSORBOARD,
     model: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--model", help="Instead of a protocol: evaluate this checkpoint on --subjects."),
     allow_train_subjects: bool = typer.Option(
@@ -75,12 +77,12 @@ def evaluate_cmd(
         _one_checkpoint(model, data, config, allow_train_subjects, as_json)
         return
     _run_protocol(data, out, config, config_file, save_models=save_models, resume=resume,
-                  fold=fold, only_seed=only_seed)
+                  fold=fold, only_seed=only_seed, tensorboard=tensorboard)
 
 
 def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
                   config_file: Path | None, *, save_models: bool, resume: bool,
-                  fold: int | None, only_seed: int | None) -> None:
+                  fold: int | None, only_seed: int | None, tensorboard: bool = False) -> None:
     init_distributed()
     from emotionkd.cli.console import ARGV, console, progress_task
     from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
@@ -90,7 +92,7 @@ def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
     from emotionkd.windows import check_data
 
     store = open_store(data)
-    plan = EvaluationPlan(config, save_models=save_models)
+    plan = EvaluationPlan(config, save_models=save_models, tensorboard=tensorboard)
     check_data(store, config.data, plan.targets)
     out = out if out is not None else default_run_dir(data, plan.protocol)
     # fold jobs (a cluster array) write one run folder together: checked, never locked
@@ -106,7 +108,8 @@ def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
     render.results_table(results)
     console.print(f"report: {out / 'report.md'}  results: {out / 'results.json'}, "
                   f"{out / 'results.csv'}" + (f"  models: {out / 'models'}" if save_models
-                                              else ""))
+                                              else "") + f"  epochs: {out / 'epochs'}"
+                  + (f"  TensorBoard: {out / 'tensorboard'}" if tensorboard else ""))
     render.figures(results.figures, out)
     render.exit_if_failed(results, out)
 

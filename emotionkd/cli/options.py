@@ -192,8 +192,12 @@ def configured(command: str, exclude: Iterable[str] = (),
     return decorate
 
 
+#: TensorBoard event files beside the per-epoch CSV (the tensorboard extra)
+O_TENSORBOARD = typer.Option(False, "--tensorboard",
+                             help="Also write TensorBoard event files (the tensorboard extra).")
 #: the store option of the training commands (distill: the store its teacher was trained on)
 O_DATA = typer.Option(None, "--data", help="HDF5 store from 'emotionkd preprocess' (required).")
 
-__all__ = ["CHECKPOINT_BYTES", "O_DATA", "PANELS", "ExperimentConfig", "check_out", "choices",
-           "configured", "init_distributed", "is_main", "number", "required", "value"]
+__all__ = ["CHECKPOINT_BYTES", "O_DATA", "O_TENSORBOARD", "PANELS", "ExperimentConfig",
+           "check_out", "choices", "configured", "init_distributed", "is_main", "number",
+           "required", "value"]

@@ -53,7 +53,8 @@ def checkpoint_summary(s: dict[str, Any]) -> None:
                   f"{'>=' if data.get('tie') == 'high' else '>'} {data.get('threshold')}), "
                   f"{data.get('window')}-s windows every {data.get('step')} s at "
                   f"{d.get('sampling_rate')} Hz, norm {data.get('norm')}, "
-                  f"{len(d.get('eeg_channels') or [])} EEG channels, source {d.get('source')}")
+                  f"{len(d.get('eeg_channels') or [])} EEG channels, source {d.get('source')}"
+                  + (" (synthetic data)" if d.get("synthetic") else ""))
     console.print(f"subjects: train {d.get('train_subjects')}, validation "
                   f"{d.get('val_subjects')}, test {d.get('test_subjects')}")
     console.print(_inputs_line(d["preprocessing"], d, data["norm"]), highlight=False)
@@ -102,7 +103,9 @@ def store_summary(s: dict[str, Any]) -> None:
 
     hours = s["total_duration_s"] / 3600
     console.print(f"[bold]{s['path']}[/]  ({s['format']}, {s['created_with']})")
-    console.print(f"source: {s['source']}   sampling rate: {s['sampling_rate']:g} Hz   "
+    kind = (" (synthetic: emotionkd's generated physiology, not recordings of people)"
+            if s.get("synthetic") else "")
+    console.print(f"source: {s['source']}{kind}   sampling rate: {s['sampling_rate']:g} Hz   "
                   f"GSR unit: {s['gsr_unit']}")
     console.print(f"EEG channels ({len(s['eeg_channels'])}): {', '.join(s['eeg_channels'])}")
     subj = s["subjects"]
@@ -225,6 +228,16 @@ def learning_curves(checkpoint: Path, fit: FitResult, title: str, overwrite: boo
                       "--overwrite to replace it")
     elif learning_curve_figure(fit.history, png, title, best_epoch=fit.best_epoch) is not None:
         console.print(f"learning curves: {png}")
+
+
+def after_training(run: TrainedModel, role: str, out: Path, title: str, overwrite: bool,
+                   logs: dict[str, Any]) -> None:
+    """The end of a training command: its metrics, learning curves and where the per-epoch
+    log went."""
+    trained(run, role)
+    learning_curves(out, run.fit, title, overwrite)
+    extra = f"; TensorBoard: {logs['tensorboard']}" if logs.get("tensorboard") else ""
+    console.print(f"per-epoch log: {logs['history']}{extra}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,9 @@ checks its outputs, calls its job (:mod:`emotionkd.jobs`) and prints the result.
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -12,6 +15,7 @@ from emotionkd.cli import render
 from emotionkd.cli.options import (
     CHECKPOINT_BYTES,
     O_DATA,
+    O_TENSORBOARD,
     ExperimentConfig,
     check_out,
     configured,
@@ -35,11 +39,43 @@ def _settings_text(w: dict[str, object]) -> str:
     return ", ".join(f"{k} {v}" for k, v in w.items())
 
 
+def _logs(out: Path, tensorboard: bool) -> dict[str, object]:
+    """The per-epoch CSV beside the checkpoint and, with --tensorboard, its event folder."""
+    from emotionkd.epochlog import history_path, require_tensorboard, tensorboard_path
+
+    if tensorboard:
+        require_tensorboard()
+    return {"history": history_path(out),
+            "tensorboard": tensorboard_path(out) if tensorboard else False}
+
+
+def _logs_follow_the_checkpoint(cmd: Callable[..., None]) -> Callable[..., None]:
+    """A training command whose run fails (training, or writing the checkpoint) leaves no
+    per-epoch log of its own: the previous run's is put back (docs/outputs.md)."""
+
+    @functools.wraps(cmd)
+    def run(**kw: Any) -> None:
+        from emotionkd.epochlog import discard_logs, keep_logs
+
+        since = time.time()
+        try:
+            cmd(**kw)
+        except BaseException:
+            if kw.get("out") is not None and is_main():
+                discard_logs(kw["out"], since)
+            raise
+        if kw.get("out") is not None and is_main():
+            keep_logs(kw["out"])
+
+    return run
+
+
 def train_teacher_cmd(
     data: Optional[Path] = O_DATA,  # noqa: UP045
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", help="Teacher checkpoint to write, e.g. t.pt (required)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    tensorboard: bool = O_TENSORBOARD,
     *,
     config: ExperimentConfig,
     config_file: Optional[Path],  # noqa: UP045
@@ -55,9 +91,10 @@ def train_teacher_cmd(
 
     data, out = required(data, "--data"), required(out, "--out")
     check_out(out, overwrite, (data, config_file), CHECKPOINT_BYTES)
+    logs = _logs(out, tensorboard)
     init_distributed()
     with progress_task(f"train-teacher {config.model.model}", total=config.train.epochs) as cb:
-        run = train_teacher(data, config=config, progress=cb)
+        run = train_teacher(data, config=config, progress=cb, **logs)
     if not is_main():
         return
     run.save(out)
@@ -69,8 +106,8 @@ def train_teacher_cmd(
     fr = run.fit
     console.print(f"{fr.epochs_run} epochs in {fr.seconds:.1f} s on {fr.device}; epoch kept "
                   f"{fr.best_epoch}" + (" (early stop)" if fr.stopped_early else ""))
-    render.trained(run, "teacher")
-    render.learning_curves(out, fr, f"train-teacher {run.model_name}: {out.name}", overwrite)
+    render.after_training(run, "teacher", out, f"train-teacher {run.model_name}: {out.name}",
+                          overwrite, logs)
 
 
 def _print_distilled(run: Any, out: Path) -> None:
@@ -104,6 +141,7 @@ def distill_cmd(
         None, "--teacher-out", show_default="OUT with .teacher.pt",
         help="Where to save the teacher adapted by feedback."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    tensorboard: bool = O_TENSORBOARD,
     *,
     config: ExperimentConfig,
     config_file: Optional[Path],  # noqa: UP045
@@ -122,6 +160,7 @@ def distill_cmd(
     out = required(out, "--out")
     inputs = (teacher, data, config_file)
     check_out(out, overwrite, inputs, CHECKPOINT_BYTES)
+    logs = _logs(out, tensorboard)
     init_distributed()
     t_out = teacher_out or out.with_name(out.stem + ".teacher.pt")
     feedback = uses_feedback(config)
@@ -135,7 +174,7 @@ def distill_cmd(
         check_out(t_out, overwrite, inputs, CHECKPOINT_BYTES, option="--teacher-out")
     label = f"distill {config.distill.method}" + (" + feedback" if feedback else "")
     with progress_task(label, total=config.train.epochs) as cb:
-        run = distill_student(teacher, data, config=config, progress=cb)
+        run = distill_student(teacher, data, config=config, progress=cb, **logs)
     if not is_main():
         return
     run.save(out)
@@ -143,11 +182,11 @@ def distill_cmd(
     if run.adapted_teacher is not None:
         run.adapted_teacher.save(t_out)
         console.print(f"wrote the teacher adapted by feedback to [bold]{t_out}[/]")
-    render.trained(run, "student")
-    render.learning_curves(out, run.fit, f"{label}: {out.name}", overwrite)
+    render.after_training(run, "student", out, f"{label}: {out.name}", overwrite, logs)
 
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the command line."""
-    app.command("train-teacher")(configured("train-teacher")(train_teacher_cmd))
-    app.command("distill")(configured("distill")(distill_cmd))
+    app.command("train-teacher")(configured("train-teacher")(
+        _logs_follow_the_checkpoint(train_teacher_cmd)))
+    app.command("distill")(configured("distill")(_logs_follow_the_checkpoint(distill_cmd)))

@@ -24,7 +24,7 @@ from emotionkd.evaluation.plan import (
     fold_windows,
     windows_digest,
 )
-from emotionkd.evaluation.rundir import models_path, write_json
+from emotionkd.evaluation.rundir import epochs_path, models_path, tensorboard_dir, write_json
 from emotionkd.metrics import binary_metrics, class_balance
 from emotionkd.splits import Fold
 from emotionkd.windows import WindowDataset
@@ -56,8 +56,10 @@ class FoldRunner:
         self.train, self.val = self.view.subset(fw.train), self.view.subset(fw.val)
         self.test, self.quiz = self.view.subset(fw.test), self.view.subset(fw.quiz)
         self.trained_on = windows_digest(ds, fw.train)
-        self.models_dir = models_path(run_dir, target, fold.index, self.seed)
+        self.run_dir, self.models_dir = run_dir, models_path(run_dir, target, fold.index,
+                                                             self.seed)
         self.teacher_model: nn.Module | None = None
+        self._logs: list[Any] = []  # the per-epoch logs of the model in training
         self.result = self._header()
 
     def _header(self) -> dict[str, Any]:
@@ -98,7 +100,8 @@ class FoldRunner:
 
         cfg = self.config.for_data(len(self.train))
         model, model_config, res = fit_model(self.plan.teacher, self.train, self.val, cfg.train,
-                                             cfg.model.overrides(), seed=self.fold_seed)
+                                             cfg.model.overrides(), seed=self.fold_seed,
+                                             progress=self._fit_progress("teacher"))
         self.teacher_model = model
         self._record_model("teacher", model, model_config, res, cfg)
 
@@ -117,7 +120,8 @@ class FoldRunner:
         s_cfg = config_for(distilled_student(), ds.fs, ds.window_s, ds.n_eeg,
                            cfg.model.overrides())
         res = fit_student(teacher, s_cfg, self.train, self.val, cfg,
-                          self.quiz if variant.feedback else None, seed=self.fold_seed + 1)
+                          self.quiz if variant.feedback else None, seed=self.fold_seed + 1,
+                          progress=self._fit_progress(variant.label))
         self._record_model(variant.label, res.student, s_cfg, res.fit, cfg,
                            {"feedback_steps": res.feedback_steps})
 
@@ -129,7 +133,8 @@ class FoldRunner:
         if entry(name).kind != "classical":
             cfg = self.config.for_data(len(self.train))
             model, model_config, res = fit_model(name, self.train, self.val, cfg.train,
-                                                 cfg.model.overrides(), seed=self.fold_seed + 2)
+                                                 cfg.model.overrides(), seed=self.fold_seed + 2,
+                                                 progress=self._fit_progress(label))
             self._record_model(label, model, model_config, res, cfg)
             return
         from emotionkd import distributed
@@ -142,6 +147,27 @@ class FoldRunner:
                      {**info, "seconds": round(time.perf_counter() - t0, 2)})
         if self.plan.save_models and distributed.is_main():
             write_json(self.models_dir / f"{label}.json", clf.state())
+
+    def _fit_progress(self, label: str) -> Callable[..., None]:
+        """The progress of one model's training: its epochs into the run folder's per-epoch
+        CSV (and TensorBoard folder), and on to the fold's progress as a share of the fold
+        with the model's epoch and loss."""
+        from emotionkd.epochlog import EpochLog, logged
+
+        at = (self.run_dir, self.target, self.fold.index, self.seed)
+        log = EpochLog(epochs_path(*at) / f"{label}.csv",
+                       tensorboard_dir(*at, label) if self.plan.tensorboard else None, label)
+        self._logs.append(log)
+        done, total = len(self.result["models"]), len(self.plan.model_labels())
+
+        def forward(k: float, n: float | None = None, info: str = "", **fields: Any) -> None:
+            if self.progress is not None:
+                self.progress(done + k / max(n or 1, 1), total, info=f"{label} {info}",
+                              **fields)
+
+        cb = logged(forward, log)
+        assert cb is not None
+        return cb
 
     # -- recording -------------------------------------------------------------------------
     def _record(self, label: str, prob: np.ndarray, extra: dict[str, Any] | None = None) -> None:
@@ -171,6 +197,10 @@ class FoldRunner:
         except Exception as exc:  # a failed model must not stop the run
             self.result["models"][label] = {"error": f"{type(exc).__name__}: {exc}",
                                             "traceback": traceback.format_exc(limit=4)}
+        finally:
+            for log in self._logs:
+                log.close()
+            self._logs = []
         if self.progress is not None:
             self.progress(len(self.result["models"]), len(self.plan.model_labels()), info=label)
 

@@ -45,12 +45,14 @@ class StudentVariant:
 
 @dataclass
 class EvaluationPlan:
-    """An evaluation run: the experiment configuration (every table applies) and whether the
-    fold models are kept. ``run.json`` stores it (:meth:`run_entries`) and
+    """An evaluation run: the experiment configuration (every table applies), whether the
+    fold models are kept and whether their epochs also go to TensorBoard (not part of the
+    run: folds with and without agree). ``run.json`` stores it (:meth:`run_entries`) and
     :meth:`from_run_entries` reads it back."""
 
     config: ExperimentConfig
     save_models: bool = False
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         if self.config.evaluate.protocol is None:

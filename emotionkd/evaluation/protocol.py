@@ -52,6 +52,10 @@ def evaluate_protocol(
     from emotionkd.models.classical import require_baselines
 
     require_baselines(plan.baselines)  # a missing optional package: refused before any work
+    if plan.tensorboard:
+        from emotionkd.epochlog import require_tensorboard
+
+        require_tensorboard()
     store, run = open_store(store_path), Path(run_dir)
     mask = store.trial_mask(plan.subjects)
     folds_by_seed = {s: make_folds(plan, store.subject[mask], store.trial[mask], s)
@@ -98,9 +102,10 @@ def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
     for s, f in pending:
         where = f"{target} seed {s} fold {f.index + 1}/{n_folds}"
 
-        def cb(k: float, n: float, info: str = "", _w: str = where, _d: int = done) -> None:
+        def cb(k: float, n: float, info: str = "", _w: str = where, _d: int = done,
+               **fields: Any) -> None:
             if progress is not None:
-                progress(_d + k / max(n, 1), total, info=f"{_w}: {info}")
+                progress(_d + k / max(n, 1), total, info=f"{_w}: {info}", **fields)
 
         res = run_fold(plan, ds, f, target, run, s, cb)
         res["command"] = command

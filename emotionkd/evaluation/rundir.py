@@ -9,6 +9,8 @@
     folds/<target>/seed-<s>/fold-XXX.json    one result per fold and seed, written
                                              atomically as soon as the fold ends
     models/<target>/seed-<s>/fold-XXX/       the fold's models (with --save-models)
+    epochs/<target>/seed-<s>/fold-XXX/M.csv  each model's epochs, written as it trains
+    tensorboard/<target>/seed-<s>/fold-XXX/M the same as TensorBoard events (--tensorboard)
     results.json, results.csv, report.md     merged from whatever folds exist
     figures/<target>-<kind>.png              the report's figures (with the plots extra)
 
@@ -68,6 +70,16 @@ def fold_path(run_dir: Path, target: str, index: int, seed: int) -> Path:
 def models_path(run_dir: Path, target: str, index: int, seed: int) -> Path:
     """The folder of one fold's models."""
     return run_dir / "models" / target / f"seed-{seed}" / f"fold-{index:03d}"
+
+
+def epochs_path(run_dir: Path, target: str, index: int, seed: int) -> Path:
+    """The folder of one fold's per-epoch CSVs (one per model, written as it trains)."""
+    return run_dir / "epochs" / target / f"seed-{seed}" / f"fold-{index:03d}"
+
+
+def tensorboard_dir(run_dir: Path, target: str, index: int, seed: int, label: str) -> Path:
+    """The TensorBoard folder of one model of one fold (with ``--tensorboard``)."""
+    return run_dir / "tensorboard" / target / f"seed-{seed}" / f"fold-{index:03d}" / label
 
 
 def default_run_dir(store: str | os.PathLike, protocol: str) -> Path:

@@ -50,6 +50,14 @@ class Store:
     #: stores written without the attribute are read as 1-9 (DEAP's and HCI's scale)
     rating_scales: list[list[float] | None] = field(default_factory=list)
 
+    @property
+    def synthetic(self) -> bool:
+        """Whether the signals are emotionkd's synthetic physiology, not recordings of people:
+        the ``synthetic`` attribute (stores written before it: whether they hold the latent
+        table, which only synthetic data have)."""
+        flag = self.attrs.get("synthetic")
+        return bool(flag) if flag is not None else self.latent is not None
+
     def latent_index(self, name: str) -> int | None:
         """Column of rating ``name`` in :attr:`latent`; None when the store has no latent
         truth for it."""
@@ -185,6 +193,7 @@ class Store:
             "path": str(self.path),
             "format": f"{FORMAT} v{FORMAT_VERSION}",
             "source": self.source,
+            "synthetic": self.synthetic,
             "created_with": self.created_with,
             "sampling_rate": self.sampling_rate,
             "eeg_channels": self.eeg_channels,

@@ -32,10 +32,11 @@ class StoreWriter:
             w.preprocessing["baseline"] = "subtract"
 
     ``rating_scales`` gives each rating's [min, max] (None for a category); a store written
-    without them is read as 1-9. On a clean exit the file is completed and renamed to
-    ``path``; on an exception the temporary file is removed and nothing appears under
-    ``path`` (a previous file stays). A write failure (full disk, read-only file system)
-    becomes a one-line OutputError.
+    without them is read as 1-9. ``synthetic`` marks generated data (by default: when the
+    trials come with their latent emotions, which only emotionkd's synthetic data have). On a
+    clean exit the file is completed and renamed to ``path``; on an exception the temporary
+    file is removed and nothing appears under ``path`` (a previous file stays). A write
+    failure (full disk, read-only file system) becomes a one-line OutputError.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class StoreWriter:
         gsr_unit: str = "uS",
         inputs: Sequence[str | os.PathLike] = (),
         rating_scales: Sequence[Sequence[float] | None] | None = None,
+        synthetic: bool | None = None,
     ) -> None:
         from emotionkd.outputs import atomic_output, check_output
 
@@ -65,6 +67,7 @@ class StoreWriter:
                               else check_rating_scales(rating_scales, self.rating_names))
         self.preprocessing: dict[str, Any] = dict(preprocessing or {})
         self.gsr_unit = gsr_unit
+        self.synthetic = synthetic  # None: synthetic when latent emotions are given
         self._subjects: list[int] = []
         self._trials: list[int] = []
         self._starts: list[int] = []
@@ -194,6 +197,8 @@ class StoreWriter:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["source"] = self.source
+        f.attrs["synthetic"] = bool(any(has_latent) if self.synthetic is None
+                                    else self.synthetic)
         f.attrs["sampling_rate"] = self.sampling_rate
         f.attrs["created_with"] = f"emotionkd {__version__}"
         f.attrs["preprocessing"] = json.dumps(self.preprocessing, sort_keys=True)
