@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from emotionkd.errors import ConfigError
 from emotionkd.evaluation.fold import FoldRunner
 from emotionkd.evaluation.plan import EvaluationPlan, make_folds
@@ -24,7 +26,7 @@ from emotionkd.evaluation.rundir import fold_path, prepare_run, read_run, write_
 from emotionkd.evaluation.summary import Figures, RunSummary, summarise_target
 from emotionkd.splits import Fold
 from emotionkd.store import Store, open_store
-from emotionkd.windows import WindowDataset
+from emotionkd.windows import WindowDataset, check_target_classes
 
 Progress = Callable[..., None]
 
@@ -46,8 +48,11 @@ def evaluate_protocol(
 
     require_baselines(plan.baselines)  # a missing optional package: refused before any work
     store, run = open_store(store_path), Path(run_dir)
+    check_target_classes(store, plan.config.data, plan.targets, plan.subjects)
+    test_store, plan, cross = cross_dataset_side(store, plan)
     mask = store.trial_mask(plan.subjects)
-    folds_by_seed = {s: make_folds(plan, store.subject[mask], store.trial[mask], s)
+    tested = None if test_store is None else test_store.subject
+    folds_by_seed = {s: make_folds(plan, store.subject[mask], store.trial[mask], s, tested)
                      for s in plan.seeds}
     n_folds = len(folds_by_seed[plan.seeds[0]])
     if fold is not None and not 0 <= fold < n_folds:
@@ -57,19 +62,50 @@ def evaluate_protocol(
                           f"{', '.join(map(str, plan.seeds))}")
     if distributed.is_main():
         prepare_run(run, plan, str(store.path), folds_by_seed, resume,
-                    fold is not None or only_seed is not None)
+                    fold is not None or only_seed is not None, cross)
     distributed.barrier()
     jobs = [(s, f) for s in plan.seeds if only_seed is None or s == only_seed
             for f in folds_by_seed[s] if fold is None or f.index == fold]
     done = 0
     for target in plan.targets:
-        done = _run_target(store, plan, run, target, jobs, n_folds, done, resume, progress,
-                           on_fold)
+        done = _run_target((store, test_store), plan, run, target, jobs, n_folds, done,
+                           resume, progress, on_fold)
     distributed.barrier()
     return build_report(run) if distributed.is_main() else None
 
 
-def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
+def cross_dataset_side(store: Store, plan: EvaluationPlan
+                       ) -> tuple[Store | None, EvaluationPlan, dict[str, Any] | None]:
+    """The cross-dataset protocol's test store, the plan with the EEG channels both stores
+    have (the teacher's), and the record of both sides; (None, plan, None) otherwise. Refuses
+    before any work a preprocessing difference that matters, a test store of the training
+    store's dataset, and a target whose labels on the test side are one class."""
+    from dataclasses import replace
+
+    from emotionkd.evaluation import cross
+
+    if plan.test_data is None:
+        return None, plan, None
+    test = open_store(plan.test_data)
+    if cross.same_dataset(store.source, test.source):
+        raise ConfigError(f"{test.path}: holds dataset '{test.source}' like {store.path}, so "
+                          "its subjects may be the training subjects; test on another "
+                          "dataset's store, or use --loso/--kfold within one")
+    data = plan.config.data
+    cross.check_preprocessing(store.preprocessing or {}, test.preprocessing or {},
+                              what_a=str(store.path), what_b=str(test.path), uses_eeg=True,
+                              norm=data.norm)
+    channels = cross.common_channels(store, test, data.eeg_channels)
+    check_target_classes(test, data, plan.targets)
+    plan = EvaluationPlan(plan.config.with_tables(
+        data=replace(data, eeg_channels=",".join(channels))), plan.save_models)
+    sides = {"train": cross.side(store, np.unique(store.subject[store.trial_mask(
+        plan.subjects)])), "test": cross.side(test, test.subjects), "eeg_channels": channels}
+    return test, plan, sides
+
+
+def _run_target(stores: tuple[Store, Store | None], plan: EvaluationPlan, run: Path,
+                target: str,
                 jobs: list[tuple[int, Fold]], n_folds: int, done: int, resume: bool,
                 progress: Progress | None, on_fold: Callable[[dict[str, Any]], None] | None
                 ) -> int:
@@ -84,7 +120,9 @@ def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
     done += len(jobs) - len(pending)
     if not pending:
         return done
+    store, test_store = stores
     ds = target_windows(store, plan, target)
+    test_ds = None if test_store is None else target_windows(test_store, plan, target, True)
     for s, f in pending:
         where = f"{target} seed {s} fold {f.index + 1}/{n_folds}"
 
@@ -92,7 +130,7 @@ def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
             if progress is not None:
                 progress(_d + k / max(n, 1), total, info=f"{_w}: {info}")
 
-        res = run_fold(plan, ds, f, target, run, s, cb)
+        res = run_fold(plan, ds, f, target, run, s, cb, test_ds)
         if distributed.is_main():
             write_json(fold_path(run, target, f.index, s), res)
         done += 1
@@ -103,26 +141,30 @@ def _run_target(store: Store, plan: EvaluationPlan, run: Path, target: str,
     return done
 
 
-def target_windows(store: Store, plan: EvaluationPlan, target: str) -> WindowDataset:
-    """The run's windows of one target. With ``norm = "train"`` the statistics depend on the
+def target_windows(store: Store, plan: EvaluationPlan, target: str, every_subject: bool = False
+                   ) -> WindowDataset:
+    """The run's windows of one target (of ``--subjects``, or with ``every_subject`` of all:
+    the cross-dataset test side). With ``norm = "train"`` the statistics depend on the
     fold: the windows are loaded unnormalised and each fold takes a view with its own."""
     from dataclasses import replace
 
     data = plan.config.data
     strict = data.norm == "train"
     ds = WindowDataset(store, replace(data, norm="none") if strict else data, target=target,
-                       subjects=plan.subjects, load_eeg=True)
+                       subjects=None if every_subject else plan.subjects, load_eeg=True)
     if strict:
         ds.norm = "train"
     return ds
 
 
 def run_fold(plan: EvaluationPlan, ds: WindowDataset, fold: Fold, target: str, run: Path,
-             seed: int, progress: Progress | None = None) -> dict[str, Any]:
-    """One fold and seed (:class:`~emotionkd.evaluation.fold.FoldRunner`); a failure of the
-    fold itself is recorded in its result, not raised."""
+             seed: int, progress: Progress | None = None,
+             test_ds: WindowDataset | None = None) -> dict[str, Any]:
+    """One fold and seed (:class:`~emotionkd.evaluation.fold.FoldRunner`; ``test_ds``: the
+    test side of a cross-dataset run); a failure of the fold itself is recorded in its
+    result, not raised."""
     try:
-        return FoldRunner(plan, ds, fold, target, run, seed, progress).run()
+        return FoldRunner(plan, ds, fold, target, run, seed, progress, test_ds).run()
     except Exception as exc:  # record and go on
         return {"target": target, "fold": fold.as_dict(), "seed": seed, "models": {},
                 "error": f"{type(exc).__name__}: {exc}",
@@ -149,7 +191,8 @@ def build_report(run_dir: str | os.PathLike) -> RunSummary:
     summary.figures = Figures(**report_figures_entry(run, summary, folds))  # RUN/figures/*.png
     write_json(run / "results.json", summary.to_dict())
     write_text(run / "results.csv", results_csv(summary))
-    write_text(run / "report.md", render_markdown(summary, plan, meta["store"]) + "\n"
+    write_text(run / "report.md", render_markdown(summary, plan, meta["store"],
+                                                  meta.get("cross_dataset")) + "\n"
                + figures_markdown(summary.figures))
     return summary
 

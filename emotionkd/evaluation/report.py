@@ -47,26 +47,47 @@ def comparison_line(c: Comparison, metric: str = "balanced_accuracy",
             f"({r.test_sets} test sets{reps})")
 
 
-def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
+def _sides(cross: dict[str, Any] | None) -> list[str]:
+    """The report's lines on where each side of a cross-dataset run came from."""
+    if not cross:
+        return []
+
+    def line(name: str, x: dict[str, Any]) -> str:
+        pre = x.get("preprocessing", {})
+        return (f"* {name}: dataset **{x['dataset']}**, `{x['store']}`, subjects "
+                f"{', '.join(map(str, x['subjects']))} ({pre.get('reader', 'reader unknown')}, "
+                f"baseline {pre.get('baseline', '?')} {pre.get('baseline_s', '?')} s, "
+                f"{x['sampling_rate']:g} Hz)")
+
+    return [line("training side", cross["train"]), line("test side", cross["test"]),
+            f"* EEG channels (both stores): {', '.join(cross['eeg_channels'])}"]
+
+
+def _header(summary: RunSummary, plan: EvaluationPlan, store: str,
+            cross: dict[str, Any] | None = None) -> list[str]:
     """The report's list of what the run did."""
     data, tr, k = plan.config.data, plan.config.train, plan.k
     seeds = summary.seeds
     proto = {"loso": "leave-one-subject-out", "kfold": f"{k}-fold over subjects",
              "subject-dependent": f"subject-dependent, {k} folds over each subject's "
-                                  "trials"}[plan.protocol]
+                                  "trials",
+             "cross-dataset": "cross-dataset: every model trains on the training store's "
+                              "subjects and is tested on every subject of the test "
+                              "store"}[plan.protocol]
     channels = eeg_channel_names(data.eeg_channels)
     quiz = (f"; feedback quiz: {int(plan.quiz_fraction * 100)} % of the remaining training "
             "trials, held out of every model's training windows so that all models of a fold "
             "learn from the same labelled windows" if plan.uses_quiz else "")
     return [
         "# emotionkd evaluation report", "",
-        f"* store: `{store}`",
+        f"* store: `{store}`", *_sides(cross),
         f"* protocol: {proto} ({summary.folds_total} folds × {len(seeds)} seed"
         f"{'s' if len(seeds) > 1 else ''}: {', '.join(map(str, seeds))}; folds are redrawn per "
         "seed where the protocol shuffles); the teacher is retrained in every fold; "
         "early-stopping validation and feedback quiz data come from the training side only",
         f"* normalisation: {describe_normalisation(data.norm)}",
-        f"* labels: high = rating {'>=' if data.tie == 'high' else '>'} {data.threshold} (tie "
+        f"* labels: high = rating {'>=' if data.tie == 'high' else '>'} "
+        f"{'the midpoint of its scale' if data.threshold is None else data.threshold} (tie "
         f"rule '{data.tie}')",
         f"* windows: {data.window} s every {data.step} s; EEG channels: "
         f"{'all in the store' if not channels else len(channels)}",
@@ -137,9 +158,11 @@ def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
     return lines
 
 
-def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str) -> str:
-    """The report of a run (without its figures section)."""
-    lines = _header(summary, plan, store)
+def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str,
+                    cross: dict[str, Any] | None = None) -> str:
+    """The report of a run (without its figures section); ``cross``: the sides of a
+    cross-dataset run (run.json's ``cross_dataset``)."""
+    lines = _header(summary, plan, store, cross)
     for target, t in summary.targets.items():
         lines += _target_section(target, t, summary.jobs_total)
     return "\n".join(lines) + "\n"

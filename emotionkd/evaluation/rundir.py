@@ -85,12 +85,15 @@ def versions() -> dict[str, str]:
 
 
 def prepare_run(run_dir: Path, plan: EvaluationPlan, store_path: str,
-                folds_by_seed: dict[int, list[Fold]], resume: bool, single_job: bool
-                ) -> dict[str, Any]:
-    """Create or check ``run.json``; an existing run folder must hold the same plan."""
+                folds_by_seed: dict[int, list[Fold]], resume: bool, single_job: bool,
+                cross_dataset: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create or check ``run.json``; an existing run folder must hold the same plan.
+    ``cross_dataset``: where each side of a cross-dataset run came from."""
     run_json = run_dir / "run.json"
     folds = {str(s): [f.as_dict() for f in fs] for s, fs in folds_by_seed.items()}
     entries = json.loads(json.dumps(plan.run_entries()))
+    if cross_dataset is not None:
+        entries["cross_dataset"] = json.loads(json.dumps(cross_dataset, default=_json_default))
     meta = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **entries,
             "store": str(store_path), "folds": folds, "versions": versions()}
     if run_json.exists():

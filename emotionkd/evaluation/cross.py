@@ -1,0 +1,110 @@
+"""Across datasets: which dataset a store holds, the EEG channels two stores share, and which
+preprocessing differences between them are refused (docs/evaluation.md#across-datasets).
+
+Subjects are identified by (dataset, subject): DEAP's subject 1 and HCI's subject 1 are two
+people. A store's dataset is its ``source`` (deap, hci, amigos; own recordings: the name
+given at ``preprocess files --source``, own by default).
+
+Differences that change what a model sees are refused with the setting named: the stored
+sampling rate, whether each trial's baseline mean was subtracted, the EEG conditioning (for
+models that read EEG) and, unless the model normalises per subject, the baseline length.
+Differences that do not are allowed: the reader, the raw sampling rate before resampling,
+how the GSR unit was decided (every store holds µS), and the baseline length for a
+per-subject-normalised model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from emotionkd.errors import ConfigError
+from emotionkd.store import Store
+
+#: what the EEG of a reader's store is conditioned with when nothing more was done: DEAP's
+#: and AMIGOS' releases are band-passed 4-45 Hz and common-average referenced
+_RELEASED_CONDITIONED = ("deap-", "amigos-")
+CONDITIONED = "band-passed 4-45 Hz, common average reference"
+
+
+def dataset_of(source: str | None) -> str:
+    """The dataset a store's (or a checkpoint's) ``source`` names."""
+    return str(source or "unknown")
+
+
+def same_dataset(a: str | None, b: str | None) -> bool:
+    """Whether two sources are one dataset, so that equal subject numbers are one person."""
+    return dataset_of(a) == dataset_of(b)
+
+
+def eeg_conditioning(pre: Mapping[str, Any]) -> str:
+    """The EEG conditioning a preprocessing record amounts to (CONDITIONED or as recorded)."""
+    reader = str(pre.get("reader", ""))
+    if pre.get("eeg_filter") == "deap" or reader.startswith(_RELEASED_CONDITIONED):
+        return CONDITIONED
+    return "as recorded"
+
+
+def _subtracted(pre: Mapping[str, Any]) -> bool:
+    """Whether each trial's baseline mean was subtracted (keep and none both leave the
+    stimulus part as recorded)."""
+    return pre.get("baseline") == "subtract"
+
+
+def check_preprocessing(a: Mapping[str, Any], b: Mapping[str, Any], *, what_a: str,
+                        what_b: str, uses_eeg: bool, norm: str) -> None:
+    """Refuse the differences between two preprocessing records that change what a model
+    sees, naming the setting and the fix; allow the others (module docstring)."""
+    ra, rb = a.get("sampling_rate"), b.get("sampling_rate")
+    if ra is not None and rb is not None and abs(float(ra) - float(rb)) > 1e-6:
+        raise ConfigError(f"{what_b}: stored at {float(rb):g} Hz but {what_a} at {float(ra):g} "
+                          f"Hz (sampling rate); preprocess it with --fs {float(ra):g}")
+    if _subtracted(a) != _subtracted(b):
+        mode = "subtract" if _subtracted(a) else "none"
+        raise ConfigError(
+            f"{what_b}: baseline is {b.get('baseline')} but {what_a} has {a.get('baseline')} "
+            f"(whether each trial's pre-stimulus mean is removed changes every window); "
+            f"preprocess it with --baseline {mode}")
+    if _subtracted(a) and norm != "subject":
+        sa, sb = a.get("baseline_s"), b.get("baseline_s")
+        if sa is not None and sb is not None and abs(float(sa) - float(sb)) > 1e-6:
+            raise ConfigError(
+                f"{what_b}: baseline length is {float(sb):g} s but {float(sa):g} s in {what_a}, "
+                f"and with --norm {norm} the windows keep each trial's baseline offset; use "
+                "--norm subject (then the length does not matter, docs/evaluation.md), or "
+                "preprocess both with the same --baseline-seconds")
+    if uses_eeg and eeg_conditioning(a) != eeg_conditioning(b):
+        raise ConfigError(
+            f"{what_b}: its EEG is {eeg_conditioning(b)} but {eeg_conditioning(a)} in "
+            f"{what_a} (EEG conditioning); preprocess it with --eeg-filter "
+            f"{'deap' if eeg_conditioning(a) == CONDITIONED else 'none'}")
+
+
+def common_channels(a: Store, b: Store, setting: str | None) -> list[str]:
+    """The EEG channels a teacher trained on ``a`` and tested on ``b`` uses: those the
+    ``--eeg-channels`` setting names (each must be in both stores), or by default every
+    channel of ``a`` that ``b`` has too, in ``a``'s order (AMIGOS' 14 within DEAP's 32)."""
+    from emotionkd.datasets.records import eeg_channel_names
+
+    names = eeg_channel_names(setting)
+    if names is not None:
+        for st in (a, b):
+            st.channel_indices(names)  # a channel it lacks: a one-line error naming it
+        return list(names)
+    have = {c.lower() for c in b.eeg_channels}
+    common = [c for c in a.eeg_channels if c.lower() in have]
+    if not common:
+        raise ConfigError(f"{a.path} and {b.path} have no EEG channel in common ("
+                          f"{', '.join(a.eeg_channels[:6]) or 'none'} … vs "
+                          f"{', '.join(b.eeg_channels[:6]) or 'none'} …); the teacher needs "
+                          "EEG on both sides")
+    return common
+
+
+def side(store: Store, subjects: Sequence[int]) -> dict[str, Any]:
+    """What one side of a cross-dataset evaluation came from, for run.json and the report."""
+    return {"store": str(store.path), "dataset": dataset_of(store.source),
+            "subjects": sorted(int(s) for s in subjects), "sampling_rate": store.sampling_rate,
+            "preprocessing": {k: v for k, v in (store.preprocessing or {}).items()
+                              if k in ("reader", "baseline", "baseline_s", "eeg_filter",
+                                       "raw_sampling_rate")}}
