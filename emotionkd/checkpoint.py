@@ -294,6 +294,7 @@ def data_section(ds: WindowDataset, train_subjects: Sequence[int],
     out.update({
         "store": str(ds.store.path),
         "rating_names": list(ds.store.rating_names),
+        "rating_scale": ds.store.rating_scales[ds.store.rating_index(ds.target)],
         "class_names": [f"low {ds.target}", f"high {ds.target}"],
         "train_subjects": [int(s) for s in train_subjects],
         "val_subjects": [int(s) for s in val_subjects],

@@ -110,3 +110,17 @@ def parse_rating_scales(text: str, option: str = "--ratings"
     if not out:
         raise ConfigError(f"{option}: give the ratings to store, e.g. valence=1-9,arousal=1-9")
     return out
+
+
+def map_threshold(threshold: float, scale: Sequence[float] | None,
+                  to_scale: Sequence[float] | None) -> float:
+    """``threshold`` on ``scale`` moved to the same relative place on ``to_scale`` (5 on 1-9
+    is 3 on 1-5), so a model's classes mean the same on a dataset rated on another scale;
+    unchanged when either scale is unknown or they are equal."""
+    if scale is None or to_scale is None:
+        return float(threshold)
+    lo, hi = (float(x) for x in scale)
+    to_lo, to_hi = (float(x) for x in to_scale)
+    if (lo, hi) == (to_lo, to_hi):
+        return float(threshold)
+    return to_lo + (float(threshold) - lo) * (to_hi - to_lo) / (hi - lo)

@@ -133,7 +133,11 @@ def _one_checkpoint(model: Path, data: Path, config: ExperimentConfig,
     if as_json:
         typer.echo(json.dumps(res, indent=2))
         return
-    console.print(f"{model} on subjects {res['subjects']} of {data} (target {res['target']})")
+    tr, te = res["trained_on"], res["tested_on"]
+    across = (f"; trained on dataset {tr['dataset']}, tested on dataset {te['dataset']}, "
+              f"threshold {res['threshold']:g}" if tr["dataset"] != te["dataset"] else "")
+    console.print(f"{model} on subjects {res['subjects']} of {data} (target {res['target']}"
+                  f"{across})", highlight=False)
     rows = {"all": res["overall"], **{f"subject {s}": m for s, m in res["per_subject"].items()}}
     render.metrics_table("checkpoint", rows)
 

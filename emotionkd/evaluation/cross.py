@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from emotionkd.config import DataConfig
 from emotionkd.errors import ConfigError
 from emotionkd.store import Store
 
@@ -108,3 +109,41 @@ def side(store: Store, subjects: Sequence[int]) -> dict[str, Any]:
             "preprocessing": {k: v for k, v in (store.preprocessing or {}).items()
                               if k in ("reader", "baseline", "baseline_s", "eeg_filter",
                                        "raw_sampling_rate")}}
+
+
+def checkpoint_on_store(ck: Mapping[str, Any], store: Store, uses_eeg: bool
+                        ) -> tuple[DataConfig, dict[str, Any]]:
+    """How a checkpoint reads a store of another dataset: its ``[data]`` table (a student
+    reads no EEG, so any store's channels serve; the threshold moved to the store's rating
+    scale) and the note of what differs, for the result. A teacher needs every channel it
+    was trained on; a preprocessing difference that matters is refused."""
+    from dataclasses import replace
+
+    from emotionkd.checkpoint import checkpoint_data
+    from emotionkd.labels import map_threshold, rating_scale
+
+    d, data = ck["data"], checkpoint_data(ck)
+    src = str(ck.get("_path", "checkpoint"))
+    if uses_eeg:
+        missing = [c for c in d["eeg_channels"]
+                   if c.lower() not in {x.lower() for x in store.eeg_channels}]
+        if missing:
+            raise ConfigError(
+                f"{store.path}: lacks EEG channel(s) {', '.join(missing)} that the model {src} "
+                f"reads; train it on the channels both stores have (--eeg-channels "
+                f"{','.join(c for c in d['eeg_channels'] if c not in missing) or '…'})")
+    else:
+        data = replace(data, eeg_channels="store")
+    check_preprocessing(d.get("preprocessing") or {}, _store_record(store), what_a=src,
+                        what_b=str(store.path), uses_eeg=uses_eeg, norm=data.norm)
+    scale, to_scale = d.get("rating_scale"), rating_scale(store, data.target)
+    threshold = map_threshold(float(data.threshold), scale, to_scale)
+    note = {"trained_on": dataset_of(d.get("source")), "tested_on": dataset_of(store.source),
+            "threshold": threshold, "model_threshold": float(data.threshold),
+            "model_scale": scale, "store_scale": to_scale}
+    return replace(data, threshold=threshold), note
+
+
+def _store_record(store: Store) -> dict[str, Any]:
+    """A store's preprocessing record with its stored rate (as a data specification has)."""
+    return {**(store.preprocessing or {}), "sampling_rate": store.sampling_rate}

@@ -201,39 +201,76 @@ def evaluate_checkpoint(model_path: str | os.PathLike, store_path: str | os.Path
                         subjects: Sequence[int] | None, allow_train_subjects: bool = False
                         ) -> dict[str, Any]:
     """Metrics of one checkpoint on some subjects of a store (refusing its training
-    subjects)."""
-    from emotionkd.checkpoint import (
-        build_from_checkpoint,
-        check_data_compatible,
-        checkpoint_data,
-        load_checkpoint,
-    )
+    subjects). Subjects are (dataset, subject): on a store of another dataset every subject
+    is new, a student reads any store's GSR, and the preprocessing differences that matter
+    are refused (:mod:`emotionkd.evaluation.cross`)."""
+    from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.evaluation import cross
     from emotionkd.metrics import binary_metrics
     from emotionkd.models.registry import entry
     from emotionkd.training import predict_proba
 
     ck = load_checkpoint(model_path)
     store = open_store(store_path)
-    d, data = ck["data"], checkpoint_data(ck)
-    seen = sorted(set(d.get("train_subjects", [])) | set(d.get("val_subjects", [])))
+    d, e = ck["data"], entry(ck["model"])
+    other = not cross.same_dataset(d.get("source"), store.source)
+    seen = [] if other else sorted(set(d.get("train_subjects", []))
+                                   | set(d.get("val_subjects", [])))
+    subs = _checked_subjects(model_path, store, subjects, seen, allow_train_subjects)
+    data, note = _checkpoint_data(ck, store, other, "eeg" in e.needs)
+    if data.norm == "train":
+        raise ConfigError(f"{model_path}: models trained with --norm train are evaluated "
+                          "inside 'emotionkd evaluate' runs; this check needs per-subject norm")
+    ds = WindowDataset(store, data, subjects=subs, load_eeg="eeg" in e.needs)
+    _check_spec(ck, ds, other, note)
+    prob = predict_proba(build_from_checkpoint(ck), ds, inputs=e.inputs)[:, 1]
+    per_subject = {int(s): binary_metrics(ds.labels[ds.subjects == s], prob[ds.subjects == s])
+                   for s in subs}
+    return {"model": str(model_path), "store": str(store.path), "subjects": subs,
+            "used_training_subjects": sorted(set(subs) & set(seen)), "target": data.target,
+            "trained_on": {"dataset": cross.dataset_of(d.get("source")),
+                           "subjects": sorted(set(d.get("train_subjects", [])))},
+            "tested_on": {"dataset": cross.dataset_of(store.source), "subjects": subs},
+            "cross_dataset": note, "threshold": ds.threshold,
+            "overall": binary_metrics(ds.labels, prob), "per_subject": per_subject}
+
+
+def _checked_subjects(model_path: str | os.PathLike, store: Store,
+                      subjects: Sequence[int] | None, seen: list[int], allow: bool
+                      ) -> list[int]:
+    """The subjects to test: those given, else every subject the model did not see."""
     subs = sorted(subjects) if subjects else sorted(set(store.subjects) - set(seen))
     if not subs:
         raise ConfigError(f"{model_path}: every subject of {store.path} was used to train the "
                           "model; pass --subjects (with --allow-train-subjects)")
     used = sorted(set(subs) & set(seen))
-    if used and not allow_train_subjects:
-        raise ConfigError(f"{model_path}: subject(s) {used} were used to train or validate "
-                          "this model, so testing on them leaks; pass other --subjects or "
-                          "--allow-train-subjects")
-    if data.norm == "train":
-        raise ConfigError(f"{model_path}: models trained with --norm train are evaluated "
-                          "inside 'emotionkd evaluate' runs; this check needs per-subject norm")
-    e = entry(ck["model"])
-    ds = WindowDataset(store, data, subjects=subs, load_eeg="eeg" in e.needs)
-    check_data_compatible(ck, ds.spec(), str(store.path))
-    prob = predict_proba(build_from_checkpoint(ck), ds, inputs=e.inputs)[:, 1]
-    per_subject = {int(s): binary_metrics(ds.labels[ds.subjects == s], prob[ds.subjects == s])
-                   for s in subs}
-    return {"model": str(model_path), "store": str(store.path), "subjects": subs,
-            "used_training_subjects": used, "target": data.target,
-            "overall": binary_metrics(ds.labels, prob), "per_subject": per_subject}
+    if used and not allow:
+        raise ConfigError(f"{model_path}: subject(s) {used} of dataset '{store.source}' were "
+                          "used to train or validate this model, so testing on them leaks; "
+                          "pass other --subjects or --allow-train-subjects")
+    return subs
+
+
+def _checkpoint_data(ck: dict[str, Any], store: Store, other: bool, uses_eeg: bool
+                     ) -> tuple[Any, dict[str, Any] | None]:
+    from emotionkd.checkpoint import checkpoint_data
+    from emotionkd.evaluation import cross
+
+    if not other:
+        return checkpoint_data(ck), None
+    return cross.checkpoint_on_store(ck, store, uses_eeg)
+
+
+def _check_spec(ck: dict[str, Any], ds: WindowDataset, other: bool,
+                note: dict[str, Any] | None) -> None:
+    """The windows against the checkpoint's data specification; across datasets the
+    preprocessing was compared by its own rules, the threshold was moved to the store's
+    scale, and a student's EEG channels do not matter."""
+    from emotionkd.checkpoint import check_data_compatible
+
+    spec = ds.spec()
+    if other and note is not None:
+        spec = {k: v for k, v in spec.items() if k not in ("preprocessing", "eeg_channels",
+                                                           "n_eeg")}
+        spec["threshold"] = note["model_threshold"]
+    check_data_compatible(ck, spec, str(ds.store.path))
