@@ -188,11 +188,13 @@ def build_report(run_dir: str | os.PathLike) -> RunSummary:
     summary = RunSummary(plan.protocol, plan.k, n_folds, list(plan.seeds),
                          n_folds * len(plan.seeds), targets, meta["config"],
                          meta.get("versions", {}), meta["store"])
+    thresholds = {f["target"]: float(f["threshold"]) for f in folds if "threshold" in f}
     summary.figures = Figures(**report_figures_entry(run, summary, folds))  # RUN/figures/*.png
     write_json(run / "results.json", summary.to_dict())
     write_text(run / "results.csv", results_csv(summary))
     write_text(run / "report.md", render_markdown(summary, plan, meta["store"],
-                                                  meta.get("cross_dataset")) + "\n"
+                                                  meta.get("cross_dataset"), thresholds)
+               + "\n"
                + figures_markdown(summary.figures))
     return summary
 

@@ -63,8 +63,22 @@ def _sides(cross: dict[str, Any] | None) -> list[str]:
             f"* EEG channels (both stores): {', '.join(cross['eeg_channels'])}"]
 
 
+def _threshold_text(threshold: float | None, used: dict[str, float]) -> str:
+    """The threshold as set, or by default the scale midpoints the folds used."""
+    if threshold is not None:
+        return f"{threshold:g}"
+    values = sorted(set(used.values()))
+    if not values:
+        return "the midpoint of its scale"
+    if len(values) == 1:
+        return f"{values[0]:g} (the midpoint of the rating's scale)"
+    return ("the midpoint of its scale (" + ", ".join(f"{t} {v:g}" for t, v in used.items())
+            + ")")
+
+
 def _header(summary: RunSummary, plan: EvaluationPlan, store: str,
-            cross: dict[str, Any] | None = None) -> list[str]:
+            cross: dict[str, Any] | None = None,
+            thresholds: dict[str, float] | None = None) -> list[str]:
     """The report's list of what the run did."""
     data, tr, k = plan.config.data, plan.config.train, plan.k
     seeds = summary.seeds
@@ -87,8 +101,7 @@ def _header(summary: RunSummary, plan: EvaluationPlan, store: str,
         "early-stopping validation and feedback quiz data come from the training side only",
         f"* normalisation: {describe_normalisation(data.norm)}",
         f"* labels: high = rating {'>=' if data.tie == 'high' else '>'} "
-        f"{'the midpoint of its scale' if data.threshold is None else data.threshold} (tie "
-        f"rule '{data.tie}')",
+        f"{_threshold_text(data.threshold, thresholds or {})} (tie rule '{data.tie}')",
         f"* windows: {data.window} s every {data.step} s; EEG channels: "
         f"{'all in the store' if not channels else len(channels)}",
         f"* training: epochs ≤ {tr.epochs}, lr {tr.lr}, batch {tr.batch_size}, patience "
@@ -159,10 +172,12 @@ def _target_section(target: str, t: TargetSummary, jobs: int) -> list[str]:
 
 
 def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str,
-                    cross: dict[str, Any] | None = None) -> str:
+                    cross: dict[str, Any] | None = None,
+                    thresholds: dict[str, float] | None = None) -> str:
     """The report of a run (without its figures section); ``cross``: the sides of a
-    cross-dataset run (run.json's ``cross_dataset``)."""
-    lines = _header(summary, plan, store, cross)
+    cross-dataset run (run.json's ``cross_dataset``); ``thresholds``: the one each target's
+    folds used."""
+    lines = _header(summary, plan, store, cross, thresholds)
     for target, t in summary.targets.items():
         lines += _target_section(target, t, summary.jobs_total)
     return "\n".join(lines) + "\n"
