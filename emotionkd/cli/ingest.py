@@ -68,7 +68,7 @@ def synth_amigos(
     label_noise: float = O_LABEL_NOISE,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
 ) -> None:
-    """Write synthetic participants in AMIGOS' preprocessed layout (Data_Preprocessed_PXX).
+    """Write synthetic participants in AMIGOS' preprocessed layout.
 
     MAT files with VideoIDs, joined_data (14 Emotiv EEG channels, ECG, GSR in Ohm at 128 Hz),
     labels_ext_annotation and labels_selfassessment for 16 short and 4 long videos, each
