@@ -32,8 +32,9 @@ def _check(b: dict, uses_eeg: bool = True, norm: str = "subject", a: dict = DEAP
 
 
 def test_differences_that_do_not_change_the_windows_are_allowed():
-    # reader, raw rate, how the unit was decided, and with per-subject norm the baseline length
-    _check(HCI)
+    # reader, raw rate, how the unit was decided; the baseline length without subtraction
+    _check({**HCI, "baseline_s": 3.0})
+    _check({**HCI, "baseline": "none"}, a={**DEAP, "baseline": "none"}, norm="train")
     assert eeg_conditioning(DEAP) == eeg_conditioning(HCI) == CONDITIONED
     assert eeg_conditioning({"reader": "amigos-preprocessed", "eeg_filter": "none"}) == \
         CONDITIONED
@@ -44,9 +45,9 @@ def test_differences_that_do_not_change_the_windows_are_allowed():
 @pytest.mark.parametrize("change, norm, uses_eeg, setting", [
     ({"sampling_rate": 256.0}, "subject", False, "--fs 128"),
     ({"baseline": "none"}, "subject", False, "--baseline subtract"),
-    ({}, "train", False, "baseline length is 30 s"),
-    ({}, "none", True, "--norm subject"),
-    ({"eeg_filter": "none"}, "subject", True, "--eeg-filter deap"),
+    ({}, "subject", False, "baseline length is 30 s"),
+    ({}, "train", True, "--baseline none"),
+    ({"eeg_filter": "none", "baseline_s": 3.0}, "subject", True, "--eeg-filter deap"),
 ])
 def test_differences_that_matter_are_refused_naming_the_setting(change, norm, uses_eeg,
                                                                 setting):
@@ -56,7 +57,35 @@ def test_differences_that_matter_are_refused_naming_the_setting(change, norm, us
 
 
 def test_eeg_conditioning_does_not_matter_to_a_gsr_model():
-    _check({**HCI, "eeg_filter": "none"}, uses_eeg=False)
+    _check({**HCI, "eeg_filter": "none", "baseline_s": 3.0}, uses_eeg=False)
+
+
+def test_why_the_baseline_length_is_refused_and_none_is_not(tmp_path):
+    """The same trials with a 30-s or a 3-s baseline: subtracted, the per-subject-normalised
+    GSR windows differ (a drifting tonic level makes the two baseline means differ per
+    trial); dropped (--baseline none), they are identical."""
+    import numpy as np
+
+    from emotionkd.config import DataConfig
+    from emotionkd.ingest import write_store
+    from emotionkd.windows import WindowDataset
+
+    rng = np.random.default_rng(1)
+    fs, n = 16.0, 8
+    tonic = [np.cumsum(rng.normal(0, 0.02, int(fs * 50))) + 5 for _ in range(n)]
+    windows = {}
+    for mode in ("subtract", "none"):
+        for base in (30.0, 3.0):
+            parts = [g[int((30 - base) * fs):] for g in tonic]  # 20-s stimulus after it
+            rep = write_store(tmp_path / f"{mode}-{base:g}.h5", gsr=parts, fs=fs,
+                              gsr_unit="us", baseline_s=base, baseline=mode,
+                              ratings={"arousal": [2, 8] * (n // 2)},
+                              rating_scales={"arousal": (1, 9)}, subjects=[1] * n,
+                              target_fs=None)
+            ds = WindowDataset(rep.out, DataConfig(window=4, step=4), load_eeg=False)
+            windows[mode, base] = ds.batch(np.arange(len(ds)), eeg=False)[1].numpy()
+    np.testing.assert_array_equal(windows["none", 30.0], windows["none", 3.0])
+    assert np.abs(windows["subtract", 30.0] - windows["subtract", 3.0]).mean() > 0.1
 
 
 def test_subjects_are_told_apart_by_dataset():
@@ -77,8 +106,10 @@ def two_datasets(tmp_path_factory):
     write_deap(root / "deap", n_subjects=4, n_trials=6, seconds=12.0, seed=5)
     write_hci(root / "hci", n_subjects=2, n_trials=4, seed=6, stimulus_s=(12.0, 16.0),
               neutral_s=(3.0, 4.0))
-    preprocess_deap(root / "deap", root / "deap.h5")
-    preprocess_hci(root / "hci", root / "hci.h5")
+    # DEAP's baseline is 3 s, HCI's 30 s: dropped, their length does not matter
+    preprocess_deap(root / "deap", root / "deap.h5", baseline="none")
+    preprocess_hci(root / "hci", root / "hci.h5", baseline="none")
+    preprocess_hci(root / "hci", root / "hci-subtract.h5")
     return root
 
 
@@ -124,6 +155,10 @@ def test_cross_dataset_protocol_deap_to_hci(two_datasets, capsys):
     code, cap = _cli(["evaluate", "--data", str(root / "deap.h5"), "--test-data",
                       str(root / "deap.h5"), "--out", str(root / "run2")], capsys)
     assert code == 1 and "holds dataset 'deap'" in cap.err and not (root / "run2").exists()
+    # with the baseline subtracted on one side only: refused, the setting named
+    code, cap = _cli(["evaluate", "--data", str(root / "deap.h5"), "--test-data",
+                      str(root / "hci-subtract.h5"), "--out", str(root / "run3")], capsys)
+    assert code == 1 and "--baseline none" in cap.err and not (root / "run3").exists()
     code, cap = _cli(["evaluate", "--data", str(root / "deap.h5"), "--test-data",
                       str(root / "hci.h5"), "--loso"], capsys)
     assert code == 1 and "choose one protocol" in cap.err

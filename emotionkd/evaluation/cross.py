@@ -6,11 +6,12 @@ people. A store's dataset is its ``source`` (deap, hci, amigos; own recordings: 
 given at ``preprocess files --source``, own by default).
 
 Differences that change what a model sees are refused with the setting named: the stored
-sampling rate, whether each trial's baseline mean was subtracted, the EEG conditioning (for
-models that read EEG) and, unless the model normalises per subject, the baseline length.
-Differences that do not are allowed: the reader, the raw sampling rate before resampling,
-how the GSR unit was decided (every store holds µS), and the baseline length for a
-per-subject-normalised model.
+sampling rate, whether each trial's baseline mean was subtracted, the baseline length when
+it was (the subtracted GSR level depends on it, with any normalisation: measured in
+docs/evaluation.md) and the EEG conditioning (for models that read EEG). Differences that do
+not are allowed: the reader, the raw sampling rate before resampling, how the GSR unit was
+decided (every store holds µS), and the baseline length when no baseline was subtracted
+(``--baseline none`` or ``keep``: it does not enter the windows at all).
 """
 
 from __future__ import annotations
@@ -66,14 +67,15 @@ def check_preprocessing(a: Mapping[str, Any], b: Mapping[str, Any], *, what_a: s
             f"{what_b}: baseline is {b.get('baseline')} but {what_a} has {a.get('baseline')} "
             f"(whether each trial's pre-stimulus mean is removed changes every window); "
             f"preprocess it with --baseline {mode}")
-    if _subtracted(a) and norm != "subject":
+    if _subtracted(a):
         sa, sb = a.get("baseline_s"), b.get("baseline_s")
         if sa is not None and sb is not None and abs(float(sa) - float(sb)) > 1e-6:
             raise ConfigError(
-                f"{what_b}: baseline length is {float(sb):g} s but {float(sa):g} s in {what_a}, "
-                f"and with --norm {norm} the windows keep each trial's baseline offset; use "
-                "--norm subject (then the length does not matter, docs/evaluation.md), or "
-                "preprocess both with the same --baseline-seconds")
+                f"{what_b}: baseline length is {float(sb):g} s but {float(sa):g} s in {what_a}; "
+                "the subtracted pre-stimulus mean of the GSR depends on it, and per-subject "
+                f"normalisation does not undo that (norm {norm}; measured in "
+                "docs/evaluation.md#across-datasets): preprocess both with --baseline none "
+                "(the length then does not enter the windows) or with equal baselines")
     if uses_eeg and eeg_conditioning(a) != eeg_conditioning(b):
         raise ConfigError(
             f"{what_b}: its EEG is {eeg_conditioning(b)} but {eeg_conditioning(a)} in "
