@@ -151,6 +151,14 @@ def test_cross_dataset_protocol_deap_to_hci(two_datasets, capsys):
     assert "error" not in fold["models"]["baseline-gsr-features"]
     report = (run / "report.md").read_text()
     assert "training side: dataset **deap**" in report and "test side: dataset **hci**" in report
+    # norm "train": the test store is scaled with the training side's statistics
+    code, cap = _cli(["evaluate", "--data", str(root / "deap.h5"), "--test-data",
+                      str(root / "hci.h5"), "--epochs", "1", "--size", "tiny", "--norm",
+                      "train", "--methods", "none", "--baselines", "none", "--out",
+                      str(root / "run-train")], capsys)
+    assert code == 0, cap.err
+    fold = json.loads(next((root / "run-train" / "folds").rglob("fold-000.json")).read_text())
+    assert all("error" not in m for m in fold["models"].values()), fold["models"]
     # a test store of the training store's dataset is refused before any work
     code, cap = _cli(["evaluate", "--data", str(root / "deap.h5"), "--test-data",
                       str(root / "deap.h5"), "--out", str(root / "run2")], capsys)
@@ -180,6 +188,28 @@ def test_checkpoint_on_another_dataset(two_datasets, tmp_path, capsys):
     res = json.loads(cap.out)
     assert res["used_training_subjects"] == [] and res["subjects"] == [1, 2]
     assert res["trained_on"]["dataset"] == "deap" and res["tested_on"]["dataset"] == "hci"
+    # a GSR-only store of your own, rated 1-5: the student reads it, the threshold moves
+    # from 5 on 1-9 to 3 on 1-5
+    import numpy as np
+
+    from emotionkd.ingest import write_store
+
+    rng = np.random.default_rng(3)
+    own = write_store(tmp_path / "own.h5", gsr=[3 + 0.05 * rng.standard_normal(128 * 12)
+                                                for _ in range(6)],
+                      fs=128.0, gsr_unit="us", ratings={"arousal": [1, 2, 4, 5, 2, 4]},
+                      rating_scales={"arousal": (1, 5)}, subjects=[1, 1, 1, 2, 2, 2],
+                      source="mylab").out
+    code, cap = _cli(["evaluate", "--model", str(s), "--data", str(own), "--json"], capsys)
+    assert code == 0, cap.err
+    res = json.loads(cap.out)
+    assert res["subjects"] == [1, 2] and res["threshold"] == 3.0
+    assert res["cross_dataset"]["model_scale"] == [1, 9]
+    assert res["tested_on"]["dataset"] == "mylab"
+    # a teacher needs its channels: the store has none
+    code, cap = _cli(["evaluate", "--model", str(tmp_path / "t.pt"), "--data", str(own)],
+                     capsys)
+    assert code == 1 and "lacks EEG channel(s)" in cap.err
     # on its own dataset the training subjects are still refused
     code, cap = _cli(["evaluate", "--model", str(s), "--data", str(root / "deap.h5"),
                       "--subjects", "1"], capsys)
