@@ -136,7 +136,7 @@ def checkpoint_on_store(ck: Mapping[str, Any], store: Store, uses_eeg: bool
                 f"{','.join(c for c in d['eeg_channels'] if c not in missing) or '…'})")
     else:
         data = replace(data, eeg_channels="store")
-    check_preprocessing(d.get("preprocessing") or {}, _store_record(store), what_a=src,
+    check_preprocessing(d.get("preprocessing") or {}, store_record(store), what_a=src,
                         what_b=str(store.path), uses_eeg=uses_eeg, norm=data.norm)
     scale, to_scale = d.get("rating_scale"), rating_scale(store, data.target)
     threshold = map_threshold(float(data.threshold), scale, to_scale)
@@ -146,6 +146,6 @@ def checkpoint_on_store(ck: Mapping[str, Any], store: Store, uses_eeg: bool
     return replace(data, threshold=threshold), note
 
 
-def _store_record(store: Store) -> dict[str, Any]:
+def store_record(store: Store) -> dict[str, Any]:
     """A store's preprocessing record with its stored rate (as a data specification has)."""
     return {**(store.preprocessing or {}), "sampling_rate": store.sampling_rate}

@@ -92,7 +92,7 @@ def cross_dataset_side(store: Store, plan: EvaluationPlan
                           "its subjects may be the training subjects; test on another "
                           "dataset's store, or use --loso/--kfold within one")
     data = plan.config.data
-    cross.check_preprocessing(store.preprocessing or {}, test.preprocessing or {},
+    cross.check_preprocessing(cross.store_record(store), cross.store_record(test),
                               what_a=str(store.path), what_b=str(test.path), uses_eeg=True,
                               norm=data.norm)
     channels = cross.common_channels(store, test, data.eeg_channels)
