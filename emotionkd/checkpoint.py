@@ -278,7 +278,10 @@ def checkpoint_data(ckpt: Mapping[str, Any]) -> DataConfig:
     from dataclasses import replace
 
     names = ",".join(ckpt["data"]["eeg_channels"])
-    return replace(checkpoint_config(ckpt).data, eeg_channels=names)
+    data = replace(checkpoint_config(ckpt).data, eeg_channels=names)
+    if data.threshold is None and ckpt["data"].get("threshold") is not None:
+        data = replace(data, threshold=float(ckpt["data"]["threshold"]))
+    return data
 
 
 def data_spec(ckpt: Mapping[str, Any]) -> dict[str, Any]:
@@ -394,6 +397,8 @@ def data_section(ds: WindowDataset, train_subjects: Sequence[int],
         "store": str(ds.store.path),
         "synthetic": bool(ds.store.synthetic),
         "rating_names": list(ds.store.rating_names),
+        "rating_scale": ds.store.rating_scales[ds.store.rating_index(ds.target)],
+        "threshold": ds.threshold,  # as used (the default: the scale's midpoint)
         "class_names": [f"low {ds.target}", f"high {ds.target}"],
         "train_subjects": [int(s) for s in train_subjects],
         "val_subjects": [int(s) for s in val_subjects],

@@ -51,7 +51,7 @@ CLASS_WEIGHTS = ("balanced", "none")
 #: which teacher tokens the hint of a distillation matches
 HINT_MAPS = ("fold", "gsr", "eeg")
 STUDENT_INITS = ("scratch", "teacher-gsr")
-PROTOCOLS = ("loso", "kfold", "subject-dependent")
+PROTOCOLS = ("loso", "kfold", "subject-dependent", "cross-dataset")
 
 # ---------------------------------------------------------------------------------------------
 # deployment

@@ -111,8 +111,10 @@ def options_block(name: str) -> str:
     table_of = {title: key for key, title in PANELS.items()}
     out: list[str] = []
     for panel, rows in option_rows(name).items():
-        if panel:
+        if panel in table_of:
             out += [f"*{panel}* — the `[{table_of[panel]}]` table of a `--config` file:", ""]
+        elif panel:  # a command's own group of options
+            out += [f"*{panel}*:", ""]
         out += ["| option | default | meaning |", "|---|---|---|"]
         out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
         out.append("")

@@ -40,7 +40,7 @@ from emotionkd.errors import ConfigError
 from emotionkd.metrics import class_balance
 from emotionkd.store import Store, open_store
 from emotionkd.validation import parse_subjects
-from emotionkd.windows import WindowDataset
+from emotionkd.windows import WindowDataset, check_target_classes
 
 PathLike = str | os.PathLike
 #: a configuration, a TOML file of one, or None (the defaults)
@@ -113,8 +113,10 @@ def train_teacher(
         st.subjects, parse_subjects(d.train_subjects, "--train-subjects"),
         parse_subjects(d.val_subjects, "--val-subjects"),
         parse_subjects(d.test_subjects, "--test-subjects"), d.val_fraction, cfg.train.seed)
+    check_target_classes(st, d, [d.target], tr)  # one class: refused before training
     full = WindowDataset(st, d, subjects=tr + va + te,
                          norm_subjects=tr if d.norm == "train" else None)
+    cfg = cfg.with_tables(data=replace(d, threshold=full.threshold))  # the one it used
     train, val = full.select_subjects(tr), full.select_subjects(va)
     cfg = cfg.for_data(len(train))  # size "auto" and the size's lr and batch size
     try:
@@ -189,6 +191,7 @@ def _teacher_windows(ck: dict[str, Any], teacher: Path, st: Store, cfg: Experime
     if missing:
         raise ConfigError(f"{st.path}: lacks subject(s) {missing} that the teacher {teacher} "
                           "was trained/validated on; use the teacher's data")
+    check_target_classes(st, cfg.data, [cfg.data.target], tr)
     full = WindowDataset(st, cfg.data, subjects=tr + va + te,
                          norm_subjects=tr if cfg.data.norm == "train" else None)
     check_data_compatible(ck, full.spec(), str(st.path))

@@ -9,6 +9,7 @@ another scale is not silently binarised against DEAP's 5.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -77,3 +78,49 @@ def check_two_classes(labels: np.ndarray, *, target: str, threshold: float, tie:
         hint = f"--threshold {scale_midpoint(scale):g} (the scale's midpoint)"
     fix = f"pass {hint}" if hint else "pass a --threshold inside the ratings' range"
     raise ConfigError(f"{msg}; {fix}, or choose another --target")
+
+
+_SCALE = re.compile(r"^\s*(-?\d+(?:\.\d*)?)\s*(?:-|\.\.|:)\s*(-?\d+(?:\.\d*)?)\s*$")
+
+
+def parse_rating_scales(text: str, option: str = "--ratings"
+                        ) -> dict[str, tuple[float, float] | None]:
+    """``"valence=1-9,arousal=1-5,emotion=category"`` → ``{"valence": (1, 9), …}`` (a
+    category's scale is None); a one-line ConfigError names the item it cannot read."""
+    out: dict[str, tuple[float, float] | None] = {}
+    for item in (x.strip() for x in str(text).split(",")):
+        if not item:
+            continue
+        name, sep, scale = item.partition("=")
+        name = name.strip()
+        m = _SCALE.match(scale)
+        if not sep or not name or not (m or scale.strip().lower() == "category"):
+            raise ConfigError(f"{option}: cannot read {item!r}; give NAME=MIN-MAX or "
+                              "NAME=category, e.g. valence=1-9,arousal=1-9")
+        if name in out:
+            raise ConfigError(f"{option}: rating '{name}' is given twice")
+        if m:
+            lo, hi = float(m.group(1)), float(m.group(2))
+            if not lo < hi:
+                raise ConfigError(f"{option}: the scale of '{name}' ({lo:g} to {hi:g}) needs "
+                                  "MIN < MAX")
+            out[name] = (lo, hi)
+        else:
+            out[name] = None
+    if not out:
+        raise ConfigError(f"{option}: give the ratings to store, e.g. valence=1-9,arousal=1-9")
+    return out
+
+
+def map_threshold(threshold: float, scale: Sequence[float] | None,
+                  to_scale: Sequence[float] | None) -> float:
+    """``threshold`` on ``scale`` moved to the same relative place on ``to_scale`` (5 on 1-9
+    is 3 on 1-5), so a model's classes mean the same on a dataset rated on another scale;
+    unchanged when either scale is unknown or they are equal."""
+    if scale is None or to_scale is None:
+        return float(threshold)
+    lo, hi = (float(x) for x in scale)
+    to_lo, to_hi = (float(x) for x in to_scale)
+    if (lo, hi) == (to_lo, to_hi):
+        return float(threshold)
+    return to_lo + (float(threshold) - lo) * (to_hi - to_lo) / (hi - lo)

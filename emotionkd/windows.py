@@ -21,6 +21,7 @@ from emotionkd.choices import TIES
 from emotionkd.config import DataConfig
 from emotionkd.datasets.records import eeg_channel_names
 from emotionkd.errors import ConfigError
+from emotionkd.labels import check_two_classes, default_threshold, rating_scale
 from emotionkd.signals import moments, normalise, zscore_stats
 from emotionkd.store import Store, open_store
 from emotionkd.validation import check_choice
@@ -61,12 +62,33 @@ def window_starts(
     return starts, owner
 
 
-def check_data(store: Store, data: DataConfig, targets: Sequence[str]) -> None:
+def check_data(store: Store, data: DataConfig, targets: Sequence[str],
+               subjects: Sequence[int] | None = None) -> None:
     """Refuse, before any long work, ``[data]`` settings the store cannot serve: EEG channels
-    it lacks, ratings it does not hold."""
+    it lacks, ratings it does not hold, a target whose labels are one class."""
     store.channel_indices(eeg_channel_names(data.eeg_channels))
     for t in targets:
         store.rating_index(t)
+    check_target_classes(store, data, targets, subjects)
+
+
+def target_threshold(store: Store, data: DataConfig, target: str) -> float:
+    """The threshold of ``target``: ``data.threshold``, or by default its scale's midpoint."""
+    return (float(data.threshold) if data.threshold is not None
+            else default_threshold(store, target))
+
+
+def check_target_classes(store: Store, data: DataConfig, targets: Sequence[str],
+                         subjects: Sequence[int] | None = None) -> None:
+    """Refuse, before training, a target whose trials (of ``subjects``) would all get one
+    label, with the class counts and the ``--threshold`` that would split them."""
+    mask = store.trial_mask(subjects)
+    for t in targets:
+        ratings = np.asarray(store.ratings[mask, store.rating_index(t)], dtype=np.float64)
+        threshold = target_threshold(store, data, t)
+        check_two_classes(binarise(ratings, threshold, data.tie), target=t,
+                          threshold=threshold, tie=data.tie, ratings=ratings,
+                          scale=rating_scale(store, t), what="trials", source=str(store.path))
 
 
 @dataclass
@@ -122,7 +144,8 @@ class WindowDataset(torch.utils.data.Dataset):
         self.window_s = self.window_samples / self.fs
         self.step_s = self.step_samples / self.fs
         self.target = target or data.target
-        self.threshold, self.tie, self.norm = float(data.threshold), data.tie, data.norm
+        self.threshold = target_threshold(s, data, self.target)
+        self.tie, self.norm = data.tie, data.norm
         self.channel_idx = s.channel_indices(eeg_channel_names(data.eeg_channels))
         self.eeg_channels = [s.eeg_channels[i] for i in self.channel_idx]
         trial_idx = np.flatnonzero(s.trial_mask(subjects))
@@ -240,6 +263,20 @@ class WindowDataset(torch.utils.data.Dataset):
         view = self.subset(np.arange(len(self)))
         view.norm = norm
         view._stats = self._compute_stats(norm, norm_subjects, norm_trials)
+        view._prepare_stats()
+        return view
+
+    def with_stats_from(self, other: WindowDataset) -> WindowDataset:
+        """A view normalised with ``other``'s pooled training statistics (``norm="train"``
+        across stores: the test store's windows scaled as the training windows were)."""
+        if other.norm != "train" or other.n_eeg != self.n_eeg:
+            raise ConfigError("with_stats_from needs norm 'train' statistics over the same "
+                              "EEG channels")
+        view = self.subset(np.arange(len(self)))
+        view.norm, g = "train", len(self.subject_ids)
+        view._stats = NormStats(*(np.repeat(a[:1], g, axis=0) for a in (
+            other._stats.eeg_mean, other._stats.eeg_std, other._stats.gsr_mean,
+            other._stats.gsr_std)))
         view._prepare_stats()
         return view
 

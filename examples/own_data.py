@@ -6,8 +6,9 @@ Part 1 writes a store straight from arrays (skin conductance of three participan
 trials each, rated on a 1-5 scale). Part 2 writes each participant's recording as a FIF file
 with its trials as annotations and a BIDS-style events table beside it (onset, duration,
 trial_type, valence, arousal), then reads the folder back with ``preprocess_files``; EDF,
-BDF, BrainVision, EEGLAB and XDF recordings are read the same way. Both stores are ready for
-training: the default threshold is the scale's midpoint (3 on 1-5).
+BDF, BrainVision, EEGLAB and XDF recordings are read the same way. Part 3 does part 2 with
+``emotionkd preprocess files`` and checks that the store is the same. Every store is ready
+for training: the default threshold is the scale's midpoint (3 on 1-5).
 """
 
 from __future__ import annotations
@@ -83,10 +84,30 @@ def from_files(out: Path, data: dict[int, tuple[np.ndarray, list]]) -> Path:
     return Path(report.out)
 
 
+def from_the_command_line(out: Path) -> Path:
+    """The folder of part 2 again, through ``emotionkd preprocess files``: the same store."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "emotionkd", "preprocess", "files", str(out / "recordings"),
+           "--out", str(out / "own-cli.h5"), "--ratings", "valence=1-5,arousal=1-5",
+           "--trial-type", "video", "--baseline-seconds", f"{BASELINE_S:g}",
+           "--eeg-channels", "none", "--source", "mylab", "--overwrite"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    cli, lib = open_store(out / "own-cli.h5"), open_store(out / "own-files.h5")
+    _, g_cli, _ = cli.load_signals(np.arange(cli.n_trials), load_eeg=False)
+    _, g_lib, _ = lib.load_signals(np.arange(lib.n_trials), load_eeg=False)
+    assert np.array_equal(g_cli, g_lib) and np.array_equal(cli.ratings, lib.ratings)
+    print(f"from the command line: {cli.path} (dataset {cli.source}), the same trials")
+    return Path(cli.path)
+
+
 def main(out: Path) -> None:
     rng = np.random.default_rng(0)
     data = {s: participant(rng) for s in (1, 2, 3)}
-    for path in (from_arrays(out, data), from_files(out, data)):
+    stores = [from_arrays(out, data), from_files(out, data)]
+    stores.append(from_the_command_line(out))
+    for path in stores:
         store = open_store(path)
         threshold = default_threshold(store, "arousal")  # midpoint of 1-5
         data = DataConfig(window=4, step=4, target="arousal", threshold=threshold)

@@ -91,3 +91,14 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
             main(bad)
         assert exc.value.code == 1
         assert msg in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_one_class_target_before_any_fold(deap_store, tmp_path, capsys):
+    from conftest import run_cli
+
+    run = tmp_path / "run"
+    code, cap = run_cli(["evaluate", "--data", str(deap_store), "--loso", "--threshold", "20",
+                         "--out", str(run)], capsys)
+    assert code == 1 and cap.err.count("\n") == 1
+    assert "gives one class with --threshold 20" in cap.err and "pass --threshold" in cap.err
+    assert not run.exists()

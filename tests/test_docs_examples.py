@@ -233,6 +233,8 @@ def test_own_data_example_runs(tmp_path):
                           str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "from arrays:" in res.stdout and "from files:" in res.stdout
+    assert "from the command line:" in res.stdout and "dataset mylab" in res.stdout
+    assert res.stdout.count("threshold 3,") == 3  # the midpoint of 1-5, in every store
     st = open_store(tmp_path / "own-files.h5")
     assert st.rating_names == ["valence", "arousal"] and st.rating_scales == [[1, 5], [1, 5]]
 

@@ -20,3 +20,57 @@ def test_training_learns_the_synthetic_signal(tmp_path):
     assert run.test_metrics["roc_auc"] > 0.8
     assert run.test_metrics["balanced_accuracy"] > 0.65
     assert run.test_metrics["accuracy"] > run.test_metrics["majority_baseline"] + 0.1
+
+
+def _five_point_store(path):
+    """An own store rated on 1-5 (a 5-point SAM): 3 subjects × 4 trials of EEG and GSR."""
+    import numpy as np
+
+    from emotionkd.ingest import write_store
+
+    rng = np.random.default_rng(0)
+    n, k = 3, 4
+    gsr = [3 + 0.1 * rng.standard_normal(128 * 8) for _ in range(n * k)]
+    eeg = [rng.standard_normal((2, 128 * 8)) for _ in range(n * k)]
+    arousal = [1, 2, 4, 5] * n  # no rating above DEAP's 5
+    return write_store(path, gsr=gsr, eeg=eeg, eeg_channels=["Fz", "Cz"], fs=128.0,
+                       gsr_unit="us", ratings={"arousal": arousal},
+                       rating_scales={"arousal": (1, 5)},
+                       subjects=[s for s in (1, 2, 3) for _ in range(k)]).out
+
+
+def test_one_class_targets_are_refused_before_training(tmp_path, deap_store, monkeypatch):
+    import pytest
+
+    import emotionkd.training
+    from emotionkd.errors import ConfigError
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(emotionkd.training, "fit_model", no_training)
+    # issue 27: --threshold 20 on 1-9 ratings
+    with pytest.raises(ConfigError, match=r"one class with --threshold 20 .*0 high, \d+ low "
+                                          r"trials; the ratings run from .* on a 1-9 scale; "
+                                          r"pass --threshold"):
+        train_teacher(deap_store, tmp_path / "t.pt", threshold=20, epochs=1)
+    # ratings 1-5 with threshold 5: every label low; the fix named is 3
+    store = _five_point_store(tmp_path / "five.h5")
+    with pytest.raises(ConfigError, match=r"0 high, 8 low trials; .*1-5 scale; pass "
+                                          r"--threshold 3"):
+        train_teacher(store, tmp_path / "t.pt", threshold=5, epochs=1, val_subjects=[3])
+    assert not (tmp_path / "t.pt").exists()
+
+
+def test_default_threshold_is_the_scale_midpoint_in_every_job(tmp_path):
+    from emotionkd.checkpoint import load_checkpoint
+    from emotionkd.jobs import distill_student
+
+    store = _five_point_store(tmp_path / "five.h5")
+    run = train_teacher(store, tmp_path / "t.pt", epochs=1, val_subjects=[3], size="tiny",
+                        batch_size=8)
+    assert run.config.data.threshold == 3.0  # the midpoint of 1-5, recorded as used
+    assert load_checkpoint(tmp_path / "t.pt")["data"]["threshold"] == 3.0
+    s = distill_student(tmp_path / "t.pt", store, tmp_path / "s.pt", epochs=1, batch_size=8)
+    assert s.config.data.threshold == 3.0
+    assert s.data["train_balance"]["high"] > 0 and s.data["train_balance"]["low"] > 0

@@ -40,3 +40,16 @@ def test_one_class_labels_are_refused_with_a_threshold_to_try():
     check_two_classes((ratings > 3).astype(int), target="arousal", threshold=3)  # two classes
     with pytest.raises(ConfigError, match="7 high, 0 low"):
         check_two_classes(np.ones(7), target="arousal", threshold=0, tie="high")
+
+
+def test_rating_scales_from_the_command_line_and_thresholds_moved_between_scales():
+    from emotionkd.labels import map_threshold, parse_rating_scales
+
+    assert parse_rating_scales("valence=1-9, arousal=1..5,emotion=category,x=-1:1") == {
+        "valence": (1, 9), "arousal": (1, 5), "emotion": None, "x": (-1, 1)}
+    for bad in ("valence", "valence=a-b", "=1-9", ""):
+        with pytest.raises(ConfigError, match="--ratings"):
+            parse_rating_scales(bad)
+    assert map_threshold(5, (1, 9), (1, 5)) == 3.0
+    assert map_threshold(0.5, (0, 1), (1, 9)) == 5.0
+    assert map_threshold(6, (1, 9), None) == 6 and map_threshold(6, (1, 9), (1, 9)) == 6

@@ -131,3 +131,26 @@ def test_random_crop_stays_inside_the_trial(deap_store):
     torch.testing.assert_close(g_start, first)
     _, g0, _ = ds.batch(idx, shift=np.zeros(len(ds), dtype=int))
     torch.testing.assert_close(g0, ds.batch(idx)[1])
+
+
+def test_with_stats_from_scales_another_store_as_the_training_windows(deap_store, none_store):
+    """norm "train" across stores (the cross-dataset test side): the other store's windows
+    are z-scored with the training windows' pooled statistics."""
+    import numpy as np
+
+    from emotionkd.config import DataConfig
+    from emotionkd.windows import WindowDataset
+
+    a = WindowDataset(deap_store, DataConfig(norm="train"), norm_subjects=[1, 2])
+    b = WindowDataset(none_store, DataConfig(norm="none"))
+    v = b.with_stats_from(a)
+    st = a.norm_stats()
+    assert v.norm == "train" and len(v) == len(b)
+    _, g, _ = v.batch([0, 3], eeg=False)
+    _, raw, _ = b.batch([0, 3], eeg=False)
+    np.testing.assert_allclose(g.numpy(), (raw.numpy() - st["gsr_mean"]) / st["gsr_std"],
+                               rtol=1e-4, atol=1e-4)
+    e, _, _ = v.batch([0])
+    e_raw, _, _ = b.batch([0])
+    np.testing.assert_allclose(e.numpy()[0, 0], (e_raw.numpy()[0, 0] - st["eeg_mean"][0])
+                               / st["eeg_std"][0], rtol=1e-4, atol=1e-4)

@@ -1,7 +1,8 @@
 """The ``emotionkd`` command line: one module per command group over shared options
 (:mod:`.options`) and the printing of results (:mod:`.render`):
 
-* :mod:`.data` — ``synth``, ``preprocess``, ``info``, ``models``;
+* :mod:`.data` — ``synth``, ``preprocess`` (DEAP, HCI), ``info``, ``models``;
+* :mod:`.ingest` — ``synth amigos``, ``preprocess amigos|files|xdf|bids``;
 * :mod:`.train` — ``train-teacher``, ``distill``;
 * :mod:`.evaluate` — ``evaluate``, ``report``;
 * :mod:`.deploy` — ``export``, ``predict``, ``demo``.
@@ -58,7 +59,7 @@ def _paragraph_help(*apps: typer.Typer) -> None:
 
 def build_app() -> typer.Typer:
     """The Typer app with every command (built again when the method registry changed)."""
-    from emotionkd.cli import data, deploy, evaluate, train
+    from emotionkd.cli import data, deploy, evaluate, ingest, train
     from emotionkd.distill.methods import names, own_settings
 
     key = (*names(), "|", *own_settings())
@@ -80,6 +81,7 @@ def build_app() -> typer.Typer:
     app.add_typer(preprocess, name="preprocess")
     app.callback()(_root)
     data.register(app, synth, preprocess)
+    ingest.register(synth, preprocess)
     train.register(app)
     evaluate.register(app)
     deploy.register(app)

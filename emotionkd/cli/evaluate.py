@@ -27,14 +27,20 @@ _K = {"integer": True, "low": 2, "high": 10_000, "why": " (folds)"}
 
 
 def protocol_given(kw: dict[str, Any]) -> dict[str, Any]:
-    """--loso, --kfold K, --subject-dependent K → the protocol settings (at most one)."""
+    """--loso, --kfold K, --subject-dependent K, --test-data STORE → the protocol settings
+    (at most one)."""
     from emotionkd.errors import ConfigError
 
     loso, kfold, dep = kw.pop("loso"), kw.pop("kfold"), kw.pop("subject_dependent")
+    test = kw["test_data"]
     chosen = [(name, k) for name, on, k in (("loso", loso, 0), ("kfold", kfold is not None, kfold),
-                                            ("subject-dependent", dep is not None, dep)) if on]
+                                            ("subject-dependent", dep is not None, dep),
+                                            ("cross-dataset", test is not None, 0)) if on]
     if len(chosen) > 1:
-        raise ConfigError("choose one protocol: --loso, --kfold K or --subject-dependent K")
+        raise ConfigError("choose one protocol: --loso, --kfold K, --subject-dependent K or "
+                          "--test-data STORE")
+    if test is not None:
+        return {"protocol": "cross-dataset", "k": 0, "test_data": str(test)}
     return {"protocol": chosen[0][0], "k": chosen[0][1]} if chosen else {}
 
 
@@ -45,6 +51,9 @@ def evaluate_cmd(
         None, "--kfold", "K folds over groups of subjects.", **_K),
     subject_dependent: Optional[int] = number(  # noqa: UP045
         None, "--subject-dependent", "Per subject, K folds over its trials.", **_K),
+    test_data: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--test-data", help="Cross-dataset protocol: train on --data, test on every "
+                                  "subject of this store of another dataset."),
     out: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--out", show_default="runs/STORE-PROTOCOL-TIME", help="Run folder."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run; skip finished folds."),
@@ -73,16 +82,22 @@ def evaluate_cmd(
     finish, runs resume, and report.md compares the models with confidence intervals.
     """
     data = required(data, "--data")
+    if model is not None and test_data is not None:
+        from emotionkd.errors import ConfigError
+
+        raise ConfigError("--model evaluates a checkpoint on --data; --test-data is the "
+                          "cross-dataset protocol's test store: give one of them")
     if model is not None:
         _one_checkpoint(model, data, config, allow_train_subjects, as_json)
         return
     _run_protocol(data, out, config, config_file, save_models=save_models, resume=resume,
-                  fold=fold, only_seed=only_seed, tensorboard=tensorboard)
+                  fold=fold, only_seed=only_seed, tensorboard=tensorboard, test_data=test_data)
 
 
 def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
                   config_file: Path | None, *, save_models: bool, resume: bool,
-                  fold: int | None, only_seed: int | None, tensorboard: bool = False) -> None:
+                  fold: int | None, only_seed: int | None, tensorboard: bool = False,
+                  test_data: Path | None = None) -> None:
     init_distributed()
     from emotionkd.cli.console import ARGV, console, progress_task
     from emotionkd.evaluation import EvaluationPlan, evaluate_protocol
@@ -96,9 +111,10 @@ def _run_protocol(data: Path, out: Path | None, config: ExperimentConfig,
     check_data(store, config.data, plan.targets)
     out = out if out is not None else default_run_dir(data, plan.protocol)
     # fold jobs (a cluster array) write one run folder together: checked, never locked
-    check_out(out, True, (data, config_file), 16 * 2**20, kind="dir", lock=False)
+    check_out(out, True, (data, config_file, test_data), 16 * 2**20, kind="dir", lock=False)
     if is_main():
-        console.print(f"evaluation run: [bold]{out}[/] ({plan.protocol}, targets "
+        tested = f" → {plan.test_data}" if plan.test_data else ""
+        console.print(f"evaluation run: [bold]{out}[/] ({plan.protocol}{tested}, targets "
                       f"{', '.join(plan.targets)}; models {', '.join(plan.model_labels())})")
     with progress_task(f"evaluate {plan.protocol}") as cb:
         results = evaluate_protocol(store, plan, out, resume=resume, fold=fold, progress=cb,
@@ -128,7 +144,11 @@ def _one_checkpoint(model: Path, data: Path, config: ExperimentConfig,
     if as_json:
         typer.echo(json.dumps(res, indent=2))
         return
-    console.print(f"{model} on subjects {res['subjects']} of {data} (target {res['target']})")
+    tr, te = res["trained_on"], res["tested_on"]
+    across = (f"; trained on dataset {tr['dataset']}, tested on dataset {te['dataset']}, "
+              f"threshold {res['threshold']:g}" if tr["dataset"] != te["dataset"] else "")
+    console.print(f"{model} on subjects {res['subjects']} of {data} (target {res['target']}"
+                  f"{across})", highlight=False)
     rows = {"all": res["overall"], **{f"subject {s}": m for s, m in res["per_subject"].items()}}
     render.metrics_table("checkpoint", rows)
 

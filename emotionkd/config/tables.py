@@ -78,7 +78,8 @@ class DataConfig:
     window: float = setting(4.0, "Window length in seconds.", rule=_SECONDS)
     step: float = setting(4.0, "Window step in seconds; equal to the window: no overlap.",
                           rule=_SECONDS)
-    threshold: float = setting(5.0, "Ratings above it are the high class.")
+    threshold: float | None = setting(None, "Ratings above it are the high class.", kind=float,
+                                      shown="the rating scale's midpoint (5 on 1-9, 3 on 1-5)")
     tie: str = setting("low", "Class of a rating equal to the threshold: low gives the > rule, "
                        "high the >= rule.", choices=TIES)
     eeg_channels: str = setting("store", "EEG channels: store (every one in the store), all "
@@ -337,11 +338,18 @@ class EvaluationConfig:
                                 kind="csv", shown="--seed")
     subjects: str | None = setting(None, "Restrict the run to these subjects, e.g. 1-10.",
                                    kind="csv", shown="all")
+    test_data: str | None = setting(None, "Store of another dataset to test on (protocol "
+                                    "cross-dataset): every model trains on the subjects of "
+                                    "--data and is tested on every subject of this one.",
+                                    kind=str, flag=False, shown="none")
 
     def __post_init__(self) -> None:
         check_table(self)
         if self.protocol in ("kfold", "subject-dependent") and self.k < 2:
             raise ConfigError(f"--{self.protocol} needs K >= 2 folds")
+        if (self.protocol == "cross-dataset") != (self.test_data is not None):
+            raise ConfigError("the cross-dataset protocol and --test-data (test_data in "
+                              "[evaluate]) go together: give both or neither")
         if self.seeds is not None:
             parse_integers(self.seeds, "--seeds", rule=SEED)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +46,11 @@ class FoldRunner:
     (its fitting, validation and quiz trials; never a test trial's signal)."""
 
     def __init__(self, plan: EvaluationPlan, ds: WindowDataset, fold: Fold, target: str,
-                 run_dir: Path, seed: int, progress: Callable[..., None] | None = None) -> None:
+                 run_dir: Path, seed: int, progress: Callable[..., None] | None = None,
+                 test_ds: WindowDataset | None = None) -> None:
         self.plan, self.fold, self.target, self.seed = plan, fold, target, int(seed)
-        self.config = plan.for_target(target)
+        cfg = plan.for_target(target)  # with the threshold the windows were labelled with
+        self.config = cfg.with_tables(data=replace(cfg.data, threshold=ds.threshold))
         self.progress = progress
         self.fold_seed = self.seed * 1000 + fold.index
         self.windows = fw = fold_windows(fold, ds, plan, self.fold_seed)
@@ -55,6 +58,9 @@ class FoldRunner:
         self.view = ds if ds.norm != "train" else ds.with_norm("train", norm_trials=side)
         self.train, self.val = self.view.subset(fw.train), self.view.subset(fw.val)
         self.test, self.quiz = self.view.subset(fw.test), self.view.subset(fw.quiz)
+        if test_ds is not None:  # cross-dataset: every window of the other store
+            self.test = (test_ds if test_ds.norm != "train"
+                         else test_ds.with_stats_from(self.view))
         self.trained_on = windows_digest(ds, fw.train)
         self.run_dir, self.models_dir = run_dir, models_path(run_dir, target, fold.index,
                                                              self.seed)
@@ -67,6 +73,7 @@ class FoldRunner:
         out: dict[str, Any] = {
             "target": self.target, "fold": self.fold.as_dict(), "seed": self.seed,
             "fold_seed": self.fold_seed, "validation": self.windows.val_desc,
+            "threshold": self.view.threshold,
             "windows": {"train": len(train), "val": len(self.val), "quiz": len(self.quiz),
                         "test": len(test)},
             "trained_on": self.trained_on, "single_class": bool(len(np.unique(test.labels)) < 2),

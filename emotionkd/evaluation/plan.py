@@ -103,6 +103,11 @@ class EvaluationPlan:
         return parse_subjects(self.config.evaluate.subjects, "--subjects")
 
     @property
+    def test_data(self) -> str | None:
+        """The store of the test side (cross-dataset protocol), else None."""
+        return self.config.evaluate.test_data
+
+    @property
     def val_fraction(self) -> float:
         return self.config.data.val_fraction
 
@@ -166,13 +171,19 @@ class EvaluationPlan:
 
 
 def make_folds(plan: EvaluationPlan, subjects: np.ndarray, trials: np.ndarray,
-               seed: int | None = None) -> list[Fold]:
+               seed: int | None = None, test_subjects: np.ndarray | None = None
+               ) -> list[Fold]:
     """The protocol's folds for one seed (the same for every target) from the store's
-    (subject, trial) table; k-fold and subject-dependent splits are reshuffled per seed."""
+    (subject, trial) table; k-fold and subject-dependent splits are reshuffled per seed.
+    Cross-dataset: one fold, every subject of the store on the training side and
+    ``test_subjects`` (of the test store) on the test side."""
     from emotionkd.splits import group_kfold, loso_folds, subject_dependent_folds
 
     seed = plan.seeds[0] if seed is None else seed
     subs = np.unique(subjects)
+    if plan.protocol == "cross-dataset":
+        test = sorted(int(x) for x in np.unique(np.asarray(test_subjects)))
+        return [Fold(0, "cross-dataset", [int(x) for x in subs], test)]
     if plan.protocol == "loso":
         return loso_folds(subs)
     if plan.protocol == "kfold":
@@ -206,8 +217,9 @@ def fold_windows(fold: Fold, ds: WindowDataset, plan: EvaluationPlan, fold_seed:
         train_side, val = side[keep], side[held]
         val_desc = f"{len(np.unique(keys[val]))} held-out training trials"
         train_subjects = sorted(set(fold.train_subjects))
-    else:
-        test = np.flatnonzero(np.isin(ds.subjects, fold.test_subjects))
+    else:  # cross-dataset: the test side is another store's windows (FoldRunner)
+        test = (np.zeros(0, dtype=np.int64) if plan.protocol == "cross-dataset"
+                else np.flatnonzero(np.isin(ds.subjects, fold.test_subjects)))
         fit_subj, val_subj = holdout_subjects(fold.train_subjects, plan.val_fraction, fold_seed)
         train_side = np.flatnonzero(np.isin(ds.subjects, fit_subj))
         val = np.flatnonzero(np.isin(ds.subjects, val_subj))

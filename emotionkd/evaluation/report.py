@@ -72,27 +72,61 @@ def _by_size(x: float | None) -> str:
     return "by the model size's recipe" if x is None else f"{x:g}"
 
 
-def _header(summary: RunSummary, plan: EvaluationPlan, store: str) -> list[str]:
+def _sides(cross: dict[str, Any] | None) -> list[str]:
+    """The report's lines on where each side of a cross-dataset run came from."""
+    if not cross:
+        return []
+
+    def line(name: str, x: dict[str, Any]) -> str:
+        pre = x.get("preprocessing", {})
+        return (f"* {name}: dataset **{x['dataset']}**, `{x['store']}`, subjects "
+                f"{', '.join(map(str, x['subjects']))} ({pre.get('reader', 'reader unknown')}, "
+                f"baseline {pre.get('baseline', '?')} {pre.get('baseline_s', '?')} s, "
+                f"{x['sampling_rate']:g} Hz)")
+
+    return [line("training side", cross["train"]), line("test side", cross["test"]),
+            f"* EEG channels (both stores): {', '.join(cross['eeg_channels'])}"]
+
+
+def _threshold_text(threshold: float | None, used: dict[str, float]) -> str:
+    """The threshold as set, or by default the scale midpoints the folds used."""
+    if threshold is not None:
+        return f"{threshold:g}"
+    values = sorted(set(used.values()))
+    if not values:
+        return "the midpoint of its scale"
+    if len(values) == 1:
+        return f"{values[0]:g} (the midpoint of the rating's scale)"
+    return ("the midpoint of its scale (" + ", ".join(f"{t} {v:g}" for t, v in used.items())
+            + ")")
+
+
+def _header(summary: RunSummary, plan: EvaluationPlan, store: str,
+            cross: dict[str, Any] | None = None,
+            thresholds: dict[str, float] | None = None) -> list[str]:
     """The report's list of what the run did."""
     data, tr, k = plan.config.data, plan.config.train, plan.k
     seeds = summary.seeds
     proto = {"loso": "leave-one-subject-out", "kfold": f"{k}-fold over subjects",
              "subject-dependent": f"subject-dependent, {k} folds over each subject's "
-                                  "trials"}[plan.protocol]
+                                  "trials",
+             "cross-dataset": "cross-dataset: every model trains on the training store's "
+                              "subjects and is tested on every subject of the test "
+                              "store"}[plan.protocol]
     channels = eeg_channel_names(data.eeg_channels)
     quiz = (f"; feedback quiz: {int(plan.quiz_fraction * 100)} % of the remaining training "
             "trials, held out of every model's training windows so that all models of a fold "
             "learn from the same labelled windows" if plan.uses_quiz else "")
     return [
         "# emotionkd evaluation report", "",
-        *_provenance_lines(summary, store),
+        *_provenance_lines(summary, store), *_sides(cross),
         f"* protocol: {proto} ({summary.folds_total} folds × {len(seeds)} seed"
         f"{'s' if len(seeds) > 1 else ''}: {', '.join(map(str, seeds))}; folds are redrawn per "
         "seed where the protocol shuffles); the teacher is retrained in every fold; "
         "early-stopping validation and feedback quiz data come from the training side only",
         f"* normalisation: {describe_normalisation(data.norm)}",
-        f"* labels: high = rating {'>=' if data.tie == 'high' else '>'} {data.threshold} (tie "
-        f"rule '{data.tie}')",
+        f"* labels: high = rating {'>=' if data.tie == 'high' else '>'} "
+        f"{_threshold_text(data.threshold, thresholds or {})} (tie rule '{data.tie}')",
         f"* windows: {data.window} s every {data.step} s; EEG channels: "
         f"{'all in the store' if not channels else len(channels)}",
         f"* training: epochs ≤ {tr.epochs}, lr {_by_size(tr.lr)}, batch "
@@ -231,9 +265,13 @@ def _target_section(target: str, t: TargetSummary, jobs: int, plan: EvaluationPl
     return lines
 
 
-def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str) -> str:
-    """The report of a run (without its figures section)."""
-    lines = _header(summary, plan, store)
+def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str,
+                    cross: dict[str, Any] | None = None,
+                    thresholds: dict[str, float] | None = None) -> str:
+    """The report of a run (without its figures section); ``cross``: the sides of a
+    cross-dataset run (run.json's ``cross_dataset``); ``thresholds``: the one each target's
+    folds used."""
+    lines = _header(summary, plan, store, cross, thresholds)
     for target, t in summary.targets.items():
         lines += _target_section(target, t, summary.jobs_total, plan)
     return "\n".join(lines) + "\n"

@@ -92,10 +92,12 @@ def default_run_dir(store: str | os.PathLike, protocol: str) -> Path:
 
 def prepare_run(run_dir: Path, plan: EvaluationPlan, store_path: str,
                 folds_by_seed: dict[int, list[Fold]], resume: bool, single_job: bool,
-                provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+                provenance: dict[str, Any] | None = None,
+                cross_dataset: dict[str, Any] | None = None) -> dict[str, Any]:
     """Create or check ``run.json``. An existing run folder must hold the same plan, made from
     the same store (preprocessing and content digest, :mod:`.provenance`); what differs is
-    named. ``provenance``: where the run comes from (:func:`.provenance.run_provenance`)."""
+    named. ``provenance``: where the run comes from (:func:`.provenance.run_provenance`);
+    ``cross_dataset``: where each side of a cross-dataset run came from."""
     from emotionkd.evaluation.provenance import check_same_plan, check_same_store
 
     run_json = run_dir / "run.json"
@@ -103,6 +105,8 @@ def prepare_run(run_dir: Path, plan: EvaluationPlan, store_path: str,
     folds = json.loads(json.dumps(folds))
     entries = json.loads(json.dumps(plan.run_entries()))
     prov = json.loads(json.dumps(provenance or {}, default=_json_default))
+    if cross_dataset is not None:
+        entries["cross_dataset"] = json.loads(json.dumps(cross_dataset, default=_json_default))
     meta = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **entries,
             "store": str(store_path), "folds": folds, **prov}
     if run_json.exists():
