@@ -48,6 +48,9 @@ class CleanOptions:
     #: EEG channels to keep after conditioning (None: every channel read); the common average
     #: is taken over every channel read, as DEAP's is over all 32 before any selection
     keep_channels: tuple[str, ...] | None = None
+    #: leave out trials of flat GSR and refuse a recording stored twice (the public
+    #: datasets, where a flat trial is a sensor failure and a copy a copied file or session)
+    screen: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.eeg_filter, "--eeg-filter", EEG_FILTERS)
@@ -149,7 +152,8 @@ def clean_trial(trial: Trial, opts: CleanOptions, gsr_unit: str) -> CleanTrial:
         raise DataFormatError(f"{src}: no pre-stimulus baseline to subtract; use --baseline none")
     eeg = np.asarray(trial.eeg)
     gsr = gsr_to_microsiemens(trial.gsr, gsr_unit, src, "--gsr-unit")
-    problem, digest = gsr_problem(gsr), signals_digest(eeg, gsr)
+    problem = gsr_problem(gsr, flat=opts.screen)
+    digest = signals_digest(eeg, gsr) if opts.screen else ""
     onset = trial.onset
     if opts.target_fs is not None and opts.target_fs != trial.fs:
         both = resample(np.vstack([eeg, gsr[None, :]]), trial.fs, opts.target_fs)
@@ -402,7 +406,7 @@ def preprocess_deap(
     from emotionkd.datasets.synthetic import LATENT_FILE, read_latent_table
 
     channels = resolve_eeg_channels(eeg_channels)
-    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit)
+    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, screen=True)
     folder = scan_folder(raw, fmt)
     latent = read_latent_table(raw)
     jobs = [Job(str(p), tuple(channels), subject=s) for s, p in folder.files]
@@ -467,7 +471,7 @@ def preprocess_hci(
     from emotionkd.errors import require_module
 
     channels = resolve_eeg_channels(eeg_channels)
-    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs,
+    opts = CleanOptions(baseline=baseline, gsr_unit=gsr_unit, target_fs=target_fs, screen=True,
                         eeg_filter=eeg_filter, keep_channels=tuple(channels))
     require_module("mne", "bdf", "Reading MAHNOB-HCI BDF files")  # the options first
     scan = scan_sessions(raw)

@@ -217,10 +217,11 @@ def normalise(x: Any, mean: Any, inv_std: Any) -> Any:
 MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US = 0.05, 100.0
 
 
-def gsr_problem(gsr: np.ndarray) -> str:
+def gsr_problem(gsr: np.ndarray, flat: bool = True) -> str:
     """Why a trial's raw GSR (µS) is no usable skin conductance: flat (one value
-    throughout) or beyond :data:`MAX_PLAUSIBLE_US`; "" when it is plausible."""
-    if gsr.size and float(np.ptp(gsr)) == 0.0:
+    throughout; checked when ``flat``) or beyond :data:`MAX_PLAUSIBLE_US`; "" when it is
+    plausible."""
+    if flat and gsr.size and float(np.ptp(gsr)) == 0.0:
         return f"the GSR is flat (a constant {float(gsr[0]):.4g} µS): no signal"
     big = np.abs(gsr) > MAX_PLAUSIBLE_US
     if big.any():

@@ -165,11 +165,13 @@ def work(tmp_path, deap_store, models) -> dict[str, Path]:
 
 
 def many_subjects(deap_raw: Path, folder: Path, n: int) -> Path:
-    """A DEAP folder of ``n`` subject files, hard links to the 3 of ``deap_raw`` (no latent
-    table): a preprocessing run long enough to be caught in the middle."""
+    """A DEAP folder of ``n`` small subject files, each its own signals (copies of one file
+    are refused as leakage): a preprocessing run long enough to be caught in the middle."""
+    from conftest import signature_arrays, write_dat
+
     folder.mkdir()
     for k in range(1, n + 1):
-        os.link(deap_raw / f"s{(k - 1) % 3 + 1:02d}.dat", folder / f"s{k}.dat")
+        write_dat(folder / f"s{k}.dat", signature_arrays(k))
     return folder
 
 

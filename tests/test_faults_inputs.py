@@ -78,7 +78,7 @@ def test_e4_zip_with_a_huge_eda_member(tiny_models, tmp_path, capsys):
             fh.write(chunk)
     assert p.stat().st_size < 1_000_000
     _refused(tiny_models["student"], p, capsys, "e4.zip:EDA.csv: the EDA stream is",
-             "MiB unpacked, more than the 64 MiB", extra=())
+             "MiB unpacked, more than the 32 MiB", extra=())
 
 
 def test_e4_zip_of_normal_size_is_read(tmp_path):

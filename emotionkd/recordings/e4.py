@@ -16,8 +16,8 @@ from emotionkd.ondisk import check_size
 from emotionkd.recordings.base import Recording
 from emotionkd.signals import to_microsiemens
 
-#: the largest EDA stream read (unpacked): months of a 4-Hz session
-MAX_E4_BYTES = 64 * 2**20
+#: the largest EDA stream read (unpacked): weeks of a 4-Hz session (an E4 records for hours)
+MAX_E4_BYTES = 32 * 2**20
 OTHER_STREAMS = ("acc.csv", "bvp.csv", "hr.csv", "ibi.csv", "temp.csv", "tags.csv")
 
 
@@ -68,7 +68,7 @@ def read_e4(p: Path, unit: str) -> Recording:
                 if size > MAX_E4_BYTES:
                     raise DataFormatError(
                         f"{p}:{eda[0]}: the EDA stream is {size / 2**20:,.1f} MiB unpacked, more "
-                        f"than the {MAX_E4_BYTES / 2**20:g} MiB emotionkd reads (months at 4 Hz)"
+                        f"than the {MAX_E4_BYTES / 2**20:g} MiB emotionkd reads (weeks at 4 Hz)"
                         "; split the session or pass the part you need")
                 text = zf.read(eda[0]).decode("utf-8", errors="replace")
         except zipfile.BadZipFile as exc:
@@ -102,12 +102,7 @@ def parse_e4(text: str, source: str, unit: str) -> Recording:
     if width != 1:
         raise DataFormatError(f"{source}: has {width} columns; an E4 EDA.csv has one (is this "
                               "ACC.csv?)")
-    try:  # the values streamed into one array (no list of lines)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "input contained no data": 1 value
-            rest = np.loadtxt(fh, dtype=np.float64, ndmin=1, comments=None)
-    except ValueError as exc:
-        raise DataFormatError(f"{source}: not an Empatica E4 EDA.csv ({exc})") from None
+    rest = _values(fh.read(), source)
     raw = np.concatenate([[float(lines[2])], rest])
     start, rate = float(lines[0]), float(lines[1])
     if not 0 < rate <= 1000:
@@ -115,3 +110,26 @@ def parse_e4(text: str, source: str, unit: str) -> Recording:
     values, u, why = to_microsiemens(raw, "us" if unit == "auto" else unit, source)
     notes = [why or f"unit {u} ({'E4 EDA.csv is in µS' if unit == 'auto' else 'from --unit'})"]
     return Recording(values, rate, source, "e4", "EDA", u, start_time=start, notes=notes)
+
+
+def _values(text: str, source: str) -> np.ndarray:
+    """One number per line, parsed by numpy's C reader into one array (no list of lines:
+    a long session costs 8 bytes a sample); a value that is not a number is refused."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns when it stops at something unreadable
+        try:
+            return np.fromstring(text, dtype=np.float64, sep="\n")
+        except (DeprecationWarning, ValueError):
+            pass
+    bad = next((ln.strip() for ln in io.StringIO(text) if ln.strip()
+                and not _is_number(ln.strip())), "?")
+    raise DataFormatError(f"{source}: not an Empatica E4 EDA.csv (the value {bad[:40]!r} is "
+                          "not a number)")
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
