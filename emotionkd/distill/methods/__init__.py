@@ -6,12 +6,8 @@ package is imported; a new method is a :class:`DistillMethod` subclass decorated
 :func:`register` in a module of its own, imported here.
 """
 
-from emotionkd.distill.methods import (  # noqa: F401, I001 - after weighted: order of the choices
-    crd,
-    pkt,
-    rkd,
-    weighted,  # noqa: F401 - registers the built-in methods
-)
+from importlib import import_module
+
 from emotionkd.distill.methods.base import (
     TEACHER_OUTPUTS,
     DistillMethod,
@@ -25,6 +21,11 @@ from emotionkd.distill.methods.base import (
     register,
     unregister,
 )
+
+#: the built-in methods' modules, imported in the order of the choices (each registers its own)
+BUILT_IN = ("weighted", "rkd", "pkt", "crd")
+for _module in BUILT_IN:
+    import_module(f"emotionkd.distill.methods.{_module}")
 
 __all__ = ["TEACHER_OUTPUTS", "DistillMethod", "Outputs", "alone_method", "method_class",
            "method_help", "names", "own_settings", "presets_text", "register", "unregister"]
