@@ -85,8 +85,8 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
     for bad, msg in ((["evaluate", "--data", str(deap_store)], "choose a protocol"),
                      (["evaluate", "--data", str(deap_store), "--loso", "--kfold", "2"],
                       "choose one protocol"),
-                     (["evaluate", "--data", str(deap_store), "--loso", "--methods", "crd"],
-                      "unknown crd")):
+                     (["evaluate", "--data", str(deap_store), "--loso", "--methods", "vid"],
+                      "unknown vid")):
         with pytest.raises(SystemExit) as exc:
             main(bad)
         assert exc.value.code == 1

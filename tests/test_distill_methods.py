@@ -90,7 +90,8 @@ def test_a_registered_method_shows_up_in_the_command_line(toy, capsys, monkeypat
     assert "toy (CE + toy_weight · |logit gap|)" in distill
     assert "--toy-weight" in distill and "Weight of the toy method's logit gap." in distill
     evaluate = _help(["evaluate"], capsys)
-    assert "Students, comma-separated: emotionkd, kd, fitnets, none, rkd, pkt, crd, toy." in evaluate
+    assert ("Students, comma-separated: emotionkd, kd, fitnets, none, rkd, pkt, crd, toy."
+            in evaluate)
     code, cap = _cli(["distill", "--method", "toy", "--toy-weight", "0.3", "--print-config"],
                      capsys)
     assert code == 0 and 'method = "toy"' in cap.out and "toy_weight = 0.3" in cap.out
