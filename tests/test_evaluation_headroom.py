@@ -61,6 +61,18 @@ def test_capture_is_undefined_when_the_headroom_is_within_noise():
     assert "within noise" in h.note and "undefined" in "\n".join(headroom_section(h))
 
 
+def test_feedback_is_judged_against_its_method_on_the_same_units():
+    folds = _run({1: (0.5, 1.0, 0.75), 2: (0.5, 0.75, 0.75), 3: (0.75, 1.0, 0.75)})
+    for f, fb in zip(folds, (1.0, 0.5, 0.75)):  # feedback: +0.25, −0.25, 0 against kd
+        f["models"]["student-kd+feedback"] = {"p_high": P[fb]}
+    h = headroom(folds, [*LABELS, "student-kd+feedback"], "student-none", CEILING, True)
+    gain, lo, hi = h.feedback["student-kd+feedback"]
+    assert gain == pytest.approx(0.0) and lo < 0 < hi
+    assert h.captures["student-kd+feedback"].capture == pytest.approx(0.5)  # 0.5 / 1.0
+    assert "* feedback: student-kd+feedback − student-kd: +0.0 pp [" in \
+        "\n".join(headroom_section(h))
+
+
 def test_one_class_subjects_and_missing_rows_are_left_out():
     folds = _run({1: (0.5, 1.0, 0.75), 2: (0.5, 0.75, 0.75)})
     folds[1]["test_latent_labels"] = [1, 1, 1, 1]  # subject 2: one class of the truth

@@ -60,6 +60,8 @@ class Headroom:
     defined: bool
     captures: dict[str, Capture] = field(default_factory=dict)
     note: str = ""
+    #: a feedback student against its method without feedback: [gain, CI low, CI high]
+    feedback: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,4 +158,8 @@ def headroom(folds: list[dict], labels: list[str], alone: str, yardstick: str,
             if defined:
                 cap, cap_ci = float(d.sum() / r.sum()), _ci((w @ d) / (w @ r))
         out.captures[label] = Capture(float(d.sum() / n.sum()), gain_ci, cap, cap_ci, len(d))
+        base = label.split("+")[0]
+        if "+" in label and base in labels:
+            g, ci, _ = mean_difference(units, label, base)
+            out.feedback[label] = [g, *ci]
     return out

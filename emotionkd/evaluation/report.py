@@ -178,7 +178,14 @@ def headroom_section(h: Headroom) -> list[str]:
     for label, c in h.captures.items():
         lines.append(f"| {label} | {_pp(c.gain)} pp {_ci_pp(c.gain_ci)} | "
                      f"{_share(c.capture, c.capture_ci)} |")
-    return lines + [""]
+    lines.append("")
+    return lines + _feedback_lines(h) + ([""] if h.feedback else [])
+
+
+def _feedback_lines(h: Headroom) -> list[str]:
+    """What feedback adds to its method, on the same units."""
+    return [f"* feedback: {label} − {label.split('+')[0]}: {_pp(g)} pp {_ci_pp([lo, hi])}"
+            for label, (g, lo, hi) in h.feedback.items()]
 
 
 def headroom_lines(h: Headroom) -> list[str]:
@@ -187,7 +194,7 @@ def headroom_lines(h: Headroom) -> list[str]:
            f"{_ci_pp(h.headroom_ci)}" + ("" if h.defined else f" — {h.note}")]
     out += [f"{label}: gain {_pp(c.gain)} pp {_ci_pp(c.gain_ci)}, capture "
             f"{_share(c.capture, c.capture_ci)}" for label, c in h.captures.items()]
-    return out
+    return out + [x[2:] for x in _feedback_lines(h)]
 
 
 def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str) -> str:
