@@ -20,3 +20,22 @@ def test_training_learns_the_synthetic_signal(tmp_path):
     assert run.test_metrics["roc_auc"] > 0.8
     assert run.test_metrics["balanced_accuracy"] > 0.65
     assert run.test_metrics["accuracy"] > run.test_metrics["majority_baseline"] + 0.1
+
+
+def test_distill_with_crossfit_targets_records_the_calibration(deap_store, teacher_ckpt,
+                                                               tmp_path, monkeypatch):
+    from emotionkd.distill import targets
+    from emotionkd.jobs import distill_student
+
+    folds = []
+    real = targets.crossfit_logits
+    monkeypatch.setattr(targets, "crossfit_logits",
+                        lambda *a, **k: folds.append(a[5]) or real(*a, **k))
+    run = distill_student(teacher_ckpt, deap_store, tmp_path / "s.pt", method="kd",
+                          teacher_targets="crossfit", crossfit_folds=2, calibrate_teacher=True,
+                          kd_grid="0.5:2", epochs=1, batch_size=16, lr=1e-3)
+    assert folds == [2]  # the teacher's architecture, re-fitted on the training trials
+    d = run.distillation
+    assert d["teacher_temperature"] > 0 and d["kd_chosen"] == {"kl_weight": 0.5,
+                                                               "temperature": 2.0}
+    assert run.config.distill.teacher_targets == "crossfit"
