@@ -131,3 +131,15 @@ def test_random_crop_stays_inside_the_trial(deap_store):
     torch.testing.assert_close(g_start, first)
     _, g0, _ = ds.batch(idx, shift=np.zeros(len(ds), dtype=int))
     torch.testing.assert_close(g0, ds.batch(idx)[1])
+
+
+def test_relabelled_views_share_the_windows_with_other_labels(deap_store):
+    ds = WindowDataset(deap_store, DataConfig(window=2, step=2))
+    flipped = ds.relabelled(1 - ds.labels)
+    assert np.array_equal(flipped.labels, 1 - ds.labels)
+    _, g1, y1 = ds.batch([0, 3])
+    _, g2, y2 = flipped.batch([0, 3])
+    assert torch.equal(g1, g2) and torch.equal(y2, 1 - y1)
+    assert np.array_equal(ds.labels, 1 - flipped.labels)  # the original is unchanged
+    with pytest.raises(ValueError, match="labels"):
+        ds.relabelled(ds.labels[:-1])
