@@ -9,14 +9,15 @@ capture (gain / headroom) with 95 % subject-bootstrap intervals — the numbers 
 headroom section.
 
     python studies/distill_headroom.py --work runs/headroom --world headroom \\
-        --seeds 0,1,2 [--methods emotionkd,none,kd,fitnets,rkd,pkt,crd] [-- EXTRA FLAGS]
+        --seeds 0,1,2 [--methods emotionkd,kd,none] [-- --no-feedback ...]
     python studies/distill_headroom.py --table runs/headroom/headroom-41/run   # print only
 
-Worlds: ``headroom`` (a strong GSR cue, --gsr-cue 2, and rating noise of 2.5 SD: the student
-is limited by its labels, not by its signal), ``noisy`` (the default cues, --label-noise 2.5)
-and ``default`` (the generator's defaults, label noise 1: little headroom). Sized for two CPU
-cores: 8 subjects × 12 trials × 30 s, the tiny models, 4 folds over subjects. A run folder
-that exists is resumed.
+Worlds: ``headroom`` (a strong GSR cue, --gsr-cue 2, and rating noise of 5 SD: the ratings
+agree with the latent truth on 77 % of the windows, so the student is limited by its labels
+rather than by its signal), ``noisy`` (the default cues, --label-noise 2.5: 84 % agreement)
+and ``default`` (the generator's defaults, label noise 1). Sized for two shared CPU cores:
+8 subjects × 12 trials × 30 s, the tiny models, 4 folds over subjects, 10 epochs. A run
+folder that exists is resumed.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ import sys
 from pathlib import Path
 
 WORLDS = {
-    "headroom": ["--gsr-cue", "2", "--label-noise", "2.5"],
+    "headroom": ["--gsr-cue", "2", "--label-noise", "5"],
     "noisy": ["--label-noise", "2.5"],
     "default": [],
 }
 RECIPE = ["--kfold", "4", "--size", "tiny", "--lr", "1e-3", "--batch-size", "32",
-          "--baselines", "none"]
+          "--epochs", "10", "--baselines", "none"]
 
 
 def run(cmd: list[str]) -> None:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--world", choices=sorted(WORLDS), default="headroom")
     p.add_argument("--world-seed", type=int, default=41)
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--methods", default="emotionkd,none,kd,fitnets,rkd,pkt,crd")
+    p.add_argument("--methods", default="emotionkd,kd,none")
     p.add_argument("--subjects", type=int, default=8)
     p.add_argument("--trials", type=int, default=12)
     p.add_argument("--seconds", type=float, default=30.0)
