@@ -51,6 +51,7 @@ CLASS_WEIGHTS = ("balanced", "none")
 #: which teacher tokens the hint of a distillation matches
 HINT_MAPS = ("fold", "gsr", "eeg")
 STUDENT_INITS = ("scratch", "teacher-gsr")
+TEACHER_TARGETS = ("fit", "crossfit")
 PROTOCOLS = ("loso", "kfold", "subject-dependent", "cross-dataset")
 
 # ---------------------------------------------------------------------------------------------

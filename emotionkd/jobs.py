@@ -230,6 +230,9 @@ def _distill(ck: dict[str, Any], teacher: Path, st: Store, cfg: ExperimentConfig
     run.distillation = {
         "feedback_steps": res.feedback_steps,
         "quiz_windows": len(quiz) if quiz is not None else 0,
+        "teacher_temperature": res.logit_scale,
+        "kd_chosen": None if res.chosen is None else {"kl_weight": res.chosen[0],
+                                                      "temperature": res.chosen[1]},
         "teacher": {"path": str(teacher), "sha256": file_sha256(teacher), "model": ck["model"],
                     "best": ck["training"].get("best", {})}}
     if te:

@@ -460,3 +460,13 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
                       default: Any = None, **kwargs: Any) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically."""
     return write_text_atomic(path, json.dumps(obj, indent=indent, default=default), **kwargs)
+
+
+def input_bytes(paths: Iterable[Path]) -> int:
+    """The total size of the files among ``paths`` that can be read (for the free-space
+    estimate of a run)."""
+    total = 0
+    for p in paths:
+        with contextlib.suppress(OSError):
+            total += p.stat().st_size
+    return total

@@ -23,6 +23,7 @@ import numpy as np
 from emotionkd.choices import BASELINE_MODES, DEAP_FILTER_MIN_FS, EEG_FILTERS, GSR_UNITS
 from emotionkd.datasets.records import Trial
 from emotionkd.errors import ConfigError, DataFormatError, SkipRecord
+from emotionkd.outputs import input_bytes
 from emotionkd.signals import (
     condition_eeg,
     gsr_problem,
@@ -423,16 +424,6 @@ def preprocess_deap(
         stray=[p.name for p in folder.stray if p.name != LATENT_FILE], progress=progress,
         latent=latent, inputs=inputs, need_bytes=need,
     )
-
-
-def input_bytes(paths: Sequence[Path]) -> int:
-    """The total size of the files among ``paths`` that can be read (for the free-space
-    estimate of a run)."""
-    total = 0
-    for p in paths:
-        with contextlib.suppress(OSError):
-            total += p.stat().st_size
-    return total
 
 
 # ---------------------------------------------------------------------------------------------

@@ -344,6 +344,17 @@ class WindowDataset(torch.utils.data.Dataset):
         view._group_t = torch.from_numpy(view._group)
         return view
 
+    def relabelled(self, labels: np.ndarray) -> WindowDataset:
+        """The same windows with other binary labels (one per window): the headroom
+        yardsticks train on the latent truth or on a teacher's predictions."""
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != self.labels.shape:
+            raise ValueError(f"need {len(self.labels)} labels, got {labels.shape}")
+        view = self.subset(np.arange(len(self)))
+        view.labels = labels
+        view._labels_t = torch.from_numpy(labels)
+        return view
+
     def select_subjects(self, subjects: Sequence[int]) -> WindowDataset:
         """Windows of the given subjects only."""
         return self.subset(np.flatnonzero(np.isin(self.subjects, np.asarray(list(subjects)))))

@@ -34,7 +34,8 @@ def test_evaluate_honours_the_distill_and_feedback_tables(deap_store, tmp_path, 
                  "[train]\nepochs = 2\nbatch_size = 16\nlabel_smoothing = 0.0\n"
                  "[distill]\nkl_weight = 0.3\nhint_weight = 0.5\ntemperature = 2.0\n"
                  "[feedback]\nfeedback_warmup = 1\npilot_lr = 0.02\n"
-                 "[evaluate]\nprotocol = 'loso'\nmethods = 'emotionkd'\nbaselines = 'none'\n")
+                 "[evaluate]\nprotocol = 'loso'\nmethods = 'emotionkd'\nbaselines = 'none'\n"
+                 "headroom = false\n")  # no yardstick student
     run = tmp_path / "run"
     code, cap = _cli(["evaluate", "--data", str(deap_store), "--config", str(f), "--fold", "0",
                       "--out", str(run)], capsys)
@@ -70,7 +71,7 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
     assert "arousal: 3 of 3 fold runs" in text and "valence" in text
     models = sorted((out / "models" / "arousal" / "seed-0" / "fold-000").glob("*.pt"))
     assert {p.stem for p in models} == {"teacher", "student-kd", "student-none",
-                                        "baseline-shallowconvnet"}
+                                        "baseline-shallowconvnet", "student-ceiling"}
     # a saved fold model evaluated on its own held-out subject, and refused on training ones
     ck = str(out / "models" / "arousal" / "seed-0" / "fold-000" / "student-none.pt")
     from emotionkd.checkpoint import load_checkpoint
@@ -85,8 +86,8 @@ def test_evaluate_cli_and_checkpoint_mode(deap_store, tmp_path, capsys):
     for bad, msg in ((["evaluate", "--data", str(deap_store)], "choose a protocol"),
                      (["evaluate", "--data", str(deap_store), "--loso", "--kfold", "2"],
                       "choose one protocol"),
-                     (["evaluate", "--data", str(deap_store), "--loso", "--methods", "crd"],
-                      "unknown crd")):
+                     (["evaluate", "--data", str(deap_store), "--loso", "--methods", "vid"],
+                      "unknown vid")):
         with pytest.raises(SystemExit) as exc:
             main(bad)
         assert exc.value.code == 1

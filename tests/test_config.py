@@ -74,9 +74,9 @@ def test_print_config_round_trip(command, tmp_path, capsys):
 
 def test_files_are_checked_whatever_the_command(tmp_path, capsys):
     f = tmp_path / "c.toml"
-    f.write_text("[evaluate]\nmethods = 'emotionkd,crd'\n")
+    f.write_text("[evaluate]\nmethods = 'emotionkd,vid'\n")
     code, cap = _cli(["train-teacher", "--config", str(f), "--print-config"], capsys)
-    assert code == 1 and "c.toml: methods: unknown crd" in cap.err  # not applied, still checked
+    assert code == 1 and "c.toml: methods: unknown vid" in cap.err  # not applied, still checked
     f.write_text("[misc]\nx = 1\n")
     code, cap = _cli(["distill", "--config", str(f), "--print-config"], capsys)
     assert code == 1 and "c.toml: unknown table [misc]; tables: [data], [model]" in cap.err
@@ -172,3 +172,17 @@ def test_config_file_precedence_and_errors(tmp_path):
     assert parse_subjects("1,3-5", "--x") == [1, 3, 4, 5]
     with pytest.raises(ConfigError, match="--x: cannot read"):
         parse_subjects("a-b", "--x")
+
+
+def test_kd_grid_pairs_and_their_errors():
+    from emotionkd.config import DistillConfig
+
+    assert DistillConfig(kd_grid="0.1:1, 0.9:4").kd_pairs() == [(0.1, 1.0), (0.9, 4.0)]
+    assert DistillConfig().kd_pairs() == []
+    for bad in ("0.5", "a:2", "0.5:0", "-1:2"):
+        with pytest.raises(ConfigError, match="--kd-grid: .* is not WEIGHT:T"):
+            DistillConfig(kd_grid=bad)
+    with pytest.raises(ConfigError, match="--teacher-targets must be one of fit, crossfit"):
+        DistillConfig(teacher_targets="oof")
+    with pytest.raises(ConfigError, match="--crossfit-folds"):
+        DistillConfig(crossfit_folds=1)

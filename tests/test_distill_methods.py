@@ -53,7 +53,7 @@ def _help(args: list[str], capsys) -> str:
 
 
 def test_the_built_in_methods_keep_their_presets():
-    assert methods.names() == ("emotionkd", "kd", "fitnets", "none")
+    assert methods.names() == ("emotionkd", "kd", "fitnets", "none", "rkd", "pkt", "crd")
     want = {"emotionkd": (1.0, 0.1, 1.0, 1.0), "kd": (0.1, 0.9, 0.0, 4.0),
             "fitnets": (1.0, 0.0, 1.0, 1.0), "none": (1.0, 0.0, 0.0, 1.0)}
     for name, weights in want.items():
@@ -86,11 +86,12 @@ def test_a_registered_method_shows_up_in_the_command_line(toy, capsys, monkeypat
     monkeypatch.setenv("COLUMNS", "300")  # one line per option: nothing wrapped
     monkeypatch.setenv("TERMINAL_WIDTH", "300")
     distill = _help(["distill"], capsys)
-    assert "<emotionkd|kd|fitnets|none|toy>" in distill
+    assert "<emotionkd|kd|fitnets|none|rkd|pkt|crd|toy>" in distill
     assert "toy (CE + toy_weight · |logit gap|)" in distill
     assert "--toy-weight" in distill and "Weight of the toy method's logit gap." in distill
     evaluate = _help(["evaluate"], capsys)
-    assert "Students, comma-separated: emotionkd, kd, fitnets, none, toy." in evaluate
+    assert ("Students, comma-separated: emotionkd, kd, fitnets, none, rkd, pkt, crd, toy."
+            in evaluate)
     code, cap = _cli(["distill", "--method", "toy", "--toy-weight", "0.3", "--print-config"],
                      capsys)
     assert code == 0 and 'method = "toy"' in cap.out and "toy_weight = 0.3" in cap.out
@@ -141,7 +142,7 @@ def test_method_presets_and_objective():
     assert method_object("kd").needs() == {"logits"}
     assert method_object("fitnets").needs() == {"features"}
     with pytest.raises(ConfigError, match="--method"):
-        method_object("crd")
+        method_object("vid")
     with pytest.raises(ConfigError, match="--temperature must be a finite number above 0"):
         method_object("kd", temperature=0)
     with pytest.raises(ConfigError, match="--hint-map must be one of fold, gsr, eeg"):

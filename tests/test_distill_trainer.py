@@ -68,3 +68,79 @@ def test_cached_teacher_outputs_train_like_the_live_teacher(deap_store, teacher_
         assert trainer.teacher_outputs(teacher, train, torch.device("cpu")) is None
     finally:
         trainer.TEACHER_CACHE_MAX_BYTES = old
+
+
+def _student_job(deap_store, teacher_ckpt, **distill):
+    from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.config import DataConfig, resolve_config
+    from emotionkd.models.registry import config_for, distilled_student
+    from emotionkd.store import open_store
+    from emotionkd.windows import WindowDataset
+
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2), load_eeg=True)
+    train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
+    cfg = resolve_config("evaluate", {"epochs": 1, "batch_size": 8, "lr": 1e-3, "feedback": False,
+                                     **TINY, **distill})
+    teacher = build_from_checkpoint(load_checkpoint(teacher_ckpt))
+    s_cfg = config_for(distilled_student(), ds.fs, 2.0, ds.n_eeg, cfg.model.overrides())
+    return teacher, s_cfg, train, val, cfg
+
+
+def test_kd_grid_trains_one_student_per_pair_and_keeps_the_best(deap_store, teacher_ckpt,
+                                                                 monkeypatch):
+    from emotionkd.distill import trainer
+
+    teacher, s_cfg, train, val, cfg = _student_job(deap_store, teacher_ckpt, method="kd",
+                                                   kd_grid="0.2:1,0.9:4")
+    scores = []
+    real = trainer._selection_score
+    monkeypatch.setattr(trainer, "_selection_score",
+                        lambda res, monitor: scores.append(real(res, monitor)) or scores[-1])
+    res = trainer.fit_student(teacher, s_cfg, train, val, cfg, seed=0)
+    assert len(scores) == 2
+    assert res.chosen == [(0.2, 1.0), (0.9, 4.0)][int(np.argmax(scores))]
+    assert (res.method.params["kl_weight"], res.method.params["temperature"]) == res.chosen
+    assert -res.fit.best["loss"] == pytest.approx(max(scores))
+    # no grid: the method's own values
+    teacher, s_cfg, train, val, cfg = _student_job(deap_store, teacher_ckpt, method="kd")
+    assert trainer.fit_student(teacher, s_cfg, train, val, cfg, seed=0).chosen is None
+
+
+def test_calibration_divides_the_teachers_logits(deap_store, teacher_ckpt):
+    from emotionkd.distill import trainer
+    from emotionkd.distill.targets import fit_temperature, model_logits
+
+    teacher, s_cfg, train, val, cfg = _student_job(deap_store, teacher_ckpt, method="kd",
+                                                   calibrate_teacher=True)
+    targets, scale = trainer.soft_targets(teacher, train, val, cfg, seed=0)
+    assert targets is None
+    assert scale == fit_temperature(model_logits(teacher, val), val.labels)
+    res = trainer.fit_student(teacher, s_cfg, train, val, cfg, seed=0)
+    assert res.logit_scale == scale
+    # a method without the KL term has nothing to calibrate
+    _, _, _, _, fit_cfg = _student_job(deap_store, teacher_ckpt, method="fitnets",
+                                       calibrate_teacher=True)
+    assert trainer.soft_targets(teacher, train, val, fit_cfg, seed=0) == (None, 1.0)
+
+
+def test_given_targets_replace_the_teachers_logits(deap_store, teacher_ckpt):
+    from emotionkd.distill import trainer
+    from emotionkd.distill.methods import Outputs
+
+    teacher, s_cfg, train, val, cfg = _student_job(deap_store, teacher_ckpt, method="kd")
+    targets = torch.zeros(len(train), 2)
+    targets[:, 1] = 3.0
+    seen = []
+
+    class Spy(type(cfg.distill.method_object())):
+        def loss(self, out: Outputs, state):
+            seen.append(out.teacher_logits.clone())
+            return super().loss(out, state)
+
+    student = EmotionNetStudent(EmotionNetConfig(**s_cfg))
+    task = trainer.DistillTask(teacher, student, Spy(cfg.distill.params()), targets=targets,
+                               logit_scale=2.0)
+    from emotionkd.training import fit
+
+    fit(task, train, val, cfg.train)
+    assert seen and all(torch.allclose(z, torch.tensor([0.0, 1.5]).expand_as(z)) for z in seen)

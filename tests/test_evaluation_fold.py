@@ -70,7 +70,49 @@ def test_fold_progress_shows_the_epoch_and_loss_and_logs_every_model(deap_store,
     for fold in ("fold-000", "fold-001", "fold-002"):
         names = sorted(p.stem for p in (folder / fold).glob("*.csv"))
         assert names == sorted(["teacher", "student-emotionkd", "student-emotionkd+feedback",
-                                "student-none", "baseline-shallowconvnet"])
+                                "student-none", "student-ceiling", "baseline-shallowconvnet"])
         with open(folder / fold / "teacher.csv", newline="") as fh:
             assert [r["epoch"] for r in csv.DictReader(fh)] == ["1", "2"]
     assert not (out / "tensorboard").exists()  # only with --tensorboard
+
+
+def test_the_ceiling_trains_on_the_latent_truth(ablation_run):
+    out, res = ablation_run
+    t = res.targets["arousal"]
+    assert "student-ceiling" in t.models and "student-teacher-labels" not in t.models
+    for f in _folds(out):
+        assert f["models"]["student-ceiling"]["labels"] == "latent truth"
+        assert len(f["test_window_subjects"]) == len(f["test_labels"])
+    assert t.headroom is not None and t.headroom.yardstick == "student-ceiling"
+    assert t.headroom.truth == "latent truth"
+    assert set(t.headroom.captures) >= {"student-emotionkd", "student-emotionkd+feedback"}
+    md = (out / "report.md").read_text()
+    assert "### Headroom" in md and "student-ceiling − student-none" in md
+
+
+def test_real_data_gets_the_teacher_labels_yardstick_from_shared_crossfit(deap_store, tmp_path,
+                                                                          monkeypatch):
+    from emotionkd.distill import targets
+    from emotionkd.evaluation.fold import FoldRunner
+    from emotionkd.evaluation.plan import make_folds
+    from emotionkd.evaluation.protocol import target_windows
+    from emotionkd.store import open_store
+
+    calls = []
+    real = targets.crossfit_logits
+    monkeypatch.setattr(targets, "crossfit_logits",
+                        lambda *a, **k: calls.append(a[5]) or real(*a, **k))
+    plan = _one_epoch(methods="kd,none", baselines="none", teacher_targets="crossfit",
+                      crossfit_folds=2, calibrate_teacher=True)
+    ds = target_windows(open_store(deap_store), plan, "arousal")
+    ds.latent_labels = None  # as a real store: no latent truth
+    fold = make_folds(plan, ds.subjects, ds.trials)[0]
+    result = FoldRunner(plan, ds, fold, "arousal", tmp_path, 0).run()
+    assert "student-ceiling" not in result["models"]
+    yard = result["models"]["student-teacher-labels"]
+    assert "error" not in yard, yard.get("traceback")
+    assert yard["labels"] == "teacher out-of-fold predictions"
+    assert 0 <= yard["agreement_with_ratings"] <= 1
+    assert calls == [2]  # one cross-fit per fold, shared by kd and the yardstick
+    kd = result["models"]["student-kd"]
+    assert kd["teacher_temperature"] > 0  # calibrated on the out-of-fold windows

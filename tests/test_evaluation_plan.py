@@ -76,3 +76,17 @@ def test_split_invariants(deap_store, protocol, k):
     # every trial is tested exactly once over the folds
     assert sorted(set(tested)) == sorted(set(keys.tolist()))
     assert len(tested) == len(keys)
+
+
+def test_what_the_student_imitates_applies_to_every_method_and_the_yardsticks():
+    plan = small_plan(methods="kd,emotionkd,rkd,none", teacher_targets="crossfit",
+                      crossfit_folds=3, calibrate_teacher=True, kd_grid="0.5:2")
+    for v in plan.student_variants():
+        d = v.config.distill
+        assert (d.teacher_targets, d.crossfit_folds, d.calibrate_teacher, d.kd_grid) == \
+            ("crossfit", 3, True, "0.5:2"), v.label
+    assert plan.yardstick(True) == "student-ceiling"
+    assert plan.yardstick(False) == "student-teacher-labels"
+    labels = plan.model_labels(True)
+    assert "student-ceiling" in labels and "student-teacher-labels" not in labels
+    assert small_plan(headroom=False).yardstick(True) is None

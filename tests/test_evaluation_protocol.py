@@ -159,7 +159,8 @@ def test_full_run_reports(full_run):
     assert t["folds_done"] == 3
     assert set(t["models"]) == {"teacher", "student-emotionkd", "student-emotionkd+feedback",
                                 "student-none", "baseline-deepconvnet", "baseline-eeg-features",
-                                "baseline-gsr-features", "baseline-shallowconvnet"}
+                                "baseline-gsr-features", "baseline-shallowconvnet",
+                                "student-ceiling"}  # the headroom's yardstick (latent truth)
     single = len(t["single_class_folds"])
     for m in t["models"].values():
         assert m["folds"] + m["single_class_folds"] == 3 and not m["errors"]
@@ -172,7 +173,9 @@ def test_full_run_reports(full_run):
                      ("student-emotionkd+feedback", "student-emotionkd"),
                      ("teacher", "student-none"), ("teacher", "baseline-eeg-features"),
                      ("teacher", "baseline-shallowconvnet"),
-                     ("student-none", "baseline-gsr-features")}
+                     ("student-none", "baseline-gsr-features"),
+                     ("student-ceiling", "student-none")}
+    assert t["headroom"]["yardstick"] == "student-ceiling"
     for c in t["comparisons"].values():
         r = c["balanced_accuracy"]
         assert r["pairs"] == 3 - single and (r["ci_low"] <= r["mean_difference"] <= r["ci_high"]
@@ -187,7 +190,7 @@ def test_full_run_reports(full_run):
     for needle in ("leave-one-subject-out", "transductive", "high = rating > 5",
                    "majority-class baseline", "Wilcoxon", "versions: emotionkd",
                    "Against the latent truth", "| baseline-eeg-features |", "95 % CI",
-                   "### Effect sizes", "bal. acc. (pooled)"):
+                   "### Effect sizes", "bal. acc. (pooled)", "### Headroom"):
         assert needle in md
     fold0 = json.loads((out / "folds" / "arousal" / "seed-0" / "fold-000.json").read_text())
     assert fold0["models"]["student-emotionkd+feedback"]["feedback_steps"] > 0

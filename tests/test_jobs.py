@@ -74,3 +74,22 @@ def test_default_threshold_is_the_scale_midpoint_in_every_job(tmp_path):
     s = distill_student(tmp_path / "t.pt", store, tmp_path / "s.pt", epochs=1, batch_size=8)
     assert s.config.data.threshold == 3.0
     assert s.data["train_balance"]["high"] > 0 and s.data["train_balance"]["low"] > 0
+
+
+def test_distill_with_crossfit_targets_records_the_calibration(deap_store, teacher_ckpt,
+                                                               tmp_path, monkeypatch):
+    from emotionkd.distill import targets
+    from emotionkd.jobs import distill_student
+
+    folds = []
+    real = targets.crossfit_logits
+    monkeypatch.setattr(targets, "crossfit_logits",
+                        lambda *a, **k: folds.append(a[5]) or real(*a, **k))
+    run = distill_student(teacher_ckpt, deap_store, tmp_path / "s.pt", method="kd",
+                          teacher_targets="crossfit", crossfit_folds=2, calibrate_teacher=True,
+                          kd_grid="0.5:2", epochs=1, batch_size=16, lr=1e-3)
+    assert folds == [2]  # the teacher's architecture, re-fitted on the training trials
+    d = run.distillation
+    assert d["teacher_temperature"] > 0 and d["kd_chosen"] == {"kl_weight": 0.5,
+                                                               "temperature": 2.0}
+    assert run.config.distill.teacher_targets == "crossfit"

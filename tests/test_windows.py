@@ -154,3 +154,15 @@ def test_with_stats_from_scales_another_store_as_the_training_windows(deap_store
     e_raw, _, _ = b.batch([0])
     np.testing.assert_allclose(e.numpy()[0, 0], (e_raw.numpy()[0, 0] - st["eeg_mean"][0])
                                / st["eeg_std"][0], rtol=1e-4, atol=1e-4)
+
+
+def test_relabelled_views_share_the_windows_with_other_labels(deap_store):
+    ds = WindowDataset(deap_store, DataConfig(window=2, step=2))
+    flipped = ds.relabelled(1 - ds.labels)
+    assert np.array_equal(flipped.labels, 1 - ds.labels)
+    _, g1, y1 = ds.batch([0, 3])
+    _, g2, y2 = flipped.batch([0, 3])
+    assert torch.equal(g1, g2) and torch.equal(y2, 1 - y1)
+    assert np.array_equal(ds.labels, 1 - flipped.labels)  # the original is unchanged
+    with pytest.raises(ValueError, match="labels"):
+        ds.relabelled(ds.labels[:-1])

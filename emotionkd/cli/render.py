@@ -159,7 +159,7 @@ def results_table(results: RunSummary) -> None:
     """Per target: fold runs, comparisons, and every model's metrics."""
     from rich.table import Table
 
-    from emotionkd.evaluation.report import comparison_line, mean_sd, row_label
+    from emotionkd.evaluation.report import comparison_line, headroom_lines, mean_sd, row_label
 
     seeds = results.seeds or [0]
     for target, t in results.targets.items():
@@ -169,6 +169,9 @@ def results_table(results: RunSummary) -> None:
                       f"{100 * t.majority_baseline.mean:.1f} %")
         for c in t.comparisons.values():
             console.print("  " + comparison_line(c), highlight=False)
+        if t.headroom is not None:
+            for line in headroom_lines(t.headroom):
+                console.print("  " + line, highlight=False)
         if t.single_class_folds:
             console.print(f"  {len(t.single_class_folds)} single-class test fold(s) left "
                           "out of fold means and tests (see the report)")

@@ -21,6 +21,7 @@ from emotionkd.choices import (
     SCHEDULES,
     STUDENT_INITS,
     TARGETS,
+    TEACHER_TARGETS,
     TIES,
 )
 from emotionkd.distill import methods as _methods
@@ -241,10 +242,27 @@ class DistillConfig:
                             "gsr, eeg.", choices=HINT_MAPS)
     student_init: str = setting("scratch", "Student start: scratch, or teacher-gsr (the "
                                 "teacher's GSR stream).", choices=STUDENT_INITS)
+    teacher_targets: str = setting("fit", "Soft labels of the KL term: fit (the teacher's on "
+                                   "its own training windows) or crossfit (each window's from a "
+                                   "teacher trained on the other --crossfit-folds parts of the "
+                                   "training trials).", choices=TEACHER_TARGETS)
+    crossfit_folds: int = setting(4, "Parts of the training trials for --teacher-targets "
+                                  "crossfit (one extra teacher per part).",
+                                  rule={"low": 2, "high": 100})
+    calibrate_teacher: bool = setting(False, "Divide the teacher's logits by the temperature "
+                                      "that minimises its NLL on held-out windows (validation "
+                                      "subjects; with crossfit, its out-of-fold training "
+                                      "windows).")
+    kd_grid: str | None = setting(None, "Choose the KL weight and temperature on the validation "
+                                  "subjects among WEIGHT:T pairs, e.g. 0.1:1,0.5:2,0.9:4 (one "
+                                  "student per pair; the epoch kept decides).", kind="csv",
+                                  shown="off: the method's values")
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_table(self)
+        if self.kd_grid is not None:
+            self.kd_pairs()
         own = _methods.own_settings()
         unknown = sorted(set(self.options) - set(own))
         if unknown:
@@ -265,6 +283,23 @@ class DistillConfig:
                 mine[key] = value
         mine.update({k: v for k, v in self.options.items() if k in cls.settings})
         return {**cls.defaults(), **mine}
+
+    def kd_pairs(self) -> list[tuple[float, float]]:
+        """``kd_grid`` as (KL weight, temperature) pairs (empty when not set)."""
+        out = []
+        for item in (self.kd_grid or "").split(","):
+            if not item.strip():
+                continue
+            w, sep, t = item.partition(":")
+            try:
+                pair = (float(w), float(t))
+            except ValueError:
+                pair = (-1.0, -1.0)
+            if not sep or not (0 <= pair[0] < 1e6 and 0 < pair[1] <= 100):
+                raise ConfigError(f"--kd-grid: {item.strip()!r} is not WEIGHT:T with WEIGHT >= "
+                                  "0 and 0 < T <= 100, e.g. 0.5:2")
+            out.append(pair)
+        return out
 
     def method_object(self, method: str | None = None) -> _methods.DistillMethod:
         """The configured method (``method`` or this table's) with its resolved settings."""
@@ -334,6 +369,10 @@ class EvaluationConfig:
                              + ".", kind="csv", items=_baseline_names())
     feedback_ablation: bool = setting(False, "Also train the feedback's halves: meta-gradient "
                                       "only and teacher CE only.")
+    headroom: bool = setting(True, "Train the headroom's yardstick: the student alone on the "
+                             "latent truth of a synthetic store (student-ceiling), or on real "
+                             "data with --teacher-targets crossfit on the cross-fitted "
+                             "teacher's hard predictions (student-teacher-labels).")
     seeds: str | None = setting(None, "Repeat the whole protocol per seed, e.g. 0,1,2.",
                                 kind="csv", shown="--seed")
     subjects: str | None = setting(None, "Restrict the run to these subjects, e.g. 1-10.",

@@ -7,6 +7,7 @@ fit loop. The ``distill`` command (:func:`emotionkd.jobs.distill_student`) and e
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from emotionkd.config import FeedbackConfig, TrainConfig
 from emotionkd.distill.feedback import FeedbackUpdater
 from emotionkd.distill.methods import DistillMethod, Outputs
 from emotionkd.errors import ConfigError
-from emotionkd.training import FitResult, SupervisedTask, Task, fit
+from emotionkd.training import FitResult, SupervisedTask, Task, clone_module, fit
 from emotionkd.windows import WindowDataset
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,8 +46,13 @@ class DistillTask(Task):
 
     def __init__(self, teacher: nn.Module, student: nn.Module, method: DistillMethod,
                  feedback: FeedbackConfig | None = None, quiz: WindowDataset | None = None,
-                 seed: int = 0, cache_teacher: bool = True, n_train: int = 0) -> None:
+                 seed: int = 0, cache_teacher: bool = True, n_train: int = 0,
+                 targets: torch.Tensor | None = None, logit_scale: float = 1.0) -> None:
         self.teacher, self.model, self.method = teacher, student, method
+        #: soft-label logits per training window replacing the teacher's (cross-fitted)
+        self.targets = targets
+        #: the teacher's logits are divided by it (temperature calibration)
+        self.logit_scale = float(logit_scale)
         self.cache_teacher = cache_teacher
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self.feedback_cfg = feedback
@@ -111,6 +117,10 @@ class DistillTask(Task):
             self.teacher.eval()
             with torch.no_grad():
                 z_t, f_t = self.teacher(eeg, gsr)
+        if self.targets is not None and idx is not None:
+            z_t = self.targets[torch.as_tensor(idx, dtype=torch.long)].to(z_t.device)
+        if self.logit_scale != 1.0:
+            z_t = z_t / self.logit_scale
         z_s, f_s = self.model(gsr)
         out = Outputs(y, z_s, f_s, z_t if "logits" in self.needs else None,
                       f_t if "features" in self.needs else None, idx, self.class_weight)
@@ -178,6 +188,10 @@ class DistillResult:
     feedback_steps: int
     method: DistillMethod
     feedback: FeedbackConfig | None
+    #: the calibration temperature dividing the teacher's logits (1: none)
+    logit_scale: float = 1.0
+    #: the (KL weight, temperature) the validation chose from ``kd_grid`` (None: not tuned)
+    chosen: tuple[float, float] | None = None
 
 
 def init_student_from_teacher(student: nn.Module, teacher: nn.Module) -> int:
@@ -217,6 +231,7 @@ def fit_student(
     quiz: WindowDataset | None = None,
     seed: int | None = None,
     progress: Callable[..., None] | None = None,
+    targets: torch.Tensor | None = None,
 ) -> DistillResult:
     """Build the distilled student (the registry entry that needs a teacher) from
     ``student_config`` and train it as ``config`` says: the ``[train]`` settings, the method
@@ -228,7 +243,10 @@ def fit_student(
     so every method starts from the same student. A method without teacher outputs (``none``)
     is plain supervised training; the others distil from ``teacher``, which feedback changes
     in place (pass a copy to keep the original). ``student_init`` ``teacher-gsr`` starts from
-    the teacher's GSR stream. Returns the student and the teacher at the epoch kept.
+    the teacher's GSR stream. ``[distill]``'s ``teacher_targets``, ``calibrate_teacher``
+    (:func:`soft_targets`; ``targets``: cross-fitted logits already computed) and ``kd_grid``
+    (one student per pair, the best validation monitor kept) shape the KL term. Returns the
+    student and the teacher at the epoch kept.
     """
     from emotionkd.models.registry import build_model, distilled_student
 
@@ -249,9 +267,72 @@ def fit_student(
         return DistillResult(student, teacher, res, 0, method, None)
     if not train.has_eeg:
         raise ConfigError("distillation needs EEG for the teacher: load the data with EEG")
+    return _distil(teacher, student, student_config, method, train, val, quiz, config, seed,
+                   progress, targets)
+
+
+def _distil(teacher: nn.Module, student: nn.Module, student_config: dict[str, Any],
+            method: DistillMethod, train: WindowDataset, val: WindowDataset | None,
+            quiz: WindowDataset | None, config: ExperimentConfig, seed: int,
+            progress: Callable[..., None] | None, targets: torch.Tensor | None
+            ) -> DistillResult:
+    """The distillation part of :func:`fit_student`: its soft targets, then one student per
+    ``kd_grid`` pair (or one with the method's own values), the best on validation kept."""
+    from emotionkd.models.registry import build_model, distilled_student
+
+    cfg, name = config.train, distilled_student()
     feedback = config.feedback if uses_feedback(config) else None
-    task = DistillTask(teacher, student, method, feedback, quiz, seed=seed, n_train=len(train))
-    res = fit(task, train, val, cfg, progress=progress, description="distill", seed=seed)
-    for p in teacher.parameters():
-        p.requires_grad_(True)
-    return DistillResult(student, teacher, res, task.feedback_steps, method, task.feedback_cfg)
+    targets, scale = soft_targets(teacher, train, val, config, seed, targets)
+    pairs = config.distill.kd_pairs() if "kl_weight" in method.uses else []
+    start = copy.deepcopy(student.state_dict())
+    original = clone_module(teacher) if pairs and feedback is not None else teacher
+    best: tuple[float, DistillResult] | None = None
+    for i, pair in enumerate(pairs or [None]):
+        m = method if pair is None else type(method)(
+            {**method.params, "kl_weight": pair[0], "temperature": pair[1]})
+        cand, t = student, teacher
+        if i:  # the same start as the first candidate, and the teacher as it was given
+            cand = build_model(name, student_config)
+            cand.load_state_dict(start)
+            t = clone_module(original) if feedback is not None else teacher
+        task = DistillTask(t, cand, m, feedback, quiz, seed=seed, n_train=len(train),
+                           targets=targets, logit_scale=scale)
+        res = fit(task, train, val, cfg, progress=progress, description="distill", seed=seed)
+        for p in t.parameters():
+            p.requires_grad_(True)
+        score = _selection_score(res, cfg.monitor)
+        if best is None or score > best[0]:
+            best = (score, DistillResult(cand, t, res, task.feedback_steps, m,
+                                         task.feedback_cfg, scale, pair))
+    return best[1]
+
+
+def _selection_score(res: FitResult, monitor: str) -> float:
+    """Higher is better: the kept epoch's validation monitor (the loss negated)."""
+    v = res.best.get(monitor, float("nan"))
+    return -v if monitor == "loss" else v
+
+
+def soft_targets(teacher: nn.Module, train: WindowDataset, val: WindowDataset | None,
+                 config: ExperimentConfig, seed: int, targets: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor | None, float]:
+    """What the KL term imitates as ``[distill]`` says: cross-fitted logits per training window
+    (``teacher_targets = crossfit``; ``targets`` when already computed) or None (the
+    teacher's own), and the calibration temperature dividing them (1 when off)."""
+    from emotionkd.distill.targets import crossfit_logits, fit_temperature, model_logits
+
+    d = config.distill
+    if "logits" not in d.method_object().needs():
+        return None, 1.0
+    if d.teacher_targets == "crossfit" and targets is None:
+        targets = crossfit_logits(config.model.model, train, val, config.train,
+                                  config.model.overrides(), d.crossfit_folds, seed)
+    if d.teacher_targets != "crossfit":
+        targets = None
+    scale = 1.0
+    if d.calibrate_teacher:
+        if targets is not None:
+            scale = fit_temperature(targets, train.labels)
+        elif val is not None and len(val):
+            scale = fit_temperature(model_logits(teacher, val), val.labels)
+    return targets, scale

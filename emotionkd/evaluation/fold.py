@@ -31,6 +31,7 @@ from emotionkd.splits import Fold
 from emotionkd.windows import WindowDataset
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
     from torch import nn
 
     from emotionkd.config import ExperimentConfig
@@ -66,6 +67,7 @@ class FoldRunner:
                                                              self.seed)
         self.teacher_model: nn.Module | None = None
         self._logs: list[Any] = []  # the per-epoch logs of the model in training
+        self._oof: torch.Tensor | None = None
         self.result = self._header()
 
     def _header(self) -> dict[str, Any]:
@@ -79,7 +81,8 @@ class FoldRunner:
             "trained_on": self.trained_on, "single_class": bool(len(np.unique(test.labels)) < 2),
             "test_balance": class_balance(test.labels),
             "train_balance": class_balance(train.labels),
-            "test_labels": test.labels.tolist(), "models": {},
+            "test_labels": test.labels.tolist(), "test_window_subjects": test.subjects.tolist(),
+            "models": {},
         }
         if test.latent_labels is not None:
             out["test_latent_labels"] = test.latent_labels.tolist()
@@ -96,6 +99,9 @@ class FoldRunner:
         self._attempt("teacher", self.fit_teacher)
         for variant in self.plan.student_variants():
             self._attempt(variant.label, lambda v=variant: self.fit_student(v))
+        yard = self.plan.yardstick(self.train.latent_labels is not None)
+        if yard is not None:
+            self._attempt(yard, lambda: self.fit_yardstick(yard))
         for name in self.plan.baselines:
             self._attempt(f"baseline-{name}", lambda n=name: self.fit_baseline(n))
         self.result["seconds"] = round(time.perf_counter() - t0, 2)
@@ -126,11 +132,59 @@ class FoldRunner:
         ds = self.view
         s_cfg = config_for(distilled_student(), ds.fs, ds.window_s, ds.n_eeg,
                            cfg.model.overrides())
+        targets = None
+        if cfg.distill.teacher_targets == "crossfit" and "logits" in \
+                cfg.distill.method_object().needs():
+            targets = self.crossfit()
         res = fit_student(teacher, s_cfg, self.train, self.val, cfg,
                           self.quiz if variant.feedback else None, seed=self.fold_seed + 1,
-                          progress=self._fit_progress(variant.label))
-        self._record_model(variant.label, res.student, s_cfg, res.fit, cfg,
-                           {"feedback_steps": res.feedback_steps})
+                          progress=self._fit_progress(variant.label), targets=targets)
+        extra: dict[str, Any] = {"feedback_steps": res.feedback_steps}
+        if res.logit_scale != 1.0:
+            extra["teacher_temperature"] = res.logit_scale
+        if res.chosen is not None:
+            extra["kd_chosen"] = {"kl_weight": res.chosen[0], "temperature": res.chosen[1]}
+        self._record_model(variant.label, res.student, s_cfg, res.fit, cfg, extra)
+
+    def crossfit(self) -> torch.Tensor:
+        """The fold's cross-fitted teacher logits on its training windows (computed once and
+        shared by every student that imitates them and by the real-data yardstick)."""
+        from emotionkd.distill.targets import crossfit_logits
+
+        if self._oof is None:
+            cfg = self.config.for_data(len(self.train))
+            self._oof = crossfit_logits(self.plan.teacher, self.train, self.val, cfg.train,
+                                        cfg.model.overrides(), cfg.distill.crossfit_folds,
+                                        self.fold_seed + 3)
+        return self._oof
+
+    def fit_yardstick(self, label: str) -> None:
+        """The headroom's yardstick: the student alone (same architecture and recipe as
+        ``none``) trained on better labels — the latent truth of a synthetic store (the
+        ceiling), or on real data the cross-fitted teacher's hard predictions."""
+        from dataclasses import replace
+
+        from emotionkd.distill.trainer import fit_student
+        from emotionkd.evaluation.headroom import CEILING
+        from emotionkd.models.registry import config_for, distilled_student
+
+        cfg = self.config.with_tables(distill=replace(self.config.distill, method="none",
+                                                      feedback=False)).for_data(len(self.train))
+        if label == CEILING:
+            train = self.train.relabelled(self.train.latent_labels)
+            val = self.val.relabelled(self.val.latent_labels)
+            extra = {"labels": "latent truth"}
+        else:
+            hard = self.crossfit().argmax(dim=1).numpy()
+            train, val = self.train.relabelled(hard), self.val
+            extra = {"labels": "teacher out-of-fold predictions",
+                     "agreement_with_ratings": float(np.mean(hard == self.train.labels))}
+        ds = self.view
+        s_cfg = config_for(distilled_student(), ds.fs, ds.window_s, ds.n_eeg,
+                           cfg.model.overrides())
+        res = fit_student(None, s_cfg, train, val, cfg, seed=self.fold_seed + 1,
+                          progress=self._fit_progress(label))
+        self._record_model(label, res.student, s_cfg, res.fit, cfg, extra)
 
     def fit_baseline(self, name: str) -> None:
         from emotionkd.models.registry import entry
@@ -165,7 +219,8 @@ class FoldRunner:
         log = EpochLog(epochs_path(*at) / f"{label}.csv",
                        tensorboard_dir(*at, label) if self.plan.tensorboard else None, label)
         self._logs.append(log)
-        done, total = len(self.result["models"]), len(self.plan.model_labels())
+        done = len(self.result["models"])
+        total = len(self.plan.model_labels(self.train.latent_labels is not None))
 
         def forward(k: float, n: float | None = None, info: str = "", **fields: Any) -> None:
             if self.progress is not None:
@@ -209,7 +264,8 @@ class FoldRunner:
                 log.close()
             self._logs = []
         if self.progress is not None:
-            self.progress(len(self.result["models"]), len(self.plan.model_labels()), info=label)
+            self.progress(len(self.result["models"]), len(self.plan.model_labels(
+                self.train.latent_labels is not None)), info=label)
 
     def _save(self, label: str, model: nn.Module, model_config: dict[str, Any], res: FitResult,
               config: ExperimentConfig) -> None:

@@ -21,9 +21,14 @@ import numpy as np
 from emotionkd.config import DistillConfig, ExperimentConfig
 from emotionkd.distill.methods import method_class
 from emotionkd.errors import ConfigError
+from emotionkd.evaluation.headroom import CEILING, TEACHER_LABELS
 from emotionkd.splits import Fold
 from emotionkd.validation import csv_items, parse_subjects
 from emotionkd.windows import WindowDataset
+
+#: ``[distill]`` settings that apply to every method of an evaluation (not only to ``method``)
+RUN_WIDE_DISTILL = ("hint_map", "teacher_targets", "crossfit_folds", "calibrate_teacher",
+                    "kd_grid")
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,9 @@ class EvaluationPlan:
         ``student_init`` apply to the students of its method; the others take their presets."""
         base, out = self.config, []
         for m in self.methods:
+            run_wide = {k: getattr(base.distill, k) for k in RUN_WIDE_DISTILL}
             d = base.distill if m == base.distill.method else DistillConfig(
-                method=m, hint_map=base.distill.hint_map, options=dict(base.distill.options))
+                method=m, options=dict(base.distill.options), **run_wide)
             out.append(StudentVariant(f"student-{m}",
                                       base.with_tables(distill=replace(d, feedback=False))))
             if not (method_class(m).feedback_variants and self.feedback):
@@ -146,9 +152,24 @@ class EvaluationPlan:
         model's training windows)."""
         return any(v.feedback for v in self.student_variants())
 
-    def model_labels(self) -> list[str]:
-        """Row names of the report, in order."""
-        return (["teacher"] + [v.label for v in self.student_variants()]
+    def yardstick(self, latent_truth: bool) -> str | None:
+        """The headroom's yardstick row of a fold (``[evaluate] headroom``): the student
+        trained on the latent truth where the store has one; on real data, when the run
+        cross-fits the teacher anyway (``teacher_targets = "crossfit"``), on its hard
+        out-of-fold predictions (the extra teachers are not trained for the estimate alone);
+        None when off."""
+        if not self.config.evaluate.headroom:
+            return None
+        if latent_truth:
+            return CEILING
+        return TEACHER_LABELS if self.config.distill.teacher_targets == "crossfit" else None
+
+    def model_labels(self, latent_truth: bool | None = None) -> list[str]:
+        """Row names of the report, in order (``latent_truth`` None: with both possible
+        yardsticks; the report keeps the rows that have results)."""
+        yard = ([y for y in (CEILING, TEACHER_LABELS) if self.config.evaluate.headroom]
+                if latent_truth is None else [y for y in [self.yardstick(latent_truth)] if y])
+        return (["teacher"] + [v.label for v in self.student_variants()] + yard
                 + [f"baseline-{b}" for b in self.baselines])
 
     def for_target(self, target: str) -> ExperimentConfig:

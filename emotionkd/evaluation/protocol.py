@@ -20,6 +20,7 @@ import numpy as np
 
 from emotionkd.errors import ConfigError
 from emotionkd.evaluation.fold import FoldRunner
+from emotionkd.evaluation.headroom import CEILING, TEACHER_LABELS
 from emotionkd.evaluation.plan import EvaluationPlan, make_folds
 from emotionkd.evaluation.provenance import run_provenance
 from emotionkd.evaluation.report import render_markdown, results_csv
@@ -195,7 +196,9 @@ def build_report(run_dir: str | os.PathLike) -> RunSummary:
 
     run = Path(run_dir)
     meta, plan, folds = read_run(run)
-    labels = plan.model_labels()
+    labels = [lab for lab in plan.model_labels()
+              if lab not in (CEILING, TEACHER_LABELS) or any(lab in f.get("models", {})
+                                                             for f in folds)]
     n_folds = len(next(iter(meta["folds"].values())))
     targets = {}
     for target in plan.targets:

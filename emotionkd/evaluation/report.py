@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from emotionkd.datasets.records import eeg_channel_names
+from emotionkd.evaluation.headroom import Headroom
 from emotionkd.evaluation.plan import EvaluationPlan
 from emotionkd.evaluation.summary import (
     Comparison,
@@ -244,6 +245,8 @@ def _target_section(target: str, t: TargetSummary, jobs: int, plan: EvaluationPl
     lines += _feedback_notes(t, plan)
     if t.comparisons:
         lines += _effect_sizes(t)
+    if t.headroom is not None:
+        lines += headroom_section(t.headroom)
     lines += ["### Models", "",
               "Mean ± SD over test sets (each averaged over its seeds) and, with equal "
               "weight, pooled over every test window:", ""]
@@ -263,6 +266,63 @@ def _target_section(target: str, t: TargetSummary, jobs: int, plan: EvaluationPl
         lines += [f"* {label}, fold {e.fold} (seed {e.seed}): {e.error}" for label, e in errs]
         lines.append("")
     return lines
+
+
+def _ci_pp(ci: list[float] | None) -> str:
+    return "n/a" if not ci else f"[{_pp(ci[0])}, {_pp(ci[1])}]"
+
+
+def _share(x: float | None, ci: list[float] | None) -> str:
+    if x is None or ci is None:
+        return "undefined"
+    return f"{100 * x:.0f} % [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
+
+
+def headroom_text(h: Headroom) -> str:
+    """What the headroom row means, in one paragraph."""
+    if h.truth == "latent truth":
+        what = ("the student alone (same architecture and recipe) trained on the latent "
+                "truth instead of the noisy ratings: the ceiling of what better targets can "
+                "give this student, judged against the latent truth")
+    else:
+        what = ("the student alone (same architecture and recipe) trained on the cross-fitted "
+                "teacher's hard predictions instead of the ratings, judged against the "
+                "ratings: an estimate of what this teacher's labels are worth to the student, "
+                "not a ceiling (no truth exists on real data; a negative value means the "
+                "teacher's labels are worse targets than the ratings)")
+    return (f"Headroom = {h.yardstick} − student-none, {what}. Capture = (method − none) / "
+            "(headroom); 95 % intervals resample test subjects with all their seeds, paired "
+            f"({h.subjects} subjects, {h.units} subject × seed units, {h.metric}).")
+
+
+def headroom_section(h: Headroom) -> list[str]:
+    """The report's headroom table: the headroom, then every student's gain and capture."""
+    lines = ["### Headroom", "", headroom_text(h), "",
+             f"headroom ({h.yardstick} − student-none, against the {h.truth}): "
+             f"{_pp(h.headroom)} pp {_ci_pp(h.headroom_ci)}"
+             + ("" if h.defined else f" — {h.note}"), "",
+             "| student | gain over none [95 % CI] | capture of the headroom [95 % CI] |",
+             "|---|---|---|"]
+    for label, c in h.captures.items():
+        lines.append(f"| {label} | {_pp(c.gain)} pp {_ci_pp(c.gain_ci)} | "
+                     f"{_share(c.capture, c.capture_ci)} |")
+    lines.append("")
+    return lines + _feedback_lines(h) + ([""] if h.feedback else [])
+
+
+def _feedback_lines(h: Headroom) -> list[str]:
+    """What feedback adds to its method, on the same units."""
+    return [f"* feedback: {label} − {label.split('+')[0]}: {_pp(g)} pp {_ci_pp([lo, hi])}"
+            for label, (g, lo, hi) in h.feedback.items()]
+
+
+def headroom_lines(h: Headroom) -> list[str]:
+    """The headroom and each student's capture, one line each (the command's summary)."""
+    out = [f"headroom ({h.yardstick} − student-none, {h.truth}): {_pp(h.headroom)} pp "
+           f"{_ci_pp(h.headroom_ci)}" + ("" if h.defined else f" — {h.note}")]
+    out += [f"{label}: gain {_pp(c.gain)} pp {_ci_pp(c.gain_ci)}, capture "
+            f"{_share(c.capture, c.capture_ci)}" for label, c in h.captures.items()]
+    return out + [x[2:] for x in _feedback_lines(h)]
 
 
 def render_markdown(summary: RunSummary, plan: EvaluationPlan, store: str,

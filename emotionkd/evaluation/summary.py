@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from emotionkd.distill.methods import alone_method
+from emotionkd.evaluation.headroom import CEILING, TEACHER_LABELS, Headroom, headroom
 from emotionkd.metrics import (
     METRICS,
     aggregate,
@@ -160,6 +161,7 @@ class TargetSummary:
     comparisons: dict[str, Comparison]
     latent_truth: bool
     seconds: float
+    headroom: Headroom | None = None
 
     def failed_everywhere(self) -> list[str]:
         """The models that failed in every fold run of this target (their own error, or the
@@ -178,6 +180,8 @@ class TargetSummary:
         out = asdict(self)
         out["models"] = {k: m.to_dict() for k, m in self.models.items()}
         out["comparisons"] = {k: c.to_dict() for k, c in self.comparisons.items()}
+        if self.headroom is None:
+            out.pop("headroom")
         return out
 
     @classmethod
@@ -188,7 +192,8 @@ class TargetSummary:
                    d["test_high_fraction"],
                    {k: ModelSummary.from_dict(m) for k, m in d["models"].items()},
                    {k: Comparison.from_dict(c) for k, c in d["comparisons"].items()},
-                   d["latent_truth"], d["seconds"])
+                   d["latent_truth"], d["seconds"],
+                   Headroom.from_dict(d["headroom"]) if d.get("headroom") else None)
 
 
 @dataclass
@@ -335,9 +340,11 @@ def comparison_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
     NeuroKit2 and differential-entropy feature sets against the built-in ones."""
     have = set(labels)
     alone = f"student-{alone_method()}"
-    pairs = [(lab, alone) for lab in labels if lab.startswith("student-") and lab != alone]
+    pairs = [(lab, alone) for lab in labels if lab.startswith("student-")
+             and lab not in (alone, CEILING, TEACHER_LABELS)]
     pairs += [(lab, lab.split("+")[0]) for lab in labels
               if lab.startswith("student-") and "+" in lab]
+    pairs += [(y, alone) for y in (CEILING, TEACHER_LABELS)]
     pairs += [("teacher", ref) for ref in (alone, "baseline-eeg-features", "baseline-eeg-de",
                                            "baseline-shallowconvnet")]
     pairs += [(alone, ref) for ref in ("baseline-gsr-features", "baseline-gsr-neurokit")]
@@ -392,4 +399,7 @@ def summarise_target(tf: list[dict[str, Any]], labels: Sequence[str]) -> TargetS
         test_high_fraction=(float(sum(b["high"] for b in balance) / max(n, 1)) if balance
                             else math.nan),
         models=models, comparisons=_comparisons(tf, labels, models, latent),
-        latent_truth=latent, seconds=float(sum(f.get("seconds", 0.0) for f in tf)))
+        latent_truth=latent, seconds=float(sum(f.get("seconds", 0.0) for f in tf)),
+        headroom=headroom(tf, list(labels), f"student-{alone_method()}",
+                          CEILING if CEILING in labels else TEACHER_LABELS,
+                          latent and CEILING in labels))
