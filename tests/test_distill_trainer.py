@@ -80,7 +80,7 @@ def _student_job(deap_store, teacher_ckpt, **distill):
     ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2), load_eeg=True)
     train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
     cfg = resolve_config("evaluate", {"epochs": 1, "batch_size": 8, "lr": 1e-3, "feedback": False,
-                                     **TINY, **distill})
+                                     **TINY, **distill}).for_data(len(train))
     teacher = build_from_checkpoint(load_checkpoint(teacher_ckpt))
     s_cfg = config_for(distilled_student(), ds.fs, 2.0, ds.n_eeg, cfg.model.overrides())
     return teacher, s_cfg, train, val, cfg

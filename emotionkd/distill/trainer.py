@@ -325,8 +325,9 @@ def soft_targets(teacher: nn.Module, train: WindowDataset, val: WindowDataset | 
     if "logits" not in d.method_object().needs():
         return None, 1.0
     if d.teacher_targets == "crossfit" and targets is None:
-        targets = crossfit_logits(config.model.model, train, val, config.train,
-                                  config.model.overrides(), d.crossfit_folds, seed)
+        sized = config.for_data(len(train))  # the cross-fitted teachers: the run's size
+        targets = crossfit_logits(sized.model.model, train, val, sized.train,
+                                  sized.model.overrides(), d.crossfit_folds, seed)
     if d.teacher_targets != "crossfit":
         targets = None
     scale = 1.0
