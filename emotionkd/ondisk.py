@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from emotionkd.errors import DataFormatError, EmotionKDError
-from emotionkd.validation import number_rule
+from emotionkd.validation import in_range, number_rule
 
 #: the largest JSON file (run.json, a fold result, results.json) read whole
 MAX_JSON_BYTES = 256 * 2**20
@@ -81,12 +81,8 @@ class Source:
         x = math.nan
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             x = float(value) if abs(value) < 1e308 or isinstance(value, float) else math.inf
-        ok = math.isfinite(x) and (not integer or x.is_integer())
-        if ok and low is not None:
-            ok = x > low if low_open else x >= low
-        if ok and high is not None:
-            ok = x < high if high_open else x <= high
-        if not ok:
+        if not in_range(x, low=low, high=high, low_open=low_open, high_open=high_open,
+                        integer=integer):
             rule = number_rule(low=low, high=high, low_open=low_open, high_open=high_open,
                                integer=integer)
             self.fail(field, f"{shown(value)}, not {rule}")

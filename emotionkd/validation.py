@@ -52,6 +52,18 @@ def range_text(*, low: float | None = None, high: float | None = None, low_open:
     return f"Allowed: {left}x{right}{why}."
 
 
+def in_range(x: float, *, low: float | None = None, high: float | None = None,
+             low_open: bool = False, high_open: bool = False, integer: bool = False) -> bool:
+    """Whether ``x`` is finite, whole when ``integer``, and within the bounds (the test of
+    :func:`check_number` and of the on-disk checks of :mod:`emotionkd.ondisk`)."""
+    ok = math.isfinite(x) and (not integer or x.is_integer())
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    return ok
+
+
 def check_number(
     value: Any,
     option: str,
@@ -70,12 +82,8 @@ def check_number(
     if not isinstance(value, (bool, str, bytes)):
         with contextlib.suppress(TypeError, ValueError, OverflowError):
             x = float(value)
-    ok = math.isfinite(x) and (not integer or x.is_integer())
-    if ok and low is not None:
-        ok = x > low if low_open else x >= low
-    if ok and high is not None:
-        ok = x < high if high_open else x <= high
-    if not ok:
+    if not in_range(x, low=low, high=high, low_open=low_open, high_open=high_open,
+                    integer=integer):
         rule = number_rule(low=low, high=high, low_open=low_open, high_open=high_open,
                            integer=integer)
         raise ConfigError(f"{option} must be {rule}{why}, got {value!r}")
