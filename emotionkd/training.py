@@ -10,13 +10,11 @@ validation split with best-state restore, and progress reporting through a callb
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import random
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,64 +24,10 @@ from torch import nn
 
 from emotionkd import distributed as dist_
 from emotionkd.config import TrainConfig  # defined there (import-light); used from here too
+from emotionkd.devices import make_adam, resolve_device, tune_cpu_allocator  # noqa: F401
 from emotionkd.epochlog import epoch_text
 from emotionkd.errors import ConfigError, TrainingError
 from emotionkd.windows import WindowDataset
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" → CUDA when available, else CPU; an unavailable explicit device is an error."""
-    if name in ("auto", "", None):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"--device {name!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} "
-                          f"GPU(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"--device {name}: MPS is not available on this machine; use cpu")
-    return dev
-
-
-def make_adam(params: list[nn.Parameter], lr: float, eps: float = 1e-7,
-              weight_decay: float = 0.0) -> torch.optim.Adam:
-    """Adam as every emotionkd loop uses it: the fused kernel on CPU and CUDA (one pass over
-    all parameters instead of a dozen small operations per tensor; same update rule)."""
-    params = list(params)
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point
-                                 for p in params)
-    return torch.optim.Adam(params, lr=lr, eps=eps, weight_decay=weight_decay,
-                            fused=fused or None)
-
-
-@functools.cache
-def tune_cpu_allocator() -> bool:
-    """Keep freed memory in the process heap for reuse (glibc on Linux; else a no-op).
-
-    A training step allocates and frees tens of megabytes of activations. With glibc's
-    defaults those blocks go back to the operating system at every free and come back as
-    fresh pages (page faults and system time at every step; docs/method.md has the
-    measurement). Raising the mmap threshold to its maximum (32 MiB) and the trim threshold to
-    1 GiB keeps them; the process's resident memory then stays near its peak instead of
-    shrinking between steps.
-    Called by :func:`fit` (once per process: the result is cached); returns whether the
-    settings were applied.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (e.g. musl): leave the allocator alone
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
-    return bool(libc.mallopt(m_mmap_threshold, 32 * 2**20)) and bool(
-        libc.mallopt(m_trim_threshold, 2**30))
 
 
 def seed_everything(seed: int) -> None:
@@ -348,6 +292,10 @@ class _Fit:
         self.best_value = math.inf if cfg.monitor == "loss" else -math.inf
         self.best_snap: dict[str, dict[str, torch.Tensor]] | None = _snapshot(task)
         self.best_epoch, self.best_metrics, self.bad_epochs = 0, {}, 0
+        if self.use_val and getattr(task.model, "starts_fitted", False):  # the start competes
+            self.best_metrics = evaluate_task(task, val, self.device, cfg.eval_batch_size,
+                                              balanced=cfg.class_weight == "balanced")
+            self.best_value = self.best_metrics[cfg.monitor]
         self.history: list[dict[str, float]] = []
         self.n_batches = math.ceil(len(train) / cfg.batch_size)
         self.step = 0
@@ -443,7 +391,7 @@ class _Fit:
     def finish(self) -> FitResult:
         """Restore the epoch kept, switch to eval mode and return the result."""
         cfg, history = self.cfg, self.history
-        if self.use_val and self.best_epoch == 0:
+        if self.use_val and not math.isfinite(self.best_value):
             raise TrainingError(
                 f"{self.description}: no epoch gave a finite validation {cfg.monitor} in "
                 f"{len(history)} epoch(s), so the model never trained; no model is saved. "
@@ -487,6 +435,11 @@ def fit_model(
     model_config = config_for(name, train.fs, train.window_s, train.n_eeg, architecture)
     torch.manual_seed(seed)
     model = build_model(name, model_config)
+    if hasattr(model, "prepare_fit"):  # e.g. an anchored teacher's fitted regression
+        model.prepare_fit(train, val)
+    if getattr(model, "lr_scale", 1.0) != 1.0:  # e.g. an anchored teacher's deep path
+        cfg = cfg.for_size("paper")
+        cfg = replace(cfg, lr=cfg.lr * model.lr_scale)
     res = fit(SupervisedTask(model), train, val, cfg, progress=progress, description=name,
               seed=seed)
     return model, model_config, res

@@ -12,9 +12,11 @@ headroom section.
         --seeds 0,1,2 [--methods emotionkd,kd,none] [-- --no-feedback ...]
     python studies/distill_headroom.py --table runs/headroom/headroom-41/run   # print only
 
-Worlds: ``headroom`` (a strong GSR cue, --gsr-cue 2, and rating noise of 5 SD: the ratings
-agree with the latent truth on 77 % of the windows, so the student is limited by its labels
-rather than by its signal), ``noisy`` (the default cues, --label-noise 2.5: 84 % agreement)
+Worlds: ``headroom`` (the suite's headroom family, ``synth deap --world headroom``: the EEG of
+``broadband``, a GSR cue 2.5 times the other families', ratings with noise SD 4 and a
+per-subject bias SD 1.5, which agree with the latent truth on about two thirds of the trials),
+``own-noisy`` (emotionkd's own generator with --gsr-cue 2 and rating noise of 5 SD: 77 %
+agreement), ``noisy`` (the default cues, --label-noise 2.5: 84 % agreement)
 and ``default`` (the generator's defaults, label noise 1). Sized for two shared CPU cores:
 8 subjects × 12 trials × 30 s, the tiny models, 4 folds over subjects, 10 epochs. A run
 folder that exists is resumed.
@@ -29,7 +31,8 @@ import sys
 from pathlib import Path
 
 WORLDS = {
-    "headroom": ["--gsr-cue", "2", "--label-noise", "5"],
+    "headroom": ["--world", "headroom"],
+    "own-noisy": ["--gsr-cue", "2", "--label-noise", "5"],
     "noisy": ["--label-noise", "2.5"],
     "default": [],
 }

@@ -63,8 +63,7 @@ def run_world(store: Path, run: Path, a: argparse.Namespace) -> list[dict]:
         run.parent.mkdir(parents=True, exist_ok=True)
         resume = ["--resume"] if run.exists() else []  # a run that was interrupted
         emotionkd("evaluate", "--data", str(store), "--kfold", str(a.kfold), "--out", str(run),
-                  "--methods", "none", "--baselines",
-                  "shallowconvnet,eeg-features,gsr-features", *resume, *a.evaluate)
+                  "--methods", "none", "--baselines", a.baselines, *resume, *a.evaluate)
     return [json.loads(p.read_text()) for p in sorted(run.glob("folds/*/seed-*/fold-*.json"))]
 
 
@@ -110,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--kfold", type=int, default=4)
     p.add_argument("--label", default="defaults", help="name of the evaluated variant")
+    p.add_argument("--baselines", default="shallowconvnet,eeg-features,gsr-features",
+                   help="baselines of every run (eeg-features is the teacher's yardstick)")
     a = p.parse_args(argv)
     a.evaluate = evaluate
     for family in a.families.split(","):

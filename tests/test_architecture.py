@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models and distillation methods", ("models.*", "distill", "distill.losses",
                                          "distill.methods.*")),
     ("configuration", ("config.*",)),
-    ("data pipeline", ("preprocess", "ingest.*", "windows", "distributed")),
+    ("data pipeline", ("preprocess", "ingest.*", "windows", "distributed", "devices")),
     ("training", ("training", "epochlog", "checkpoint", "distill.feedback", "distill.trainer",
                   "distill.targets")),
     ("jobs, evaluation and deployment", ("jobs", "evaluation.*", "figures", "modelcard",

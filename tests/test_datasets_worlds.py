@@ -84,3 +84,33 @@ def test_write_world_in_deap_layout_and_bad_requests(tmp_path):
     with pytest.raises(ConfigError, match="--label-noise"):
         write_world(tmp_path / "x", "rhythms", rating_noise=-1)
     assert not (tmp_path / "x").exists()
+
+
+def _scr_rise(s) -> tuple[float, float]:
+    """Mean total rise of the skin-conductance responses (their count × mean size) per trial
+    at high and at low arousal."""
+    from emotionkd.features import gsr_features
+
+    f = gsr_features(s.gsr_us[:, s.onset:], 128.0, scr_threshold=0.02)
+    rise = f[:, 2] * f[:, 3]
+    high = s.latent[:, 1] > 0.3
+    low = s.latent[:, 1] < -0.3
+    return float(rise[high].mean()), float(rise[low].mean())
+
+
+def test_headroom_family_has_a_strong_gsr_cue_and_noisy_ratings():
+    from emotionkd.datasets.worlds import family_defaults
+
+    assert family_defaults("headroom") == (4.0, 1.5, 2.5)
+    assert family_defaults("sources") == (WORLD_RATING_NOISE, 0.0, 1.0)
+    subjects = [world_subject("headroom", k, 40, 30, seed=3) for k in (1, 2, 3)]
+    broad = [world_subject("broadband", k, 40, 30, seed=3) for k in (1, 2, 3)]
+    ratio = [np.divide(*_scr_rise(s)) for s in subjects]
+    plain = [np.divide(*_scr_rise(s)) for s in broad]
+    assert np.mean(ratio) > 1.5 * np.mean(plain) > 1.5  # a far stronger skin-conductance cue
+    r = np.concatenate([s.ratings[:, 1] for s in subjects]) > 5
+    a = np.concatenate([s.latent[:, 1] for s in subjects]) > 0
+    assert 0.55 < (r == a).mean() < 0.8  # self-reports far noisier than the physiology
+    # the family's defaults can be overridden: clean ratings follow the latent truth
+    clean = world_subject("headroom", 1, 40, 30, seed=3, rating_noise=0.0, rating_bias=0.0)
+    assert ((clean.ratings[:, 1] > 5) == (clean.latent[:, 1] > 0)).mean() > 0.95

@@ -70,11 +70,15 @@ def test_teacher_reference_parameter_count():
     assert count_parameters(t) == 2_047_490
     assert count_parameters(t, trainable_only=True) == 2_046_210
     assert sum(p.numel() for p in t.eeg_encoder.blocks[2].parameters()) == 141_248
-    # emotionkd's default adds the spectral path: BatchNorm over 28 x 4 log band powers (224
-    # parameters + 224 statistics) and a linear layer (112 x 2 + 2); its DFT matrices are
-    # constants rebuilt from the config, not parameters
+    # emotionkd's default adds the anchored spectral path: fixed standardisation of 28 x 4
+    # log band powers (112 means + 112 scales, stored) and a linear layer (112 x 2 + 2); its
+    # DFT matrices are constants rebuilt from the config, not parameters
     rows = {r["name"]: r for r in describe_models(128, 4, 28)}
-    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490 + 224 + 224 + 226
+    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490 + 224 + 226
+    bands = build_model("emotionnet-teacher",
+                        default_config("emotionnet-teacher", 128, 4, 28, {"spectral": "bands"}))
+    # "bands": BatchNorm instead (224 parameters + 224 statistics)
+    assert count_parameters(bands) == 2_047_490 + 224 + 224 + 226
     assert rows["emotionnet-student"]["trainable"] == 993_090
 
 

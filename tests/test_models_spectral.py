@@ -67,7 +67,7 @@ def test_teacher_default_has_the_path_and_reference_has_none():
     from emotionkd.models import EmotionNetConfig, EmotionNetTeacher
 
     tiny = dict(d_model=8, n_heads=2, head_dim=4, n_blocks=2, ff_dim=8, classifier_dim=8)
-    assert EmotionNetConfig().spectral == "bands"
+    assert EmotionNetConfig().spectral == "anchored"
     ref = EmotionNetTeacher(EmotionNetConfig(fs=64, window_s=2, n_eeg=3, spectral="none",
                                              **tiny))
     assert ref.spectral is None
@@ -82,3 +82,65 @@ def test_old_checkpoints_without_the_key_build_the_reference(tmp_path):
     assert "spectral" not in _with_compat("shallowconvnet", {"head_l2": 1e-3})
     assert _with_compat("emotionnet-teacher", {"head_l2": 0, "spectral": "bands"})[
         "spectral"] == "bands"
+
+
+TINY = dict(d_model=8, n_heads=2, head_dim=4, n_blocks=2, ff_dim=8, classifier_dim=8)
+
+
+def _windows(deap_store):
+    from emotionkd.config import DataConfig
+    from emotionkd.windows import WindowDataset
+
+    ds = WindowDataset(deap_store, DataConfig(window=2, step=1, target="arousal"))
+    sub = np.asarray(ds.subjects)
+    return ds, ds.subset(np.flatnonzero(sub != 3)), ds.subset(np.flatnonzero(sub == 3))
+
+
+def _anchored_teacher(ds, spectral: str = "anchored"):
+    from emotionkd.models import EmotionNetConfig, EmotionNetTeacher
+
+    torch.manual_seed(0)
+    return EmotionNetTeacher(EmotionNetConfig(fs=ds.fs, window_s=ds.window_s, n_eeg=ds.n_eeg,
+                                              spectral=spectral, **TINY))
+
+
+def test_anchored_teacher_starts_as_the_band_power_regression(deap_store):
+    from sklearn.linear_model import LogisticRegression
+
+    ds, train, val = _windows(deap_store)
+    teacher = _anchored_teacher(ds)
+    info = teacher.prepare_fit(train, val)
+    assert info["C"] in (0.001, 0.01, 0.1, 1.0, 10.0)
+    # by hand: the path's own features, standardised on the training windows, the chosen C
+    x = teacher.spectral.features(train)
+    xs = (x - x.mean(0)) / np.where(x.std(0) > 1e-12, x.std(0), 1.0)
+    ref = LogisticRegression(C=info["C"], class_weight="balanced", max_iter=5000).fit(
+        xs, train.labels)
+    xv = (teacher.spectral.features(val) - x.mean(0)) / np.where(x.std(0) > 1e-12,
+                                                                 x.std(0), 1.0)
+    teacher.eval()
+    eeg, gsr, _ = val.batch(np.arange(len(val)))
+    with torch.no_grad():
+        logits, _ = teacher(eeg, gsr)
+    margin = (logits[:, 1] - logits[:, 0]).numpy()  # the deep classifier adds 0 at the start
+    np.testing.assert_allclose(margin, ref.decision_function(xv), rtol=1e-3, atol=1e-3)
+    assert "spectral.norm.mean" in teacher.state_dict()  # the statistics travel with it
+
+
+def test_early_stopping_may_keep_the_anchored_start(deap_store):
+    from emotionkd.config import TrainConfig
+    from emotionkd.training import SupervisedTask, fit
+
+    ds, train, val = _windows(deap_store)
+    teacher = _anchored_teacher(ds, "anchored")
+    teacher.prepare_fit(train, val)
+    start = {k: v.clone() for k, v in teacher.state_dict().items()}
+    assert list(teacher.spectral.linear.parameters()) == []  # fitted buffers, not learned
+    # a learning rate that barely moves anything: the start is never beaten by 1e-6, so the
+    # epoch kept is 0, the state is the start's, and no "never trained" error is raised
+    res = fit(SupervisedTask(teacher), train, val, TrainConfig(epochs=2, lr=1e-12,
+                                                                batch_size=16))
+    assert res.best_epoch == 0 and np.isfinite(res.best["loss"])
+    for k, v in teacher.state_dict().items():
+        if v.dtype.is_floating_point and "running" not in k and "num_batches" not in k:
+            torch.testing.assert_close(v, start[k], rtol=0, atol=1e-6)

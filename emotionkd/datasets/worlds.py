@@ -15,6 +15,12 @@ holds (docs/synthetic-data.md, "World families"):
   bursts) mixed into the 32 channels by a fixed per-subject topography (volume conduction).
 * ``aperiodic`` — arousal flattens the 1/f slope (pivoting at 20 Hz, so total power barely
   moves); the alpha rhythm carries no information.
+* ``headroom`` — a world where distillation has something to give: the EEG of ``broadband``,
+  a skin-conductance cue 2.5 times as strong as the other families' (the student can learn
+  arousal from GSR when its labels are good), and self-reports far noisier than the
+  physiology (noise SD 4, a per-subject bias SD 1.5 by default), so that a GSR student is
+  limited by its targets, not by its signal, and an EEG teacher's targets can be better
+  than the ratings.
 
 Self-reports are ``5 + 3.5·a + b_s + ε`` (arousal ``a`` in [−1, 1], a per-subject bias
 ``b_s`` with SD ``rating_bias``, noise ε with SD ``rating_noise`` rating points), clipped to
@@ -45,6 +51,13 @@ from emotionkd.errors import ConfigError
 #: default SD of the rating noise in the worlds (rating points): noisier than ``synth deap``,
 #: as real self-reports are
 WORLD_RATING_NOISE = 1.5
+#: the families whose defaults differ: (rating noise SD, per-subject rating bias SD, GSR cue)
+FAMILY_DEFAULTS: dict[str, tuple[float, float, float]] = {"headroom": (4.0, 1.5, 2.5)}
+
+
+def family_defaults(family: str) -> tuple[float, float, float]:
+    """(rating noise SD, rating bias SD, GSR cue strength) of world ``family``."""
+    return FAMILY_DEFAULTS.get(family, (WORLD_RATING_NOISE, 0.0, 1.0))
 FS = 128.0
 BASELINE_S = 3.0
 
@@ -145,27 +158,29 @@ def _eeg_aperiodic(rng: np.random.Generator, a_t: np.ndarray, n_trials: int, n: 
 
 
 _EEG = {"broadband": _eeg_broadband, "rhythms": _eeg_rhythms, "sources": _eeg_sources,
-        "aperiodic": _eeg_aperiodic}
+        "aperiodic": _eeg_aperiodic, "headroom": _eeg_broadband}
 
 
-def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int) -> np.ndarray:
+def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int, cue: float = 1.0
+               ) -> np.ndarray:
     """Skin conductance (trials, n) in µS: a tonic level with drift that rises slightly with
     arousal (3 % at the highest), plus responses whose rate (×2.7 from neutral to the
-    highest arousal) and size (×1.35) grow with it: a weaker, noisier cue than the EEG's."""
+    highest arousal) and size (×1.35) grow with it: a weaker, noisier cue than the EEG's.
+    ``cue`` multiplies the three effects' exponents (the headroom family's 2.5)."""
     n_trials = a_t.shape[0]
     a = a_t[:, 0, :]
     level = rng.lognormal(np.log(4.0), 0.5) * rng.lognormal(0.0, 0.1, (n_trials, 1))
     f = np.fft.rfftfreq(n, d=1.0 / FS)
     drift = _shaped_noise(rng, (n_trials,), n, 1.0 / (1.0 + (f / 0.02) ** 2))
     drift /= drift.std(axis=-1, keepdims=True) + 1e-12
-    rate = rng.uniform(3.0, 8.0) / 60.0 / FS * np.exp(1.0 * a)
+    rate = rng.uniform(3.0, 8.0) / 60.0 / FS * np.exp(1.0 * cue * a)
     events = rng.random((n_trials, n)) < rate
-    amp = events * rng.exponential(rng.uniform(0.05, 0.3), (n_trials, n)) * np.exp(0.3 * a)
+    amp = events * rng.exponential(rng.uniform(0.05, 0.3), (n_trials, n)) * np.exp(0.3 * cue * a)
     tk = np.arange(int(20 * FS)) / FS
     kernel = np.exp(-tk / 3.5) - np.exp(-tk / 0.7)
     kernel = np.concatenate([np.zeros(int(1.5 * FS)), kernel / kernel.max()])
     smooth = np.exp(-tk / 8.0)
-    tonic = level * (1.0 + 0.04 * drift + 0.03 * _fft_filter(a, smooth / smooth.sum()))
+    tonic = level * (1.0 + 0.04 * drift + 0.03 * cue * _fft_filter(a, smooth / smooth.sum()))
     gsr = tonic + _fft_filter(amp, kernel)
     return np.clip(gsr + rng.normal(0.0, 0.005, (n_trials, n)), 0.05, None)
 
@@ -177,12 +192,15 @@ def _check_family(family: str) -> None:
 
 
 def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed: int,
-                  rating_noise: float = WORLD_RATING_NOISE,
-                  rating_bias: float = 0.0) -> SyntheticSubject:
+                  rating_noise: float | None = None,
+                  rating_bias: float | None = None) -> SyntheticSubject:
     """One subject of world ``family`` (3 s of neutral baseline, then ``seconds`` of
     stimulus at 128 Hz), in the shape :func:`~emotionkd.datasets.synthetic.deap_arrays`
-    writes."""
+    writes; unset rating noise and bias take the family's defaults."""
     _check_family(family)
+    noise, bias, cue = family_defaults(family)
+    rating_noise = noise if rating_noise is None else rating_noise
+    rating_bias = bias if rating_bias is None else rating_bias
     rng = subject_rng(seed, subject, family)  # its first 4 letters pick the stream
     latent = np.stack([rng.uniform(-1, 1, n_trials), rng.uniform(-1, 1, n_trials)], axis=1)
     ratings = world_ratings(rng, latent, rating_noise, rating_bias)
@@ -194,24 +212,26 @@ def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed
     eeg = _EEG[family](rng, a_t, n_trials, n, strength)
     eeg = eeg * rng.lognormal(np.log(10.0), 0.3) * rng.lognormal(0.0, 0.2, (1, 32, 1))
     eeg -= eeg.mean(axis=1, keepdims=True)  # common average reference, as DEAP
-    gsr = _world_gsr(rng, a_t, n)
+    gsr = _world_gsr(rng, a_t, n, cue)
     per = synth_peripheral(rng, latent, FS, n)
     return SyntheticSubject(subject, FS, onset, eeg, gsr, per, ratings, latent, None)
 
 
 def write_world(out_dir: str | os.PathLike, family: str, n_subjects: int = 8,
                 n_trials: int = 20, seconds: float = 30.0, seed: int = 0,
-                rating_noise: float = WORLD_RATING_NOISE, rating_bias: float = 0.0,
+                rating_noise: float | None = None, rating_bias: float | None = None,
                 fmt: str = "dat", overwrite: bool = False,
                 progress: Callable[..., None] | None = None) -> list[Path]:
     """Write world ``family`` in DEAP's preprocessed layout (as ``synth deap`` does), with
-    the latent table beside it. Returns the subject files."""
+    the latent table beside it; unset rating noise and bias take the family's defaults.
+    Returns the subject files."""
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.validation import check_number
 
     _check_family(family)
-    check_number(rating_noise, "--label-noise", low=0, high=10)
-    check_number(rating_bias, "--rating-bias", low=0, high=10)
+    for v, flag in ((rating_noise, "--label-noise"), (rating_bias, "--rating-bias")):
+        if v is not None:
+            check_number(v, flag, low=0, high=10)
 
     def generate(k: int) -> SyntheticSubject:
         return world_subject(family, k, n_trials, seconds, seed, rating_noise, rating_bias)

@@ -130,10 +130,15 @@ class EmotionNetConfig:
     faithful_imf_bug: bool = False  # True reproduces the reference IMF bug (teacher only)
     init: str = "keras"  # keras (reference initialisers) | torch (PyTorch defaults)
     head_l2: float = 1e-3  # weight of the L2 penalty on the conv-stem kernels
-    #: the teacher's spectral path beside the conv stem (models/spectral.py): "bands" (log
-    #: band power per channel, emotionkd's default) or "none" (the reference architecture)
-    spectral: str = "bands"
+    #: the teacher's spectral path beside the conv stem (models/spectral.py): "anchored"
+    #: (emotionkd's default: a band-power logistic regression fitted before training, which
+    #: the deep path adds to), "bands" (log band power learned with the rest) or "none" (the
+    #: reference architecture)
+    spectral: str = "anchored"
     spectral_dropout: float = 0.25  # dropout on the spectral path's standardised features
+    #: learning-rate factor of an anchored teacher's deep path (its regression is fixed): a
+    #: residual learned in small steps, as boosting shrinks each stage
+    residual_lr: float = 0.3
     #: options of the architecture studies (``[model.study]``); the defaults: the reference
     study: StudyOptions = field(default_factory=StudyOptions)
 
@@ -143,6 +148,8 @@ class EmotionNetConfig:
             "n_classes": bounded(1000, "classes", low=2),
             **dict.fromkeys(("dropout", "head_dropout", "classifier_dropout",
                              "spectral_dropout"), SHARE),
+            "residual_lr": {"low": 0, "low_open": True, "high": 1,
+                            "why": " (a factor of the learning rate)"},
             "spectral": {"choices": SPECTRAL},
             "head_l2": {"low": 0, "high": 1e6, "why": " (a loss weight)"},
             "score_pool": {"choices": SCORE_POOLS},
@@ -302,9 +309,12 @@ class EmotionNetTeacher(EmotionNetBase):
     Two streams (``eeg_head``/``eeg_encoder`` and ``gsr_head``/``gsr_encoder``); one IMF per
     pair of consecutive blocks — IMF₁(e1, g1, e2, g2) + IMF₂(e2, g2, e3, g3) with three
     blocks — summed; classifier on the 2L fused tokens (EEG tokens first). With
-    ``spectral = "bands"`` (the default) the logits of a per-channel log-band-power path on
-    the EEG (:class:`~emotionkd.models.spectral.SpectralPath`) are added to the classifier's;
-    ``spectral = "none"`` is the reference architecture.
+    ``spectral = "anchored"`` (the default) or ``"bands"`` the logits of a per-channel
+    log-band-power path on the EEG (:class:`~emotionkd.models.spectral.SpectralPath`) are
+    added to the classifier's — anchored: a logistic regression fitted on the training windows
+    before training (:meth:`prepare_fit`), so that the teacher starts as its ``eeg-features``
+    yardstick's EEG half and its deep path learns a residual; ``spectral = "none"`` is the
+    reference architecture.
 
     Deviation from the reference code: with ``faithful_imf_bug=False`` (default) each IMF's
     second branch uses the later EEG block as intended, so every parameter is trained; with
@@ -330,8 +340,33 @@ class EmotionNetTeacher(EmotionNetBase):
         self.classifier = self._classifier(2 * c.n_tokens, groups=2)
         self.spectral = (None if c.spectral == "none" else
                          SpectralPath(c.n_eeg, c.fs, c.n_samples, c.n_classes,
-                                      c.spectral_dropout))
+                                      c.spectral_dropout, c.spectral == "anchored"))
         self._finish_init()
+
+    @property
+    def starts_fitted(self) -> bool:
+        """Whether :meth:`prepare_fit` makes the untrained network a model worth keeping
+        (then the epoch kept may be the start: early stopping judges it too)."""
+        return self.config.spectral == "anchored"
+
+    @property
+    def lr_scale(self) -> float:
+        """Factor :func:`~emotionkd.training.fit_model` applies to the learning rate: an
+        anchored teacher trains only its deep path, at ``residual_lr`` × the recipe's rate."""
+        return self.config.residual_lr if self.starts_fitted else 1.0
+
+    def prepare_fit(self, train: Any, val: Any | None) -> dict[str, float]:
+        """Before training (``anchored`` spectral paths): the spectral read-out becomes the
+        band-power logistic regression of the training windows and the deep classifier's
+        last layer starts at zero, so the teacher starts as that regression and its deep
+        path learns what it adds (docs/method.md, "The teacher across world families")."""
+        if not self.starts_fitted:
+            return {}
+        info = self.spectral.anchor(train, val)
+        with torch.no_grad():
+            self.classifier.out.weight.zero_()
+            self.classifier.out.bias.zero_()
+        return info
 
     def forward(self, eeg: torch.Tensor, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_input(eeg, "EEG", self.config.n_eeg)

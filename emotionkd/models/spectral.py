@@ -18,6 +18,7 @@ by one linear layer whose logits are added to the conv-transformer's.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +26,9 @@ from torch import nn
 
 #: the bands (Hz) of ``spectral = "bands"``: theta, alpha, beta, gamma as DEAP studies use them
 BANDS: tuple[tuple[float, float], ...] = ((4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
-#: valid values of ``spectral``: no spectral path (the reference), or log band powers
-SPECTRAL = ("none", "bands")
+#: valid values of ``spectral``: no spectral path (the reference), log band powers learned with
+#: the rest, or log band powers read by a fitted logistic regression that the deep path adds to
+SPECTRAL = ("none", "bands", "anchored")
 
 
 def band_matrix(fs: float, nperseg: int, bands: tuple[tuple[float, float], ...] = BANDS
@@ -62,15 +64,16 @@ def dft_matrices(fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
 class LogBandPower(nn.Module):
     """(B, C, T) → (B, C, bands): log of Welch band power (µV² per band, one-sided).
 
-    Fixed, not learned: a Hann window of ``nperseg`` samples (1 s), hop ``nperseg // 2``,
-    periodograms by DFT matrices, averaged over segments; windows shorter than one segment
-    use a single segment of their whole length.
+    Fixed, not learned: a Hann window of ``segment_s`` seconds (1 s; the ``eeg-features``
+    yardstick's 2 s for an anchored path), hop half a segment, periodograms by DFT matrices,
+    averaged over segments; windows shorter than one segment use a single segment of their
+    whole length.
     """
 
     def __init__(self, fs: float, n_samples: int,
-                 bands: tuple[tuple[float, float], ...] = BANDS) -> None:
+                 bands: tuple[tuple[float, float], ...] = BANDS, segment_s: float = 1.0) -> None:
         super().__init__()
-        nperseg = min(n_samples, max(8, int(round(fs))))
+        nperseg = min(n_samples, max(8, int(round(segment_s * fs))))
         self.nperseg, self.hop = nperseg, max(1, nperseg // 2)
         self.n_segments = (n_samples - nperseg) // self.hop + 1
         cos, sin = dft_matrices(fs, nperseg)
@@ -90,18 +93,98 @@ class LogBandPower(nn.Module):
         return torch.log(power.mean(-2) @ self.bands + 1e-6)
 
 
+class Standardise(nn.Module):
+    """(B, F) → (x − mean) / scale with fixed statistics (set by :meth:`SpectralPath.anchor`
+    from the training windows; saved in checkpoints)."""
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
+
+
+class FixedLinear(nn.Module):
+    """A linear read-out whose weights are fitted, not learned: buffers (saved in checkpoints,
+    counted as stored values, never updated by an optimiser or the feedback), zero until
+    :meth:`SpectralPath.anchor` sets them."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.register_buffer("weight", torch.zeros(out_features, in_features))
+        self.register_buffer("bias", torch.zeros(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self.weight, self.bias)
+
+
 class SpectralPath(nn.Module):
-    """EEG (B, C, T) → logits (B, n_classes) from standardised per-channel log band power."""
+    """EEG (B, C, T) → logits (B, n_classes) from standardised per-channel log band power.
+
+    ``anchored``: the ``eeg-features`` yardstick's band powers (2-s Welch segments), fixed
+    standardisation and a read-out that :meth:`anchor` sets to a logistic regression fitted on
+    the training windows (:class:`FixedLinear`: zero until then, never trained by gradient;
+    no dropout: the regression is regularised by its C);
+    otherwise 1-s segments, BatchNorm and dropout, learned with the rest of the network."""
 
     def __init__(self, n_channels: int, fs: float, n_samples: int, n_classes: int,
-                 dropout: float) -> None:
+                 dropout: float, anchored: bool = False) -> None:
         super().__init__()
-        self.power = LogBandPower(fs, n_samples)
+        self.power = LogBandPower(fs, n_samples, segment_s=2.0 if anchored else 1.0)
         n_features = n_channels * self.power.bands.shape[1]
-        self.norm = nn.BatchNorm1d(n_features)
-        self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(n_features, n_classes)
+        self.anchored = anchored
+        self.norm = Standardise(n_features) if anchored else nn.BatchNorm1d(n_features)
+        self.dropout = nn.Dropout(0.0 if anchored else dropout)
+        self.linear = FixedLinear(n_features, n_classes) if anchored else nn.Linear(
+            n_features, n_classes)
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
         z = self.norm(self.power(eeg).flatten(1))
         return self.linear(self.dropout(z))
+
+    @torch.no_grad()
+    def features(self, ds: Any, batch: int = 256) -> np.ndarray:
+        """(windows, features) log band powers of a WindowDataset's windows."""
+        device = self.linear.weight.device
+        out = [self.power(ds.batch(np.arange(a, min(a + batch, len(ds))))[0].to(device))
+               .flatten(1).cpu().numpy() for a in range(0, len(ds), batch)]
+        return np.vstack(out) if out else np.zeros((0, self.linear.in_features))
+
+    @torch.no_grad()
+    def anchor(self, train: Any, val: Any | None,
+               c_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)) -> dict[str, float]:
+        """Set the standardisation to the training windows' statistics and the read-out to a
+        class-balanced logistic regression on them, its C chosen by balanced accuracy on the
+        validation windows (the largest of ties; the middle of the grid without them) — the
+        ``eeg-features`` yardstick's procedure on the band powers this path computes."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import balanced_accuracy_score
+
+        x, y = self.features(train), np.asarray(train.labels)
+        if len(np.unique(y)) < 2 or self.linear.out_features != 2:
+            return {}  # nothing to anchor to: the read-out keeps its initialisation
+        mean, sd = x.mean(axis=0), x.std(axis=0)
+        sd = np.where(sd > 1e-12, sd, 1.0)
+        xs = (x - mean) / sd
+        have_val = val is not None and len(val) > 0 and len(np.unique(val.labels)) > 1
+        grid = sorted(c_grid) if have_val else [sorted(c_grid)[len(c_grid) // 2]]
+        xv = (self.features(val) - mean) / sd if have_val else None
+        best: tuple[float, float, Any] | None = None
+        for c in grid:
+            m = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(xs, y)
+            score = (float(balanced_accuracy_score(val.labels, m.predict(xv)))
+                     if have_val else 0.0)
+            if best is None or score >= best[0]:
+                best = (score, c, m)
+        score, c, m = best
+        dev = self.linear.weight.device
+        self.norm.mean.copy_(torch.as_tensor(mean, dtype=torch.float32, device=dev))
+        self.norm.scale.copy_(torch.as_tensor(sd, dtype=torch.float32, device=dev))
+        w = torch.as_tensor(m.coef_[0], dtype=torch.float32, device=dev) / 2
+        b = float(m.intercept_[0]) / 2
+        self.linear.weight.copy_(torch.stack([-w, w]))
+        self.linear.bias.copy_(torch.tensor([-b, b], device=dev))
+        return {"C": float(c), "val_balanced_accuracy": score}
