@@ -8,18 +8,17 @@ balanced accuracy of every row, the headroom (ceiling − none) and each method'
 capture (gain / headroom) with 95 % subject-bootstrap intervals — the numbers of the report's
 headroom section.
 
-    python studies/distill_headroom.py --work runs/headroom --world headroom \\
+    python studies/distill_headroom.py --work runs/headroom --world confounded \\
         --seeds 0,1,2 [--methods emotionkd,kd,none] [-- --no-feedback ...]
     python studies/distill_headroom.py --table runs/headroom/headroom-41/run   # print only
 
-Worlds: ``headroom`` (the suite's headroom family, ``synth deap --world headroom``: the EEG of
-``broadband``, a GSR cue 2.5 times the other families', ratings with noise SD 4 and a
-per-subject bias SD 1.5, which agree with the latent truth on about two thirds of the trials),
-``own-noisy`` (emotionkd's own generator with --gsr-cue 2 and rating noise of 5 SD: 77 %
-agreement), ``noisy`` (the default cues, --label-noise 2.5: 84 % agreement)
-and ``default`` (the generator's defaults, label noise 1). Sized for two shared CPU cores:
-8 subjects × 12 trials × 30 s, the tiny models, 4 folds over subjects, 10 epochs. A run
-folder that exists is resumed.
+Worlds: ``confounded`` (the suite's family, ``synth deap --world confounded``: the EEG of
+``broadband``, a GSR cue 2.5 times the other families', arousal ratings confounded by a bodily
+state that raises the tonic skin conductance), ``own-noisy`` (emotionkd's own generator with
+--gsr-cue 2 and rating noise of 5 SD: 77 % agreement), ``noisy`` (the default cues,
+--label-noise 2.5: 84 % agreement) and ``default`` (the generator's defaults, label noise
+1). Sized for two shared CPU cores: 8 subjects × 12 trials × 30 s, the tiny models, 4 folds
+over subjects, 10 epochs. A run folder that exists is resumed.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import sys
 from pathlib import Path
 
 WORLDS = {
-    "headroom": ["--world", "headroom"],
+    "confounded": ["--world", "confounded"],
     "own-noisy": ["--gsr-cue", "2", "--label-noise", "5"],
     "noisy": ["--label-noise", "2.5"],
     "default": [],
@@ -97,7 +96,7 @@ def table(run_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", type=Path, default=Path("runs/headroom"))
-    p.add_argument("--world", choices=sorted(WORLDS), default="headroom")
+    p.add_argument("--world", choices=sorted(WORLDS), default="confounded")
     p.add_argument("--world-seed", type=int, default=41)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--methods", default="emotionkd,kd,none")

@@ -98,19 +98,30 @@ def _scr_rise(s) -> tuple[float, float]:
     return float(rise[high].mean()), float(rise[low].mean())
 
 
-def test_headroom_family_has_a_strong_gsr_cue_and_noisy_ratings():
-    from emotionkd.datasets.worlds import family_defaults
+def test_confounded_family_has_a_strong_gsr_cue_and_confounded_ratings():
+    from emotionkd.datasets.worlds import CONFOUNDS, family_defaults
 
-    assert family_defaults("headroom") == (4.0, 1.5, 2.5)
+    assert family_defaults("confounded") == (1.5, 0.0, 2.5)
     assert family_defaults("sources") == (WORLD_RATING_NOISE, 0.0, 1.0)
-    subjects = [world_subject("headroom", k, 40, 30, seed=3) for k in (1, 2, 3)]
+    subjects = [world_subject("confounded", k, 40, 30, seed=3) for k in (1, 2, 3)]
     broad = [world_subject("broadband", k, 40, 30, seed=3) for k in (1, 2, 3)]
     ratio = [np.divide(*_scr_rise(s)) for s in subjects]
     plain = [np.divide(*_scr_rise(s)) for s in broad]
     assert np.mean(ratio) > 1.5 * np.mean(plain) > 1.5  # a far stronger skin-conductance cue
-    r = np.concatenate([s.ratings[:, 1] for s in subjects]) > 5
-    a = np.concatenate([s.latent[:, 1] for s in subjects]) > 0
-    assert 0.55 < (r == a).mean() < 0.8  # self-reports far noisier than the physiology
-    # the family's defaults can be overridden: clean ratings follow the latent truth
-    clean = world_subject("headroom", 1, 40, 30, seed=3, rating_noise=0.0, rating_bias=0.0)
-    assert ((clean.ratings[:, 1] > 5) == (clean.latent[:, 1] > 0)).mean() > 0.95
+    # the confound: with the rating noise and the arousal cues removed, what is left of the
+    # arousal rating beyond 5 + 3.5·a is the bodily state, and the stimulus part of the tonic
+    # level over the baseline rises with it by the documented fraction per rating point
+    to_rating, to_tonic = CONFOUNDS["confounded"]
+    s = world_subject("confounded", 1, 60, 30, seed=5, rating_noise=0.0)
+    state = (s.ratings[:, 1] - np.round(5 + 3.5 * s.latent[:, 1], 2)) / to_rating
+    inside = (s.ratings[:, 1] > 1.01) & (s.ratings[:, 1] < 8.99)  # not clipped
+    assert state[inside].std() == pytest.approx(1.0, rel=0.3)
+    rise = np.log(s.gsr_us[:, s.onset + 256:].min(1) / s.gsr_us[:, :s.onset].min(1))
+    slope = np.polyfit(state[inside], rise[inside], 1)[0]
+    assert 0.5 * to_tonic < slope < 2 * to_tonic
+    # EEG carries arousal, not the state: band power follows the latent truth alone
+    f, p = welch(s.eeg[:, :, s.onset:], fs=128, nperseg=128)
+    power = np.log(p[..., (f >= 4) & (f < 45)].sum(-1)).mean(1)
+    assert abs(np.corrcoef(power, s.latent[:, 1])[0, 1]) > 0.5
+    assert abs(np.corrcoef(power - np.polyval(np.polyfit(s.latent[:, 1], power, 1),
+                                              s.latent[:, 1]), state)[0, 1]) < 0.35

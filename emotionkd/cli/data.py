@@ -63,15 +63,15 @@ def synth_deap(
     label_noise: Optional[float] = typer.Option(  # noqa: UP045
         None, "--label-noise", show_default=False,
         help="SD of the self-reports' noise, in rating points (default: 1 for the own "
-             "world, 4 for headroom, 1.5 for the other world families)."),
+             "world, 1.5 for the world families)."),
     world: World = typer.Option(
         World("own"), "--world",
         help="Which generator: own (emotionkd's) or a world family of the robustness suite "
-             "(broadband, rhythms, sources, aperiodic, headroom; docs/synthetic-data.md)."),
+             "(broadband, rhythms, sources, aperiodic, confounded; docs/synthetic-data.md)."),
     rating_bias: Optional[float] = typer.Option(  # noqa: UP045
         None, "--rating-bias", show_default=False,
         help="SD of a per-subject offset of all ratings, in rating points (world families; "
-             "default 1.5 for headroom, else 0)."),
+             "default 0)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing sXX files."),
 ) -> None:
     """Write synthetic subjects in DEAP's preprocessed layout.

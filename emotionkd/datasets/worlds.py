@@ -15,12 +15,12 @@ holds (docs/synthetic-data.md, "World families"):
   bursts) mixed into the 32 channels by a fixed per-subject topography (volume conduction).
 * ``aperiodic`` — arousal flattens the 1/f slope (pivoting at 20 Hz, so total power barely
   moves); the alpha rhythm carries no information.
-* ``headroom`` — a world where distillation has something to give: the EEG of ``broadband``,
-  a skin-conductance cue 2.5 times as strong as the other families' (the student can learn
-  arousal from GSR when its labels are good), and self-reports far noisier than the
-  physiology (noise SD 4, a per-subject bias SD 1.5 by default), so that a GSR student is
-  limited by its targets, not by its signal, and an EEG teacher's targets can be better
-  than the ratings.
+* ``confounded`` — the EEG of ``broadband``, a skin-conductance cue 2.5 times as strong as
+  the other families', and arousal ratings
+  confounded by a bodily state per trial (warmth, exertion) that raises the tonic skin
+  conductance during the stimulus and is reported as arousal, but that the EEG does not show.
+  A GSR student trained on the ratings learns the confound; one trained on the truth does
+  not; an EEG teacher's targets do not carry it.
 
 Self-reports are ``5 + 3.5·a + b_s + ε`` (arousal ``a`` in [−1, 1], a per-subject bias
 ``b_s`` with SD ``rating_bias``, noise ε with SD ``rating_noise`` rating points), clipped to
@@ -52,7 +52,11 @@ from emotionkd.errors import ConfigError
 #: as real self-reports are
 WORLD_RATING_NOISE = 1.5
 #: the families whose defaults differ: (rating noise SD, per-subject rating bias SD, GSR cue)
-FAMILY_DEFAULTS: dict[str, tuple[float, float, float]] = {"headroom": (4.0, 1.5, 2.5)}
+FAMILY_DEFAULTS: dict[str, tuple[float, float, float]] = {"confounded": (1.5, 0.0, 2.5)}
+#: families whose arousal ratings are confounded by a bodily state that is not the emotion:
+#: (rating points per SD of the state, rise of the tonic skin conductance per SD of the state
+#: over the stimulus, as a fraction of the level)
+CONFOUNDS: dict[str, tuple[float, float]] = {"confounded": (2.0, 0.15)}
 
 
 def family_defaults(family: str) -> tuple[float, float, float]:
@@ -158,15 +162,16 @@ def _eeg_aperiodic(rng: np.random.Generator, a_t: np.ndarray, n_trials: int, n: 
 
 
 _EEG = {"broadband": _eeg_broadband, "rhythms": _eeg_rhythms, "sources": _eeg_sources,
-        "aperiodic": _eeg_aperiodic, "headroom": _eeg_broadband}
+        "aperiodic": _eeg_aperiodic, "confounded": _eeg_broadband}
 
 
-def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int, cue: float = 1.0
-               ) -> np.ndarray:
+def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int, cue: float = 1.0,
+               state_t: np.ndarray | None = None) -> np.ndarray:
     """Skin conductance (trials, n) in µS: a tonic level with drift that rises slightly with
     arousal (3 % at the highest), plus responses whose rate (×2.7 from neutral to the
     highest arousal) and size (×1.35) grow with it: a weaker, noisier cue than the EEG's.
-    ``cue`` multiplies the three effects' exponents (the headroom family's 2.5)."""
+    ``cue`` multiplies the three effects' exponents (the confounded family's 2.5); ``state_t``
+    (trials, n) is a fractional rise of the tonic level (the confounded family's confound)."""
     n_trials = a_t.shape[0]
     a = a_t[:, 0, :]
     level = rng.lognormal(np.log(4.0), 0.5) * rng.lognormal(0.0, 0.1, (n_trials, 1))
@@ -181,6 +186,8 @@ def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int, cue: float = 1
     kernel = np.concatenate([np.zeros(int(1.5 * FS)), kernel / kernel.max()])
     smooth = np.exp(-tk / 8.0)
     tonic = level * (1.0 + 0.04 * drift + 0.03 * cue * _fft_filter(a, smooth / smooth.sum()))
+    if state_t is not None:
+        tonic = tonic * (1.0 + state_t)
     gsr = tonic + _fft_filter(amp, kernel)
     return np.clip(gsr + rng.normal(0.0, 0.005, (n_trials, n)), 0.05, None)
 
@@ -204,6 +211,11 @@ def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed
     rng = subject_rng(seed, subject, family)  # its first 4 letters pick the stream
     latent = np.stack([rng.uniform(-1, 1, n_trials), rng.uniform(-1, 1, n_trials)], axis=1)
     ratings = world_ratings(rng, latent, rating_noise, rating_bias)
+    state = None
+    if family in CONFOUNDS:  # a bodily state (warmth, exertion) felt as arousal, seen in GSR
+        to_rating, to_tonic = CONFOUNDS[family]
+        state = rng.normal(0.0, 1.0, n_trials)
+        ratings[:, 1] = np.round(np.clip(ratings[:, 1] + to_rating * state, 1.0, 9.0), 2)
     onset = int(round(BASELINE_S * FS))
     n = onset + int(round(seconds * FS))
     w = _stimulus_weight(n, FS, onset, None)
@@ -212,7 +224,9 @@ def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed
     eeg = _EEG[family](rng, a_t, n_trials, n, strength)
     eeg = eeg * rng.lognormal(np.log(10.0), 0.3) * rng.lognormal(0.0, 0.2, (1, 32, 1))
     eeg -= eeg.mean(axis=1, keepdims=True)  # common average reference, as DEAP
-    gsr = _world_gsr(rng, a_t, n, cue)
+    # the state builds up over the stimulus like arousal does (0 in the baseline)
+    state_t = None if state is None else CONFOUNDS[family][1] * state[:, None] * w[None, :]
+    gsr = _world_gsr(rng, a_t, n, cue, state_t)
     per = synth_peripheral(rng, latent, FS, n)
     return SyntheticSubject(subject, FS, onset, eeg, gsr, per, ratings, latent, None)
 
