@@ -99,10 +99,9 @@ def _scr_rise(s) -> tuple[float, float]:
 
 
 def test_confounded_family_has_a_strong_gsr_cue_and_confounded_ratings():
-    from emotionkd.datasets.worlds import CONFOUNDS, family_defaults
+    from emotionkd.datasets.worlds import CONFOUNDS, GSR_CUES
 
-    assert family_defaults("confounded") == (1.5, 0.0, 2.5)
-    assert family_defaults("sources") == (WORLD_RATING_NOISE, 0.0, 1.0)
+    assert GSR_CUES == {"confounded": 2.5}
     subjects = [world_subject("confounded", k, 40, 30, seed=3) for k in (1, 2, 3)]
     broad = [world_subject("broadband", k, 40, 30, seed=3) for k in (1, 2, 3)]
     ratio = [np.divide(*_scr_rise(s)) for s in subjects]

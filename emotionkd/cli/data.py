@@ -68,10 +68,9 @@ def synth_deap(
         World("own"), "--world",
         help="Which generator: own (emotionkd's) or a world family of the robustness suite "
              "(broadband, rhythms, sources, aperiodic, confounded; docs/synthetic-data.md)."),
-    rating_bias: Optional[float] = typer.Option(  # noqa: UP045
-        None, "--rating-bias", show_default=False,
-        help="SD of a per-subject offset of all ratings, in rating points (world families; "
-             "default 0)."),
+    rating_bias: float = typer.Option(
+        0.0, "--rating-bias",
+        help="SD of a per-subject offset of all ratings, in rating points (world families)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing sXX files."),
 ) -> None:
     """Write synthetic subjects in DEAP's preprocessed layout.
@@ -81,7 +80,7 @@ def synth_deap(
     """
     from emotionkd.cli.console import console, progress_task
     from emotionkd.datasets.synthetic import DEFAULT_LABEL_NOISE, write_deap
-    from emotionkd.datasets.worlds import write_world
+    from emotionkd.datasets.worlds import WORLD_RATING_NOISE, write_world
     from emotionkd.errors import ConfigError
 
     check_out(out, True, kind="dir")
@@ -97,8 +96,9 @@ def synth_deap(
                                seed=seed, eeg_cue=eeg_cue, gsr_cue=gsr_cue, label_noise=noise,
                                fmt=value(fmt), overwrite=overwrite, progress=cb)
         else:
+            noise = WORLD_RATING_NOISE if label_noise is None else label_noise
             paths = write_world(out, family, n_subjects=subjects, n_trials=trials,
-                                seconds=seconds, seed=seed, rating_noise=label_noise,
+                                seconds=seconds, seed=seed, rating_noise=noise,
                                 rating_bias=rating_bias, fmt=value(fmt), overwrite=overwrite,
                                 progress=cb)
     size = sum(p.stat().st_size for p in paths) / 2**20

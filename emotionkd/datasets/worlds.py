@@ -16,9 +16,9 @@ holds (docs/synthetic-data.md, "World families"):
 * ``aperiodic`` — arousal flattens the 1/f slope (pivoting at 20 Hz, so total power barely
   moves); the alpha rhythm carries no information.
 * ``confounded`` — the EEG of ``broadband``, a skin-conductance cue 2.5 times as strong as
-  the other families', and arousal ratings
-  confounded by a bodily state per trial (warmth, exertion) that raises the tonic skin
-  conductance during the stimulus and is reported as arousal, but that the EEG does not show.
+  the other families', and arousal ratings confounded by a bodily state per trial (warmth,
+  exertion) that raises the tonic skin conductance during the stimulus and is reported as
+  arousal, but that the EEG does not show.
   A GSR student trained on the ratings learns the confound; one trained on the truth does
   not; an EEG teacher's targets do not carry it.
 
@@ -51,17 +51,13 @@ from emotionkd.errors import ConfigError
 #: default SD of the rating noise in the worlds (rating points): noisier than ``synth deap``,
 #: as real self-reports are
 WORLD_RATING_NOISE = 1.5
-#: the families whose defaults differ: (rating noise SD, per-subject rating bias SD, GSR cue)
-FAMILY_DEFAULTS: dict[str, tuple[float, float, float]] = {"confounded": (1.5, 0.0, 2.5)}
+#: families whose skin-conductance cue is stronger than the others' (a factor on its exponents)
+GSR_CUES: dict[str, float] = {"confounded": 2.5}
 #: families whose arousal ratings are confounded by a bodily state that is not the emotion:
 #: (rating points per SD of the state, rise of the tonic skin conductance per SD of the state
 #: over the stimulus, as a fraction of the level)
 CONFOUNDS: dict[str, tuple[float, float]] = {"confounded": (2.0, 0.15)}
 
-
-def family_defaults(family: str) -> tuple[float, float, float]:
-    """(rating noise SD, rating bias SD, GSR cue strength) of world ``family``."""
-    return FAMILY_DEFAULTS.get(family, (WORLD_RATING_NOISE, 0.0, 1.0))
 FS = 128.0
 BASELINE_S = 3.0
 
@@ -199,15 +195,12 @@ def _check_family(family: str) -> None:
 
 
 def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed: int,
-                  rating_noise: float | None = None,
-                  rating_bias: float | None = None) -> SyntheticSubject:
+                  rating_noise: float = WORLD_RATING_NOISE,
+                  rating_bias: float = 0.0) -> SyntheticSubject:
     """One subject of world ``family`` (3 s of neutral baseline, then ``seconds`` of
     stimulus at 128 Hz), in the shape :func:`~emotionkd.datasets.synthetic.deap_arrays`
-    writes; unset rating noise and bias take the family's defaults."""
+    writes."""
     _check_family(family)
-    noise, bias, cue = family_defaults(family)
-    rating_noise = noise if rating_noise is None else rating_noise
-    rating_bias = bias if rating_bias is None else rating_bias
     rng = subject_rng(seed, subject, family)  # its first 4 letters pick the stream
     latent = np.stack([rng.uniform(-1, 1, n_trials), rng.uniform(-1, 1, n_trials)], axis=1)
     ratings = world_ratings(rng, latent, rating_noise, rating_bias)
@@ -226,26 +219,24 @@ def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed
     eeg -= eeg.mean(axis=1, keepdims=True)  # common average reference, as DEAP
     # the state builds up over the stimulus like arousal does (0 in the baseline)
     state_t = None if state is None else CONFOUNDS[family][1] * state[:, None] * w[None, :]
-    gsr = _world_gsr(rng, a_t, n, cue, state_t)
+    gsr = _world_gsr(rng, a_t, n, GSR_CUES.get(family, 1.0), state_t)
     per = synth_peripheral(rng, latent, FS, n)
     return SyntheticSubject(subject, FS, onset, eeg, gsr, per, ratings, latent, None)
 
 
 def write_world(out_dir: str | os.PathLike, family: str, n_subjects: int = 8,
                 n_trials: int = 20, seconds: float = 30.0, seed: int = 0,
-                rating_noise: float | None = None, rating_bias: float | None = None,
+                rating_noise: float = WORLD_RATING_NOISE, rating_bias: float = 0.0,
                 fmt: str = "dat", overwrite: bool = False,
                 progress: Callable[..., None] | None = None) -> list[Path]:
     """Write world ``family`` in DEAP's preprocessed layout (as ``synth deap`` does), with
-    the latent table beside it; unset rating noise and bias take the family's defaults.
-    Returns the subject files."""
+    the latent table beside it. Returns the subject files."""
     from emotionkd.datasets.synthetic import write_deap
     from emotionkd.validation import check_number
 
     _check_family(family)
-    for v, flag in ((rating_noise, "--label-noise"), (rating_bias, "--rating-bias")):
-        if v is not None:
-            check_number(v, flag, low=0, high=10)
+    check_number(rating_noise, "--label-noise", low=0, high=10)
+    check_number(rating_bias, "--rating-bias", low=0, high=10)
 
     def generate(k: int) -> SyntheticSubject:
         return world_subject(family, k, n_trials, seconds, seed, rating_noise, rating_bias)

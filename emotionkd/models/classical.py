@@ -112,6 +112,35 @@ def window_features(name: str, ds: Any, cfg: FeatureModelConfig) -> np.ndarray:
     return np.vstack(blocks) if blocks else np.zeros((0, width))
 
 
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) of the columns of ``x``; constant columns get scale 1."""
+    sd = x.std(axis=0)
+    return x.mean(axis=0), np.where(sd > 1e-12, sd, 1.0)
+
+
+def choose_logreg(xs: np.ndarray, y: np.ndarray, xv: np.ndarray | None, yv: Any,
+                  c_grid: list[float], class_weight: str = "balanced"
+                  ) -> tuple[Any, float, float]:
+    """Logistic regressions on standardised ``xs`` over ``c_grid``; the one with the best
+    balanced accuracy on ``(xv, yv)`` (the largest C of ties; the middle of the grid without
+    validation windows). Returns (model, C, validation balanced accuracy or NaN)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    weight = "balanced" if class_weight == "balanced" else None
+    grid = sorted(float(c) for c in c_grid)
+    if xv is None:
+        c = grid[len(grid) // 2]
+        return LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(xs, y), c, \
+            math.nan
+    fitted, scores = {}, {}
+    for c in grid:
+        fitted[c] = LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(xs, y)
+        scores[c] = float(balanced_accuracy_score(yv, fitted[c].predict(xv)))
+    best = max(scores, key=lambda c: (scores[c], c))
+    return fitted[best], best, scores[best]
+
+
 class FeatureLogReg:
     """A classical baseline of one fold: features → standardisation → logistic regression."""
 
@@ -127,32 +156,18 @@ class FeatureLogReg:
     def fit(self, train: Any, val: Any | None = None) -> dict[str, Any]:
         """Fit on ``train``; choose C by balanced accuracy on ``val`` (largest C of the grid's
         ties; the middle of the grid without validation windows). Returns what was chosen."""
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import balanced_accuracy_score
-
         cfg = self.config
         x, y = window_features(self.name, train, cfg), np.asarray(train.labels)
         if len(np.unique(y)) < 2:
             raise ConfigError(f"{self.name}: the training windows hold a single class")
-        self.mean = x.mean(axis=0)
-        sd = x.std(axis=0)
-        self.scale = np.where(sd > 1e-12, sd, 1.0)
+        self.mean, self.scale = standardiser(x)
         xs = (x - self.mean) / self.scale
-        weight = "balanced" if cfg.class_weight == "balanced" else None
-        scores: dict[float, float] = {}
-        grid = sorted(float(c) for c in cfg.c_grid)
-        fitted = {}
         have_val = val is not None and len(val) > 0
         xv = (window_features(self.name, val, cfg) - self.mean) / self.scale if have_val \
             else None
-        for c in grid if have_val else [grid[len(grid) // 2]]:
-            m = LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(xs, y)
-            fitted[c] = m
-            if have_val:
-                scores[c] = float(balanced_accuracy_score(val.labels, m.predict(xv)))
-        best_c = max(scores, key=lambda c: (scores[c], c)) if scores else next(iter(fitted))
-        self.model = fitted[best_c]
-        self.info = {"C": best_c, "val_balanced_accuracy": scores.get(best_c, math.nan),
+        self.model, best_c, score = choose_logreg(xs, y, xv, val.labels if have_val else None,
+                                                  cfg.c_grid, cfg.class_weight)
+        self.info = {"C": best_c, "val_balanced_accuracy": score,
                      "features": int(x.shape[1]), "train_windows": int(len(y))}
         return self.info
 

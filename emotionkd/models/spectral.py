@@ -154,32 +154,21 @@ class SpectralPath(nn.Module):
         return np.vstack(out) if out else np.zeros((0, self.linear.in_features))
 
     @torch.no_grad()
-    def anchor(self, train: Any, val: Any | None,
-               c_grid: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)) -> dict[str, float]:
-        """Set the standardisation to the training windows' statistics and the read-out to a
-        class-balanced logistic regression on them, its C chosen by balanced accuracy on the
-        validation windows (the largest of ties; the middle of the grid without them) — the
-        ``eeg-features`` yardstick's procedure on the band powers this path computes."""
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import balanced_accuracy_score
+    def anchor(self, train: Any, val: Any | None) -> dict[str, float]:
+        """Set the standardisation to the training windows' statistics and the read-out to the
+        ``eeg-features`` yardstick's regression (:func:`~emotionkd.models.classical.
+        choose_logreg`: class-balanced, C from its grid by balanced accuracy on the validation
+        windows) on the band powers this path computes."""
+        from emotionkd.models.classical import FeatureModelConfig, choose_logreg, standardiser
 
         x, y = self.features(train), np.asarray(train.labels)
         if len(np.unique(y)) < 2 or self.linear.out_features != 2:
             return {}  # nothing to anchor to: the read-out keeps its initialisation
-        mean, sd = x.mean(axis=0), x.std(axis=0)
-        sd = np.where(sd > 1e-12, sd, 1.0)
-        xs = (x - mean) / sd
+        mean, sd = standardiser(x)
         have_val = val is not None and len(val) > 0 and len(np.unique(val.labels)) > 1
-        grid = sorted(c_grid) if have_val else [sorted(c_grid)[len(c_grid) // 2]]
         xv = (self.features(val) - mean) / sd if have_val else None
-        best: tuple[float, float, Any] | None = None
-        for c in grid:
-            m = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(xs, y)
-            score = (float(balanced_accuracy_score(val.labels, m.predict(xv)))
-                     if have_val else 0.0)
-            if best is None or score >= best[0]:
-                best = (score, c, m)
-        score, c, m = best
+        m, c, score = choose_logreg((x - mean) / sd, y, xv, val.labels if have_val else None,
+                                    FeatureModelConfig().c_grid)
         dev = self.linear.weight.device
         self.norm.mean.copy_(torch.as_tensor(mean, dtype=torch.float32, device=dev))
         self.norm.scale.copy_(torch.as_tensor(sd, dtype=torch.float32, device=dev))
