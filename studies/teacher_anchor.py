@@ -10,9 +10,9 @@ balanced accuracy and its difference to the regression per fold.
 
 Variants (``[model]``/``[train]`` tables, as a ``--config`` file would give them):
 ``bands`` (the spectral path learned with the rest), ``anchored`` (the default),
-``anchored-full-rate`` (``residual_lr = 1``), ``regression-only`` (learning rate 1e-12: the
-start is kept). Finished variants are reused from ``--work``. About 2 minutes per variant
-on two cores.
+``anchored-full-rate`` (``residual_lr = 1``), ``anchored-slow`` (``residual_lr = 0.1``),
+``regression-only`` (learning rate 1e-12: the start is kept). Finished variants are reused
+from ``--work``. About 2 minutes per variant on two cores.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ VARIANTS: dict[str, dict[str, dict]] = {
     "bands": {"model": {"spectral": "bands"}},
     "anchored": {"model": {"spectral": "anchored"}},
     "anchored-full-rate": {"model": {"spectral": "anchored", "residual_lr": 1.0}},
+    "anchored-slow": {"model": {"spectral": "anchored", "residual_lr": 0.1}},
     "regression-only": {"model": {"spectral": "anchored"}, "train": {"lr": 1e-12}},
 }
 

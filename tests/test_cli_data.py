@@ -40,7 +40,7 @@ def test_models_command_lists_the_registry(capsys):
 def test_models_command(capsys):
     code, cap = _cli(["models"], capsys)
     # the teacher with its anchored spectral path (the reference architecture has 2,047,490)
-    assert code == 0 and "993,986" in cap.out and "2,047,940" in cap.out
+    assert code == 0 and "993,986" in cap.out and "2,047,960" in cap.out
 
 
 def test_synth_deap_world_families(tmp_path, capsys):

@@ -71,10 +71,10 @@ def test_teacher_reference_parameter_count():
     assert count_parameters(t, trainable_only=True) == 2_046_210
     assert sum(p.numel() for p in t.eeg_encoder.blocks[2].parameters()) == 141_248
     # emotionkd's default adds the anchored spectral path: fixed standardisation of 28 x 4
-    # log band powers (112 means + 112 scales, stored) and a linear layer (112 x 2 + 2); its
-    # DFT matrices are constants rebuilt from the config, not parameters
+    # log band powers and 5 GSR features (117 means + 117 scales, stored) and a linear layer
+    # (117 x 2 + 2); its DFT and smoothing matrices are constants rebuilt from the config
     rows = {r["name"]: r for r in describe_models(128, 4, 28)}
-    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490 + 224 + 226
+    assert rows["emotionnet-teacher"]["parameters"] == 2_047_490 + 234 + 236
     bands = build_model("emotionnet-teacher",
                         default_config("emotionnet-teacher", 128, 4, 28, {"spectral": "bands"}))
     # "bands": BatchNorm instead (224 parameters + 224 statistics)
@@ -171,7 +171,7 @@ def test_faithful_teacher_skips_only_the_unused_eeg_block(bug):
         ref = sum(imf(es[i], gs[i], es[i + 1], gs[i + 1]) for i, imf in enumerate(t.fusions))
     assert len(calls) == 1 + (not bug)  # the forward above ran it only without the bug
     torch.testing.assert_close(tokens, ref, rtol=0, atol=1e-6)
-    torch.testing.assert_close(z, t.classifier(ref) + t.spectral(eeg), rtol=0, atol=1e-6)
+    torch.testing.assert_close(z, t.classifier(ref) + t.spectral(eeg, gsr), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["emotionnet-student", "concat", "deepconvnet"])

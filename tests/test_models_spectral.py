@@ -144,3 +144,34 @@ def test_early_stopping_may_keep_the_anchored_start(deap_store):
     for k, v in teacher.state_dict().items():
         if v.dtype.is_floating_point and "running" not in k and "num_batches" not in k:
             torch.testing.assert_close(v, start[k], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fs,n", [(128.0, 512), (64.0, 256), (4.0, 12)])
+def test_skin_conductance_features_are_the_yardsticks(fs, n):
+    from emotionkd.features import gsr_features
+    from emotionkd.models.spectral import SkinConductanceFeatures
+
+    rng = np.random.default_rng(1)
+    t = np.arange(n) / fs
+    g = np.cumsum(rng.normal(0, 0.05, (12, n)), 1) + 3 + 0.5 * np.sin(t)[None]
+    g[0] = 3.0  # flat: no response at all
+    ref = gsr_features(g, fs)
+    got = SkinConductanceFeatures(fs, n).double()(torch.tensor(g)[:, None]).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+    assert ref[1:, 2].min() >= 1 and got[0, 2] == 0  # responses counted; none when flat
+
+
+def test_anchored_start_predicts_as_the_eeg_features_yardstick(deap_store):
+    from emotionkd.models.classical import FeatureLogReg
+
+    ds, train, val = _windows(deap_store)
+    teacher = _anchored_teacher(ds)
+    info = teacher.prepare_fit(train, val)
+    yardstick = FeatureLogReg("eeg-features")
+    assert yardstick.fit(train, val)["C"] == info["C"]
+    teacher.eval()
+    eeg, gsr, _ = val.batch(np.arange(len(val)))
+    with torch.no_grad():
+        p = torch.softmax(teacher(eeg, gsr)[0], 1).numpy()
+    np.testing.assert_allclose(p, yardstick.predict_proba(val), atol=2e-3)
+

@@ -383,5 +383,5 @@ class EmotionNetTeacher(EmotionNetBase):
             tokens = out if tokens is None else tokens + out
         logits = self.classifier(tokens)
         if self.spectral is not None:  # phase-invariant per-channel band power, summed in
-            logits = logits + self.spectral(eeg)
+            logits = logits + self.spectral(eeg, gsr)
         return logits, tokens

@@ -13,6 +13,10 @@ Welch's method with fixed weights: 1-s Hann segments with 50 % overlap, the peri
 a real DFT written as two matrix products, the mean over segments, bins summed per band.
 The features are standardised by BatchNorm (subjects and channels differ in gain) and read
 by one linear layer whose logits are added to the conv-transformer's.
+
+The anchored path (the default) also computes the ``eeg-features`` yardstick's five
+skin-conductance features (:class:`SkinConductanceFeatures`), so that its fitted read-out is
+that whole yardstick, not only its EEG half.
 """
 
 from __future__ import annotations
@@ -93,6 +97,54 @@ class LogBandPower(nn.Module):
         return torch.log(power.mean(-2) @ self.bands + 1e-6)
 
 
+def lowpass_matrix(fs: float, n: int) -> np.ndarray:
+    """(n, n) matrix ``F`` with ``g @ F`` = :func:`emotionkd.features.gsr_features`' smoothing of
+    rows ``g`` of ``n`` samples (a 1-Hz Butterworth low-pass run forwards and backwards; it is
+    linear, so its matrix is the filter applied to the identity); the identity where that
+    function does not smooth."""
+    if n < 16 or fs <= 2.5:
+        return np.eye(n)
+    from scipy import signal
+
+    sos = signal.butter(2, 1.0, btype="lowpass", fs=fs, output="sos")
+    return np.ascontiguousarray(signal.sosfiltfilt(sos, np.eye(n), axis=-1,
+                                                   padlen=min(n - 1, 15)))
+
+
+class SkinConductanceFeatures(nn.Module):
+    """(B, 1, T) → (B, 5): :func:`emotionkd.features.gsr_features` in torch — tonic level and
+    slope of the smoothed signal, then the number of rising runs whose total rise reaches
+    ``scr_threshold`` (skin-conductance responses), their mean and their largest rise.
+
+    Fixed, not learned, and exportable: the smoothing and the slope are matrix products; each
+    rising run's rise is a ``scatter_add`` of the positive first differences by run number
+    (a cumulative count of run starts)."""
+
+    def __init__(self, fs: float, n_samples: int, scr_threshold: float = 0.05) -> None:
+        super().__init__()
+        self.threshold = float(scr_threshold)
+        t = (np.arange(n_samples) - (n_samples - 1) / 2.0) / fs
+        for name, value in (("smooth", lowpass_matrix(fs, n_samples)),
+                            ("t", t / max(float(t @ t), 1e-12))):
+            self.register_buffer(name, torch.tensor(value, dtype=torch.float32),
+                                 persistent=False)
+
+    def forward(self, gsr: torch.Tensor) -> torch.Tensor:
+        g = gsr.flatten(1) @ self.smooth  # (B, T)
+        level, slope = g.mean(1), g @ self.t
+        d = g[:, 1:] - g[:, :-1]
+        up = d > 0
+        start = up & torch.cat([torch.ones_like(up[:, :1]), ~up[:, :-1]], dim=1)
+        run = (torch.cumsum(start.long(), dim=1) - 1).clamp(min=0)  # the run each sample is in
+        rise = torch.zeros_like(d).scatter_add(1, run, torch.where(up, d, torch.zeros_like(d)))
+        exists = torch.arange(d.shape[1], device=d.device)[None] < start.sum(1, keepdim=True)
+        ok = exists & (rise >= self.threshold)
+        kept = torch.where(ok, rise, torch.zeros_like(rise))
+        count = ok.sum(1).to(g.dtype)
+        mean = kept.sum(1) / count.clamp(min=1.0)
+        return torch.stack([level, slope, count, mean, kept.amax(1)], dim=1)
+
+
 class Standardise(nn.Module):
     """(B, F) → (x − mean) / scale with fixed statistics (set by :meth:`SpectralPath.anchor`
     from the training windows; saved in checkpoints)."""
@@ -122,35 +174,48 @@ class FixedLinear(nn.Module):
 
 
 class SpectralPath(nn.Module):
-    """EEG (B, C, T) → logits (B, n_classes) from standardised per-channel log band power.
+    """(EEG (B, C, T), GSR (B, 1, T)) → logits (B, n_classes) from standardised features.
 
-    ``anchored``: the ``eeg-features`` yardstick's band powers (2-s Welch segments), fixed
-    standardisation and a read-out that :meth:`anchor` sets to a logistic regression fitted on
+    ``anchored``: the ``eeg-features`` yardstick's features — per-channel log band power
+    (2-s Welch segments) and the five skin-conductance features — with fixed standardisation
+    and a read-out that :meth:`anchor` sets to the yardstick's logistic regression fitted on
     the training windows (:class:`FixedLinear`: zero until then, never trained by gradient;
-    no dropout: the regression is regularised by its C);
-    otherwise 1-s segments, BatchNorm and dropout, learned with the rest of the network."""
+    no dropout: the regression is regularised by its C); otherwise the EEG's band power alone
+    (1-s segments), BatchNorm and dropout, learned with the rest of the network."""
 
     def __init__(self, n_channels: int, fs: float, n_samples: int, n_classes: int,
-                 dropout: float, anchored: bool = False) -> None:
+                 dropout: float, anchored: bool = False, scr_threshold: float = 0.05) -> None:
         super().__init__()
         self.power = LogBandPower(fs, n_samples, segment_s=2.0 if anchored else 1.0)
-        n_features = n_channels * self.power.bands.shape[1]
+        self.gsr = SkinConductanceFeatures(fs, n_samples, scr_threshold) if anchored else None
+        n_features = n_channels * self.power.bands.shape[1] + (5 if anchored else 0)
         self.anchored = anchored
         self.norm = Standardise(n_features) if anchored else nn.BatchNorm1d(n_features)
         self.dropout = nn.Dropout(0.0 if anchored else dropout)
         self.linear = FixedLinear(n_features, n_classes) if anchored else nn.Linear(
             n_features, n_classes)
 
-    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        z = self.norm(self.power(eeg).flatten(1))
+    def raw_features(self, eeg: torch.Tensor, gsr: torch.Tensor | None) -> torch.Tensor:
+        """(B, features) before standardisation: band powers, then the GSR features."""
+        x = self.power(eeg).flatten(1)
+        if self.gsr is None:
+            return x
+        if gsr is None:
+            raise ValueError("the anchored spectral path also reads the GSR")
+        return torch.cat([x, self.gsr(gsr)], dim=1)
+
+    def forward(self, eeg: torch.Tensor, gsr: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.norm(self.raw_features(eeg, gsr))
         return self.linear(self.dropout(z))
 
     @torch.no_grad()
     def features(self, ds: Any, batch: int = 256) -> np.ndarray:
-        """(windows, features) log band powers of a WindowDataset's windows."""
+        """(windows, features) of a WindowDataset's windows, before standardisation."""
         device = self.linear.weight.device
-        out = [self.power(ds.batch(np.arange(a, min(a + batch, len(ds))))[0].to(device))
-               .flatten(1).cpu().numpy() for a in range(0, len(ds), batch)]
+        out = []
+        for a in range(0, len(ds), batch):
+            eeg, gsr, _ = ds.batch(np.arange(a, min(a + batch, len(ds))))
+            out.append(self.raw_features(eeg.to(device), gsr.to(device)).cpu().numpy())
         return np.vstack(out) if out else np.zeros((0, self.linear.in_features))
 
     @torch.no_grad()
@@ -158,7 +223,7 @@ class SpectralPath(nn.Module):
         """Set the standardisation to the training windows' statistics and the read-out to the
         ``eeg-features`` yardstick's regression (:func:`~emotionkd.models.classical.
         choose_logreg`: class-balanced, C from its grid by balanced accuracy on the validation
-        windows) on the band powers this path computes."""
+        windows) on the features this path computes (the yardstick's, in float32)."""
         from emotionkd.models.classical import FeatureModelConfig, choose_logreg, standardiser
 
         x, y = self.features(train), np.asarray(train.labels)
