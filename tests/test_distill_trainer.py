@@ -144,3 +144,35 @@ def test_given_targets_replace_the_teachers_logits(deap_store, teacher_ckpt):
 
     fit(task, train, val, cfg.train)
     assert seen and all(torch.allclose(z, torch.tensor([0.0, 1.5]).expand_as(z)) for z in seen)
+
+
+@pytest.mark.parametrize("method", ["none", "kd"])
+def test_an_anchored_student_fits_its_regression_to_what_the_method_imitates(
+        deap_store, teacher_ckpt, method):
+    from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
+    from emotionkd.config import DataConfig
+    from emotionkd.config.experiment import ExperimentConfig
+    from emotionkd.distill.trainer import anchor_targets, fit_student
+    from emotionkd.models.spectral import GsrAnchor
+    from emotionkd.store import open_store
+    from emotionkd.windows import WindowDataset
+
+    ds = WindowDataset(open_store(deap_store), DataConfig(window=2, step=2))
+    train, val = ds.select_subjects([1, 2]), ds.select_subjects([3])
+    cfg = ExperimentConfig.from_tables(
+        {"distill": {"method": method, "feedback": False},
+         "train": {"epochs": 1, "batch_size": 8, "lr": 1e-12}}, "test")
+    teacher = build_from_checkpoint(load_checkpoint(teacher_ckpt))
+    s_cfg = EmotionNetConfig(fs=ds.fs, window_s=2, gsr_anchor=True, **TINY).as_dict()
+    res = fit_student(None if method == "none" else teacher, s_cfg, train, val, cfg, seed=0)
+    # by hand: the same anchor fitted on the labels (none) or on the mix kd imitates
+    ref = GsrAnchor(ds.fs, res.student.config.n_samples, 2)
+    soft = None if method == "none" else anchor_targets(teacher, res.method, train, None, 1.0)
+    ref.anchor(train, val, soft)
+    torch.testing.assert_close(res.student.anchor.linear.weight, ref.linear.weight,
+                               rtol=1e-4, atol=1e-5)
+    assert res.fit.best_epoch == 0  # lr 1e-12: the fitted start is kept
+    if method == "kd":  # the teacher's probabilities moved the regression off the labels'
+        plain = GsrAnchor(ds.fs, res.student.config.n_samples, 2)
+        plain.anchor(train, val)
+        assert not torch.allclose(plain.linear.weight, ref.linear.weight, atol=1e-3)

@@ -175,3 +175,52 @@ def test_anchored_start_predicts_as_the_eeg_features_yardstick(deap_store):
         p = torch.softmax(teacher(eeg, gsr)[0], 1).numpy()
     np.testing.assert_allclose(p, yardstick.predict_proba(val), atol=2e-3)
 
+
+
+def _anchored_student(ds):
+    from emotionkd.models import EmotionNetConfig
+    from emotionkd.models.emotionnet import EmotionNetStudent
+
+    torch.manual_seed(0)
+    return EmotionNetStudent(EmotionNetConfig(fs=ds.fs, window_s=ds.window_s, n_eeg=ds.n_eeg,
+                                              gsr_anchor=True, **TINY))
+
+
+def test_anchored_student_starts_as_the_gsr_features_yardstick(deap_store):
+    from emotionkd.models.classical import FeatureLogReg
+
+    ds, train, val = _windows(deap_store)
+    student = _anchored_student(ds)
+    assert student.starts_fitted and student.lr_scale == 0.1
+    info = student.prepare_fit(train, val)
+    yardstick = FeatureLogReg("gsr-features")
+    assert yardstick.fit(train, val)["C"] == info["C"]
+    student.eval()
+    _, gsr, _ = val.batch(np.arange(len(val)), eeg=False)
+    with torch.no_grad():
+        p = torch.softmax(student(gsr)[0], 1).numpy()
+    np.testing.assert_allclose(p, yardstick.predict_proba(val), atol=2e-3)
+    # soft targets equal to the hard labels give the same class-balanced regression
+    hard = student.anchor.linear.weight.clone()
+    student.prepare_fit(train, val, soft=np.asarray(train.labels, dtype=float))
+    torch.testing.assert_close(student.anchor.linear.weight, hard, rtol=1e-3, atol=1e-3)
+    # soft targets move it: the regression of the flipped labels points the other way
+    student.prepare_fit(train, val, soft=1.0 - np.asarray(train.labels, dtype=float))
+    assert float((student.anchor.linear.weight[1] * hard[1]).sum()) < 0
+
+
+def test_anchor_targets_mix_labels_and_teacher_by_the_methods_weights(deap_store):
+    from conftest import method_object
+
+    from emotionkd.distill.trainer import anchor_targets
+
+    ds, train, _ = _windows(deap_store)
+    z = torch.randn(len(train), 2)
+    p = torch.softmax(z, 1)[:, 1].numpy()
+    y = np.asarray(train.labels, dtype=float)
+    kd = method_object("kd")  # CE 0.1, KL 0.9
+    np.testing.assert_allclose(anchor_targets(None, kd, train, z, 1.0), 0.1 * y + 0.9 * p,
+                               rtol=1e-6)
+    np.testing.assert_allclose(anchor_targets(None, kd, train, 2 * z, 2.0),
+                               0.1 * y + 0.9 * p, rtol=1e-5)  # calibration divides first
+    assert anchor_targets(None, method_object("fitnets"), train, z, 1.0) is None  # no KL term

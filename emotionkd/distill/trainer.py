@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -262,8 +262,10 @@ def fit_student(
             raise ConfigError("--student-init teacher-gsr needs a teacher")
         init_student_from_teacher(student, teacher)
     if method.alone:
-        res = fit(SupervisedTask(student), train, val, cfg, progress=progress, description=name,
-                  seed=seed)
+        if hasattr(student, "prepare_fit"):  # an anchored student's fitted regression
+            student.prepare_fit(train, val)
+        res = fit(SupervisedTask(student), train, val, _student_recipe(student, cfg),
+                  progress=progress, description=name, seed=seed)
         return DistillResult(student, teacher, res, 0, method, None)
     if not train.has_eeg:
         raise ConfigError("distillation needs EEG for the teacher: load the data with EEG")
@@ -295,9 +297,12 @@ def _distil(teacher: nn.Module, student: nn.Module, student_config: dict[str, An
             cand = build_model(name, student_config)
             cand.load_state_dict(start)
             t = clone_module(original) if feedback is not None else teacher
+        if getattr(cand, "starts_fitted", False):  # an anchored student imitates the mix
+            cand.prepare_fit(train, val, anchor_targets(t, m, train, targets, scale))
         task = DistillTask(t, cand, m, feedback, quiz, seed=seed, n_train=len(train),
                            targets=targets, logit_scale=scale)
-        res = fit(task, train, val, cfg, progress=progress, description="distill", seed=seed)
+        res = fit(task, train, val, _student_recipe(cand, cfg), progress=progress,
+                  description="distill", seed=seed)
         for p in t.parameters():
             p.requires_grad_(True)
         score = _selection_score(res, cfg.monitor)
@@ -305,6 +310,30 @@ def _distil(teacher: nn.Module, student: nn.Module, student_config: dict[str, An
             best = (score, DistillResult(cand, t, res, task.feedback_steps, m,
                                          task.feedback_cfg, scale, pair))
     return best[1]
+
+
+def _student_recipe(student: nn.Module, cfg: TrainConfig) -> TrainConfig:
+    """The recipe with an anchored student's deep path at ``residual_lr`` × the rate."""
+    scale = getattr(student, "lr_scale", 1.0)
+    return cfg if scale == 1.0 else replace(cfg, lr=cfg.lr * scale)
+
+
+def anchor_targets(teacher: nn.Module, method: DistillMethod, train: WindowDataset,
+                   targets: torch.Tensor | None, scale: float) -> np.ndarray | None:
+    """What an anchored student's fitted regression imitates under ``method``: the mix
+    (ce·y + kl·p_T) / (ce + kl) of the ratings' labels and the teacher's probability of class 1
+    (cross-fitted ``targets`` when given, else the teacher's own logits, divided by the
+    calibration ``scale``; temperature 1), with the method's CE and KL weights. None (the
+    labels alone) for a method without a KL term."""
+    from emotionkd.distill.targets import model_logits
+
+    ce, kl = float(method.params.get("ce_weight", 1.0)), float(method.params.get("kl_weight", 0))
+    if kl <= 0 or "logits" not in method.needs():
+        return None
+    z = targets if targets is not None else model_logits(teacher, train)
+    p = torch.softmax(z.float() / scale, dim=1)[:, 1].numpy()
+    y = np.asarray(train.labels, dtype=np.float64)
+    return (ce * y + kl * p) / (ce + kl)
 
 
 def _selection_score(res: FitResult, monitor: str) -> float:

@@ -119,11 +119,12 @@ def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def choose_logreg(xs: np.ndarray, y: np.ndarray, xv: np.ndarray | None, yv: Any,
-                  c_grid: list[float], class_weight: str = "balanced"
-                  ) -> tuple[Any, float, float]:
-    """Logistic regressions on standardised ``xs`` over ``c_grid``; the one with the best
-    balanced accuracy on ``(xv, yv)`` (the largest C of ties; the middle of the grid without
-    validation windows). Returns (model, C, validation balanced accuracy or NaN)."""
+                  c_grid: list[float], class_weight: str = "balanced",
+                  sample_weight: np.ndarray | None = None) -> tuple[Any, float, float]:
+    """Logistic regressions on standardised ``xs`` (rows weighted by ``sample_weight``) over
+    ``c_grid``; the one with the best balanced accuracy on ``(xv, yv)`` (the largest C of
+    ties; the middle of the grid without validation windows). Returns (model, C, validation
+    balanced accuracy or NaN)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
 
@@ -131,11 +132,12 @@ def choose_logreg(xs: np.ndarray, y: np.ndarray, xv: np.ndarray | None, yv: Any,
     grid = sorted(float(c) for c in c_grid)
     if xv is None:
         c = grid[len(grid) // 2]
-        return LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(xs, y), c, \
-            math.nan
+        return LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(
+            xs, y, sample_weight=sample_weight), c, math.nan
     fitted, scores = {}, {}
     for c in grid:
-        fitted[c] = LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(xs, y)
+        fitted[c] = LogisticRegression(C=c, class_weight=weight, max_iter=5000).fit(
+            xs, y, sample_weight=sample_weight)
         scores[c] = float(balanced_accuracy_score(yv, fitted[c].predict(xv)))
     best = max(scores, key=lambda c: (scores[c], c))
     return fitted[best], best, scores[best]

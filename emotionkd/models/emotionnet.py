@@ -33,7 +33,7 @@ from emotionkd.models.layers import (
     keras_init,
 )
 from emotionkd.models.registry import ARCHITECTURE_RULES
-from emotionkd.models.spectral import SPECTRAL, SpectralPath
+from emotionkd.models.spectral import SPECTRAL, GsrAnchor, SpectralPath
 from emotionkd.validation import FLAG, SHARE, bounded, check_fields
 
 INITS = ("keras", "torch")
@@ -138,7 +138,12 @@ class EmotionNetConfig:
     spectral_dropout: float = 0.25  # dropout on the spectral path's standardised features
     #: learning-rate factor of an anchored teacher's deep path (its regression is fixed): a
     #: residual learned in small steps, as boosting shrinks each stage
-    residual_lr: float = 0.3
+    residual_lr: float = 0.1
+    #: the student's counterpart of the anchored spectral path (opt-in while it is measured):
+    #: the ``gsr-features`` regression fitted before training — on the labels, or for a
+    #: distilled student on the method's mix of labels and teacher probabilities — with the
+    #: deep path learning a residual at ``residual_lr`` (docs/method.md, "Headroom")
+    gsr_anchor: bool = False
     #: options of the architecture studies (``[model.study]``); the defaults: the reference
     study: StudyOptions = field(default_factory=StudyOptions)
 
@@ -153,7 +158,7 @@ class EmotionNetConfig:
             "spectral": {"choices": SPECTRAL},
             "head_l2": {"low": 0, "high": 1e6, "why": " (a loss weight)"},
             "score_pool": {"choices": SCORE_POOLS},
-            "init": {"choices": INITS}, "faithful_imf_bug": FLAG})
+            "init": {"choices": INITS}, "faithful_imf_bug": FLAG, "gsr_anchor": FLAG})
         if isinstance(self.study, dict):
             self.study = StudyOptions.from_dict(self.study)
         elif not isinstance(self.study, StudyOptions):
@@ -295,12 +300,40 @@ class EmotionNetStudent(EmotionNetBase):
         self.gsr_encoder = self._encoder()
         self.fusion = DepthFusion(c.d_model, c.n_blocks, c.score_pool)
         self.classifier = self._classifier(c.n_tokens)
+        self.anchor = GsrAnchor(c.fs, c.n_samples, c.n_classes) if c.gsr_anchor else None
         self._finish_init()
+
+    @property
+    def starts_fitted(self) -> bool:
+        """Whether :meth:`prepare_fit` makes the untrained student a model worth keeping
+        (``gsr_anchor``: it starts as the ``gsr-features`` regression)."""
+        return self.anchor is not None
+
+    @property
+    def lr_scale(self) -> float:
+        """Learning-rate factor of an anchored student's deep path (``residual_lr``)."""
+        return self.config.residual_lr if self.starts_fitted else 1.0
+
+    def prepare_fit(self, train: Any, val: Any | None, soft: Any = None) -> dict[str, float]:
+        """Before training (``gsr_anchor``): the anchor becomes the ``gsr-features``
+        regression of the training labels, or of ``soft`` (probability of class 1 per training
+        window: what a distilled student imitates), and the deep classifier's last layer
+        starts at zero."""
+        if not self.starts_fitted:
+            return {}
+        info = self.anchor.anchor(train, val, soft)
+        with torch.no_grad():
+            self.classifier.out.weight.zero_()
+            self.classifier.out.bias.zero_()
+        return info
 
     def forward(self, gsr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_input(gsr, "GSR", 1)
         tokens = self.fusion(self.gsr_encoder(self.gsr_head(gsr)))
-        return self.classifier(tokens), tokens
+        logits = self.classifier(tokens)
+        if self.anchor is not None:
+            logits = logits + self.anchor(gsr)
+        return logits, tokens
 
 
 class EmotionNetTeacher(EmotionNetBase):

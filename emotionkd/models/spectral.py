@@ -224,21 +224,80 @@ class SpectralPath(nn.Module):
         ``eeg-features`` yardstick's regression (:func:`~emotionkd.models.classical.
         choose_logreg`: class-balanced, C from its grid by balanced accuracy on the validation
         windows) on the features this path computes (the yardstick's, in float32)."""
-        from emotionkd.models.classical import FeatureModelConfig, choose_logreg, standardiser
+        return fit_read_out(self.norm, self.linear, self.features(train), train.labels,
+                            self.features(val) if _usable(val) else None,
+                            val.labels if _usable(val) else None)
 
-        x, y = self.features(train), np.asarray(train.labels)
-        if len(np.unique(y)) < 2 or self.linear.out_features != 2:
-            return {}  # nothing to anchor to: the read-out keeps its initialisation
-        mean, sd = standardiser(x)
-        have_val = val is not None and len(val) > 0 and len(np.unique(val.labels)) > 1
-        xv = (self.features(val) - mean) / sd if have_val else None
-        m, c, score = choose_logreg((x - mean) / sd, y, xv, val.labels if have_val else None,
-                                    FeatureModelConfig().c_grid)
-        dev = self.linear.weight.device
-        self.norm.mean.copy_(torch.as_tensor(mean, dtype=torch.float32, device=dev))
-        self.norm.scale.copy_(torch.as_tensor(sd, dtype=torch.float32, device=dev))
-        w = torch.as_tensor(m.coef_[0], dtype=torch.float32, device=dev) / 2
-        b = float(m.intercept_[0]) / 2
-        self.linear.weight.copy_(torch.stack([-w, w]))
-        self.linear.bias.copy_(torch.tensor([-b, b], device=dev))
-        return {"C": float(c), "val_balanced_accuracy": score}
+
+def _usable(val: Any | None) -> bool:
+    return val is not None and len(val) > 0 and len(np.unique(val.labels)) > 1
+
+
+@torch.no_grad()
+def fit_read_out(norm: Standardise, linear: FixedLinear, x: np.ndarray, labels: Any,
+                 xv: np.ndarray | None, yv: Any, soft: np.ndarray | None = None
+                 ) -> dict[str, float]:
+    """Fit a fixed read-out: ``norm`` to the statistics of ``x`` and ``linear`` to the
+    yardsticks' logistic regression of the labels on the standardised ``x`` (C by balanced
+    accuracy on ``(xv, yv)``). ``soft`` (one probability of class 1 per row) replaces the
+    hard labels by soft ones — each row twice, weighted q and 1 − q, classes balanced by
+    their soft totals — so that the regression imitates those probabilities."""
+    from emotionkd.models.classical import FeatureModelConfig, choose_logreg, standardiser
+
+    y = np.asarray(labels)
+    if len(np.unique(y)) < 2 or linear.out_features != 2:
+        return {}  # nothing to anchor to: the read-out keeps its initialisation
+    mean, sd = standardiser(x)
+    xs = (x - mean) / sd
+    xv = None if xv is None else (xv - mean) / sd
+    grid = FeatureModelConfig().c_grid
+    if soft is None:
+        m, c, score = choose_logreg(xs, y, xv, yv, grid)
+    else:
+        q = np.clip(np.asarray(soft, dtype=np.float64), 0.0, 1.0)
+        w1, w0 = len(q) / (2 * max(q.sum(), 1e-9)), len(q) / (2 * max((1 - q).sum(), 1e-9))
+        weight = np.concatenate([q * w1, (1 - q) * w0])
+        m, c, score = choose_logreg(np.vstack([xs, xs]),
+                                    np.r_[np.ones(len(q)), np.zeros(len(q))].astype(int),
+                                    xv, yv, grid, "none", sample_weight=weight)
+    dev = linear.weight.device
+    norm.mean.copy_(torch.as_tensor(mean, dtype=torch.float32, device=dev))
+    norm.scale.copy_(torch.as_tensor(sd, dtype=torch.float32, device=dev))
+    w = torch.as_tensor(m.coef_[0], dtype=torch.float32, device=dev) / 2
+    b = float(m.intercept_[0]) / 2
+    linear.weight.copy_(torch.stack([-w, w]))
+    linear.bias.copy_(torch.tensor([-b, b], device=dev))
+    return {"C": float(c), "val_balanced_accuracy": score}
+
+
+class GsrAnchor(nn.Module):
+    """GSR (B, 1, T) → logits (B, n_classes): the ``gsr-features`` yardstick inside the
+    student — the five skin-conductance features, fixed standardisation and a read-out fitted
+    by :meth:`anchor` (buffers, as :class:`SpectralPath`'s anchored read-out)."""
+
+    def __init__(self, fs: float, n_samples: int, n_classes: int,
+                 scr_threshold: float = 0.05) -> None:
+        super().__init__()
+        self.gsr = SkinConductanceFeatures(fs, n_samples, scr_threshold)
+        self.norm = Standardise(5)
+        self.linear = FixedLinear(5, n_classes)
+
+    def forward(self, gsr: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.norm(self.gsr(gsr)))
+
+    @torch.no_grad()
+    def features(self, ds: Any, batch: int = 512) -> np.ndarray:
+        """(windows, 5) GSR features of a WindowDataset's windows, before standardisation."""
+        device = self.linear.weight.device
+        out = [self.gsr(ds.batch(np.arange(a, min(a + batch, len(ds))), eeg=False)[1]
+                        .to(device)).cpu().numpy() for a in range(0, len(ds), batch)]
+        return np.vstack(out) if out else np.zeros((0, 5))
+
+    @torch.no_grad()
+    def anchor(self, train: Any, val: Any | None, soft: np.ndarray | None = None
+               ) -> dict[str, float]:
+        """The ``gsr-features`` regression of the training windows' labels (or of ``soft``
+        targets, :func:`fit_read_out`), C chosen on the validation windows."""
+        return fit_read_out(self.norm, self.linear, self.features(train), train.labels,
+                            self.features(val) if _usable(val) else None,
+                            val.labels if _usable(val) else None, soft)
