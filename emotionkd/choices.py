@@ -16,7 +16,7 @@ DEAP_FORMATS = ("auto", "dat", "mat")
 SYNTH_FORMATS = ("dat", "mat")
 #: world families of ``synth deap --world`` (emotionkd/datasets/worlds.py); "own" is the
 #: generator of emotionkd/datasets/synthetic.py
-WORLDS = ("own", "broadband", "rhythms", "sources", "aperiodic", "confounded", "headroom")
+WORLDS = ("own", "broadband", "rhythms", "sources", "aperiodic", "confounded")
 #: what preprocessing does with the pre-stimulus baseline
 BASELINE_MODES = ("subtract", "none", "keep")
 #: units of a raw GSR signal (``preprocess --gsr-unit``, ``predict --unit`` and the readers of

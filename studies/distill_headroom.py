@@ -12,16 +12,13 @@ headroom section.
         --seeds 0,1,2 [--methods emotionkd,kd,none] [-- --no-feedback ...]
     python studies/distill_headroom.py --table runs/headroom/headroom-41/run   # print only
 
-Worlds: ``headroom`` (the suite's family built for it, ``synth deap --world headroom``: the
-EEG of ``broadband``, a GSR cue 6 times the other families', rating noise 3 SD; use few
-trials, e.g. ``--trials 10``), ``confounded`` (the suite's family, ``synth deap --world
-confounded``: the EEG of ``broadband``, a GSR cue 2.5 times the other families', arousal
-ratings confounded by a bodily state that raises the tonic skin conductance),
-``own-noisy`` (emotionkd's own generator with --gsr-cue 2 and rating noise of 5 SD: 77 %
-agreement), ``noisy`` (the default cues, --label-noise 2.5: 84 % agreement) and ``default``
-(the generator's defaults, label noise 1). Sized for two shared CPU cores: 8 subjects × 12
-trials × 30 s, the tiny models, 4 folds over subjects, 10 epochs. A run folder that exists
-is resumed.
+Worlds: ``confounded`` (the suite's family, ``synth deap --world confounded``: the EEG of
+``broadband``, a GSR cue 2.5 times the other families', arousal ratings confounded by a bodily
+state that raises the tonic skin conductance), ``own-noisy`` (emotionkd's own generator with
+--gsr-cue 2 and rating noise of 5 SD: 77 % agreement), ``noisy`` (the default cues,
+--label-noise 2.5: 84 % agreement) and ``default`` (the generator's defaults, label noise
+1). Sized for two shared CPU cores: 8 subjects × 12 trials × 30 s, the tiny models, 4 folds
+over subjects, 10 epochs. A run folder that exists is resumed.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import sys
 from pathlib import Path
 
 WORLDS = {
-    "headroom": ["--world", "headroom"],
     "confounded": ["--world", "confounded"],
     "own-noisy": ["--gsr-cue", "2", "--label-noise", "5"],
     "noisy": ["--label-noise", "2.5"],

@@ -101,7 +101,7 @@ def _scr_rise(s) -> tuple[float, float]:
 def test_confounded_family_has_a_strong_gsr_cue_and_confounded_ratings():
     from emotionkd.datasets.worlds import CONFOUNDS, GSR_CUES
 
-    assert GSR_CUES == {"confounded": 2.5, "headroom": 6.0}
+    assert GSR_CUES == {"confounded": 2.5}
     subjects = [world_subject("confounded", k, 40, 30, seed=3) for k in (1, 2, 3)]
     broad = [world_subject("broadband", k, 40, 30, seed=3) for k in (1, 2, 3)]
     ratio = [np.divide(*_scr_rise(s)) for s in subjects]
@@ -124,35 +124,3 @@ def test_confounded_family_has_a_strong_gsr_cue_and_confounded_ratings():
     assert abs(np.corrcoef(power, s.latent[:, 1])[0, 1]) > 0.5
     assert abs(np.corrcoef(power - np.polyval(np.polyfit(s.latent[:, 1], power, 1),
                                               s.latent[:, 1]), state)[0, 1]) < 0.35
-
-
-def test_headroom_family_has_noisy_reports_and_a_strong_gsr_cue(tmp_path):
-    from emotionkd.datasets.worlds import RATING_NOISES, default_rating_noise
-
-    assert RATING_NOISES == {"headroom": 3.0} and default_rating_noise("rhythms") == 1.5
-    subjects = [world_subject("headroom", k, 40, 30, seed=3) for k in (1, 2, 3)]
-    confounded = [world_subject("confounded", k, 40, 30, seed=3) for k in (1, 2, 3)]
-    strong = np.mean([np.divide(*_scr_rise(s)) for s in subjects])
-    assert strong > 1.5 * np.mean([np.divide(*_scr_rise(s)) for s in confounded])
-    # the reports: 5 + 3.5·a + noise of SD 3 (no confound), unless --label-noise says otherwise
-    s = world_subject("headroom", 1, 400, 4, seed=5)
-    np.testing.assert_array_equal(
-        s.ratings, world_subject("headroom", 1, 400, 4, seed=5, rating_noise=3.0).ratings)
-    clean = 5 + 3.5 * s.latent[:, 1]
-    near = np.abs(s.latent[:, 1]) < 0.2  # clipping at 1 and 9 trims the noise's tails
-    assert 2.0 < (s.ratings[near, 1] - clean[near]).std() < 3.0
-    quiet = world_subject("headroom", 1, 400, 4, seed=5, rating_noise=0.0)
-    np.testing.assert_allclose(quiet.ratings[:, 1], np.round(np.clip(clean, 1, 9), 2))
-    # the CLI default follows the family
-    from emotionkd.cli import main
-    from emotionkd.datasets.deap import load_subject
-
-    out = tmp_path / "h"
-    try:
-        main(["synth", "deap", "--out", str(out), "--world", "headroom", "--subjects", "1",
-              "--trials", "40", "--seconds", "1", "--seed", "5"])
-    except SystemExit as exc:
-        assert not exc.code
-    _, labels = load_subject(out / "s01.dat")
-    direct = world_subject("headroom", 1, 40, 1, seed=5)
-    np.testing.assert_allclose(labels[:, 1], direct.ratings[:, 1], atol=1e-6)

@@ -63,12 +63,11 @@ def synth_deap(
     label_noise: Optional[float] = typer.Option(  # noqa: UP045
         None, "--label-noise", show_default=False,
         help="SD of the self-reports' noise, in rating points (default: 1 for the own "
-             "world, 1.5 for the world families, 3 for headroom)."),
+             "world, 1.5 for the world families)."),
     world: World = typer.Option(
         World("own"), "--world",
         help="Which generator: own (emotionkd's) or a world family of the robustness suite "
-             "(broadband, rhythms, sources, aperiodic, confounded, headroom; "
-             "docs/synthetic-data.md)."),
+             "(broadband, rhythms, sources, aperiodic, confounded; docs/synthetic-data.md)."),
     rating_bias: float = typer.Option(
         0.0, "--rating-bias",
         help="SD of a per-subject offset of all ratings, in rating points (world families)."),
@@ -81,7 +80,7 @@ def synth_deap(
     """
     from emotionkd.cli.console import console, progress_task
     from emotionkd.datasets.synthetic import DEFAULT_LABEL_NOISE, write_deap
-    from emotionkd.datasets.worlds import default_rating_noise, write_world
+    from emotionkd.datasets.worlds import WORLD_RATING_NOISE, write_world
     from emotionkd.errors import ConfigError
 
     check_out(out, True, kind="dir")
@@ -97,7 +96,7 @@ def synth_deap(
                                seed=seed, eeg_cue=eeg_cue, gsr_cue=gsr_cue, label_noise=noise,
                                fmt=value(fmt), overwrite=overwrite, progress=cb)
         else:
-            noise = default_rating_noise(family) if label_noise is None else label_noise
+            noise = WORLD_RATING_NOISE if label_noise is None else label_noise
             paths = write_world(out, family, n_subjects=subjects, n_trials=trials,
                                 seconds=seconds, seed=seed, rating_noise=noise,
                                 rating_bias=rating_bias, fmt=value(fmt), overwrite=overwrite,

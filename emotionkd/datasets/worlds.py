@@ -22,11 +22,6 @@ holds (docs/synthetic-data.md, "World families"):
   A GSR student trained on the ratings learns the confound; one trained on the truth does
   not; an EEG-only model's predictions do not carry it (a teacher that also reads the GSR
   learns it too).
-* ``headroom`` — built so that distillation has something to transfer: the EEG of
-  ``broadband``, a skin-conductance cue 6 times the other families' (the wristband sees
-  arousal well), and self-reports noisier than the body (rating noise 3 SD by default). With
-  few labelled trials per subject the GSR student is limited by its labels, not by its
-  signal, and a teacher's out-of-fold predictions are better labels than the ratings.
 
 Self-reports are ``5 + 3.5·a + b_s + ε`` (arousal ``a`` in [−1, 1], a per-subject bias
 ``b_s`` with SD ``rating_bias``, noise ε with SD ``rating_noise`` rating points), clipped to
@@ -57,10 +52,8 @@ from emotionkd.errors import ConfigError
 #: default SD of the rating noise in the worlds (rating points): noisier than ``synth deap``,
 #: as real self-reports are
 WORLD_RATING_NOISE = 1.5
-#: families whose default rating noise differs (``headroom``: labels noisier than the body)
-RATING_NOISES: dict[str, float] = {"headroom": 3.0}
 #: families whose skin-conductance cue is stronger than the others' (a factor on its exponents)
-GSR_CUES: dict[str, float] = {"confounded": 2.5, "headroom": 6.0}
+GSR_CUES: dict[str, float] = {"confounded": 2.5}
 #: families whose arousal ratings are confounded by a bodily state that is not the emotion:
 #: (rating points per SD of the state, rise of the tonic skin conductance per SD of the state
 #: over the stimulus, as a fraction of the level)
@@ -166,7 +159,7 @@ def _eeg_aperiodic(rng: np.random.Generator, a_t: np.ndarray, n_trials: int, n: 
 
 
 _EEG = {"broadband": _eeg_broadband, "rhythms": _eeg_rhythms, "sources": _eeg_sources,
-        "aperiodic": _eeg_aperiodic, "confounded": _eeg_broadband, "headroom": _eeg_broadband}
+        "aperiodic": _eeg_aperiodic, "confounded": _eeg_broadband}
 
 
 def _world_gsr(rng: np.random.Generator, a_t: np.ndarray, n: int, cue: float = 1.0,
@@ -202,20 +195,13 @@ def _check_family(family: str) -> None:
         raise ConfigError(f"--world must be one of {names}, not {family!r}")
 
 
-def default_rating_noise(family: str) -> float:
-    """The rating noise (SD, rating points) of ``family`` when ``--label-noise`` is not given."""
-    return RATING_NOISES.get(family, WORLD_RATING_NOISE)
-
-
 def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed: int,
-                  rating_noise: float | None = None,
+                  rating_noise: float = WORLD_RATING_NOISE,
                   rating_bias: float = 0.0) -> SyntheticSubject:
     """One subject of world ``family`` (3 s of neutral baseline, then ``seconds`` of
     stimulus at 128 Hz), in the shape :func:`~emotionkd.datasets.synthetic.deap_arrays`
     writes."""
     _check_family(family)
-    if rating_noise is None:
-        rating_noise = default_rating_noise(family)
     rng = subject_rng(seed, subject, family)  # its first 4 letters pick the stream
     latent = np.stack([rng.uniform(-1, 1, n_trials), rng.uniform(-1, 1, n_trials)], axis=1)
     ratings = world_ratings(rng, latent, rating_noise, rating_bias)
@@ -241,7 +227,7 @@ def world_subject(family: str, subject: int, n_trials: int, seconds: float, seed
 
 def write_world(out_dir: str | os.PathLike, family: str, n_subjects: int = 8,
                 n_trials: int = 20, seconds: float = 30.0, seed: int = 0,
-                rating_noise: float | None = None, rating_bias: float = 0.0,
+                rating_noise: float = WORLD_RATING_NOISE, rating_bias: float = 0.0,
                 fmt: str = "dat", overwrite: bool = False,
                 progress: Callable[..., None] | None = None) -> list[Path]:
     """Write world ``family`` in DEAP's preprocessed layout (as ``synth deap`` does), with
@@ -250,8 +236,6 @@ def write_world(out_dir: str | os.PathLike, family: str, n_subjects: int = 8,
     from emotionkd.validation import check_number
 
     _check_family(family)
-    if rating_noise is None:
-        rating_noise = default_rating_noise(family)
     check_number(rating_noise, "--label-noise", low=0, high=10)
     check_number(rating_bias, "--rating-bias", low=0, high=10)
 
