@@ -20,6 +20,13 @@ headroom (ceiling − none) and each stand-in's capture, with the agreement of t
 of each teacher's targets with the truth on the training windows.
 
     python studies/headroom_scan.py runs/cf/confounded-0.h5 [more stores]
+    python studies/headroom_scan.py --design d=4,5,0.5,1.0,20,0 --work runs/scan
+
+``--design NAME=CUE,TO_RATING,TO_TONIC,NOISE,TRIALS,SEED`` first writes a variant of the
+``confounded`` family (8 subjects × TRIALS × 30 s, world seed SEED) with its constants
+replaced — the GSR cue factor, the confound's rating points and tonic rise per SD of the
+bodily state (0,0: no confound; the state is still drawn, so worlds differ from the
+family's) and the rating noise — preprocesses it into ``WORK/NAME.h5`` and scans it.
 """
 
 from __future__ import annotations
@@ -99,11 +106,39 @@ def scan(store_path: Path) -> dict[str, float]:
     return out
 
 
+def make_design(work: Path, spec: str) -> Path:
+    """Write and preprocess one ``--design`` world (once); return its store."""
+    import subprocess
+    import sys
+
+    from emotionkd.datasets import worlds
+
+    name, values = spec.split("=")
+    cue, to_rating, to_tonic, noise, trials, seed = (float(v) for v in values.split(","))
+    store = work / f"{name}.h5"
+    if store.exists():
+        return store
+    worlds.GSR_CUES["confounded"] = cue
+    worlds.CONFOUNDS["confounded"] = (to_rating, to_tonic)
+    raw = work / f"{name}-raw"
+    worlds.write_world(raw, "confounded", 8, int(trials), 30.0, int(seed), noise,
+                       overwrite=True)
+    subprocess.run([sys.executable, "-m", "emotionkd", "preprocess", "deap", "--raw",
+                    str(raw), "--out", str(store), "--overwrite"], check=True,
+                   capture_output=True)
+    return store
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stores", type=Path, nargs="+")
+    p.add_argument("stores", type=Path, nargs="*")
+    p.add_argument("--design", action="append", default=[],
+                   help="NAME=CUE,TO_RATING,TO_TONIC,NOISE,TRIALS,SEED (repeatable)")
+    p.add_argument("--work", type=Path, default=Path("runs/scan"))
     a = p.parse_args()
-    for store in a.stores:
+    if a.design:
+        a.work.mkdir(parents=True, exist_ok=True)
+    for store in [*a.stores, *(make_design(a.work, d) for d in a.design)]:
         r = scan(store)
         head = r["ceiling"] - r["none"]
         cap = {k: (r[k] - r["none"]) / head if abs(head) > 1e-9 else float("nan")
