@@ -11,7 +11,8 @@ balanced accuracy and its difference to the regression per fold.
 Variants (``[model]``/``[train]`` tables, as a ``--config`` file would give them):
 ``bands`` (the spectral path learned with the rest), ``anchored`` (the default),
 ``anchored-full-rate`` (``residual_lr = 1``), ``anchored-slow`` (``residual_lr = 0.1``),
-``regression-only`` (learning rate 1e-12: the start is kept). Finished variants are reused
+``regression-only`` (learning rate 1e-12: the start is kept), ``anchored-paper`` (the default
+at ``--size paper``, with the paper recipe's rate and batch size). Finished variants are reused
 from ``--work``. About 2 minutes per variant on two cores.
 """
 
@@ -31,6 +32,7 @@ VARIANTS: dict[str, dict[str, dict]] = {
     "anchored-full-rate": {"model": {"spectral": "anchored", "residual_lr": 1.0}},
     "anchored-slow": {"model": {"spectral": "anchored", "residual_lr": 0.1}},
     "regression-only": {"model": {"spectral": "anchored"}, "train": {"lr": 1e-12}},
+    "anchored-paper": {"model": {"spectral": "anchored", "size": "paper"}},
 }
 
 
