@@ -128,6 +128,9 @@ class SkinConductanceFeatures(nn.Module):
                             ("t", t / max(float(t @ t), 1e-12))):
             self.register_buffer(name, torch.tensor(value, dtype=torch.float32),
                                  persistent=False)
+        # run numbers 0..T-2 as a constant, so that traced graphs hold no shape arithmetic
+        self.register_buffer("runs", torch.arange(max(n_samples - 1, 0))[None],
+                             persistent=False)
 
     def forward(self, gsr: torch.Tensor) -> torch.Tensor:
         g = gsr.flatten(1) @ self.smooth  # (B, T)
@@ -137,7 +140,7 @@ class SkinConductanceFeatures(nn.Module):
         start = up & torch.cat([torch.ones_like(up[:, :1]), ~up[:, :-1]], dim=1)
         run = (torch.cumsum(start.long(), dim=1) - 1).clamp(min=0)  # the run each sample is in
         rise = torch.zeros_like(d).scatter_add(1, run, torch.where(up, d, torch.zeros_like(d)))
-        exists = torch.arange(d.shape[1], device=d.device)[None] < start.sum(1, keepdim=True)
+        exists = self.runs < start.sum(1, keepdim=True)
         ok = exists & (rise >= self.threshold)
         kept = torch.where(ok, rise, torch.zeros_like(rise))
         count = ok.sum(1).to(g.dtype)
