@@ -118,7 +118,9 @@ class SkinConductanceFeatures(nn.Module):
 
     Fixed, not learned, and exportable: the smoothing and the slope are matrix products; each
     rising run's rise is a ``scatter_add`` of the positive first differences by run number
-    (a cumulative count of run starts)."""
+    (a cumulative count of run starts). The smoothing matrix holds T² values: 1 MiB for a
+    4-s window at 128 Hz, but 0.9 GiB for 60 s at 256 Hz (a banded filter would scale
+    linearly; not needed at the windows the models are built for)."""
 
     def __init__(self, fs: float, n_samples: int, scr_threshold: float = 0.05) -> None:
         super().__init__()
