@@ -66,6 +66,7 @@ def scan(store_path: Path) -> dict[str, float]:
     from emotionkd.evaluation.fold import FoldRunner
     from emotionkd.evaluation.plan import EvaluationPlan, make_folds
     from emotionkd.evaluation.protocol import target_windows
+    from emotionkd.features import GSR_FEATURES
     from emotionkd.models.classical import FeatureModelConfig, window_features
     from emotionkd.store import open_store
 
@@ -73,14 +74,13 @@ def scan(store_path: Path) -> dict[str, float]:
         {"evaluate": {"protocol": "kfold", "k": 4, "methods": "none"}}, "headroom_scan"))
     ds = target_windows(open_store(store_path), plan, "arousal")
     cfg = FeatureModelConfig()
-    n_eeg = None
     rows: dict[str, list[float]] = {}
     agree: dict[str, list[float]] = {}
     for fold in make_folds(plan, ds.subjects, ds.trial_keys(), seed=0):
         r = FoldRunner(plan, ds, fold, "arousal", Path(tempfile.mkdtemp()), 0)
         feats = {k: window_features("eeg-features", d, cfg) for k, d in
                  (("train", r.train), ("val", r.val), ("test", r.test))}
-        n_eeg = feats["train"].shape[1] - 5
+        n_eeg = feats["train"].shape[1] - len(GSR_FEATURES)  # EEG band powers, then GSR
         gsr = {k: v[:, n_eeg:] for k, v in feats.items()}
         eeg = {k: v[:, :n_eeg] for k, v in feats.items()}
         y, yv = np.asarray(r.train.labels), np.asarray(r.val.labels)
@@ -113,11 +113,16 @@ def make_design(work: Path, spec: str) -> Path:
 
     from emotionkd.datasets import worlds
 
-    name, values = spec.split("=")
-    cue, to_rating, to_tonic, noise, trials, seed = (float(v) for v in values.split(","))
+    try:
+        name, values = spec.split("=")
+        cue, to_rating, to_tonic, noise, trials, seed = (float(v) for v in values.split(","))
+    except ValueError:
+        raise SystemExit(f"--design {spec!r}: expected NAME=CUE,TO_RATING,TO_TONIC,NOISE,"
+                         "TRIALS,SEED with six numbers, e.g. d=4,5,0.5,1.0,20,0") from None
     store = work / f"{name}.h5"
     if store.exists():
         return store
+    work.mkdir(parents=True, exist_ok=True)
     worlds.GSR_CUES["confounded"] = cue
     worlds.CONFOUNDS["confounded"] = (to_rating, to_tonic)
     raw = work / f"{name}-raw"
@@ -136,8 +141,6 @@ def main() -> None:
                    help="NAME=CUE,TO_RATING,TO_TONIC,NOISE,TRIALS,SEED (repeatable)")
     p.add_argument("--work", type=Path, default=Path("runs/scan"))
     a = p.parse_args()
-    if a.design:
-        a.work.mkdir(parents=True, exist_ok=True)
     for store in [*a.stores, *(make_design(a.work, d) for d in a.design)]:
         r = scan(store)
         head = r["ceiling"] - r["none"]

@@ -96,12 +96,18 @@ def _windows(deap_store):
     return ds, ds.subset(np.flatnonzero(sub != 3)), ds.subset(np.flatnonzero(sub == 3))
 
 
-def _anchored_teacher(ds, spectral: str = "anchored"):
-    from emotionkd.models import EmotionNetConfig, EmotionNetTeacher
+def _tiny_model(ds, student: bool = False, **config):
+    """A seeded tiny teacher (or student) for the windows of ``ds``."""
+    from emotionkd.models import EmotionNetConfig, EmotionNetStudent, EmotionNetTeacher
 
     torch.manual_seed(0)
-    return EmotionNetTeacher(EmotionNetConfig(fs=ds.fs, window_s=ds.window_s, n_eeg=ds.n_eeg,
-                                              spectral=spectral, **TINY))
+    cls = EmotionNetStudent if student else EmotionNetTeacher
+    return cls(EmotionNetConfig(fs=ds.fs, window_s=ds.window_s, n_eeg=ds.n_eeg, **config,
+                                **TINY))
+
+
+def _anchored_teacher(ds, spectral: str = "anchored"):
+    return _tiny_model(ds, spectral=spectral)
 
 
 def test_anchored_teacher_starts_as_the_band_power_regression(deap_store):
@@ -178,12 +184,7 @@ def test_anchored_start_predicts_as_the_eeg_features_yardstick(deap_store):
 
 
 def _anchored_student(ds):
-    from emotionkd.models import EmotionNetConfig
-    from emotionkd.models.emotionnet import EmotionNetStudent
-
-    torch.manual_seed(0)
-    return EmotionNetStudent(EmotionNetConfig(fs=ds.fs, window_s=ds.window_s, n_eeg=ds.n_eeg,
-                                              gsr_anchor=True, **TINY))
+    return _tiny_model(ds, student=True, gsr_anchor=True)
 
 
 def test_anchored_student_starts_as_the_gsr_features_yardstick(deap_store):
