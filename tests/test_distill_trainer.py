@@ -92,12 +92,15 @@ def test_kd_grid_trains_one_student_per_pair_and_keeps_the_best(deap_store, teac
 
     teacher, s_cfg, train, val, cfg = _student_job(deap_store, teacher_ckpt, method="kd",
                                                    kd_grid="0.2:1,0.9:4")
-    scores = []
-    real = trainer._selection_score
+    scores, passes = [], []
+    real, outputs = trainer._selection_score, trainer.teacher_outputs
     monkeypatch.setattr(trainer, "_selection_score",
                         lambda res, monitor: scores.append(real(res, monitor)) or scores[-1])
+    monkeypatch.setattr(trainer, "teacher_outputs",
+                        lambda *a, **k: passes.append(1) or outputs(*a, **k))
     res = trainer.fit_student(teacher, s_cfg, train, val, cfg, seed=0)
     assert len(scores) == 2
+    assert len(passes) == 1  # the frozen teacher ran over the training windows once for both
     assert res.chosen == [(0.2, 1.0), (0.9, 4.0)][int(np.argmax(scores))]
     assert (res.method.params["kl_weight"], res.method.params["temperature"]) == res.chosen
     assert -res.fit.best["loss"] == pytest.approx(max(scores))
@@ -148,7 +151,7 @@ def test_given_targets_replace_the_teachers_logits(deap_store, teacher_ckpt):
 
 @pytest.mark.parametrize("method", ["none", "kd"])
 def test_an_anchored_student_fits_its_regression_to_what_the_method_imitates(
-        deap_store, teacher_ckpt, method):
+        deap_store, teacher_ckpt, method, monkeypatch):
     from emotionkd.checkpoint import build_from_checkpoint, load_checkpoint
     from emotionkd.config import DataConfig
     from emotionkd.config.experiment import ExperimentConfig
@@ -164,7 +167,15 @@ def test_an_anchored_student_fits_its_regression_to_what_the_method_imitates(
          "train": {"epochs": 1, "batch_size": 8, "lr": 1e-12}}, "test")
     teacher = build_from_checkpoint(load_checkpoint(teacher_ckpt))
     s_cfg = EmotionNetConfig(fs=ds.fs, window_s=2, gsr_anchor=True, **TINY).as_dict()
+    from emotionkd.distill import targets, trainer
+
+    passes, outputs = [], trainer.teacher_outputs
+    monkeypatch.setattr(trainer, "teacher_outputs",
+                        lambda *a, **k: passes.append(1) or outputs(*a, **k))
+    monkeypatch.setattr(targets, "model_logits", lambda *a: pytest.fail("a second pass"))
     res = fit_student(None if method == "none" else teacher, s_cfg, train, val, cfg, seed=0)
+    monkeypatch.undo()
+    assert len(passes) == (method == "kd")  # the anchor's mix and the KL term share one pass
     # by hand: the same anchor fitted on the labels (none) or on the mix kd imitates
     ref = GsrAnchor(ds.fs, res.student.config.n_samples, 2)
     soft = None if method == "none" else anchor_targets(teacher, res.method, train, None, 1.0)

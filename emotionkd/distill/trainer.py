@@ -47,8 +47,12 @@ class DistillTask(Task):
     def __init__(self, teacher: nn.Module, student: nn.Module, method: DistillMethod,
                  feedback: FeedbackConfig | None = None, quiz: WindowDataset | None = None,
                  seed: int = 0, cache_teacher: bool = True, n_train: int = 0,
-                 targets: torch.Tensor | None = None, logit_scale: float = 1.0) -> None:
+                 targets: torch.Tensor | None = None, logit_scale: float = 1.0,
+                 cache: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.teacher, self.model, self.method = teacher, student, method
+        #: the frozen teacher's outputs computed by the caller (shared by the candidates of a
+        #: ``kd_grid`` and an anchored student's fit); computed in :meth:`setup` when None
+        self.given_cache = cache
         #: soft-label logits per training window replacing the teacher's (cross-fitted)
         self.targets = targets
         #: the teacher's logits are divided by it (temperature calibration)
@@ -88,6 +92,8 @@ class DistillTask(Task):
         if self.feedback_cfg is not None:
             self.updater = FeedbackUpdater(self.teacher, self.model, self.adapter, self.method,
                                            self.feedback_cfg, self.class_weight)
+        elif self.given_cache is not None:
+            self._cache = (self.given_cache[0].to(device), self.given_cache[1].to(device))
         elif self.cache_teacher:
             self._cache = teacher_outputs(self.teacher, train, device, cfg.eval_batch_size)
 
@@ -288,6 +294,13 @@ def _distil(teacher: nn.Module, student: nn.Module, student_config: dict[str, An
     pairs = config.distill.kd_pairs() if "kl_weight" in method.uses else []
     start = copy.deepcopy(student.state_dict())
     original = clone_module(teacher) if pairs and feedback is not None else teacher
+    shared = None  # a frozen teacher runs over the training windows once for every candidate
+    if feedback is None and (len(pairs) > 1 or getattr(student, "starts_fitted", False)):
+        from emotionkd import distributed as dist_
+        from emotionkd.devices import resolve_device
+
+        device = resolve_device(dist_.device_for_rank(cfg.device))
+        shared = teacher_outputs(teacher.to(device), train, device, cfg.eval_batch_size)
     best: tuple[float, DistillResult] | None = None
     for i, pair in enumerate(pairs or [None]):
         m = method if pair is None else type(method)(
@@ -298,9 +311,10 @@ def _distil(teacher: nn.Module, student: nn.Module, student_config: dict[str, An
             cand.load_state_dict(start)
             t = clone_module(original) if feedback is not None else teacher
         if getattr(cand, "starts_fitted", False):  # an anchored student imitates the mix
-            cand.prepare_fit(train, val, anchor_targets(t, m, train, targets, scale))
+            z = targets if targets is not None or shared is None else shared[0].cpu()
+            cand.prepare_fit(train, val, anchor_targets(t, m, train, z, scale))
         task = DistillTask(t, cand, m, feedback, quiz, seed=seed, n_train=len(train),
-                           targets=targets, logit_scale=scale)
+                           targets=targets, logit_scale=scale, cache=shared)
         res = fit(task, train, val, _student_recipe(cand, cfg), progress=progress,
                   description="distill", seed=seed)
         for p in t.parameters():
