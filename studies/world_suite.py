@@ -15,6 +15,13 @@ bootstrap intervals over the (seed, fold) pairs.
 
 Arguments after ``--`` go to ``emotionkd evaluate`` unchanged (default: none, i.e. the
 defaults a user gets); ``--label`` names the variant so that several can share ``--work``.
+``--methods`` adds distilled students (each paired with ``student-none``); ``--against
+LABEL`` pairs every row with the same row of another variant's runs on the same worlds, seeds
+and folds (e.g. an anchored student against the default one):
+
+    python studies/world_suite.py --work runs/suite --label anchored-student --seeds 0 \
+        --noise 1 --methods none,emotionkd,kd --against anchored-slow -- --config ga.toml
+
 Runs already finished are reused. One world (8 subjects × 20 trials × 30 s, 4 folds) takes
 2–6 minutes on two cores.
 """
@@ -63,7 +70,12 @@ def run_world(store: Path, run: Path, a: argparse.Namespace) -> list[dict]:
         run.parent.mkdir(parents=True, exist_ok=True)
         resume = ["--resume"] if run.exists() else []  # a run that was interrupted
         emotionkd("evaluate", "--data", str(store), "--kfold", str(a.kfold), "--out", str(run),
-                  "--methods", "none", "--baselines", a.baselines, *resume, *a.evaluate)
+                  "--methods", a.methods, "--baselines", a.baselines, *resume, *a.evaluate)
+    return fold_files(run)
+
+
+def fold_files(run: Path) -> list[dict]:
+    """The fold files of a finished run (none when it has not run)."""
     return [json.loads(p.read_text()) for p in sorted(run.glob("folds/*/seed-*/fold-*.json"))]
 
 
@@ -74,24 +86,44 @@ def bootstrap_ci(d: np.ndarray, n: int = 10_000, seed: int = 0) -> tuple[float, 
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def table(folds: list[dict]) -> list[str]:
-    """Rows of one family × noise: models, then paired differences against the latent truth."""
-    def score(f: dict, m: str, key: str) -> float:
-        return float(f["models"][m][key]["balanced_accuracy"]) if m in f["models"] else np.nan
+def score(f: dict, m: str, key: str) -> float:
+    """Balanced accuracy of row ``m`` in fold file ``f`` (NaN when the run has no such row)."""
+    return float(f["models"][m][key]["balanced_accuracy"]) if m in f["models"] else np.nan
 
+
+def paired(d: list[float], name: str) -> list[str]:
+    """One line: the mean of the finite paired differences ``d`` with its interval."""
+    x = np.array(d, dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return []
+    lo, hi = bootstrap_ci(x)
+    return [f"{name}: {100 * x.mean():+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}] "
+            f"(n = {len(x)} folds)"]
+
+
+def table(folds: list[dict], methods: tuple[str, ...] = ("none",),
+          against: list[dict] | None = None, label: str = "") -> list[str]:
+    """Rows of one family × noise: models, then paired differences against the latent truth
+    (and, with ``against``, each row minus the same row of the other variant's same fold)."""
+    students = tuple(f"student-{m}" for m in methods if m != "none")
     lines = [f"{'model':<26} {'ratings':>8} {'latent':>8}"]
-    for m in MODELS:
+    for m in (m for m in MODELS + students if any(m in f["models"] for f in folds)):
         r = np.nanmean([score(f, m, "metrics") for f in folds])
         lat = np.nanmean([score(f, m, "metrics_latent") for f in folds])
         lines.append(f"{m:<26} {r:8.3f} {lat:8.3f}")
-    for x, y in PAIRS:
-        d = np.array([score(f, x, "metrics_latent") - score(f, y, "metrics_latent")
-                      for f in folds])
-        d = d[np.isfinite(d)]
-        if len(d):
-            lo, hi = bootstrap_ci(d)
-            lines.append(f"{x} − {y}: {100 * d.mean():+.1f} pts [{100 * lo:+.1f}, "
-                         f"{100 * hi:+.1f}] (n = {len(d)} folds)")
+    for x, y in PAIRS + tuple((s, "student-none") for s in students):
+        lines += paired([score(f, x, "metrics_latent") - score(f, y, "metrics_latent")
+                         for f in folds], f"{x} − {y}")
+    if against is not None:
+        def key(f: dict) -> tuple:  # the same seed and the same test subjects
+            return f["seed"], tuple(f["fold"]["test_subjects"])
+
+        other = {key(f): f for f in against}
+        for m in MODELS + students:
+            lines += paired([score(f, m, "metrics_latent") -
+                             score(other[key(f)], m, "metrics_latent")
+                             for f in folds if key(f) in other], f"{m} − the same in {label}")
     return lines
 
 
@@ -111,18 +143,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--label", default="defaults", help="name of the evaluated variant")
     p.add_argument("--baselines", default="shallowconvnet,eeg-features,gsr-features",
                    help="baselines of every run (eeg-features is the teacher's yardstick)")
+    p.add_argument("--methods", default="none", help="distillation methods of every run")
+    p.add_argument("--against", default=None,
+                   help="another variant (--label) to pair every row with, fold by fold")
     a = p.parse_args(argv)
     a.evaluate = evaluate
     for family in a.families.split(","):
         for noise in (float(x) for x in a.noise.split(",")):
             folds: list[dict] = []
+            against: list[dict] | None = None if a.against is None else []
             for seed in (int(s) for s in a.seeds.split(",")):
                 store = make_world(a.work, family, seed, noise, a)
-                run = a.work / "runs" / a.label / f"{family}-n{noise:g}-s{seed}"
-                folds += run_world(store, run, a)
+                name = f"{family}-n{noise:g}-s{seed}"
+                folds += run_world(store, a.work / "runs" / a.label / name, a)
+                if against is not None:
+                    against += fold_files(a.work / "runs" / a.against / name)
             print(f"\n## {family}, rating noise {noise:g} SD, seeds {a.seeds}, "
                   f"variant {a.label} {' '.join(evaluate)}")
-            print("\n".join(table(folds)), flush=True)
+            print("\n".join(table(folds, tuple(a.methods.split(",")), against, a.against)),
+                  flush=True)
 
 
 if __name__ == "__main__":
