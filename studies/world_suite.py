@@ -15,7 +15,8 @@ bootstrap intervals over the (seed, fold) pairs.
 
 Arguments after ``--`` go to ``emotionkd evaluate`` unchanged (default: none, i.e. the
 defaults a user gets); ``--label`` names the variant so that several can share ``--work``.
-``--methods`` adds distilled students (each paired with ``student-none``); ``--against
+``--methods`` adds distilled students (each paired with ``student-none``, as is the ceiling
+on the latent truth: the headroom); ``--against
 LABEL`` pairs every row with the same row of another variant's runs on the same worlds, seeds
 and folds (e.g. an anchored student against the default one):
 
@@ -102,11 +103,13 @@ def paired(d: list[float], name: str) -> list[str]:
             f"(n = {len(x)} folds)"]
 
 
-def table(folds: list[dict], methods: tuple[str, ...] = ("none",),
-          against: list[dict] | None = None, label: str = "") -> list[str]:
+def table(folds: list[dict], against: list[dict] | None = None, label: str = "") -> list[str]:
     """Rows of one family × noise: models, then paired differences against the latent truth
-    (and, with ``against``, each row minus the same row of the other variant's same fold)."""
-    students = tuple(f"student-{m}" for m in methods if m != "none")
+    — every other student (distilled, ``+feedback``, the ``student-ceiling`` on the truth,
+    whose difference is the headroom) minus ``student-none`` — and, with ``against``, each row
+    minus the same row of the other variant's same fold."""
+    students = tuple(dict.fromkeys(m for f in folds for m in f["models"]
+                                   if m.startswith("student-") and m != "student-none"))
     lines = [f"{'model':<26} {'ratings':>8} {'latent':>8}"]
     for m in (m for m in MODELS + students if any(m in f["models"] for f in folds)):
         r = np.nanmean([score(f, m, "metrics") for f in folds])
@@ -160,8 +163,7 @@ def main(argv: list[str] | None = None) -> None:
                     against += fold_files(a.work / "runs" / a.against / name)
             print(f"\n## {family}, rating noise {noise:g} SD, seeds {a.seeds}, "
                   f"variant {a.label} {' '.join(evaluate)}")
-            print("\n".join(table(folds, tuple(a.methods.split(",")), against, a.against)),
-                  flush=True)
+            print("\n".join(table(folds, against, a.against)), flush=True)
 
 
 if __name__ == "__main__":
