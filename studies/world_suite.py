@@ -18,7 +18,8 @@ defaults a user gets); ``--label`` names the variant so that several can share `
 ``--methods`` adds distilled students (each paired with ``student-none``, as is the ceiling
 on the latent truth: the headroom); ``--against
 LABEL`` pairs every row with the same row of another variant's runs on the same worlds, seeds
-and folds (e.g. an anchored student against the default one):
+and folds (e.g. an anchored student against the default one) where both trained on the same
+windows (a run with a feedback student holds quiz trials out of every model's training):
 
     python studies/world_suite.py --work runs/suite --label anchored-student --seeds 0 \
         --noise 1 --methods none,emotionkd,kd --against anchored-slow -- --config ga.toml
@@ -40,7 +41,8 @@ import numpy as np
 MODELS = ("teacher", "student-none", "baseline-shallowconvnet", "baseline-eeg-features",
           "baseline-gsr-features")
 PAIRS = (("teacher", "baseline-eeg-features"), ("teacher", "student-none"),
-         ("baseline-shallowconvnet", "baseline-eeg-features"))
+         ("baseline-shallowconvnet", "baseline-eeg-features"),
+         ("student-none", "baseline-gsr-features"))
 
 
 def emotionkd(*args: str) -> None:
@@ -123,10 +125,17 @@ def table(folds: list[dict], against: list[dict] | None = None, label: str = "")
             return f["seed"], tuple(f["fold"]["test_subjects"])
 
         other = {key(f): f for f in against}
+        same = [f for f in folds if key(f) in other
+                and f["trained_on"]["sha1"] == other[key(f)]["trained_on"]["sha1"]]
+        if len(same) < len([f for f in folds if key(f) in other]):
+            # a run with a feedback student holds its quiz trials out of every model's
+            # training windows: its rows are not paired with a run without one
+            lines.append(f"(only the {len(same)} folds trained on the same windows as in "
+                         f"{label} are paired)")
         for m in MODELS + students:
             lines += paired([score(f, m, "metrics_latent") -
                              score(other[key(f)], m, "metrics_latent")
-                             for f in folds if key(f) in other], f"{m} − the same in {label}")
+                             for f in same], f"{m} − the same in {label}")
     return lines
 
 
