@@ -16,10 +16,10 @@ bootstrap intervals over the (seed, fold) pairs.
 Arguments after ``--`` go to ``emotionkd evaluate`` unchanged (default: none, i.e. the
 defaults a user gets); ``--label`` names the variant so that several can share ``--work``.
 ``--methods`` adds distilled students (each paired with ``student-none``, as is the ceiling
-on the latent truth: the headroom); ``--against
-LABEL`` pairs every row with the same row of another variant's runs on the same worlds, seeds
-and folds (e.g. an anchored student against the default one) where both trained on the same
-windows (a run with a feedback student holds quiz trials out of every model's training):
+on the latent truth: the headroom); ``--against LABEL`` pairs every row with the same row of
+another variant's runs on the same worlds, seeds and folds (e.g. an anchored student against
+the default one) where both trained on the same windows (a run with a feedback student holds
+quiz trials out of every model's training):
 
     python studies/world_suite.py --work runs/suite --label anchored-student --seeds 0 \
         --noise 1 --methods none,emotionkd,kd --against anchored-slow -- --config ga.toml
