@@ -125,6 +125,8 @@ def table(folds: list[dict], against: list[dict] | None = None, label: str = "")
             return f["seed"], tuple(f["fold"]["test_subjects"])
 
         other = {key(f): f for f in against}
+        if not other:
+            lines.append(f"(no finished runs of variant {label!r} on these worlds to pair with)")
         same = [f for f in folds if key(f) in other
                 and f["trained_on"]["sha1"] == other[key(f)]["trained_on"]["sha1"]]
         if len(same) < len([f for f in folds if key(f) in other]):
